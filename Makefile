@@ -1,0 +1,123 @@
+# moonwatch - a detection host: C core, Lua rules.
+#
+#   make            build bin/moonwatch
+#   make demo       install missing packages, build, run the shipped rules
+#                   over examples/ and print the alerts
+#   make test       install missing packages, build, run every test suite
+#                   (cmocka units, busted specs, end-to-end through the
+#                   binary, and the ASan+UBSan build of units + end-to-end);
+#                   ends with one "N passed, N failed" line
+#   make asan       build bin/moonwatch-asan and the units with sanitizers
+#   make valgrind   run the end-to-end suite under valgrind
+#   make deps       install missing Debian packages (needs root and apt)
+
+PKGS      := lua5.4 jansson libcurl
+DEB_PKGS  := build-essential pkg-config liblua5.4-dev lua5.4 libjansson-dev \
+             libcurl4-openssl-dev libcmocka-dev lua-busted jq valgrind
+PREFIX    ?= /usr/local
+
+CC        ?= cc
+WERROR    ?= -Werror
+WARN      := -Wall -Wextra $(WERROR) -Wshadow -Wundef -Wwrite-strings \
+             -Wstrict-prototypes -Wmissing-prototypes -Wold-style-definition \
+             -Wredundant-decls -Wformat=2
+STD       := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+OPT       ?= -O2 -g
+FINAL_CFLAGS  = $(STD) $(WARN) $(OPT) -Iinclude $(PKG_CFLAGS) \
+                -DMW_DEFAULT_LUA_DIR='"$(PREFIX)/share/moonwatch/lua"' $(CFLAGS)
+FINAL_LDFLAGS = $(LDFLAGS)
+FINAL_LIBS    = $(PKG_LIBS) -lm
+
+SAN       := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+
+SRCS      := $(wildcard src/*.c)
+LIB_SRCS  := $(filter-out src/main.c,$(SRCS))
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+
+REL_OBJS  := $(patsubst src/%.c,build/release/%.o,$(SRCS))
+REL_LIB   := $(filter-out build/release/main.o,$(REL_OBJS))
+ASAN_OBJS := $(patsubst src/%.c,build/asan/%.o,$(SRCS))
+ASAN_LIB  := $(filter-out build/asan/main.o,$(ASAN_OBJS))
+UNITS     := $(patsubst tests/unit/%.c,build/release/tests/%,$(UNIT_SRCS))
+ASAN_UNITS:= $(patsubst tests/unit/%.c,build/asan/tests/%,$(UNIT_SRCS))
+
+.PHONY: all deps demo test check asan valgrind clean format format-check install units
+
+all: bin/moonwatch
+
+build/release/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(FINAL_CFLAGS) -MMD -MP -c $< -o $@
+
+build/asan/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(FINAL_CFLAGS) $(SAN) -O1 -MMD -MP -c $< -o $@
+
+bin/moonwatch: $(REL_OBJS)
+	@mkdir -p bin
+	$(CC) $(FINAL_LDFLAGS) $^ $(FINAL_LIBS) -o $@
+
+bin/moonwatch-asan: $(ASAN_OBJS)
+	@mkdir -p bin
+	$(CC) $(FINAL_LDFLAGS) $(SAN) $^ $(FINAL_LIBS) -o $@
+
+build/release/tests/%: tests/unit/%.c $(REL_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(FINAL_CFLAGS) -Wno-missing-prototypes $< $(REL_LIB) $(FINAL_LIBS) \
+	    $(shell pkg-config --libs cmocka 2>/dev/null) -o $@
+
+build/asan/tests/%: tests/unit/%.c $(ASAN_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(FINAL_CFLAGS) $(SAN) -O1 -Wno-missing-prototypes $< $(ASAN_LIB) $(FINAL_LIBS) \
+	    $(shell pkg-config --libs cmocka 2>/dev/null) -o $@
+
+units: $(UNITS)
+
+asan: bin/moonwatch-asan $(ASAN_UNITS)
+
+# Installs what is missing, only what is missing (Debian 12, as root).
+deps:
+	@missing=""; for p in $(DEB_PKGS); do \
+	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' \
+	        || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	    echo "moonwatch: installing Debian packages:$$missing"; \
+	    if [ "$$(id -u)" != 0 ]; then echo "moonwatch: run as root (or install them yourself)" >&2; exit 1; fi; \
+	    export DEBIAN_FRONTEND=noninteractive; \
+	    apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing >/dev/null \
+	        || { echo "moonwatch: apt-get install failed" >&2; exit 1; }; \
+	fi
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	./bin/moonwatch run --rules rules \
+	    examples/azure-arc/signinlogs.ndjson examples/azure-arc/activitylogs.ndjson
+
+test: deps
+	@$(MAKE) --no-print-directory all units asan
+	@tests/run-all.sh
+
+check: test
+
+valgrind: all
+	@MW_VALGRIND=1 tests/e2e/run.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/moonwatch/lua/moonwatch
+	install -m 755 bin/moonwatch $(DESTDIR)$(PREFIX)/bin/moonwatch
+	install -m 644 lua/*.lua $(DESTDIR)$(PREFIX)/share/moonwatch/lua/
+	install -m 644 lua/moonwatch/*.lua $(DESTDIR)$(PREFIX)/share/moonwatch/lua/moonwatch/
+
+format:
+	clang-format -i src/*.c include/*.h tests/unit/*.c
+
+format-check:
+	clang-format --dry-run --Werror src/*.c include/*.h tests/unit/*.c
+
+clean:
+	rm -rf build bin
+
+-include $(REL_OBJS:.o=.d) $(ASAN_OBJS:.o=.d)

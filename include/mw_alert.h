@@ -1,0 +1,35 @@
+/* mw_alert.h - ECS alert documents
+ *
+ * An alert is a new JSON object built from the rule's metadata and the
+ * events that completed its detection. Its id (event.id) is deterministic:
+ * SHA-256 over the rule id and the canonical form (sorted keys, compact) of
+ * every contributing event, so the same detection always has the same id,
+ * whichever file or line the events came from.
+ */
+#ifndef MW_ALERT_H
+#define MW_ALERT_H
+
+#include <jansson.h>
+
+#include "mw_event.h"
+#include "mw_rule.h"
+
+/* Severity label to ECS event.severity number (low 21, medium 47, high 73,
+ * critical 99, as Elastic maps them). */
+int mw_severity_number(const char *label);
+
+/* Writes the 32-hex-digit deterministic id into out[33]. */
+void mw_alert_id(const char *rule_id, struct mw_event *const *evs, int n,
+                 char out[33]);
+
+/* Renders the rule's message template (see docs/RULE-API.md) into a new
+ * string the caller frees. */
+char *mw_alert_message(const struct mw_rule_meta *m, const struct mw_seq_def *seq,
+                       struct mw_event *const *evs, int n);
+
+/* Builds the alert. Returns a new reference. raised_at is the wall-clock
+ * (or replay) time the alert is raised. */
+json_t *mw_alert_build(const struct mw_rule *rule, struct mw_event *const *evs,
+                       int n, mw_time_t raised_at);
+
+#endif

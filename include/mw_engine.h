@@ -1,0 +1,51 @@
+/* mw_engine.h - the rule set: load, dispatch, alerts, statistics
+ *
+ * The engine owns the loaded rules and, apart from them, each rule's window
+ * state (so a later per-rule reload can keep state when the shape is
+ * unchanged). Events are dispatched to every rule in order; each rule sees
+ * each event exactly once. A rule's failures are counted against that rule
+ * only.
+ */
+#ifndef MW_ENGINE_H
+#define MW_ENGINE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "mw_event.h"
+#include "mw_output.h"
+#include "mw_sandbox.h"
+
+struct mw_engine_opts {
+    const char *lua_dir;                /* borrowed */
+    struct mw_sandbox_limits limits;
+    bool alert_time_from_events;        /* @timestamp = last event time */
+    size_t max_open_keys;               /* per sequence rule; 0 = unlimited */
+};
+
+struct mw_engine;
+
+/* Borrows out (may be NULL for `check`). */
+struct mw_engine *mw_engine_new(const struct mw_engine_opts *opts,
+                                struct mw_output *out);
+void mw_engine_free(struct mw_engine *e);
+
+/* Loads every rule file in paths (files, or folders scanned recursively for
+ * *.lua in name order). Reports each failure on stderr as "file:line: msg"
+ * and returns the number of files that failed (duplicate ids count). */
+int mw_engine_load(struct mw_engine *e, char *const *paths, int npaths);
+size_t mw_engine_rule_count(const struct mw_engine *e);
+
+/* Feeds one event to every rule. Borrows ev. */
+void mw_engine_dispatch(struct mw_engine *e, struct mw_event *ev);
+/* End of input: lets windows drop what can no longer complete. */
+void mw_engine_finish(struct mw_engine *e);
+
+uint64_t mw_engine_alerts(const struct mw_engine *e);
+/* Per-rule statistics as a JSON array (new reference). */
+json_t *mw_engine_stats(const struct mw_engine *e);
+/* Prints one line per loaded rule (id, name, file) for `check`. */
+void mw_engine_list(const struct mw_engine *e, FILE *fp);
+
+#endif

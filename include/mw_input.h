@@ -1,0 +1,82 @@
+/* mw_input.h - NDJSON line framing and event parsing
+ *
+ * Framing (mw_input_*) reads an fd in chunks and hands out complete lines
+ * without copying them; a line longer than the limit is skipped to its
+ * newline without being buffered and reported as too long. Parsing
+ * (mw_ingest_parse) turns one line into an event or a rejection reason; it
+ * touches no shared state, so it can later run on worker threads.
+ * Each input tracks its line number and byte offset (for checkpoints).
+ */
+#ifndef MW_INPUT_H
+#define MW_INPUT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mw_event.h"
+#include "mw_field.h"
+#include "mw_mem.h"
+
+#define MW_DEFAULT_MAX_LINE (1024 * 1024)
+
+enum mw_reject {
+    MW_REJECT_NONE = 0,
+    MW_REJECT_MALFORMED_JSON,
+    MW_REJECT_NOT_OBJECT,
+    MW_REJECT_MISSING_TIMESTAMP,
+    MW_REJECT_BAD_TIMESTAMP,
+    MW_REJECT_INVALID_UTF8,
+    MW_REJECT_TOO_LONG,
+    MW_REJECT_DUPLICATE_KEY,
+    MW_REJECT__COUNT,
+};
+
+/* Stable snake_case name of a reason ("malformed_json", ...). */
+const char *mw_reject_name(enum mw_reject r);
+
+struct mw_input_stats {
+    uint64_t lines;     /* non-blank lines seen (including too long ones) */
+    uint64_t blank;     /* empty or whitespace-only lines, skipped */
+    uint64_t parsed;    /* lines that became events */
+    uint64_t rejected;  /* sum of by_reason */
+    uint64_t by_reason[MW_REJECT__COUNT];
+};
+
+struct mw_input;
+
+/* Opens path for reading; "-" is stdin. Returns NULL and sets err on failure.
+ * name is copied and used in diagnostics and alerts. */
+struct mw_input *mw_input_open(const char *path, size_t max_line,
+                               struct mw_error *err);
+void mw_input_close(struct mw_input *in);
+const char *mw_input_name(const struct mw_input *in);
+struct mw_input_stats *mw_input_stats(struct mw_input *in);
+
+enum mw_line_status {
+    MW_LINE_OK,        /* line and len hold a line without its newline */
+    MW_LINE_TOO_LONG,  /* a line over the limit was skipped; *len = its size */
+    MW_LINE_EOF,
+    MW_LINE_ERROR,     /* read error, reported in err */
+};
+
+/* Reads the next line. On MW_LINE_OK, *line is borrowed and valid until the
+ * next call. *lineno and *offset are the line's 1-based number and byte
+ * offset. A last line without a newline is returned at end of file. */
+enum mw_line_status mw_input_next_line(struct mw_input *in, const char **line,
+                                       size_t *len, uint64_t *lineno,
+                                       uint64_t *offset, struct mw_error *err);
+
+/* true when the line holds only JSON whitespace */
+bool mw_line_is_blank(const char *line, size_t len);
+
+/* Parses one line into an event. On success returns the event (refcount 1)
+ * and sets *reason to MW_REJECT_NONE. On rejection returns NULL, sets *reason
+ * and a human message in err. ts_path is the timestamp field. */
+struct mw_event *mw_ingest_parse(const char *line, size_t len,
+                                 const struct mw_path *ts_path,
+                                 const char *input, uint64_t lineno,
+                                 uint64_t offset, uint64_t seq,
+                                 enum mw_reject *reason, struct mw_error *err);
+
+#endif

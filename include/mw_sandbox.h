@@ -1,0 +1,68 @@
+/* mw_sandbox.h - one capped, locked-down lua_State per rule
+ *
+ * mw_sandbox_new is the only place a lua_State is created. The state gets
+ * base (without dofile, loadfile, load, collectgarbage; print is mw.log),
+ * table, string (without dump), math, utf8, a safe `os` (clock, date, time,
+ * difftime), and a `require` that serves only modules from the project's lua/
+ * folder, in text mode. A custom allocator caps memory; a count hook caps
+ * instructions per call and re-arms itself with count 1 once tripped, and
+ * pcall/xpcall re-raise while a limit is tripped, so a script cannot swallow
+ * the kill. Failures are classified for counting and quarantine.
+ */
+#ifndef MW_SANDBOX_H
+#define MW_SANDBOX_H
+
+#include <lua.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mw_mem.h"
+
+#define MW_SANDBOX_DEFAULT_MEM (64u * 1024 * 1024)
+#define MW_SANDBOX_DEFAULT_INSN 1000000
+#define MW_SANDBOX_DEFAULT_LOAD_INSN 50000000
+
+struct mw_sandbox_limits {
+    size_t mem_max;         /* bytes; 0 = default */
+    int64_t insn_per_call;  /* Lua VM instructions per predicate/hook call */
+    int64_t insn_load;      /* instructions for running the rule file */
+};
+
+enum mw_fail {
+    MW_FAIL_NONE = 0,
+    MW_FAIL_MEMORY,
+    MW_FAIL_INSTRUCTIONS,
+    MW_FAIL_BLOCKED,
+    MW_FAIL_SCRIPT,
+    MW_FAIL__COUNT,
+};
+
+const char *mw_fail_name(enum mw_fail f);
+
+struct mw_sandbox;
+
+/* lua_dir is the folder `require` serves modules from (copied). */
+struct mw_sandbox *mw_sandbox_new(const struct mw_sandbox_limits *limits,
+                                  const char *lua_dir);
+void mw_sandbox_free(struct mw_sandbox *sb);
+lua_State *mw_sandbox_lua(struct mw_sandbox *sb);
+struct mw_sandbox *mw_sandbox_from_lua(lua_State *L);
+size_t mw_sandbox_mem_used(const struct mw_sandbox *sb);
+
+/* Runs f(args) under lua_pcall with a traceback handler, the given
+ * instruction budget, and failure classification. The function and its
+ * nargs arguments are on the stack; on success nres results replace them,
+ * on failure the stack is restored to below the function and msg holds the
+ * error (first line of the message, traceback dropped). [-(nargs+1), +nres|0, -] */
+enum mw_fail mw_sandbox_pcall(struct mw_sandbox *sb, int nargs, int nres,
+                              int64_t budget, char *msg, size_t msgsize);
+
+/* Loads and runs a rule file in the sandbox; leaves its single return value
+ * on the stack on success. chunkname is "@path". [-0, +1|0, -] */
+enum mw_fail mw_sandbox_dofile(struct mw_sandbox *sb, const char *path,
+                               char *msg, size_t msgsize);
+
+int64_t mw_sandbox_call_budget(const struct mw_sandbox *sb);
+
+#endif

@@ -1,0 +1,93 @@
+/* mw_seq.h - EQL sequences over event time, one state machine per join key
+ *
+ * Semantics (EQL-SEMANTICS.md R2-R11): stages are checked from the last to
+ * the first, so one event advances a pending sequence by one stage at most;
+ * each (key, stage) holds at most one pending sequence and a newer one
+ * replaces it; stage k+1's event must come strictly after stage k's in the
+ * (timestamp, arrival) order; maxspan is inclusive, first to last event; a
+ * completed sequence leaves the machine; a null or missing non-optional key
+ * takes no part; an `until` match for a key cancels that key's pending
+ * sequences whose last event came before it.
+ *
+ * The definition (mw_seq_def) belongs to the compiled rule and is immutable;
+ * the state (mw_seq_state) holds the pending sequences and can outlive a
+ * rule reload when the definition's shape is unchanged. Keystates sit in a
+ * dict and on an LRU list ordered by last update, so expiry and the cap on
+ * open keys cost O(1) per freed key.
+ */
+#ifndef MW_SEQ_H
+#define MW_SEQ_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mw_event.h"
+#include "mw_field.h"
+#include "mw_match.h"
+
+#define MW_SEQ_MAX_STEPS 128
+#define MW_SEQ_MAX_KEYS 16
+
+struct mw_seq_keys {
+    struct mw_path *paths[MW_SEQ_MAX_KEYS];  /* owned */
+    bool optional[MW_SEQ_MAX_KEYS];          /* `?field`: null joins null */
+};
+
+struct mw_seq_def {
+    int nsteps;                              /* after expanding runs */
+    struct mw_matcher *where[MW_SEQ_MAX_STEPS]; /* borrowed or owned, see owns_where */
+    bool owns_where[MW_SEQ_MAX_STEPS];       /* runs=N shares one matcher */
+    struct mw_seq_keys keys[MW_SEQ_MAX_STEPS]; /* owned */
+    int nkeys;                               /* per step, shared + own */
+    struct mw_matcher *until_where;          /* owned, may be NULL */
+    struct mw_seq_keys until_keys;           /* owned */
+    mw_time_t maxspan;                       /* 0: none */
+    bool keys_ci;                            /* case-insensitive string keys */
+    size_t max_keys;                         /* 0: unlimited open keys */
+};
+
+struct mw_seq_stats {
+    uint64_t matched[MW_SEQ_MAX_STEPS]; /* events whose where matched, per step */
+    uint64_t until_matched;
+    uint64_t no_key;        /* matched a step but a join key was null/missing */
+    uint64_t started;       /* partial sequences opened at step 1 */
+    uint64_t replaced;      /* pending sequences overwritten by a newer one */
+    uint64_t expired;       /* pending sequences dropped by maxspan */
+    uint64_t cancelled;     /* pending sequences cancelled by until */
+    uint64_t evicted;       /* pending sequences dropped by the key cap */
+    uint64_t completed;
+    uint64_t open;          /* pending sequences now */
+    uint64_t open_keys;     /* keys with state now */
+};
+
+struct mw_seq_state;
+
+/* Called for each completed sequence. evs are borrowed for the call (ref
+ * them to keep them); n == def->nsteps. */
+typedef void (*mw_seq_emit_fn)(void *ud, struct mw_event *const *evs, int n);
+
+void mw_seq_def_free(struct mw_seq_def *def);
+
+struct mw_seq_state *mw_seq_state_new(const struct mw_seq_def *def);
+/* Frees all pending sequences (releasing their events). NULL is a no-op. */
+void mw_seq_state_free(struct mw_seq_state *st);
+const struct mw_seq_stats *mw_seq_stats(const struct mw_seq_state *st);
+
+/* Feeds one event. Evaluates every step's matcher (Lua predicates through
+ * ctx), updates the state and calls emit for each completed sequence. */
+void mw_seq_process(const struct mw_seq_def *def, struct mw_seq_state *st,
+                    struct mw_event *ev, const struct mw_match_ctx *ctx,
+                    mw_seq_emit_fn emit, void *ud);
+
+/* Drops pending sequences that can no longer complete at event time now. */
+void mw_seq_advance(const struct mw_seq_def *def, struct mw_seq_state *st,
+                    mw_time_t now);
+
+/* Builds the join key of ev for the given key set into buf (binary,
+ * type-tagged). Returns the length, or -1 when a non-optional key is null,
+ * missing, or not a scalar. Exposed for tests and alert rendering. */
+int mw_seq_key(const struct mw_seq_keys *keys, int nkeys, bool ci,
+               const struct mw_event *ev, char *buf, size_t size);
+
+#endif

@@ -1,0 +1,328 @@
+/* main.c - the moonwatch command line: subcommands in the style of git
+ *
+ * Exit status: 0 success, 1 detection or test failures, 2 usage or load
+ * errors. Diagnostics go to stderr only; stdout carries alerts.
+ */
+#include "mw_engine.h"
+#include "mw_input.h"
+#include "mw_log.h"
+#include "mw_mem.h"
+#include "mw_output.h"
+#include "mw_run.h"
+
+#include <curl/curl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define MW_VERSION "0.1.0"
+
+#ifndef MW_DEFAULT_LUA_DIR
+#define MW_DEFAULT_LUA_DIR "/usr/local/share/moonwatch/lua"
+#endif
+
+static const char *const usage_main =
+    "usage: moonwatch <command> [options] [args]\n"
+    "\n"
+    "Commands:\n"
+    "  run      run rules over NDJSON events and write alerts\n"
+    "  check    load rules without running them and report every error\n"
+    "  version  print the version\n"
+    "  help     show help for a command (moonwatch help run)\n"
+    "\n"
+    "Exit status: 0 success, 1 detection failures, 2 usage or load errors.\n";
+
+static const char *const usage_run =
+    "usage: moonwatch run --rules PATH [--rules PATH]... [options] [INPUT...]\n"
+    "\n"
+    "Runs the rules over NDJSON events from the INPUT files (\"-\" or none:\n"
+    "stdin). Several inputs are merged in event-time order. Alerts are written\n"
+    "as NDJSON, one per line; a summary goes to stderr at the end.\n"
+    "\n"
+    "Options:\n"
+    "  -r, --rules PATH            rule file or folder (scanned for *.lua); repeatable\n"
+    "  -o, --output SPEC           stdout (default) or file:PATH; repeatable\n"
+    "  -t, --timestamp-field F     event time field (default @timestamp); RFC 3339\n"
+    "                              strings or epoch milliseconds\n"
+    "      --max-line-bytes N      longest accepted line (default 1048576)\n"
+    "      --dead-letter FILE      append rejected lines with their reason (NDJSON)\n"
+    "      --summary FORMAT        text (default), json or none\n"
+    "      --alert-time MODE       wall (default): alert @timestamp is when it was\n"
+    "                              raised; event: the last event's time (replays)\n"
+    "      --max-open-keys N       per sequence rule, cap on join keys with open\n"
+    "                              state; the oldest is evicted (default 1000000)\n"
+    "      --rule-memory BYTES     memory cap of each rule's Lua state (default 64 MiB)\n"
+    "      --rule-instructions N   Lua instruction budget per predicate call\n"
+    "                              (default 1000000)\n"
+    "      --lua-dir DIR           folder of the moonwatch Lua modules\n"
+    "  -q, --quiet                 only warnings and errors on stderr\n"
+    "  -h, --help                  this help\n";
+
+static const char *const usage_check =
+    "usage: moonwatch check [--lua-dir DIR] [PATH...]\n"
+    "\n"
+    "Loads every rule file (PATH: files or folders; default: rules) in its\n"
+    "sandbox without running it over events, and reports every error with file\n"
+    "and line. Exit 0 when all load, 2 when any fails.\n";
+
+static void usage_error(const char *usage, const char *msg)
+{
+    if (msg)
+        fprintf(stderr, "moonwatch: %s\n", msg);
+    fputs(usage, stderr);
+}
+
+static int parse_size(const char *s, size_t *out)
+{
+    char *end;
+    unsigned long long v;
+    if (s[0] == '-' || s[0] == '\0')
+        return -1;
+    v = strtoull(s, &end, 10);
+    if (*end == 'k' || *end == 'K') { v *= 1024; end++; }
+    else if (*end == 'm' || *end == 'M') { v *= 1024 * 1024; end++; }
+    else if (*end == 'g' || *end == 'G') { v *= 1024ULL * 1024 * 1024; end++; }
+    if (*end != '\0' || v == 0)
+        return -1;
+    *out = (size_t)v;
+    return 0;
+}
+
+/* The Lua modules folder: --lua-dir, $MOONWATCH_LUA_DIR, <exe>/../lua, the
+ * installed location. */
+static const char *find_lua_dir(const char *opt, char *buf, size_t size)
+{
+    struct stat sb;
+    char exe[PATH_MAX];
+    ssize_t n;
+
+    if (opt)
+        return opt;
+    if (getenv("MOONWATCH_LUA_DIR"))
+        return getenv("MOONWATCH_LUA_DIR");
+    n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (n > 0) {
+        exe[n] = '\0';
+        char *slash = strrchr(exe, '/');
+        if (slash) {
+            *slash = '\0';
+            snprintf(buf, size, "%s/../lua", exe);
+            if (stat(buf, &sb) == 0 && S_ISDIR(sb.st_mode))
+                return buf;
+        }
+    }
+    return MW_DEFAULT_LUA_DIR;
+}
+
+enum {
+    OPT_MAX_LINE = 256,
+    OPT_DEAD,
+    OPT_SUMMARY,
+    OPT_ALERT_TIME,
+    OPT_MAX_KEYS,
+    OPT_RULE_MEM,
+    OPT_RULE_INSN,
+    OPT_LUA_DIR,
+};
+
+static int cmd_run(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"rules", required_argument, NULL, 'r'},
+        {"output", required_argument, NULL, 'o'},
+        {"timestamp-field", required_argument, NULL, 't'},
+        {"max-line-bytes", required_argument, NULL, OPT_MAX_LINE},
+        {"dead-letter", required_argument, NULL, OPT_DEAD},
+        {"summary", required_argument, NULL, OPT_SUMMARY},
+        {"alert-time", required_argument, NULL, OPT_ALERT_TIME},
+        {"max-open-keys", required_argument, NULL, OPT_MAX_KEYS},
+        {"rule-memory", required_argument, NULL, OPT_RULE_MEM},
+        {"rule-instructions", required_argument, NULL, OPT_RULE_INSN},
+        {"lua-dir", required_argument, NULL, OPT_LUA_DIR},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    char **rules = xcalloc((size_t)argc + 1, sizeof(char *));
+    char **outputs = xcalloc((size_t)argc + 1, sizeof(char *));
+    int nrules = 0, noutputs = 0, c, rc = 2;
+    struct mw_engine_opts eo = {0};
+    struct mw_run_opts ro = {0};
+    const char *lua_dir_opt = NULL;
+    char lua_buf[PATH_MAX + 8];
+    struct mw_output *out = NULL;
+    struct mw_engine *e = NULL;
+    size_t sz;
+
+    eo.max_open_keys = 1000000;
+    ro.timestamp_field = "@timestamp";
+    ro.max_line = MW_DEFAULT_MAX_LINE;
+    ro.summary = MW_SUMMARY_TEXT;
+    ro.max_reports_per_input = 100;
+
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "r:o:t:qh", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'r': rules[nrules++] = optarg; break;
+        case 'o': outputs[noutputs++] = optarg; break;
+        case 't': ro.timestamp_field = optarg; break;
+        case 'q': mw_log_set_level(MW_LOG_WARN); break;
+        case 'h': fputs(usage_run, stdout); rc = 0; goto done;
+        case OPT_MAX_LINE:
+            if (parse_size(optarg, &ro.max_line) < 0) {
+                usage_error(usage_run, "--max-line-bytes needs a positive size");
+                goto done;
+            }
+            break;
+        case OPT_DEAD: ro.dead_letter = optarg; break;
+        case OPT_SUMMARY:
+            if (strcmp(optarg, "text") == 0) ro.summary = MW_SUMMARY_TEXT;
+            else if (strcmp(optarg, "json") == 0) ro.summary = MW_SUMMARY_JSON;
+            else if (strcmp(optarg, "none") == 0) ro.summary = MW_SUMMARY_NONE;
+            else { usage_error(usage_run, "--summary is text, json or none"); goto done; }
+            break;
+        case OPT_ALERT_TIME:
+            if (strcmp(optarg, "event") == 0) eo.alert_time_from_events = true;
+            else if (strcmp(optarg, "wall") != 0) {
+                usage_error(usage_run, "--alert-time is wall or event");
+                goto done;
+            }
+            break;
+        case OPT_MAX_KEYS:
+            if (parse_size(optarg, &eo.max_open_keys) < 0) {
+                usage_error(usage_run, "--max-open-keys needs a positive number");
+                goto done;
+            }
+            break;
+        case OPT_RULE_MEM:
+            if (parse_size(optarg, &eo.limits.mem_max) < 0) {
+                usage_error(usage_run, "--rule-memory needs a positive size");
+                goto done;
+            }
+            break;
+        case OPT_RULE_INSN:
+            if (parse_size(optarg, &sz) < 0) {
+                usage_error(usage_run, "--rule-instructions needs a positive number");
+                goto done;
+            }
+            eo.limits.insn_per_call = (int64_t)sz;
+            break;
+        case OPT_LUA_DIR: lua_dir_opt = optarg; break;
+        default: usage_error(usage_run, NULL); goto done;
+        }
+    }
+    if (nrules == 0) {
+        usage_error(usage_run, "run needs at least one --rules PATH");
+        goto done;
+    }
+    eo.lua_dir = find_lua_dir(lua_dir_opt, lua_buf, sizeof(lua_buf));
+
+    out = mw_output_new();
+    if (noutputs == 0)
+        outputs[noutputs++] = (char *)"stdout";
+    for (int i = 0; i < noutputs; i++) {
+        struct mw_error err;
+        if (mw_output_add(out, outputs[i], &err) < 0) {
+            mw_log_error("%s", err.msg);
+            goto done;
+        }
+    }
+    e = mw_engine_new(&eo, out);
+    if (mw_engine_load(e, rules, nrules) > 0) {
+        mw_log_error("rules failed to load; fix them or check with `moonwatch check`");
+        goto done;
+    }
+    if (mw_engine_rule_count(e) == 0) {
+        mw_log_error("no rules found in the given --rules paths");
+        goto done;
+    }
+    mw_log_info("loaded %zu rule(s)", mw_engine_rule_count(e));
+    ro.inputs = argv + optind;
+    ro.ninputs = argc - optind;
+    rc = mw_run(e, out, &ro);
+
+done:
+    mw_engine_free(e);
+    mw_output_free(out);
+    free(rules);
+    free(outputs);
+    return rc;
+}
+
+static int cmd_check(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"lua-dir", required_argument, NULL, OPT_LUA_DIR},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    static char rules_dir[] = "rules";
+    static char *default_paths[] = {rules_dir};
+    const char *lua_dir_opt = NULL;
+    char lua_buf[PATH_MAX + 8];
+    struct mw_engine_opts eo = {0};
+    struct mw_engine *e;
+    int c, failed;
+
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'h': fputs(usage_check, stdout); return 0;
+        case OPT_LUA_DIR: lua_dir_opt = optarg; break;
+        default: usage_error(usage_check, NULL); return 2;
+        }
+    }
+    eo.lua_dir = find_lua_dir(lua_dir_opt, lua_buf, sizeof(lua_buf));
+    e = mw_engine_new(&eo, NULL);
+    if (optind < argc)
+        failed = mw_engine_load(e, argv + optind, argc - optind);
+    else
+        failed = mw_engine_load(e, default_paths, 1);
+    mw_engine_list(e, stdout);
+    fprintf(stderr, "moonwatch: %zu rule(s) loaded, %d failed\n",
+            mw_engine_rule_count(e), failed);
+    mw_engine_free(e);
+    return failed > 0 ? 2 : 0;
+}
+
+int main(int argc, char **argv)
+{
+    const char *cmd;
+    int rc;
+
+    if (argc < 2) {
+        fputs(usage_main, stderr);
+        return 2;
+    }
+    cmd = argv[1];
+    if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0) {
+        fputs(usage_main, stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "help") == 0) {
+        const char *sub = argc > 2 ? argv[2] : "";
+        fputs(strcmp(sub, "run") == 0 ? usage_run
+              : strcmp(sub, "check") == 0 ? usage_check : usage_main, stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+        printf("moonwatch %s\n", MW_VERSION);
+        return 0;
+    }
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    if (strcmp(cmd, "run") == 0)
+        rc = cmd_run(argc - 1, argv + 1);
+    else if (strcmp(cmd, "check") == 0)
+        rc = cmd_check(argc - 1, argv + 1);
+    else {
+        fprintf(stderr, "moonwatch: unknown command '%s'\n", cmd);
+        fputs(usage_main, stderr);
+        rc = 2;
+    }
+    curl_global_cleanup();
+    return rc;
+}

@@ -1,0 +1,256 @@
+/* mw_alert.c - build ECS alert documents and their deterministic ids
+ *
+ * Shape (docs/ALERTS.md has the field list): ECS `event.*`, `rule.*`,
+ * `threat`, `tags`, `message`, and host fields under `moonwatch.*`: the
+ * ordered events whole with their source positions, the join key, first and
+ * last event time, the investigation guide. Everything here runs once per
+ * alert, never per event, so it may allocate freely.
+ */
+#include "mw_alert.h"
+#include "mw_mem.h"
+#include "mw_sha256.h"
+#include "mw_time.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int mw_severity_number(const char *label)
+{
+    if (strcmp(label, "low") == 0)
+        return 21;
+    if (strcmp(label, "high") == 0)
+        return 73;
+    if (strcmp(label, "critical") == 0)
+        return 99;
+    return 47;
+}
+
+void mw_alert_id(const char *rule_id, struct mw_event *const *evs, int n,
+                 char out[33])
+{
+    struct mw_sha256 h;
+    uint8_t dig[32];
+
+    mw_sha256_init(&h);
+    mw_sha256_update(&h, rule_id, strlen(rule_id) + 1);
+    for (int i = 0; i < n; i++) {
+        char *s = json_dumps(evs[i]->root, JSON_COMPACT | JSON_SORT_KEYS);
+        if (s) {
+            mw_sha256_update(&h, s, strlen(s) + 1);
+            free(s);
+        }
+    }
+    mw_sha256_final(&h, dig);
+    for (int i = 0; i < 16; i++)
+        snprintf(out + 2 * i, 3, "%02x", dig[i]);
+}
+
+static json_t *time_json(mw_time_t t)
+{
+    char buf[MW_TIME_FORMAT_SIZE];
+    if (mw_time_format(t, buf, sizeof(buf)) < 0)
+        return json_null();
+    return json_string(buf);
+}
+
+/* Join key values of the first event, as a JSON array. */
+static json_t *key_values(const struct mw_seq_def *seq, const struct mw_event *ev)
+{
+    json_t *arr = json_array();
+    if (seq == NULL)
+        return arr;
+    for (int k = 0; k < seq->nkeys; k++) {
+        json_t *v = mw_path_get(ev->root, seq->keys[0].paths[k]);
+        json_array_append(arr, v ? v : json_null());
+    }
+    return arr;
+}
+
+/* ---------------------------------------------------------------------- */
+/* message templates                                                       */
+
+struct sbuf {
+    char *s;
+    size_t len, cap;
+};
+
+static void sb_add(struct sbuf *b, const char *s, size_t n)
+{
+    if (b->len + n + 1 > b->cap) {
+        b->cap = (b->len + n + 1) * 2;
+        b->s = xrealloc(b->s, b->cap);
+    }
+    memcpy(b->s + b->len, s, n);
+    b->len += n;
+    b->s[b->len] = '\0';
+}
+
+static void sb_value(struct sbuf *b, const json_t *v)
+{
+    char tmp[64];
+    if (v == NULL || json_is_null(v)) {
+        sb_add(b, "?", 1);
+    } else if (json_is_string(v)) {
+        sb_add(b, json_string_value(v), json_string_length(v));
+    } else if (json_is_integer(v)) {
+        snprintf(tmp, sizeof(tmp), "%lld", (long long)json_integer_value(v));
+        sb_add(b, tmp, strlen(tmp));
+    } else if (json_is_real(v)) {
+        snprintf(tmp, sizeof(tmp), "%g", json_real_value(v));
+        sb_add(b, tmp, strlen(tmp));
+    } else if (json_is_boolean(v)) {
+        sb_add(b, json_is_true(v) ? "true" : "false", json_is_true(v) ? 4 : 5);
+    } else {
+        char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+        if (s) {
+            sb_add(b, s, strlen(s));
+            free(s);
+        }
+    }
+}
+
+static void render_placeholder(struct sbuf *b, const char *name, size_t len,
+                               const struct mw_rule_meta *m,
+                               const struct mw_seq_def *seq,
+                               struct mw_event *const *evs, int n)
+{
+    char tmp[256];
+    if (len == 3 && memcmp(name, "key", 3) == 0) {
+        json_t *keys = key_values(seq, evs[0]);
+        size_t i;
+        json_t *v;
+        json_array_foreach(keys, i, v) {
+            if (i)
+                sb_add(b, ", ", 2);
+            sb_value(b, v);
+        }
+        if (json_array_size(keys) == 0)
+            sb_add(b, "?", 1);
+        json_decref(keys);
+        return;
+    }
+    if (len == 3 && memcmp(name, "gap", 3) == 0) {
+        if (mw_duration_format(evs[n - 1]->ts - evs[0]->ts, tmp, sizeof(tmp)) < 0)
+            snprintf(tmp, sizeof(tmp), "?");
+        sb_add(b, tmp, strlen(tmp));
+        return;
+    }
+    if (len == 9 && memcmp(name, "rule.name", 9) == 0) {
+        sb_add(b, m->name, strlen(m->name));
+        return;
+    }
+    /* N:field.path */
+    const char *colon = memchr(name, ':', len);
+    if (colon && colon > name && len - (size_t)(colon - name) - 1 < sizeof(tmp)) {
+        int step = atoi(name);
+        size_t flen = len - (size_t)(colon - name) - 1;
+        memcpy(tmp, colon + 1, flen);
+        tmp[flen] = '\0';
+        struct mw_path *p = mw_path_new(tmp);
+        if (step >= 1 && step <= n && p) {
+            sb_value(b, mw_path_get(evs[step - 1]->root, p));
+            mw_path_free(p);
+            return;
+        }
+        mw_path_free(p);
+    }
+    sb_add(b, "?", 1);
+}
+
+char *mw_alert_message(const struct mw_rule_meta *m, const struct mw_seq_def *seq,
+                       struct mw_event *const *evs, int n)
+{
+    struct sbuf b = {NULL, 0, 0};
+    const char *t = m->message && m->message[0] ? m->message : m->name;
+
+    sb_add(&b, "", 0);
+    while (*t) {
+        if (t[0] == '{' && t[1] == '{') {
+            sb_add(&b, "{", 1);
+            t += 2;
+        } else if (t[0] == '}' && t[1] == '}') {
+            sb_add(&b, "}", 1);
+            t += 2;
+        } else if (t[0] == '{' && strchr(t, '}')) {
+            const char *end = strchr(t, '}');
+            render_placeholder(&b, t + 1, (size_t)(end - t - 1), m, seq, evs, n);
+            t = end + 1;
+        } else {
+            sb_add(&b, t, 1);
+            t++;
+        }
+    }
+    return b.s;
+}
+
+/* ---------------------------------------------------------------------- */
+
+json_t *mw_alert_build(const struct mw_rule *rule, struct mw_event *const *evs,
+                       int n, mw_time_t raised_at)
+{
+    const struct mw_rule_meta *m = mw_rule_meta(rule);
+    const struct mw_seq_def *seq = mw_rule_seq(rule);
+    char id[33];
+    char *msg;
+    json_t *events = json_array();
+    json_t *a;
+
+    mw_alert_id(m->id, evs, n, id);
+    msg = mw_alert_message(m, seq, evs, n);
+    for (int i = 0; i < n; i++) {
+        json_array_append_new(events, json_pack(
+            "{s:i, s:{s:s, s:I, s:I}, s:O}",
+            "step", i + 1,
+            "source", "input", evs[i]->input ? evs[i]->input : "",
+                      "line", (json_int_t)evs[i]->line,
+                      "offset", (json_int_t)evs[i]->offset,
+            "event", evs[i]->root));
+    }
+
+    a = json_pack(
+        "{s:o, s:{s:s, s:s, s:i, s:i, s:o, s:o, s:I, s:s}, "
+        " s:{s:s, s:s, s:s, s:O, s:i, s:O, s:s}, s:O, s:O, s:s%}",
+        "@timestamp", time_json(raised_at),
+        "event",
+            "kind", "alert",
+            "id", id,
+            "severity", mw_severity_number(m->severity),
+            "risk_score", m->risk_score,
+            "start", time_json(evs[0]->ts),
+            "end", time_json(evs[n - 1]->ts),
+            "duration", (json_int_t)((evs[n - 1]->ts - evs[0]->ts) * 1000),
+            "dataset", "moonwatch.alerts",
+        "rule",
+            "id", m->id,
+            "name", m->name,
+            "description", m->description,
+            "reference", m->references,
+            "version", m->version,
+            "author", m->author,
+            "license", m->license,
+        "tags", m->tags,
+        "threat", m->threat,
+        "message", msg, strlen(msg));
+    free(msg);
+    if (a == NULL) {
+        json_decref(events);
+        return NULL;
+    }
+
+    json_t *mwobj = json_pack(
+        "{s:s, s:s, s:s, s:i, s:o, s:o, s:o, s:I, s:s, s:O, s:o}",
+        "alert_id", id,
+        "type", mw_rule_kind(rule) == MW_RULE_SEQUENCE ? "sequence" : "query",
+        "severity", m->severity,
+        "risk_score", m->risk_score,
+        "join_key", key_values(seq, evs[0]),
+        "first_time", time_json(evs[0]->ts),
+        "last_time", time_json(evs[n - 1]->ts),
+        "span_ms", (json_int_t)((evs[n - 1]->ts - evs[0]->ts) / 1000),
+        "investigation_guide", m->note,
+        "false_positives", m->false_positives,
+        "events", events);
+    json_object_set_new(a, "moonwatch", mwobj);
+    return a;
+}

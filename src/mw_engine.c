@@ -1,0 +1,289 @@
+/* mw_engine.c - rule set, per-event dispatch and alert emission
+ *
+ * Each slot pairs a compiled rule with its window state. Dispatch is a loop
+ * over the slots: query rules evaluate their matcher, sequence rules feed
+ * their state machine; completed detections become alert documents and go to
+ * the outputs at once. Rules never do I/O and never see each other.
+ */
+#include "mw_engine.h"
+#include "mw_alert.h"
+#include "mw_dict.h"
+#include "mw_log.h"
+#include "mw_rule.h"
+#include "mw_seq.h"
+
+#include <dirent.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+struct slot {
+    struct mw_rule *rule;           /* owned */
+    struct mw_seq_state *state;     /* owned, sequence rules */
+    uint64_t matched;               /* query rules: events matched */
+    uint64_t alerts;
+    uint64_t alert_failures;
+};
+
+struct mw_engine {
+    struct mw_engine_opts opts;
+    char *lua_dir;                  /* owned copy */
+    struct mw_output *out;          /* borrowed */
+    struct slot *slots;             /* owned */
+    size_t nslots;
+    uint64_t alerts;
+    struct slot *current;           /* during dispatch, for the emit callback */
+};
+
+struct mw_engine *mw_engine_new(const struct mw_engine_opts *opts,
+                                struct mw_output *out)
+{
+    struct mw_engine *e = xcalloc(1, sizeof(*e));
+    e->opts = *opts;
+    e->lua_dir = xstrdup(opts->lua_dir ? opts->lua_dir : "lua");
+    e->opts.lua_dir = e->lua_dir;
+    e->out = out;
+    return e;
+}
+
+void mw_engine_free(struct mw_engine *e)
+{
+    if (e == NULL)
+        return;
+    for (size_t i = 0; i < e->nslots; i++) {
+        mw_seq_state_free(e->slots[i].state);
+        mw_rule_free(e->slots[i].rule);
+    }
+    free(e->slots);
+    free(e->lua_dir);
+    free(e);
+}
+
+/* ---------------------------------------------------------------------- */
+/* loading                                                                 */
+
+struct pathlist {
+    char **v;
+    size_t n, cap;
+};
+
+static void pl_add(struct pathlist *pl, const char *p)
+{
+    if (pl->n == pl->cap) {
+        pl->cap = pl->cap ? pl->cap * 2 : 16;
+        pl->v = xrealloc(pl->v, pl->cap * sizeof(char *));
+    }
+    pl->v[pl->n++] = xstrdup(p);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int scan(const char *path, struct pathlist *pl, int depth)
+{
+    struct stat sb;
+    DIR *d;
+    struct dirent *de;
+    struct pathlist local = {0};
+
+    if (stat(path, &sb) < 0) {
+        mw_log_error("%s: no such rule file or folder", path);
+        return -1;
+    }
+    if (!S_ISDIR(sb.st_mode)) {
+        pl_add(pl, path);
+        return 0;
+    }
+    if (depth > 16 || (d = opendir(path)) == NULL) {
+        mw_log_error("%s: cannot read folder", path);
+        return -1;
+    }
+    while ((de = readdir(d)) != NULL) {
+        size_t len = strlen(de->d_name);
+        char child[4096];
+        if (de->d_name[0] == '.')
+            continue;
+        snprintf(child, sizeof(child), "%s/%s", path, de->d_name);
+        if (stat(child, &sb) < 0)
+            continue;
+        if (S_ISDIR(sb.st_mode) || (len > 4 && strcmp(de->d_name + len - 4, ".lua") == 0))
+            pl_add(&local, child);
+    }
+    closedir(d);
+    qsort(local.v, local.n, sizeof(char *), cmp_str);
+    int rc = 0;
+    for (size_t i = 0; i < local.n; i++) {
+        if (stat(local.v[i], &sb) == 0 && S_ISDIR(sb.st_mode)) {
+            if (scan(local.v[i], pl, depth + 1) < 0)
+                rc = -1;
+        } else {
+            pl_add(pl, local.v[i]);
+        }
+        free(local.v[i]);
+    }
+    free(local.v);
+    return rc;
+}
+
+int mw_engine_load(struct mw_engine *e, char *const *paths, int npaths)
+{
+    struct pathlist pl = {0};
+    int failed = 0;
+
+    for (int i = 0; i < npaths; i++)
+        if (scan(paths[i], &pl, 0) < 0)
+            failed++;
+    for (size_t i = 0; i < pl.n; i++) {
+        struct mw_error err;
+        struct mw_rule *r = mw_rule_load(pl.v[i], e->lua_dir, &e->opts.limits, &err);
+        if (r == NULL) {
+            mw_log_error("%s", err.msg);
+            failed++;
+            continue;
+        }
+        const char *id = mw_rule_meta(r)->id;
+        bool dup = false;
+        for (size_t k = 0; k < e->nslots; k++) {
+            if (strcmp(mw_rule_meta(e->slots[k].rule)->id, id) == 0) {
+                mw_log_error("%s: duplicate rule id '%s' (already loaded from %s)",
+                             pl.v[i], id, mw_rule_file(e->slots[k].rule));
+                dup = true;
+            }
+        }
+        if (dup) {
+            mw_rule_free(r);
+            failed++;
+            continue;
+        }
+        e->slots = xrealloc(e->slots, (e->nslots + 1) * sizeof(*e->slots));
+        struct slot *s = &e->slots[e->nslots++];
+        memset(s, 0, sizeof(*s));
+        s->rule = r;
+        if (mw_rule_kind(r) == MW_RULE_SEQUENCE) {
+            ((struct mw_seq_def *)mw_rule_seq(r))->max_keys = e->opts.max_open_keys;
+            s->state = mw_seq_state_new(mw_rule_seq(r));
+        }
+    }
+    for (size_t i = 0; i < pl.n; i++)
+        free(pl.v[i]);
+    free(pl.v);
+    return failed;
+}
+
+size_t mw_engine_rule_count(const struct mw_engine *e)
+{
+    return e->nslots;
+}
+
+/* ---------------------------------------------------------------------- */
+/* dispatch                                                                */
+
+static mw_time_t wall_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (mw_time_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void emit(void *ud, struct mw_event *const *evs, int n)
+{
+    struct mw_engine *e = ud;
+    struct slot *s = e->current;
+    mw_time_t at = e->opts.alert_time_from_events ? evs[n - 1]->ts : wall_now();
+    json_t *alert = mw_alert_build(s->rule, evs, n, at);
+
+    if (alert == NULL) {
+        s->alert_failures++;
+        mw_log_error("rule %s: cannot build an alert", mw_rule_meta(s->rule)->id);
+        return;
+    }
+    s->alerts++;
+    e->alerts++;
+    if (e->out)
+        mw_output_write(e->out, alert);
+    json_decref(alert);
+}
+
+void mw_engine_dispatch(struct mw_engine *e, struct mw_event *ev)
+{
+    for (size_t i = 0; i < e->nslots; i++) {
+        struct slot *s = &e->slots[i];
+        const struct mw_match_ctx *ctx = mw_rule_ctx(s->rule);
+        e->current = s;
+        if (s->state) {
+            mw_seq_process(mw_rule_seq(s->rule), s->state, ev, ctx, emit, e);
+        } else if (mw_matcher_eval(mw_rule_where(s->rule), ev, ctx) == MW_TRUE) {
+            struct mw_event *one[1] = {ev};
+            s->matched++;
+            emit(e, one, 1);
+        }
+    }
+    e->current = NULL;
+}
+
+void mw_engine_finish(struct mw_engine *e)
+{
+    (void)e;    /* sequences complete only on events; pending ones are
+                 * reported as open in the statistics */
+}
+
+uint64_t mw_engine_alerts(const struct mw_engine *e)
+{
+    return e->alerts;
+}
+
+json_t *mw_engine_stats(const struct mw_engine *e)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; i < e->nslots; i++) {
+        const struct slot *s = &e->slots[i];
+        const struct mw_rule_meta *m = mw_rule_meta(s->rule);
+        struct mw_rule_errors *er = mw_rule_errors(s->rule);
+        json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:I}",
+                              "id", m->id, "name", m->name,
+                              "file", mw_rule_file(s->rule),
+                              "type", s->state ? "sequence" : "query",
+                              "alerts", (json_int_t)s->alerts);
+        json_t *errs = json_object();
+        for (int c = MW_FAIL_MEMORY; c < MW_FAIL__COUNT; c++)
+            json_object_set_new(errs, mw_fail_name(c),
+                                json_integer((json_int_t)er->by_class[c]));
+        json_object_set_new(o, "errors", errs);
+        if (s->state) {
+            const struct mw_seq_stats *st = mw_seq_stats(s->state);
+            const struct mw_seq_def *d = mw_rule_seq(s->rule);
+            json_t *steps = json_array();
+            for (int k = 0; k < d->nsteps; k++)
+                json_array_append_new(steps, json_integer((json_int_t)st->matched[k]));
+            json_object_set_new(o, "matched_per_step", steps);
+            json_object_set_new(o, "sequences", json_pack(
+                "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+                "started", (json_int_t)st->started,
+                "completed", (json_int_t)st->completed,
+                "replaced", (json_int_t)st->replaced,
+                "expired", (json_int_t)st->expired,
+                "cancelled", (json_int_t)st->cancelled,
+                "evicted", (json_int_t)st->evicted,
+                "no_key", (json_int_t)st->no_key,
+                "open", (json_int_t)st->open,
+                "open_keys", (json_int_t)st->open_keys));
+        } else {
+            json_object_set_new(o, "matched", json_integer((json_int_t)s->matched));
+        }
+        json_array_append_new(arr, o);
+    }
+    return arr;
+}
+
+void mw_engine_list(const struct mw_engine *e, FILE *fp)
+{
+    for (size_t i = 0; i < e->nslots; i++) {
+        const struct mw_rule_meta *m = mw_rule_meta(e->slots[i].rule);
+        fprintf(fp, "ok   %s  %s  (%s, %s)\n", mw_rule_file(e->slots[i].rule),
+                m->id, m->name, mw_rule_kind(e->slots[i].rule) == MW_RULE_SEQUENCE
+                                    ? "sequence" : "query");
+    }
+}

@@ -1,0 +1,269 @@
+/* mw_input.c - NDJSON framing with a line-length limit, and line parsing
+ *
+ * The buffer grows up to max_line + 1 bytes. When it is full and holds no
+ * newline, the input enters discard mode: bytes are dropped until the next
+ * newline, and the line is reported once as MW_LINE_TOO_LONG. Memory per
+ * input is therefore bounded by the limit, whatever the input holds.
+ */
+#include "mw_input.h"
+#include "mw_mem.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define CHUNK (64 * 1024)
+
+struct mw_input {
+    char *name;         /* owned */
+    int fd;
+    bool owns_fd;
+    size_t max_line;
+    char *buf;          /* owned */
+    size_t cap, start, end; /* live bytes are buf[start..end) */
+    bool eof;
+    bool discarding;    /* inside an over-long line */
+    size_t discarded;   /* bytes of the over-long line so far */
+    uint64_t lineno;    /* number of the last line handed out */
+    uint64_t offset;    /* file offset of buf[start] */
+    uint64_t discard_offset;
+    struct mw_input_stats stats;
+};
+
+static const char *const reject_names[MW_REJECT__COUNT] = {
+    [MW_REJECT_NONE] = "none",
+    [MW_REJECT_MALFORMED_JSON] = "malformed_json",
+    [MW_REJECT_NOT_OBJECT] = "not_object",
+    [MW_REJECT_MISSING_TIMESTAMP] = "missing_timestamp",
+    [MW_REJECT_BAD_TIMESTAMP] = "bad_timestamp",
+    [MW_REJECT_INVALID_UTF8] = "invalid_utf8",
+    [MW_REJECT_TOO_LONG] = "too_long",
+    [MW_REJECT_DUPLICATE_KEY] = "duplicate_key",
+};
+
+const char *mw_reject_name(enum mw_reject r)
+{
+    if ((int)r < 0 || r >= MW_REJECT__COUNT)
+        return "unknown";
+    return reject_names[r];
+}
+
+struct mw_input *mw_input_open(const char *path, size_t max_line,
+                               struct mw_error *err)
+{
+    struct mw_input *in;
+    int fd;
+
+    if (strcmp(path, "-") == 0) {
+        fd = STDIN_FILENO;
+    } else {
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+            mw_error_set(err, "%s: %s", path, strerror(errno));
+            return NULL;
+        }
+    }
+    in = xcalloc(1, sizeof(*in));
+    in->name = xstrdup(strcmp(path, "-") == 0 ? "<stdin>" : path);
+    in->fd = fd;
+    in->owns_fd = fd != STDIN_FILENO;
+    in->max_line = max_line ? max_line : MW_DEFAULT_MAX_LINE;
+    in->cap = in->max_line + 1 < CHUNK ? in->max_line + 1 : CHUNK;
+    in->buf = xmalloc(in->cap);
+    return in;
+}
+
+void mw_input_close(struct mw_input *in)
+{
+    if (in == NULL)
+        return;
+    if (in->owns_fd)
+        close(in->fd);
+    free(in->buf);
+    free(in->name);
+    free(in);
+}
+
+const char *mw_input_name(const struct mw_input *in)
+{
+    return in->name;
+}
+
+struct mw_input_stats *mw_input_stats(struct mw_input *in)
+{
+    return &in->stats;
+}
+
+/* Reads more bytes into the buffer, compacting or growing it first.
+ * Returns bytes read, 0 at EOF, -1 on error. */
+static ssize_t fill(struct mw_input *in, struct mw_error *err)
+{
+    if (in->start > 0) {
+        memmove(in->buf, in->buf + in->start, in->end - in->start);
+        in->end -= in->start;
+        in->start = 0;
+    }
+    if (in->end == in->cap) {
+        size_t limit = in->max_line + 1;
+        size_t ncap = in->cap * 2 < limit ? in->cap * 2 : limit;
+        in->buf = xrealloc(in->buf, ncap);
+        in->cap = ncap;
+    }
+    for (;;) {
+        ssize_t n = read(in->fd, in->buf + in->end, in->cap - in->end);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            mw_error_set(err, "%s: read: %s", in->name, strerror(errno));
+            return -1;
+        }
+        in->end += (size_t)n;
+        return n;
+    }
+}
+
+enum mw_line_status mw_input_next_line(struct mw_input *in, const char **line,
+                                       size_t *len, uint64_t *lineno,
+                                       uint64_t *offset, struct mw_error *err)
+{
+    for (;;) {
+        char *nl = memchr(in->buf + in->start, '\n', in->end - in->start);
+        if (in->discarding) {
+            if (nl != NULL) {
+                size_t n = (size_t)(nl - (in->buf + in->start));
+                in->discarded += n;
+                in->offset += n + 1;
+                in->start += n + 1;
+                in->discarding = false;
+                *len = in->discarded;
+                *line = NULL;
+                *lineno = ++in->lineno;
+                *offset = in->discard_offset;
+                return MW_LINE_TOO_LONG;
+            }
+            in->discarded += in->end - in->start;
+            in->offset += in->end - in->start;
+            in->start = in->end = 0;
+        } else if (nl != NULL) {
+            size_t n = (size_t)(nl - (in->buf + in->start));
+            *line = in->buf + in->start;
+            *len = n;
+            *lineno = ++in->lineno;
+            *offset = in->offset;
+            in->offset += n + 1;
+            in->start += n + 1;
+            if (n > in->max_line)
+                return MW_LINE_TOO_LONG;  /* cannot happen: cap bounds n */
+            return MW_LINE_OK;
+        } else if (in->end - in->start > in->max_line) {
+            /* full line-limit of bytes and no newline: skip the rest */
+            in->discarding = true;
+            in->discard_offset = in->offset;
+            in->discarded = in->end - in->start;
+            in->offset += in->end - in->start;
+            in->start = in->end = 0;
+        }
+
+        if (in->eof) {
+            if (in->discarding) {
+                in->discarding = false;
+                *len = in->discarded;
+                *line = NULL;
+                *lineno = ++in->lineno;
+                *offset = in->discard_offset;
+                return MW_LINE_TOO_LONG;
+            }
+            if (in->end > in->start) {
+                /* last line without a newline */
+                size_t n = in->end - in->start;
+                *line = in->buf + in->start;
+                *len = n;
+                *lineno = ++in->lineno;
+                *offset = in->offset;
+                in->offset += n;
+                in->start = in->end;
+                return MW_LINE_OK;
+            }
+            return MW_LINE_EOF;
+        }
+        ssize_t got = fill(in, err);
+        if (got < 0)
+            return MW_LINE_ERROR;
+        if (got == 0)
+            in->eof = true;
+    }
+}
+
+bool mw_line_is_blank(const char *line, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        char c = line[i];
+        if (c != ' ' && c != '\t' && c != '\r' && c != '\n')
+            return false;
+    }
+    return true;
+}
+
+static enum mw_reject classify(const json_error_t *jerr)
+{
+    switch (json_error_code(jerr)) {
+    case json_error_invalid_utf8:
+        return MW_REJECT_INVALID_UTF8;
+    case json_error_duplicate_key:
+        return MW_REJECT_DUPLICATE_KEY;
+    default:
+        return MW_REJECT_MALFORMED_JSON;
+    }
+}
+
+struct mw_event *mw_ingest_parse(const char *line, size_t len,
+                                 const struct mw_path *ts_path,
+                                 const char *input, uint64_t lineno,
+                                 uint64_t offset, uint64_t seq,
+                                 enum mw_reject *reason, struct mw_error *err)
+{
+    json_error_t jerr;
+    json_t *root;
+    json_t *tsv;
+    mw_time_t ts;
+
+    /* a CRLF line ending is framing, not content */
+    if (len > 0 && line[len - 1] == '\r')
+        len--;
+    root = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (root == NULL) {
+        *reason = classify(&jerr);
+        mw_error_set(err, "%s (column %d)", jerr.text, jerr.column);
+        return NULL;
+    }
+    if (!json_is_object(root)) {
+        *reason = MW_REJECT_NOT_OBJECT;
+        mw_error_set(err, "top-level value is not an object");
+        goto fail;
+    }
+    tsv = mw_path_get(root, ts_path);
+    if (mw_value_is_null(tsv)) {
+        *reason = MW_REJECT_MISSING_TIMESTAMP;
+        mw_error_set(err, "no timestamp field '%s'", mw_path_str(ts_path));
+        goto fail;
+    }
+    if (mw_time_from_json(tsv, &ts) < 0) {
+        *reason = MW_REJECT_BAD_TIMESTAMP;
+        if (json_is_string(tsv))
+            mw_error_set(err, "cannot parse timestamp '%.64s' in '%s'",
+                         json_string_value(tsv), mw_path_str(ts_path));
+        else
+            mw_error_set(err, "timestamp field '%s' is neither an RFC 3339 "
+                         "string nor epoch milliseconds", mw_path_str(ts_path));
+        goto fail;
+    }
+    *reason = MW_REJECT_NONE;
+    return mw_event_new(root, ts, input, lineno, offset, seq);
+
+fail:
+    json_decref(root);
+    return NULL;
+}

@@ -1,0 +1,520 @@
+/* mw_match.c - evaluation of compiled matcher trees (EQL three-valued logic)
+ *
+ * Leaves hold pre-processed values: case-insensitive patterns are lowercased
+ * once at load, wildcard presence is precomputed so plain ':' equality is a
+ * length check and a case-folding compare, and CIDRs are parsed to 16-byte
+ * networks. Nothing here allocates per event. Case folding is ASCII only.
+ */
+#include "mw_match.h"
+
+#include <arpa/inet.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum vtype {
+    V_STR,
+    V_NUM,
+    V_BOOL,
+    V_NET,
+};
+
+struct value {
+    enum vtype type;
+    char *s;            /* owned: string, or number's text for IEQ */
+    size_t len;
+    bool wild;          /* s contains * or ? (IEQ, LIKE) */
+    bool ci;
+    double num;
+    bool is_int;
+    json_int_t ival;
+    bool b;
+    unsigned char net[16];
+    int prefix;
+};
+
+struct mw_matcher {
+    enum mw_op op;
+    struct mw_path *path;       /* owned, leaves only */
+    struct value *vals;         /* owned */
+    size_t nvals, vcap;
+    struct mw_matcher **kids;   /* owned */
+    size_t nkids, kcap;
+    int fn_ref;
+};
+
+static bool is_leaf(enum mw_op op)
+{
+    return op != MW_OP_ALL && op != MW_OP_ANY && op != MW_OP_NOT && op != MW_OP_FN;
+}
+
+struct mw_matcher *mw_matcher_new_leaf(enum mw_op op, struct mw_path *path)
+{
+    struct mw_matcher *m = xcalloc(1, sizeof(*m));
+    m->op = op;
+    m->path = path;
+    return m;
+}
+
+struct mw_matcher *mw_matcher_new_group(enum mw_op op)
+{
+    struct mw_matcher *m = xcalloc(1, sizeof(*m));
+    m->op = op;
+    return m;
+}
+
+struct mw_matcher *mw_matcher_new_fn(int fn_ref)
+{
+    struct mw_matcher *m = xcalloc(1, sizeof(*m));
+    m->op = MW_OP_FN;
+    m->fn_ref = fn_ref;
+    return m;
+}
+
+void mw_matcher_free(struct mw_matcher *m)
+{
+    if (m == NULL)
+        return;
+    for (size_t i = 0; i < m->nvals; i++)
+        free(m->vals[i].s);
+    free(m->vals);
+    for (size_t i = 0; i < m->nkids; i++)
+        mw_matcher_free(m->kids[i]);
+    free(m->kids);
+    mw_path_free(m->path);
+    free(m);
+}
+
+static struct value *push_value(struct mw_matcher *m)
+{
+    if (m->nvals == m->vcap) {
+        m->vcap = m->vcap ? m->vcap * 2 : 4;
+        m->vals = xrealloc(m->vals, m->vcap * sizeof(*m->vals));
+    }
+    struct value *v = &m->vals[m->nvals++];
+    memset(v, 0, sizeof(*v));
+    return v;
+}
+
+static void lower_ascii(char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (s[i] >= 'A' && s[i] <= 'Z')
+            s[i] = (char)(s[i] - 'A' + 'a');
+}
+
+static inline char fold(char c)
+{
+    return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+}
+
+int mw_matcher_add_string(struct mw_matcher *m, const char *s, size_t len,
+                          bool ci, struct mw_error *err)
+{
+    struct value *v;
+
+    switch (m->op) {
+    case MW_OP_LT:
+    case MW_OP_LE:
+    case MW_OP_GT:
+    case MW_OP_GE:
+        return mw_error_set(err, "comparison needs a number, got string '%.*s'",
+                            (int)(len > 64 ? 64 : len), s);
+    case MW_OP_EXISTS:
+    case MW_OP_ALL:
+    case MW_OP_ANY:
+    case MW_OP_NOT:
+    case MW_OP_FN:
+        return mw_error_set(err, "this matcher takes no values");
+    case MW_OP_CIDR: {
+        char tmp[64];
+        if (len >= sizeof(tmp))
+            return mw_error_set(err, "invalid CIDR '%.*s'", 64, s);
+        memcpy(tmp, s, len);
+        tmp[len] = '\0';
+        v = push_value(m);
+        v->type = V_NET;
+        if (mw_cidr_parse(tmp, v->net, &v->prefix) < 0) {
+            m->nvals--;
+            return mw_error_set(err, "invalid CIDR '%s'", tmp);
+        }
+        return 0;
+    }
+    default:
+        break;
+    }
+    v = push_value(m);
+    v->type = V_STR;
+    v->s = xstrndup(s, len);
+    v->len = len;
+    v->ci = ci || m->op == MW_OP_IEQ;
+    if (v->ci)
+        lower_ascii(v->s, len);
+    if (m->op == MW_OP_IEQ || m->op == MW_OP_LIKE)
+        v->wild = memchr(s, '*', len) != NULL || memchr(s, '?', len) != NULL;
+    return 0;
+}
+
+int mw_matcher_add_number(struct mw_matcher *m, double num, bool is_int,
+                          struct mw_error *err)
+{
+    struct value *v;
+    char text[64];
+
+    switch (m->op) {
+    case MW_OP_EQ:
+    case MW_OP_IEQ:
+    case MW_OP_LT:
+    case MW_OP_LE:
+    case MW_OP_GT:
+    case MW_OP_GE:
+    case MW_OP_CATEGORY:
+        break;
+    default:
+        return mw_error_set(err, "this matcher does not take numbers");
+    }
+    if (!isfinite(num))
+        return mw_error_set(err, "number must be finite");
+    v = push_value(m);
+    v->type = V_NUM;
+    v->num = num;
+    v->is_int = is_int;
+    v->ival = (json_int_t)num;
+    if (is_int)
+        snprintf(text, sizeof(text), "%lld", (long long)v->ival);
+    else
+        snprintf(text, sizeof(text), "%.17g", num);
+    v->s = xstrdup(text);
+    v->len = strlen(text);
+    return 0;
+}
+
+int mw_matcher_add_bool(struct mw_matcher *m, bool b, struct mw_error *err)
+{
+    if (m->op != MW_OP_EQ && m->op != MW_OP_IEQ)
+        return mw_error_set(err, "only eq and ieq take booleans");
+    struct value *v = push_value(m);
+    v->type = V_BOOL;
+    v->b = b;
+    return 0;
+}
+
+void mw_matcher_add_child(struct mw_matcher *m, struct mw_matcher *child)
+{
+    if (m->nkids == m->kcap) {
+        m->kcap = m->kcap ? m->kcap * 2 : 4;
+        m->kids = xrealloc(m->kids, m->kcap * sizeof(*m->kids));
+    }
+    m->kids[m->nkids++] = child;
+}
+
+int mw_matcher_validate(const struct mw_matcher *m, struct mw_error *err)
+{
+    if (is_leaf(m->op)) {
+        if (m->path == NULL)
+            return mw_error_set(err, "matcher has no field");
+        if (m->op != MW_OP_EXISTS && m->nvals == 0)
+            return mw_error_set(err, "matcher on '%s' has no values",
+                                mw_path_str(m->path));
+        if (m->op >= MW_OP_LT && m->op <= MW_OP_GE && m->nvals != 1)
+            return mw_error_set(err, "comparison takes exactly one number");
+        return 0;
+    }
+    if (m->op == MW_OP_NOT && m->nkids != 1)
+        return mw_error_set(err, "not takes exactly one matcher");
+    if ((m->op == MW_OP_ALL || m->op == MW_OP_ANY) && m->nkids == 0)
+        return mw_error_set(err, "empty all/any");
+    for (size_t i = 0; i < m->nkids; i++)
+        if (mw_matcher_validate(m->kids[i], err) < 0)
+            return -1;
+    return 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* string helpers                                                          */
+
+bool mw_wildcard_match(const char *pat, size_t plen, const char *s, size_t slen,
+                       bool ci)
+{
+    size_t p = 0, i = 0;
+    size_t star_p = (size_t)-1, star_i = 0;
+
+    while (i < slen) {
+        if (p < plen && pat[p] == '*') {
+            star_p = p++;
+            star_i = i;
+        } else if (p < plen && (pat[p] == '?' ||
+                                (ci ? fold(pat[p]) == fold(s[i]) : pat[p] == s[i]))) {
+            p++;
+            i++;
+        } else if (star_p != (size_t)-1) {
+            p = star_p + 1;
+            i = ++star_i;
+        } else {
+            return false;
+        }
+    }
+    while (p < plen && pat[p] == '*')
+        p++;
+    return p == plen;
+}
+
+/* pattern is already lowercased when ci */
+static bool bytes_eq(const char *pat, const char *s, size_t len, bool ci)
+{
+    if (!ci)
+        return memcmp(pat, s, len) == 0;
+    for (size_t i = 0; i < len; i++)
+        if (pat[i] != fold(s[i]))
+            return false;
+    return true;
+}
+
+static bool contains(const char *hay, size_t hlen, const char *needle,
+                     size_t nlen, bool ci)
+{
+    if (nlen == 0)
+        return true;
+    if (nlen > hlen)
+        return false;
+    for (size_t i = 0; i + nlen <= hlen; i++)
+        if (bytes_eq(needle, hay + i, nlen, ci))
+            return true;
+    return false;
+}
+
+/* ---------------------------------------------------------------------- */
+/* addresses                                                               */
+
+int mw_ip_parse(const char *s, size_t len, unsigned char addr[16])
+{
+    char tmp[INET6_ADDRSTRLEN + 1];
+    struct in_addr a4;
+
+    if (len == 0 || len >= sizeof(tmp))
+        return -1;
+    memcpy(tmp, s, len);
+    tmp[len] = '\0';
+    if (inet_pton(AF_INET, tmp, &a4) == 1) {
+        memset(addr, 0, 10);
+        addr[10] = addr[11] = 0xff;
+        memcpy(addr + 12, &a4, 4);
+        return 0;
+    }
+    if (inet_pton(AF_INET6, tmp, addr) == 1)
+        return 0;
+    return -1;
+}
+
+int mw_cidr_parse(const char *s, unsigned char net[16], int *prefix)
+{
+    const char *slash = strchr(s, '/');
+    size_t alen = slash ? (size_t)(slash - s) : strlen(s);
+    bool v4;
+    int bits, max;
+
+    if (mw_ip_parse(s, alen, net) < 0)
+        return -1;
+    v4 = memchr(s, ':', alen) == NULL;
+    max = v4 ? 32 : 128;
+    if (slash == NULL) {
+        bits = max;
+    } else {
+        char *end;
+        long b = strtol(slash + 1, &end, 10);
+        if (slash[1] == '\0' || *end != '\0' || b < 0 || b > max)
+            return -1;
+        bits = (int)b;
+    }
+    *prefix = v4 ? bits + 96 : bits;
+    /* clear host bits so containment is a masked compare */
+    for (int i = 0; i < 16; i++) {
+        int keep = *prefix - i * 8;
+        if (keep >= 8)
+            continue;
+        net[i] &= keep <= 0 ? 0 : (unsigned char)(0xff << (8 - keep));
+    }
+    return 0;
+}
+
+static bool in_net(const unsigned char addr[16], const struct value *v)
+{
+    int full = v->prefix / 8, rest = v->prefix % 8;
+    if (memcmp(addr, v->net, (size_t)full) != 0)
+        return false;
+    if (rest == 0)
+        return true;
+    unsigned char mask = (unsigned char)(0xff << (8 - rest));
+    return (addr[full] & mask) == v->net[full];
+}
+
+/* ---------------------------------------------------------------------- */
+/* evaluation                                                              */
+
+static bool num_eq(const json_t *f, const struct value *v)
+{
+    if (json_is_integer(f) && v->is_int)
+        return json_integer_value(f) == v->ival;
+    return json_number_value(f) == v->num;
+}
+
+/* Does one scalar field value (not null, not array) satisfy value v? */
+static bool scalar_value(enum mw_op op, const json_t *f, const struct value *v)
+{
+    switch (op) {
+    case MW_OP_EQ:
+    case MW_OP_CATEGORY:
+        if (v->type == V_STR)
+            return json_is_string(f) && json_string_length(f) == v->len &&
+                   memcmp(json_string_value(f), v->s, v->len) == 0;
+        if (v->type == V_NUM)
+            return json_is_number(f) && num_eq(f, v);
+        if (v->type == V_BOOL)
+            return json_is_boolean(f) && json_is_true(f) == v->b;
+        return false;
+    case MW_OP_IEQ:
+    case MW_OP_LIKE: {
+        char text[64];
+        const char *s;
+        size_t len;
+        if (v->type == V_BOOL)
+            return json_is_boolean(f) && json_is_true(f) == v->b;
+        if (json_is_string(f)) {
+            s = json_string_value(f);
+            len = json_string_length(f);
+        } else if (json_is_number(f)) {
+            if (v->type == V_NUM)
+                return num_eq(f, v);
+            if (json_is_integer(f))
+                snprintf(text, sizeof(text), "%lld",
+                         (long long)json_integer_value(f));
+            else
+                snprintf(text, sizeof(text), "%.17g", json_real_value(f));
+            s = text;
+            len = strlen(text);
+        } else if (json_is_boolean(f)) {
+            s = json_is_true(f) ? "true" : "false";
+            len = strlen(s);
+        } else {
+            return false;
+        }
+        if (v->wild)
+            return mw_wildcard_match(v->s, v->len, s, len, v->ci);
+        return len == v->len && bytes_eq(v->s, s, len, v->ci);
+    }
+    case MW_OP_PREFIX:
+        return json_is_string(f) && json_string_length(f) >= v->len &&
+               bytes_eq(v->s, json_string_value(f), v->len, v->ci);
+    case MW_OP_SUFFIX: {
+        size_t flen = json_string_length(f);
+        return json_is_string(f) && flen >= v->len &&
+               bytes_eq(v->s, json_string_value(f) + flen - v->len, v->len, v->ci);
+    }
+    case MW_OP_CONTAINS:
+        return json_is_string(f) &&
+               contains(json_string_value(f), json_string_length(f), v->s,
+                        v->len, v->ci);
+    case MW_OP_LT:
+    case MW_OP_LE:
+    case MW_OP_GT:
+    case MW_OP_GE: {
+        double x;
+        if (!json_is_number(f))
+            return false;
+        if (json_is_integer(f) && v->is_int) {
+            json_int_t a = json_integer_value(f), b = v->ival;
+            return op == MW_OP_LT ? a < b : op == MW_OP_LE ? a <= b
+                 : op == MW_OP_GT ? a > b : a >= b;
+        }
+        x = json_number_value(f);
+        return op == MW_OP_LT ? x < v->num : op == MW_OP_LE ? x <= v->num
+             : op == MW_OP_GT ? x > v->num : x >= v->num;
+    }
+    case MW_OP_CIDR: {
+        unsigned char addr[16];
+        if (!json_is_string(f) ||
+            mw_ip_parse(json_string_value(f), json_string_length(f), addr) < 0)
+            return false;
+        return in_net(addr, v);
+    }
+    default:
+        return false;
+    }
+}
+
+static enum mw_tv scalar(const struct mw_matcher *m, const json_t *f)
+{
+    if (json_is_null(f))
+        return MW_NULL;
+    for (size_t i = 0; i < m->nvals; i++)
+        if (scalar_value(m->op, f, &m->vals[i]))
+            return MW_TRUE;
+    return MW_FALSE;
+}
+
+static enum mw_tv eval_leaf(const struct mw_matcher *m, const struct mw_event *ev)
+{
+    const json_t *f = mw_path_get(ev->root, m->path);
+
+    if (m->op == MW_OP_EXISTS) {
+        if (mw_value_is_null(f) || (json_is_array(f) && json_array_size(f) == 0))
+            return MW_FALSE;
+        return MW_TRUE;
+    }
+    if (mw_value_is_null(f))
+        return MW_NULL;
+    if (json_is_array(f)) {
+        enum mw_tv acc = MW_NULL;
+        size_t i;
+        json_t *el;
+        json_array_foreach(f, i, el) {
+            enum mw_tv r = scalar(m, el);
+            if (r == MW_TRUE)
+                return MW_TRUE;
+            if (r == MW_FALSE)
+                acc = MW_FALSE;
+        }
+        return acc;
+    }
+    return scalar(m, f);
+}
+
+enum mw_tv mw_matcher_eval(const struct mw_matcher *m, const struct mw_event *ev,
+                           const struct mw_match_ctx *ctx)
+{
+    enum mw_tv acc;
+
+    switch (m->op) {
+    case MW_OP_ALL:
+        acc = MW_TRUE;
+        for (size_t i = 0; i < m->nkids; i++) {
+            enum mw_tv r = mw_matcher_eval(m->kids[i], ev, ctx);
+            if (r == MW_FALSE)
+                return MW_FALSE;
+            if (r == MW_NULL)
+                acc = MW_NULL;
+        }
+        return acc;
+    case MW_OP_ANY:
+        acc = MW_FALSE;
+        for (size_t i = 0; i < m->nkids; i++) {
+            enum mw_tv r = mw_matcher_eval(m->kids[i], ev, ctx);
+            if (r == MW_TRUE)
+                return MW_TRUE;
+            if (r == MW_NULL)
+                acc = MW_NULL;
+        }
+        return acc;
+    case MW_OP_NOT: {
+        enum mw_tv r = mw_matcher_eval(m->kids[0], ev, ctx);
+        return r == MW_NULL ? MW_NULL : r == MW_TRUE ? MW_FALSE : MW_TRUE;
+    }
+    case MW_OP_FN:
+        if (ctx == NULL || ctx->call_fn == NULL)
+            return MW_NULL;
+        return ctx->call_fn(ctx->ud, m->fn_ref, ev);
+    default:
+        return eval_leaf(m, ev);
+    }
+}

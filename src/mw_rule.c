@@ -1,0 +1,1061 @@
+/* mw_rule.c - load a rule script and compile its descriptor
+ *
+ * Loading: a fresh sandbox gets the host module ("moonwatch.host": log,
+ * null) and the event-handle metatable, then runs the rule file under the
+ * load budget. The returned descriptor is compiled inside a protected call
+ * with raw table access only (no metamethods run), and every C object is
+ * attached to the rule as soon as it is created, so an error at any point
+ * leaks nothing: mw_rule_free works on half-built rules.
+ *
+ * Predicates: one event-handle userdata per rule state is re-pointed at the
+ * current event before each call and cleared after, so a handle a script
+ * stashes raises "event used outside its callback" instead of reading freed
+ * memory.
+ */
+#include "mw_rule.h"
+#include "mw_log.h"
+#include "mw_time.h"
+
+#include <lauxlib.h>
+#include <lua.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define CONV_MAX_DEPTH 32
+
+struct mw_rule {
+    char *file;                 /* owned */
+    struct mw_rule_meta meta;
+    enum mw_rule_kind kind;
+    struct mw_matcher *where;   /* owned, query rules */
+    struct mw_seq_def *seq;     /* owned, sequence rules */
+    char *shape;                /* owned */
+    struct mw_sandbox *sb;      /* owned */
+    struct mw_match_ctx ctx;
+    struct mw_rule_errors errors;
+    int handle_ref;             /* registry ref of the event handle */
+};
+
+struct ev_handle {
+    const struct mw_event *ev;  /* borrowed during a call, else NULL */
+};
+
+static const char *const NULL_KEY = "mw.null";
+static const char *const EVENT_MT = "mw.event";
+
+/* ---------------------------------------------------------------------- */
+/* JSON -> Lua                                                             */
+
+static void push_json(lua_State *L, const json_t *v, int depth) /* MW_MAY_RAISE */
+{
+    switch (json_typeof(v)) {
+    case JSON_STRING:
+        lua_pushlstring(L, json_string_value(v), json_string_length(v));
+        break;
+    case JSON_INTEGER:
+        lua_pushinteger(L, (lua_Integer)json_integer_value(v));
+        break;
+    case JSON_REAL:
+        lua_pushnumber(L, json_real_value(v));
+        break;
+    case JSON_TRUE:
+    case JSON_FALSE:
+        lua_pushboolean(L, json_is_true(v));
+        break;
+    case JSON_NULL:
+        lua_getfield(L, LUA_REGISTRYINDEX, NULL_KEY);
+        break;
+    case JSON_ARRAY: {
+        size_t i;
+        json_t *el;
+        if (depth >= CONV_MAX_DEPTH) {
+            lua_pushnil(L);
+            break;
+        }
+        lua_createtable(L, (int)json_array_size(v), 0);
+        json_array_foreach(v, i, el) {
+            push_json(L, el, depth + 1);
+            lua_rawseti(L, -2, (lua_Integer)i + 1);
+        }
+        break;
+    }
+    case JSON_OBJECT: {
+        const char *k;
+        json_t *el;
+        if (depth >= CONV_MAX_DEPTH) {
+            lua_pushnil(L);
+            break;
+        }
+        lua_createtable(L, 0, (int)json_object_size(v));
+        json_object_foreach((json_t *)v, k, el) {
+            push_json(L, el, depth + 1);
+            lua_setfield(L, -2, k);
+        }
+        break;
+    }
+    }
+}
+
+/* ---------------------------------------------------------------------- */
+/* Lua -> JSON (raw access, never raises)                                  */
+
+static json_t *to_json(lua_State *L, int idx, int depth)
+{
+    idx = lua_absindex(L, idx);
+    switch (lua_type(L, idx)) {
+    case LUA_TSTRING: {
+        size_t len;
+        const char *s = lua_tolstring(L, idx, &len);
+        return json_stringn(s, len);
+    }
+    case LUA_TNUMBER:
+        if (lua_isinteger(L, idx))
+            return json_integer((json_int_t)lua_tointeger(L, idx));
+        return json_real(lua_tonumber(L, idx));
+    case LUA_TBOOLEAN:
+        return json_boolean(lua_toboolean(L, idx));
+    case LUA_TTABLE: {
+        json_t *out;
+        lua_Integer n = (lua_Integer)lua_rawlen(L, idx);
+        if (depth >= CONV_MAX_DEPTH || !lua_checkstack(L, 4))
+            return NULL;
+        if (n > 0) {
+            out = json_array();
+            for (lua_Integer i = 1; i <= n; i++) {
+                lua_rawgeti(L, idx, i);
+                json_t *el = to_json(L, -1, depth + 1);
+                lua_pop(L, 1);
+                json_array_append_new(out, el ? el : json_null());
+            }
+            return out;
+        }
+        out = json_object();
+        lua_pushnil(L);
+        while (lua_next(L, idx) != 0) {
+            if (lua_type(L, -2) == LUA_TSTRING) {
+                json_t *el = to_json(L, -1, depth + 1);
+                if (el)
+                    json_object_set_new(out, lua_tostring(L, -2), el);
+            }
+            lua_pop(L, 1);
+        }
+        return out;
+    }
+    default:
+        return NULL;
+    }
+}
+
+/* ---------------------------------------------------------------------- */
+/* host module and event handle                                            */
+
+static int l_host_log(lua_State *L)
+{
+    luaL_Buffer b;
+    int n = lua_gettop(L);
+    luaL_buffinit(L, &b);
+    for (int i = 1; i <= n; i++) {
+        if (i > 1)
+            luaL_addchar(&b, ' ');
+        luaL_tolstring(L, i, NULL);
+        luaL_addvalue(&b);
+    }
+    luaL_pushresult(&b);
+    mw_log_info("rule log: %s", lua_tostring(L, -1));
+    return 0;
+}
+
+static int l_open_host(lua_State *L)
+{
+    lua_newtable(L);
+    lua_pushcfunction(L, l_host_log);
+    lua_setfield(L, -2, "log");
+    lua_getfield(L, LUA_REGISTRYINDEX, NULL_KEY);
+    lua_setfield(L, -2, "null");
+    return 1;
+}
+
+static const struct mw_event *check_event(lua_State *L) /* MW_MAY_RAISE */
+{
+    struct ev_handle *h = luaL_checkudata(L, 1, EVENT_MT);
+    if (h->ev == NULL)
+        luaL_error(L, "event used outside its callback");
+    return h->ev;
+}
+
+static int l_event_get(lua_State *L)
+{
+    const struct mw_event *ev = check_event(L);
+    const char *path = luaL_checkstring(L, 2);
+    struct mw_path *p = mw_path_new(path);
+    json_t *v;
+    if (p == NULL)
+        return luaL_argerror(L, 2, "invalid field path");
+    v = mw_path_get(ev->root, p);
+    mw_path_free(p);
+    if (v == NULL)
+        return 0;
+    push_json(L, v, 0);
+    return 1;
+}
+
+static int l_event_time(lua_State *L)
+{
+    const struct mw_event *ev = check_event(L);
+    lua_pushnumber(L, (lua_Number)ev->ts / 1000.0);
+    return 1;
+}
+
+static int l_event_source(lua_State *L)
+{
+    const struct mw_event *ev = check_event(L);
+    lua_pushstring(L, ev->input ? ev->input : "");
+    lua_pushinteger(L, (lua_Integer)ev->line);
+    return 2;
+}
+
+static int l_event_tostring(lua_State *L)
+{
+    struct ev_handle *h = luaL_checkudata(L, 1, EVENT_MT);
+    lua_pushstring(L, h->ev ? "mw.event" : "mw.event (expired)");
+    return 1;
+}
+
+static int l_null_tostring(lua_State *L)
+{
+    lua_pushliteral(L, "mw.null");
+    return 1;
+}
+
+static int l_readonly(lua_State *L)
+{
+    return luaL_error(L, "attempt to modify a read-only value");
+}
+
+/* Registers the host pieces in a fresh state. Runs protected. */
+static int setup_state(lua_State *L)
+{
+    static const luaL_Reg methods[] = {
+        {"get", l_event_get},
+        {"time", l_event_time},
+        {"source", l_event_source},
+        {NULL, NULL},
+    };
+    struct ev_handle *h;
+
+    /* mw.null: a unique, frozen table */
+    lua_newtable(L);
+    lua_newtable(L);
+    lua_pushcfunction(L, l_null_tostring);
+    lua_setfield(L, -2, "__tostring");
+    lua_pushcfunction(L, l_readonly);
+    lua_setfield(L, -2, "__newindex");
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "__metatable");
+    lua_setmetatable(L, -2);
+    lua_setfield(L, LUA_REGISTRYINDEX, NULL_KEY);
+
+    /* preload moonwatch.host */
+    lua_getfield(L, LUA_REGISTRYINDEX, "mw.preload");
+    lua_pushcfunction(L, l_open_host);
+    lua_setfield(L, -2, "moonwatch.host");
+    lua_pop(L, 1);
+
+    /* event handle metatable: methods apart from metamethods */
+    luaL_newmetatable(L, EVENT_MT);
+    luaL_newlib(L, methods);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, l_event_tostring);
+    lua_setfield(L, -2, "__tostring");
+    lua_pushcfunction(L, l_readonly);
+    lua_setfield(L, -2, "__newindex");
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "__metatable");
+    lua_pop(L, 1);
+
+    h = lua_newuserdatauv(L, sizeof(*h), 0);
+    h->ev = NULL;
+    luaL_setmetatable(L, EVENT_MT);
+    lua_pushinteger(L, luaL_ref(L, LUA_REGISTRYINDEX));
+    return 1;
+}
+
+/* Wraps require("moonwatch") results read-only for the rule. The module
+ * itself is plain Lua; the proxy forbids `mw.x = ...` and setmetatable. */
+static const char *const PROXY_SRC =
+    "local raw_require = require\n"
+    "local proxies = {}\n"
+    "local function readonly(t)\n"
+    "  local p = proxies[t]\n"
+    "  if p then return p end\n"
+    "  p = setmetatable({}, { __index = t, __metatable = false,\n"
+    "    __newindex = function(_, k) error('attempt to modify read-only module field ' .. tostring(k), 2) end,\n"
+    "    __pairs = function() return next, t, nil end })\n"
+    "  proxies[t] = p\n"
+    "  return p\n"
+    "end\n"
+    "require = function(name)\n"
+    "  local m = raw_require(name)\n"
+    "  if type(m) == 'table' then return readonly(m) end\n"
+    "  return m\n"
+    "end\n";
+
+/* ---------------------------------------------------------------------- */
+/* predicates                                                              */
+
+static void log_failure(struct mw_rule *r, enum mw_fail f, const char *msg)
+{
+    int64_t now = (int64_t)time(NULL);
+    /* once per rule per class per minute */
+    if (r->errors.last_logged[f] != 0 && now - r->errors.last_logged[f] < 60)
+        return;
+    r->errors.last_logged[f] = now;
+    mw_log_warn("rule %s (%s): predicate failed [%s]: %s (further %s errors "
+                "of this rule are counted, logged at most once a minute)",
+                r->meta.id, r->file, mw_fail_name(f), msg, mw_fail_name(f));
+}
+
+static enum mw_tv call_fn(void *ud, int fn_ref, const struct mw_event *ev)
+{
+    struct mw_rule *r = ud;
+    lua_State *L = mw_sandbox_lua(r->sb);
+    int top = lua_gettop(L);
+    struct ev_handle *h;
+    char msg[512];
+    enum mw_fail f;
+    enum mw_tv res;
+
+    lua_rawgeti(L, LUA_REGISTRYINDEX, fn_ref);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, r->handle_ref);
+    h = lua_touserdata(L, -1);  /* our own handle, created at load */
+    h->ev = ev;
+    f = mw_sandbox_pcall(r->sb, 1, 1, 0, msg, sizeof(msg));
+    h->ev = NULL;
+    if (f != MW_FAIL_NONE) {
+        r->errors.by_class[f]++;
+        r->errors.consecutive++;
+        log_failure(r, f, msg);
+        res = MW_NULL;
+    } else {
+        r->errors.consecutive = 0;
+        res = lua_toboolean(L, -1) ? MW_TRUE : MW_FALSE;
+    }
+    lua_settop(L, top);
+    return res;
+}
+
+/* ---------------------------------------------------------------------- */
+/* descriptor compilation                                                  */
+
+struct compile {
+    struct mw_rule *rule;
+    struct mw_error *err;
+    int failed;
+};
+
+#define FAIL(c, ...)                                          \
+    do {                                                      \
+        if (!(c)->failed)                                     \
+            mw_error_set((c)->err, __VA_ARGS__);              \
+        (c)->failed = 1;                                      \
+        return -1;                                            \
+    } while (0)
+
+/* Pushes t[key] (raw) and returns its type. */
+static int rawfield(lua_State *L, int t, const char *key)
+{
+    lua_pushstring(L, key);
+    return lua_rawget(L, t);
+}
+
+static int get_string(lua_State *L, struct compile *c, int t, const char *key,
+                      char **out, bool required)
+{
+    int ty = rawfield(L, t, key);
+    if (ty == LUA_TSTRING) {
+        *out = xstrdup(lua_tostring(L, -1));
+    } else if (ty == LUA_TNIL && !required) {
+        *out = xstrdup("");
+    } else {
+        lua_pop(L, 1);
+        FAIL(c, "rule field '%s' must be a string", key);
+    }
+    lua_pop(L, 1);
+    return 0;
+}
+
+static int get_int(lua_State *L, struct compile *c, int t, const char *key,
+                   int *out, int dflt, int lo, int hi)
+{
+    int ty = rawfield(L, t, key);
+    if (ty == LUA_TNIL) {
+        *out = dflt;
+    } else if (ty == LUA_TNUMBER && lua_isinteger(L, -1) &&
+               lua_tointeger(L, -1) >= lo && lua_tointeger(L, -1) <= hi) {
+        *out = (int)lua_tointeger(L, -1);
+    } else {
+        lua_pop(L, 1);
+        FAIL(c, "rule field '%s' must be an integer in %d..%d", key, lo, hi);
+    }
+    lua_pop(L, 1);
+    return 0;
+}
+
+/* A list of strings (a lone string is accepted) as a JSON array. */
+static int get_strlist(lua_State *L, struct compile *c, int t, const char *key,
+                       json_t **out)
+{
+    int ty = rawfield(L, t, key);
+    *out = json_array();
+    if (ty == LUA_TSTRING) {
+        json_array_append_new(*out, json_string(lua_tostring(L, -1)));
+    } else if (ty == LUA_TTABLE) {
+        lua_Integer n = (lua_Integer)lua_rawlen(L, -1);
+        for (lua_Integer i = 1; i <= n; i++) {
+            if (lua_rawgeti(L, -1, i) != LUA_TSTRING) {
+                lua_pop(L, 2);
+                FAIL(c, "rule field '%s' must be a list of strings", key);
+            }
+            json_t *s = json_string(lua_tostring(L, -1));
+            if (s == NULL) {
+                lua_pop(L, 2);
+                FAIL(c, "rule field '%s' holds a string that is not UTF-8", key);
+            }
+            json_array_append_new(*out, s);
+            lua_pop(L, 1);
+        }
+    } else if (ty != LUA_TNIL) {
+        lua_pop(L, 1);
+        FAIL(c, "rule field '%s' must be a list of strings", key);
+    }
+    lua_pop(L, 1);
+    return 0;
+}
+
+static const struct {
+    const char *name;
+    enum mw_op op;
+} ops[] = {
+    {"eq", MW_OP_EQ}, {"ieq", MW_OP_IEQ}, {"like", MW_OP_LIKE},
+    {"prefix", MW_OP_PREFIX}, {"suffix", MW_OP_SUFFIX},
+    {"contains", MW_OP_CONTAINS}, {"lt", MW_OP_LT}, {"le", MW_OP_LE},
+    {"gt", MW_OP_GT}, {"ge", MW_OP_GE}, {"exists", MW_OP_EXISTS},
+    {"cidr", MW_OP_CIDR}, {"category", MW_OP_CATEGORY}, {"all", MW_OP_ALL},
+    {"any", MW_OP_ANY}, {"not", MW_OP_NOT}, {"fn", MW_OP_FN},
+};
+
+static int compile_matcher(lua_State *L, struct compile *c, int idx,
+                           struct mw_matcher *parent, struct mw_matcher **out);
+
+static int compile_children(lua_State *L, struct compile *c, int t,
+                            struct mw_matcher *m)
+{
+    lua_Integer n = (lua_Integer)lua_rawlen(L, t);
+    if (!lua_checkstack(L, 8))
+        FAIL(c, "matcher nesting too deep");
+    for (lua_Integer i = 1; i <= n; i++) {
+        lua_rawgeti(L, t, i);
+        int rc = compile_matcher(L, c, -1, m, NULL);
+        lua_pop(L, 1);
+        if (rc < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int add_value(lua_State *L, struct compile *c, struct mw_matcher *m,
+                     int idx, bool ci, const char *field)
+{
+    struct mw_error e;
+    int rc;
+    switch (lua_type(L, idx)) {
+    case LUA_TSTRING: {
+        size_t len;
+        const char *s = lua_tolstring(L, idx, &len);
+        rc = mw_matcher_add_string(m, s, len, ci, &e);
+        break;
+    }
+    case LUA_TNUMBER:
+        rc = mw_matcher_add_number(m, lua_tonumber(L, idx), lua_isinteger(L, idx), &e);
+        break;
+    case LUA_TBOOLEAN:
+        rc = mw_matcher_add_bool(m, lua_toboolean(L, idx), &e);
+        break;
+    default:
+        FAIL(c, "matcher on '%s': values must be strings, numbers or booleans",
+             field);
+    }
+    if (rc < 0)
+        FAIL(c, "matcher on '%s': %s", field, e.msg);
+    return 0;
+}
+
+static int compile_matcher(lua_State *L, struct compile *c, int idx,
+                           struct mw_matcher *parent, struct mw_matcher **out)
+{
+    struct mw_matcher *m;
+    enum mw_op op;
+    const char *opname;
+    size_t i;
+    int t = lua_absindex(L, idx);
+
+    if (lua_type(L, t) == LUA_TFUNCTION) {
+        lua_pushvalue(L, t);
+        m = mw_matcher_new_fn(luaL_ref(L, LUA_REGISTRYINDEX));
+        goto attach;
+    }
+    if (lua_type(L, t) != LUA_TTABLE)
+        FAIL(c, "a matcher must be a table from mw.* or a function, got %s",
+             luaL_typename(L, t));
+    if (rawfield(L, t, "op") == LUA_TNIL) {
+        lua_pop(L, 1);
+        m = mw_matcher_new_group(MW_OP_ALL);   /* a plain list means all */
+        if (out)
+            *out = m;
+        else
+            mw_matcher_add_child(parent, m);
+        return compile_children(L, c, t, m);
+    }
+    if (lua_type(L, -1) != LUA_TSTRING) {
+        lua_pop(L, 1);
+        FAIL(c, "matcher 'op' must be a string");
+    }
+    opname = lua_tostring(L, -1);
+    for (i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
+        if (strcmp(ops[i].name, opname) == 0)
+            break;
+    if (i == sizeof(ops) / sizeof(ops[0])) {
+        char name[64];
+        snprintf(name, sizeof(name), "%s", opname);
+        lua_pop(L, 1);
+        FAIL(c, "unknown matcher op '%s'", name);
+    }
+    lua_pop(L, 1);
+    op = ops[i].op;
+
+    if (op == MW_OP_FN) {
+        if (rawfield(L, t, "fn") != LUA_TFUNCTION) {
+            lua_pop(L, 1);
+            FAIL(c, "mw.fn needs a function");
+        }
+        m = mw_matcher_new_fn(luaL_ref(L, LUA_REGISTRYINDEX));
+        goto attach;
+    }
+    if (op == MW_OP_ALL || op == MW_OP_ANY || op == MW_OP_NOT) {
+        m = mw_matcher_new_group(op);
+        if (out)
+            *out = m;
+        else
+            mw_matcher_add_child(parent, m);
+        return compile_children(L, c, t, m);
+    }
+
+    /* leaves */
+    {
+        char field[256];
+        struct mw_path *path;
+        bool ci = false;
+        if (rawfield(L, t, "field") != LUA_TSTRING) {
+            lua_pop(L, 1);
+            FAIL(c, "matcher '%s' needs a field name", ops[i].name);
+        }
+        snprintf(field, sizeof(field), "%s", lua_tostring(L, -1));
+        path = mw_path_new(lua_tostring(L, -1));
+        lua_pop(L, 1);
+        if (path == NULL)
+            FAIL(c, "invalid field path '%s'", field);
+        m = mw_matcher_new_leaf(op, path);
+        if (out)
+            *out = m;
+        else
+            mw_matcher_add_child(parent, m);
+        if (rawfield(L, t, "ci") == LUA_TBOOLEAN)
+            ci = lua_toboolean(L, -1);
+        lua_pop(L, 1);
+        if (op >= MW_OP_LT && op <= MW_OP_GE) {
+            if (rawfield(L, t, "value") != LUA_TNUMBER) {
+                lua_pop(L, 1);
+                FAIL(c, "comparison on '%s' needs a number", field);
+            }
+            int rc = add_value(L, c, m, -1, ci, field);
+            lua_pop(L, 1);
+            return rc;
+        }
+        if (op == MW_OP_EXISTS)
+            return 0;
+        if (rawfield(L, t, "values") != LUA_TTABLE) {
+            lua_pop(L, 1);
+            FAIL(c, "matcher on '%s' needs a list of values", field);
+        }
+        lua_Integer n = (lua_Integer)lua_rawlen(L, -1);
+        if (n == 0) {
+            lua_pop(L, 1);
+            FAIL(c, "matcher on '%s' has an empty value list", field);
+        }
+        for (lua_Integer k = 1; k <= n; k++) {
+            lua_rawgeti(L, -1, k);
+            int rc = add_value(L, c, m, -1, ci, field);
+            lua_pop(L, 1);
+            if (rc < 0) {
+                lua_pop(L, 1);
+                return -1;
+            }
+        }
+        lua_pop(L, 1);
+        return 0;
+    }
+
+attach:
+    if (out)
+        *out = m;
+    else
+        mw_matcher_add_child(parent, m);
+    return 0;
+}
+
+/* Reads a list of key paths (a string or a list of strings) at the top of
+ * the stack and appends them to keys from position *n. */
+static int compile_keys(lua_State *L, struct compile *c, struct mw_seq_keys *keys,
+                        int *n, const char *where)
+{
+    int t = lua_absindex(L, -1);
+    lua_Integer len;
+
+    if (lua_type(L, t) == LUA_TNIL)
+        return 0;
+    if (lua_type(L, t) == LUA_TSTRING) {
+        len = 1;
+    } else if (lua_type(L, t) == LUA_TTABLE) {
+        len = (lua_Integer)lua_rawlen(L, t);
+    } else {
+        FAIL(c, "%s: 'by' must be a field name or a list of them", where);
+    }
+    for (lua_Integer i = 1; i <= len; i++) {
+        const char *f;
+        bool opt;
+        if (lua_type(L, t) == LUA_TSTRING)
+            lua_pushvalue(L, t);
+        else
+            lua_rawgeti(L, t, i);
+        if (lua_type(L, -1) != LUA_TSTRING) {
+            lua_pop(L, 1);
+            FAIL(c, "%s: join keys must be field names", where);
+        }
+        if (*n >= MW_SEQ_MAX_KEYS) {
+            lua_pop(L, 1);
+            FAIL(c, "%s: more than %d join keys", where, MW_SEQ_MAX_KEYS);
+        }
+        f = lua_tostring(L, -1);
+        opt = f[0] == '?';
+        keys->paths[*n] = mw_path_new(opt ? f + 1 : f);
+        keys->optional[*n] = opt;
+        if (keys->paths[*n] == NULL) {
+            char tmp[256];
+            snprintf(tmp, sizeof(tmp), "%s", f);
+            lua_pop(L, 1);
+            FAIL(c, "%s: invalid join key field '%s'", where, tmp);
+        }
+        (*n)++;
+        lua_pop(L, 1);
+    }
+    return 0;
+}
+
+static int compile_sequence(lua_State *L, struct compile *c, int t)
+{
+    struct mw_seq_def *def = xcalloc(1, sizeof(*def));
+    struct mw_seq_keys shared;
+    int nshared = 0;
+    lua_Integer nsteps;
+    char where[64];
+    int steps;
+
+    memset(&shared, 0, sizeof(shared));
+    c->rule->seq = def;
+    if (rawfield(L, t, "maxspan_ms") == LUA_TNUMBER) {
+        lua_Number ms = lua_tonumber(L, -1);
+        if (ms < 0 || ms > 9.2e15) {
+            lua_pop(L, 1);
+            FAIL(c, "sequence maxspan out of range");
+        }
+        def->maxspan = (mw_time_t)(ms * 1000);
+    }
+    lua_pop(L, 1);
+    if (rawfield(L, t, "keys_ci") == LUA_TBOOLEAN)
+        def->keys_ci = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+
+    rawfield(L, t, "by");
+    int rc = compile_keys(L, c, &shared, &nshared, "sequence");
+    lua_pop(L, 1);
+    if (rc < 0)
+        goto fail_shared;
+
+    if (rawfield(L, t, "steps") != LUA_TTABLE) {
+        lua_pop(L, 1);
+        for (int k = 0; k < nshared; k++)
+            mw_path_free(shared.paths[k]);
+        FAIL(c, "sequence has no steps");
+    }
+    int st = lua_absindex(L, -1);
+    nsteps = (lua_Integer)lua_rawlen(L, st);
+    steps = 0;
+    for (lua_Integer i = 1; i <= nsteps; i++) {
+        int runs = 1, nk = 0, base = steps;
+        snprintf(where, sizeof(where), "sequence step %lld", (long long)i);
+        if (lua_rawgeti(L, st, i) != LUA_TTABLE) {
+            lua_pop(L, 2);
+            rc = mw_error_set(c->err, "%s must be a table", where);
+            c->failed = 1;
+            goto fail_shared;
+        }
+        int s = lua_absindex(L, -1);
+        if (rawfield(L, s, "runs") == LUA_TNUMBER && lua_isinteger(L, -1))
+            runs = (int)lua_tointeger(L, -1);
+        lua_pop(L, 1);
+        if (runs < 1 || runs > 100 || steps + runs > MW_SEQ_MAX_STEPS) {
+            lua_pop(L, 2);
+            mw_error_set(c->err, "%s: runs must be 1..100 and steps at most %d",
+                         where, MW_SEQ_MAX_STEPS);
+            c->failed = 1;
+            goto fail_shared;
+        }
+        def->nsteps = steps + runs;
+        /* shared keys first, then the step's own (EQL R8) */
+        for (int k = 0; k < nshared; k++) {
+            def->keys[base].paths[k] = mw_path_new(mw_path_str(shared.paths[k]));
+            def->keys[base].optional[k] = shared.optional[k];
+        }
+        nk = nshared;
+        rawfield(L, s, "by");
+        rc = compile_keys(L, c, &def->keys[base], &nk, where);
+        lua_pop(L, 1);
+        if (rc < 0) {
+            lua_pop(L, 2);
+            goto fail_shared;
+        }
+        if (i == 1)
+            def->nkeys = nk;
+        else if (nk != def->nkeys) {
+            lua_pop(L, 2);
+            mw_error_set(c->err, "%s has %d join keys, step 1 has %d", where,
+                         nk, def->nkeys);
+            c->failed = 1;
+            goto fail_shared;
+        }
+        rawfield(L, s, "where");
+        rc = compile_matcher(L, c, -1, NULL, &def->where[base]);
+        def->owns_where[base] = true;
+        lua_pop(L, 1);
+        if (rc < 0) {
+            lua_pop(L, 2);
+            goto fail_shared;
+        }
+        for (int r = 1; r < runs; r++) {
+            def->where[base + r] = def->where[base];
+            for (int k = 0; k < nk; k++) {
+                def->keys[base + r].paths[k] =
+                    mw_path_new(mw_path_str(def->keys[base].paths[k]));
+                def->keys[base + r].optional[k] = def->keys[base].optional[k];
+            }
+        }
+        steps += runs;
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    if (steps < 2) {
+        mw_error_set(c->err, "a sequence needs at least two steps (or runs >= 2)");
+        c->failed = 1;
+        goto fail_shared;
+    }
+
+    if (rawfield(L, t, "until") == LUA_TTABLE) {
+        int u = lua_absindex(L, -1);
+        int nk = nshared;
+        for (int k = 0; k < nshared; k++) {
+            def->until_keys.paths[k] = mw_path_new(mw_path_str(shared.paths[k]));
+            def->until_keys.optional[k] = shared.optional[k];
+        }
+        rawfield(L, u, "by");
+        rc = compile_keys(L, c, &def->until_keys, &nk, "sequence until");
+        lua_pop(L, 1);
+        if (rc == 0 && nk != def->nkeys) {
+            mw_error_set(c->err, "sequence until has %d join keys, steps have %d",
+                         nk, def->nkeys);
+            c->failed = 1;
+            rc = -1;
+        }
+        if (rc == 0) {
+            rawfield(L, u, "where");
+            rc = compile_matcher(L, c, -1, NULL, &def->until_where);
+            lua_pop(L, 1);
+        }
+        if (rc < 0) {
+            lua_pop(L, 1);
+            goto fail_shared;
+        }
+    }
+    lua_pop(L, 1);
+    for (int k = 0; k < nshared; k++)
+        mw_path_free(shared.paths[k]);
+    return 0;
+
+fail_shared:
+    for (int k = 0; k < nshared; k++)
+        mw_path_free(shared.paths[k]);
+    c->failed = 1;
+    return -1;
+}
+
+static const char *const rule_keys[] = {
+    "__kind", "id", "name", "description", "severity", "risk_score", "tags",
+    "references", "author", "license", "version", "threat", "note",
+    "false_positives", "message", "where", "sequence", NULL,
+};
+
+static int compile_rule(lua_State *L, struct compile *c, int t)
+{
+    struct mw_rule *r = c->rule;
+    struct mw_rule_meta *m = &r->meta;
+    int has_where, has_seq;
+
+    if (lua_type(L, t) != LUA_TTABLE)
+        FAIL(c, "the rule file must return mw.rule{...}, got %s",
+             luaL_typename(L, t));
+    if (rawfield(L, t, "__kind") != LUA_TSTRING ||
+        strcmp(lua_tostring(L, -1), "rule") != 0) {
+        lua_pop(L, 1);
+        FAIL(c, "the rule file must return mw.rule{...}");
+    }
+    lua_pop(L, 1);
+    /* unknown keys are typos */
+    lua_pushnil(L);
+    while (lua_next(L, t) != 0) {
+        bool known = false;
+        lua_pop(L, 1);
+        if (lua_type(L, -1) == LUA_TSTRING)
+            for (int i = 0; rule_keys[i]; i++)
+                if (strcmp(rule_keys[i], lua_tostring(L, -1)) == 0)
+                    known = true;
+        if (!known) {
+            char key[64];
+            snprintf(key, sizeof(key), "%s",
+                     lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "?");
+            lua_pop(L, 1);
+            FAIL(c, "unknown rule field '%s'", key);
+        }
+    }
+
+    if (get_string(L, c, t, "id", &m->id, true) < 0 ||
+        get_string(L, c, t, "name", &m->name, true) < 0 ||
+        get_string(L, c, t, "description", &m->description, false) < 0 ||
+        get_string(L, c, t, "severity", &m->severity, false) < 0 ||
+        get_string(L, c, t, "license", &m->license, false) < 0 ||
+        get_string(L, c, t, "note", &m->note, false) < 0 ||
+        get_string(L, c, t, "message", &m->message, false) < 0 ||
+        get_int(L, c, t, "risk_score", &m->risk_score, -1, 0, 100) < 0 ||
+        get_int(L, c, t, "version", &m->version, 1, 1, 1 << 30) < 0 ||
+        get_strlist(L, c, t, "tags", &m->tags) < 0 ||
+        get_strlist(L, c, t, "references", &m->references) < 0 ||
+        get_strlist(L, c, t, "author", &m->author) < 0 ||
+        get_strlist(L, c, t, "false_positives", &m->false_positives) < 0)
+        return -1;
+    if (m->id[0] == '\0')
+        FAIL(c, "rule id must not be empty");
+    if (m->name[0] == '\0')
+        FAIL(c, "rule name must not be empty");
+    if (m->severity[0] == '\0') {
+        free(m->severity);
+        m->severity = xstrdup("medium");
+    }
+    if (strcmp(m->severity, "low") && strcmp(m->severity, "medium") &&
+        strcmp(m->severity, "high") && strcmp(m->severity, "critical"))
+        FAIL(c, "severity must be low, medium, high or critical");
+    if (m->risk_score < 0)
+        m->risk_score = m->severity[0] == 'l' ? 21 : m->severity[0] == 'm' ? 47
+                      : m->severity[0] == 'h' ? 73 : 99;
+    if (rawfield(L, t, "threat") == LUA_TTABLE)
+        m->threat = to_json(L, -1, 0);
+    lua_pop(L, 1);
+    if (m->threat == NULL || json_is_object(m->threat)) {
+        /* an empty Lua table converts to {}: normalise to [] */
+        if (m->threat && json_object_size(m->threat) != 0)
+            FAIL(c, "threat must be a list of mw.mitre(...) entries");
+        json_decref(m->threat);
+        m->threat = json_array();
+    }
+
+    has_where = rawfield(L, t, "where") != LUA_TNIL;
+    lua_pop(L, 1);
+    has_seq = rawfield(L, t, "sequence") != LUA_TNIL;
+    lua_pop(L, 1);
+    if (has_where == has_seq)
+        FAIL(c, "a rule needs exactly one of 'where' (single event) or "
+             "'sequence'");
+    if (has_where) {
+        r->kind = MW_RULE_QUERY;
+        rawfield(L, t, "where");
+        int rc = compile_matcher(L, c, -1, NULL, &r->where);
+        lua_pop(L, 1);
+        if (rc < 0)
+            return -1;
+        struct mw_error e;
+        if (mw_matcher_validate(r->where, &e) < 0)
+            FAIL(c, "%s", e.msg);
+    } else {
+        r->kind = MW_RULE_SEQUENCE;
+        if (rawfield(L, t, "sequence") != LUA_TTABLE) {
+            lua_pop(L, 1);
+            FAIL(c, "sequence must be mw.sequence{...}");
+        }
+        int rc = compile_sequence(L, c, lua_absindex(L, -1));
+        lua_pop(L, 1);
+        if (rc < 0)
+            return -1;
+        struct mw_error e;
+        for (int i = 0; i < r->seq->nsteps; i++)
+            if (mw_matcher_validate(r->seq->where[i], &e) < 0)
+                FAIL(c, "sequence step %d: %s", i + 1, e.msg);
+        if (r->seq->until_where && mw_matcher_validate(r->seq->until_where, &e) < 0)
+            FAIL(c, "sequence until: %s", e.msg);
+    }
+    return 0;
+}
+
+/* Protected entry: [ctx(lightuserdata), descriptor] */
+static int l_compile(lua_State *L)
+{
+    struct compile *c = lua_touserdata(L, 1);
+    compile_rule(L, c, 2);
+    return 0;
+}
+
+static char *make_shape(const struct mw_rule *r)
+{
+    char buf[8192];
+    size_t pos = 0;
+    if (r->kind == MW_RULE_QUERY)
+        return xstrdup("query");
+    const struct mw_seq_def *d = r->seq;
+    pos += (size_t)snprintf(buf + pos, sizeof(buf) - pos,
+                            "sequence maxspan=%lld steps=%d keys=%d ci=%d",
+                            (long long)d->maxspan, d->nsteps, d->nkeys, d->keys_ci);
+    for (int i = 0; i < d->nsteps && pos < sizeof(buf) - 256; i++) {
+        pos += (size_t)snprintf(buf + pos, sizeof(buf) - pos, " [");
+        for (int k = 0; k < d->nkeys && pos < sizeof(buf) - 256; k++)
+            pos += (size_t)snprintf(buf + pos, sizeof(buf) - pos, "%s%s,",
+                                    d->keys[i].optional[k] ? "?" : "",
+                                    mw_path_str(d->keys[i].paths[k]));
+        pos += (size_t)snprintf(buf + pos, sizeof(buf) - pos, "]");
+    }
+    return xstrdup(buf);
+}
+
+/* ---------------------------------------------------------------------- */
+/* load                                                                    */
+
+struct mw_rule *mw_rule_load(const char *path, const char *lua_dir,
+                             const struct mw_sandbox_limits *limits,
+                             struct mw_error *err)
+{
+    struct mw_rule *r = xcalloc(1, sizeof(*r));
+    struct compile c = {r, err, 0};
+    char msg[1024];
+    enum mw_fail f;
+    lua_State *L;
+
+    r->file = xstrdup(path);
+    r->handle_ref = LUA_NOREF;
+    r->sb = mw_sandbox_new(limits, lua_dir);
+    if (r->sb == NULL) {
+        mw_error_set(err, "%s: cannot create a Lua state", path);
+        goto fail;
+    }
+    L = mw_sandbox_lua(r->sb);
+    lua_pushcfunction(L, setup_state);
+    if (mw_sandbox_pcall(r->sb, 0, 1, 0, msg, sizeof(msg)) != MW_FAIL_NONE) {
+        mw_error_set(err, "%s: setting up the rule state: %s", path, msg);
+        goto fail;
+    }
+    r->handle_ref = (int)lua_tointeger(L, -1);
+    lua_pop(L, 1);
+    if (luaL_loadbufferx(L, PROXY_SRC, strlen(PROXY_SRC), "=moonwatch", "t") != LUA_OK ||
+        mw_sandbox_pcall(r->sb, 0, 0, 0, msg, sizeof(msg)) != MW_FAIL_NONE) {
+        mw_error_set(err, "%s: setting up the rule state failed", path);
+        goto fail;
+    }
+
+    f = mw_sandbox_dofile(r->sb, path, msg, sizeof(msg));
+    if (f != MW_FAIL_NONE) {
+        if (f == MW_FAIL_SCRIPT || strncmp(msg, path, strlen(path)) == 0)
+            mw_error_set(err, "%s", msg);
+        else
+            mw_error_set(err, "%s: %s (%s)", path, msg, mw_fail_name(f));
+        goto fail;
+    }
+    /* stack: descriptor */
+    lua_pushcfunction(L, l_compile);
+    lua_pushlightuserdata(L, &c);
+    lua_pushvalue(L, -3);
+    if (mw_sandbox_pcall(r->sb, 2, 0, 0, msg, sizeof(msg)) != MW_FAIL_NONE) {
+        if (!c.failed)
+            mw_error_set(err, "%s: compiling the rule: %s", path, msg);
+        c.failed = 1;
+    }
+    lua_settop(L, 0);
+    if (c.failed) {
+        char tmp[sizeof(err->msg)];
+        if (err) {
+            snprintf(tmp, sizeof(tmp), "%s", err->msg);
+            if (strncmp(tmp, path, strlen(path)) != 0)
+                mw_error_set(err, "%s: %s", path, tmp);
+        }
+        goto fail;
+    }
+    r->shape = make_shape(r);
+    r->ctx.call_fn = call_fn;
+    r->ctx.ud = r;
+    return r;
+
+fail:
+    mw_rule_free(r);
+    return NULL;
+}
+
+void mw_rule_free(struct mw_rule *r)
+{
+    struct mw_rule_meta *m;
+    if (r == NULL)
+        return;
+    m = &r->meta;
+    free(m->id);
+    free(m->name);
+    free(m->description);
+    free(m->severity);
+    free(m->license);
+    free(m->note);
+    free(m->message);
+    json_decref(m->tags);
+    json_decref(m->references);
+    json_decref(m->author);
+    json_decref(m->threat);
+    json_decref(m->false_positives);
+    mw_matcher_free(r->where);
+    mw_seq_def_free(r->seq);
+    mw_sandbox_free(r->sb);
+    free(r->shape);
+    free(r->file);
+    free(r);
+}
+
+const char *mw_rule_file(const struct mw_rule *r) { return r->file; }
+const struct mw_rule_meta *mw_rule_meta(const struct mw_rule *r) { return &r->meta; }
+enum mw_rule_kind mw_rule_kind(const struct mw_rule *r) { return r->kind; }
+const struct mw_matcher *mw_rule_where(const struct mw_rule *r) { return r->where; }
+const struct mw_seq_def *mw_rule_seq(const struct mw_rule *r) { return r->seq; }
+const char *mw_rule_shape(const struct mw_rule *r) { return r->shape; }
+const struct mw_match_ctx *mw_rule_ctx(const struct mw_rule *r) { return &r->ctx; }
+struct mw_rule_errors *mw_rule_errors(struct mw_rule *r) { return &r->errors; }
+size_t mw_rule_mem_used(const struct mw_rule *r) { return mw_sandbox_mem_used(r->sb); }

@@ -1,0 +1,302 @@
+/* mw_run.c - read, frame, parse, merge by event time, dispatch, summarise */
+#include "mw_run.h"
+#include "mw_input.h"
+#include "mw_log.h"
+#include "mw_mem.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct src {
+    struct mw_input *in;        /* owned */
+    struct mw_event *head;      /* owned: next event, or NULL */
+    bool done;
+    int reported;
+};
+
+struct run {
+    const struct mw_run_opts *o;
+    struct mw_path *ts_path;    /* owned */
+    FILE *dead;                 /* owned, may be NULL */
+    uint64_t dead_written;
+};
+
+static void dead_letter(struct run *r, const char *input, uint64_t lineno,
+                        enum mw_reject reason, const char *msg,
+                        const char *line, size_t len)
+{
+    json_t *o;
+    char *s;
+    if (r->dead == NULL)
+        return;
+    o = json_pack("{s:s, s:I, s:s, s:s}", "input", input, "line", (json_int_t)lineno,
+                  "reason", mw_reject_name(reason), "error", msg);
+    if (line != NULL) {
+        json_t *raw = json_stringn(line, len);
+        if (raw != NULL) {
+            json_object_set_new(o, "raw", raw);
+        } else {
+            /* not valid UTF-8 (or holds NUL): keep the bytes, escaped */
+            static const char hex[] = "0123456789abcdef";
+            char *esc = xmalloc(len * 4 + 1);
+            size_t k = 0;
+            for (size_t i = 0; i < len; i++) {
+                unsigned char c = (unsigned char)line[i];
+                if (c >= 0x20 && c < 0x7f && c != '\\') {
+                    esc[k++] = (char)c;
+                } else {
+                    esc[k++] = '\\';
+                    esc[k++] = 'x';
+                    esc[k++] = hex[c >> 4];
+                    esc[k++] = hex[c & 15];
+                }
+            }
+            json_object_set_new(o, "raw_escaped", json_stringn(esc, k));
+            free(esc);
+        }
+    } else {
+        json_object_set_new(o, "raw_bytes", json_integer((json_int_t)len));
+    }
+    s = json_dumps(o, JSON_COMPACT);
+    if (s) {
+        fprintf(r->dead, "%s\n", s);
+        r->dead_written++;
+        free(s);
+    }
+    json_decref(o);
+}
+
+static void reject(struct run *r, struct src *s, uint64_t lineno,
+                   enum mw_reject reason, const char *msg, const char *line,
+                   size_t len)
+{
+    struct mw_input_stats *st = mw_input_stats(s->in);
+    st->rejected++;
+    st->by_reason[reason]++;
+    if (s->reported < r->o->max_reports_per_input) {
+        mw_log_warn("%s:%llu: rejected (%s): %s", mw_input_name(s->in),
+                    (unsigned long long)lineno, mw_reject_name(reason), msg);
+        if (++s->reported == r->o->max_reports_per_input)
+            mw_log_warn("%s: further rejected lines are counted, not reported",
+                        mw_input_name(s->in));
+    }
+    dead_letter(r, mw_input_name(s->in), lineno, reason, msg, line, len);
+}
+
+/* Reads until the source has a head event or is exhausted. */
+static int refill(struct run *r, struct src *s)
+{
+    while (!s->done && s->head == NULL) {
+        const char *line;
+        size_t len;
+        uint64_t lineno, offset;
+        struct mw_error err;
+        enum mw_line_status ls =
+            mw_input_next_line(s->in, &line, &len, &lineno, &offset, &err);
+        struct mw_input_stats *st = mw_input_stats(s->in);
+
+        switch (ls) {
+        case MW_LINE_EOF:
+            s->done = true;
+            break;
+        case MW_LINE_ERROR:
+            mw_log_error("%s", err.msg);
+            s->done = true;
+            return -1;
+        case MW_LINE_TOO_LONG: {
+            char msg[128];
+            st->lines++;
+            snprintf(msg, sizeof(msg), "line of %zu bytes exceeds the limit of %zu",
+                     len, r->o->max_line);
+            reject(r, s, lineno, MW_REJECT_TOO_LONG, msg, NULL, len);
+            break;
+        }
+        case MW_LINE_OK: {
+            enum mw_reject reason;
+            if (mw_line_is_blank(line, len)) {
+                st->blank++;
+                break;
+            }
+            st->lines++;
+            s->head = mw_ingest_parse(line, len, r->ts_path, mw_input_name(s->in),
+                                      lineno, offset, 0, &reason, &err);
+            if (s->head == NULL)
+                reject(r, s, lineno, reason, err.msg, line, len);
+            else
+                st->parsed++;
+            break;
+        }
+        }
+    }
+    return 0;
+}
+
+static void summary_json(struct mw_engine *e, struct mw_output *out,
+                         struct src *srcs, int n, struct run *r)
+{
+    json_t *inputs = json_array(), *outs = json_array();
+    uint64_t lines = 0, parsed = 0, rejected = 0, blank = 0;
+    uint64_t reasons[MW_REJECT__COUNT] = {0};
+
+    for (int i = 0; i < n; i++) {
+        struct mw_input_stats *st = mw_input_stats(srcs[i].in);
+        json_t *rs = json_object();
+        for (int k = 1; k < MW_REJECT__COUNT; k++) {
+            reasons[k] += st->by_reason[k];
+            if (st->by_reason[k])
+                json_object_set_new(rs, mw_reject_name(k),
+                                    json_integer((json_int_t)st->by_reason[k]));
+        }
+        lines += st->lines;
+        parsed += st->parsed;
+        rejected += st->rejected;
+        blank += st->blank;
+        json_array_append_new(inputs, json_pack("{s:s, s:I, s:I, s:I, s:I, s:o}",
+            "name", mw_input_name(srcs[i].in), "lines", (json_int_t)st->lines,
+            "parsed", (json_int_t)st->parsed, "rejected", (json_int_t)st->rejected,
+            "blank", (json_int_t)st->blank, "rejected_by_reason", rs));
+    }
+    json_t *rs = json_object();
+    for (int k = 1; k < MW_REJECT__COUNT; k++)
+        if (reasons[k])
+            json_object_set_new(rs, mw_reject_name(k), json_integer((json_int_t)reasons[k]));
+    if (out)
+        mw_output_stats(out, outs);
+    json_t *doc = json_pack("{s:I, s:I, s:I, s:I, s:o, s:I, s:I, s:o, s:o, s:o}",
+        "events_read", (json_int_t)lines, "events_parsed", (json_int_t)parsed,
+        "events_rejected", (json_int_t)rejected, "blank_lines", (json_int_t)blank,
+        "rejected_by_reason", rs, "alerts", (json_int_t)mw_engine_alerts(e),
+        "dead_letters", (json_int_t)r->dead_written,
+        "inputs", inputs, "rules", mw_engine_stats(e), "outputs", outs);
+    char *s = json_dumps(doc, JSON_COMPACT);
+    fprintf(stderr, "%s\n", s);
+    free(s);
+    json_decref(doc);
+}
+
+static void summary_text(struct mw_engine *e, struct src *srcs, int n)
+{
+    fprintf(stderr, "moonwatch: summary\n");
+    for (int i = 0; i < n; i++) {
+        struct mw_input_stats *st = mw_input_stats(srcs[i].in);
+        fprintf(stderr, "  input %s: %llu lines read, %llu parsed, %llu rejected",
+                mw_input_name(srcs[i].in), (unsigned long long)st->lines,
+                (unsigned long long)st->parsed, (unsigned long long)st->rejected);
+        const char *sep = " (";
+        for (int k = 1; k < MW_REJECT__COUNT; k++) {
+            if (st->by_reason[k]) {
+                fprintf(stderr, "%s%s %llu", sep, mw_reject_name(k),
+                        (unsigned long long)st->by_reason[k]);
+                sep = ", ";
+            }
+        }
+        fprintf(stderr, "%s", sep[0] == ',' ? ")" : "");
+        if (st->blank)
+            fprintf(stderr, ", %llu blank skipped", (unsigned long long)st->blank);
+        fputc('\n', stderr);
+    }
+    json_t *rules = mw_engine_stats(e);
+    size_t i;
+    json_t *rs;
+    json_array_foreach(rules, i, rs) {
+        fprintf(stderr, "  rule %s \"%s\": ", json_string_value(json_object_get(rs, "id")),
+                json_string_value(json_object_get(rs, "name")));
+        json_t *steps = json_object_get(rs, "matched_per_step");
+        if (steps) {
+            size_t k;
+            json_t *v;
+            fprintf(stderr, "matched per step [");
+            json_array_foreach(steps, k, v)
+                fprintf(stderr, "%s%lld", k ? ", " : "", (long long)json_integer_value(v));
+            json_t *sq = json_object_get(rs, "sequences");
+            fprintf(stderr, "], open %lld, expired %lld, ",
+                    (long long)json_integer_value(json_object_get(sq, "open")),
+                    (long long)json_integer_value(json_object_get(sq, "expired")));
+        } else {
+            fprintf(stderr, "matched %lld, ",
+                    (long long)json_integer_value(json_object_get(rs, "matched")));
+        }
+        fprintf(stderr, "alerts %lld",
+                (long long)json_integer_value(json_object_get(rs, "alerts")));
+        json_t *errs = json_object_get(rs, "errors");
+        const char *k;
+        json_t *v;
+        json_object_foreach(errs, k, v)
+            if (json_integer_value(v))
+                fprintf(stderr, ", %s errors %lld", k, (long long)json_integer_value(v));
+        fputc('\n', stderr);
+    }
+    json_decref(rules);
+    fprintf(stderr, "  total: %llu alerts\n", (unsigned long long)mw_engine_alerts(e));
+}
+
+int mw_run(struct mw_engine *e, struct mw_output *out, const struct mw_run_opts *o)
+{
+    static char dash[] = "-";
+    static char *const stdin_only[] = {dash};
+    char *const *names = o->ninputs > 0 ? o->inputs : stdin_only;
+    int n = o->ninputs > 0 ? o->ninputs : 1;
+    struct src *srcs = xcalloc((size_t)n, sizeof(*srcs));
+    struct run r = {o, NULL, NULL, 0};
+    uint64_t seq = 0;
+    int rc = 0;
+
+    r.ts_path = mw_path_new(o->timestamp_field ? o->timestamp_field : "@timestamp");
+    if (r.ts_path == NULL) {
+        mw_log_error("invalid --timestamp-field '%s'", o->timestamp_field);
+        rc = 2;
+        goto out;
+    }
+    if (o->dead_letter) {
+        r.dead = fopen(o->dead_letter, "a");
+        if (r.dead == NULL) {
+            mw_log_error("--dead-letter %s: %s", o->dead_letter, strerror(errno));
+            rc = 2;
+            goto out;
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        struct mw_error err;
+        srcs[i].in = mw_input_open(names[i], o->max_line, &err);
+        if (srcs[i].in == NULL) {
+            mw_log_error("%s", err.msg);
+            rc = 2;
+            goto out;
+        }
+    }
+
+    for (;;) {
+        int best = -1;
+        for (int i = 0; i < n; i++) {
+            refill(&r, &srcs[i]);
+            if (srcs[i].head &&
+                (best < 0 || srcs[i].head->ts < srcs[best].head->ts))
+                best = i;
+        }
+        if (best < 0)
+            break;
+        struct mw_event *ev = srcs[best].head;
+        srcs[best].head = NULL;
+        ev->seq = ++seq;    /* arrival order: the tie-break on equal times */
+        mw_engine_dispatch(e, ev);
+        mw_event_unref(ev);
+    }
+    mw_engine_finish(e);
+
+    if (o->summary == MW_SUMMARY_JSON)
+        summary_json(e, out, srcs, n, &r);
+    else if (o->summary == MW_SUMMARY_TEXT)
+        summary_text(e, srcs, n);
+
+out:
+    for (int i = 0; i < n; i++) {
+        mw_event_unref(srcs[i].head);
+        mw_input_close(srcs[i].in);
+    }
+    free(srcs);
+    if (r.dead)
+        fclose(r.dead);
+    mw_path_free(r.ts_path);
+    return rc;
+}

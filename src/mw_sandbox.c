@@ -1,0 +1,452 @@
+/* mw_sandbox.c - capped, locked-down Lua states for rule scripts
+ *
+ * Design (after Suricata's util-lua-sandbox.c and Redis's script kill):
+ * - The allocator accounts every byte and refuses growth past the cap by
+ *   returning NULL (Lua raises LUA_ERRMEM); frees and shrinks always succeed.
+ * - The count hook fires every HOOK_STEP instructions and decrements the
+ *   budget of the current call. When it runs out the hook marks the state
+ *   tripped, re-arms itself with a count of 1 and raises, so the very next
+ *   instruction of any enclosing pcall handler raises again.
+ * - pcall and xpcall are replaced by versions that re-raise when a limit is
+ *   tripped, which also covers memory errors that a script tries to catch.
+ * - Blocked functions are stubs that name themselves and mark the failure
+ *   class. Only the libraries listed in mw_sandbox.h are opened.
+ * The sandbox pointer lives in lua_getextraspace so bindings reach it without
+ * a registry lookup.
+ */
+#include "mw_sandbox.h"
+
+#include <lauxlib.h>
+#include <lualib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define HOOK_STEP 1000
+
+struct mw_sandbox {
+    lua_State *L;
+    size_t used;            /* bytes allocated by this state */
+    size_t cap;
+    size_t baseline_extra;  /* bytes the host pushed and does not charge */
+    int64_t budget_left;
+    int64_t call_budget;
+    int64_t load_budget;
+    bool mem_tripped;
+    bool insn_tripped;
+    bool blocked_tripped;
+    char *lua_dir;          /* owned */
+};
+
+static const char *const fail_names[MW_FAIL__COUNT] = {
+    "none", "memory", "instructions", "blocked", "script",
+};
+
+const char *mw_fail_name(enum mw_fail f)
+{
+    return (f >= 0 && f < MW_FAIL__COUNT) ? fail_names[f] : "unknown";
+}
+
+/* ---------------------------------------------------------------------- */
+/* allocator and hook                                                      */
+
+static void *sb_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+    struct mw_sandbox *sb = ud;
+    size_t old = ptr ? osize : 0;
+
+    if (nsize == 0) {
+        free(ptr);
+        sb->used -= old;
+        return NULL;
+    }
+    if (nsize > old && sb->used - old + nsize > sb->cap) {
+        sb->mem_tripped = true;
+        return NULL;
+    }
+    void *p = realloc(ptr, nsize);
+    if (p == NULL) {
+        if (nsize > old)
+            sb->mem_tripped = true;
+        return NULL;
+    }
+    sb->used = sb->used - old + nsize;
+    return p;
+}
+
+static void count_hook(lua_State *L, lua_Debug *ar)
+{
+    struct mw_sandbox *sb = mw_sandbox_from_lua(L);
+    (void)ar;
+    if (!sb->insn_tripped) {
+        sb->budget_left -= HOOK_STEP;
+        if (sb->budget_left > 0)
+            return;
+        sb->insn_tripped = true;
+        lua_sethook(L, count_hook, LUA_MASKCOUNT, 1);
+    }
+    luaL_error(L, "instruction budget exceeded");
+}
+
+static bool tripped(const struct mw_sandbox *sb)
+{
+    return sb->mem_tripped || sb->insn_tripped || sb->blocked_tripped;
+}
+
+/* ---------------------------------------------------------------------- */
+/* replacements for unsafe or swallowing base functions                    */
+
+static int l_blocked(lua_State *L)
+{
+    struct mw_sandbox *sb = mw_sandbox_from_lua(L);
+    sb->blocked_tripped = true;
+    return luaL_error(L, "blocked: %s is not available to rules",
+                      lua_tostring(L, lua_upvalueindex(1)));
+}
+
+static int finish_pcall(lua_State *L, int status, int base)
+{
+    struct mw_sandbox *sb = mw_sandbox_from_lua(L);
+    if (status != LUA_OK && tripped(sb))
+        return lua_error(L);    /* re-raise: limits cannot be caught */
+    lua_pushboolean(L, status == LUA_OK);
+    lua_insert(L, base);
+    return lua_gettop(L) - base + 1;
+}
+
+static int l_pcall(lua_State *L)
+{
+    luaL_checkany(L, 1);
+    int status = lua_pcall(L, lua_gettop(L) - 1, LUA_MULTRET, 0);
+    return finish_pcall(L, status, 1);
+}
+
+static int l_xpcall(lua_State *L)
+{
+    int n = lua_gettop(L);
+    luaL_checktype(L, 2, LUA_TFUNCTION);
+    lua_pushvalue(L, 1);        /* function */
+    lua_copy(L, 2, 1);          /* handler at 1 */
+    lua_replace(L, 2);          /* function at 2 */
+    int status = lua_pcall(L, n - 2, LUA_MULTRET, 1);
+    return finish_pcall(L, status, 2);
+}
+
+static int l_print(lua_State *L)
+{
+    luaL_Buffer b;
+    int n = lua_gettop(L);
+    luaL_buffinit(L, &b);
+    for (int i = 1; i <= n; i++) {
+        if (i > 1)
+            luaL_addchar(&b, '\t');
+        luaL_tolstring(L, i, NULL);
+        luaL_addvalue(&b);
+    }
+    luaL_pushresult(&b);
+    fprintf(stderr, "moonwatch: rule: %s\n", lua_tostring(L, -1));
+    return 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* require: modules from lua/ only, text mode                              */
+
+static bool valid_module_name(const char *s)
+{
+    if (*s == '\0' || *s == '.')
+        return false;
+    for (const char *p = s; *p; p++) {
+        char c = *p;
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                  (c >= '0' && c <= '9') || c == '_' || c == '.';
+        if (!ok || (c == '.' && (p[1] == '.' || p[1] == '\0')))
+            return false;
+    }
+    return true;
+}
+
+static char *read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    size_t cap = 0, n = 0;
+    if (f == NULL)
+        return NULL;
+    for (;;) {
+        if (n + 4096 > cap) {
+            cap = cap ? cap * 2 : 8192;
+            buf = xrealloc(buf, cap);
+        }
+        size_t got = fread(buf + n, 1, cap - n, f);
+        n += got;
+        if (got == 0)
+            break;
+    }
+    fclose(f);
+    *len = n;
+    return buf;
+}
+
+static const char *const LOADED_KEY = "mw.loaded";
+static const char *const PRELOAD_KEY = "mw.preload";
+
+static int l_require(lua_State *L) /* MW_MAY_RAISE */
+{
+    struct mw_sandbox *sb = mw_sandbox_from_lua(L);
+    const char *name = luaL_checkstring(L, 1);
+    char path[4096], chunk[512];
+    size_t len;
+    char *src;
+    int st;
+
+    lua_settop(L, 1);
+    lua_getfield(L, LUA_REGISTRYINDEX, LOADED_KEY);     /* 2 */
+    if (lua_getfield(L, 2, name) != LUA_TNIL)
+        return 1;
+    lua_pop(L, 1);
+    if (!valid_module_name(name)) {
+        sb->blocked_tripped = true;
+        return luaL_error(L, "blocked: require '%s': rules may only require "
+                          "modules of the project's lua/ folder", name);
+    }
+    lua_getfield(L, LUA_REGISTRYINDEX, PRELOAD_KEY);
+    if (lua_getfield(L, -1, name) == LUA_TFUNCTION) {
+        lua_pushstring(L, name);
+        lua_call(L, 1, 1);
+        goto store;
+    }
+    lua_pop(L, 2);
+
+    snprintf(chunk, sizeof(chunk), "%s", name);
+    for (char *p = chunk; *p; p++)
+        if (*p == '.')
+            *p = '/';
+    snprintf(path, sizeof(path), "%s/%s.lua", sb->lua_dir, chunk);
+    src = read_file(path, &len);
+    if (src == NULL) {
+        snprintf(path, sizeof(path), "%s/%s/init.lua", sb->lua_dir, chunk);
+        src = read_file(path, &len);
+    }
+    if (src == NULL) {
+        sb->blocked_tripped = true;
+        return luaL_error(L, "blocked: require '%s': no such module in the "
+                          "project's lua/ folder", name);
+    }
+    snprintf(chunk, sizeof(chunk), "@lua/%s.lua", name);
+    st = luaL_loadbufferx(L, src, len, chunk, "t");
+    free(src);
+    if (st != LUA_OK)
+        return lua_error(L);
+    lua_pushstring(L, name);
+    lua_call(L, 1, 1);
+store:
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        lua_pushboolean(L, 1);
+    }
+    lua_pushvalue(L, -1);
+    lua_setfield(L, 2, name);
+    return 1;
+}
+
+/* ---------------------------------------------------------------------- */
+/* construction                                                            */
+
+static void block(lua_State *L, int table, const char *name, const char *label)
+{
+    lua_pushstring(L, label);
+    lua_pushcclosure(L, l_blocked, 1);
+    lua_setfield(L, table, name);
+}
+
+static int open_libs(lua_State *L)
+{
+    static const char *const os_keep[] = {"clock", "date", "time", "difftime", NULL};
+
+    luaL_requiref(L, LUA_GNAME, luaopen_base, 1);
+    luaL_requiref(L, LUA_TABLIBNAME, luaopen_table, 1);
+    luaL_requiref(L, LUA_STRLIBNAME, luaopen_string, 1);
+    luaL_requiref(L, LUA_MATHLIBNAME, luaopen_math, 1);
+    luaL_requiref(L, LUA_UTF8LIBNAME, luaopen_utf8, 1);
+    lua_settop(L, 0);
+
+    lua_pushglobaltable(L);                             /* 1: _G */
+    block(L, 1, "dofile", "dofile");
+    block(L, 1, "loadfile", "loadfile");
+    block(L, 1, "load", "load");
+    block(L, 1, "collectgarbage", "collectgarbage");
+    lua_pushcfunction(L, l_pcall);
+    lua_setfield(L, 1, "pcall");
+    lua_pushcfunction(L, l_xpcall);
+    lua_setfield(L, 1, "xpcall");
+    lua_pushcfunction(L, l_print);
+    lua_setfield(L, 1, "print");
+    lua_pushcfunction(L, l_require);
+    lua_setfield(L, 1, "require");
+
+    lua_getfield(L, 1, LUA_STRLIBNAME);                 /* 2: string */
+    block(L, 2, "dump", "string.dump");
+    lua_pop(L, 1);
+
+    /* a safe os: a throwaway os table supplies the four harmless functions */
+    luaL_requiref(L, "os.full", luaopen_os, 0);         /* 2: full os */
+    lua_newtable(L);                                    /* 3: safe os */
+    for (int i = 0; os_keep[i]; i++) {
+        lua_getfield(L, 2, os_keep[i]);
+        lua_setfield(L, 3, os_keep[i]);
+    }
+    block(L, 3, "execute", "os.execute");
+    block(L, 3, "exit", "os.exit");
+    block(L, 3, "getenv", "os.getenv");
+    block(L, 3, "remove", "os.remove");
+    block(L, 3, "rename", "os.rename");
+    block(L, 3, "tmpname", "os.tmpname");
+    lua_setfield(L, 1, "os");
+    lua_pop(L, 1);
+    lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+    lua_pushnil(L);
+    lua_setfield(L, -2, "os.full");
+    lua_pop(L, 1);
+
+    lua_newtable(L);
+    lua_setfield(L, LUA_REGISTRYINDEX, LOADED_KEY);
+    lua_newtable(L);
+    lua_setfield(L, LUA_REGISTRYINDEX, PRELOAD_KEY);
+    lua_settop(L, 0);
+    return 0;
+}
+
+struct mw_sandbox *mw_sandbox_new(const struct mw_sandbox_limits *limits,
+                                  const char *lua_dir)
+{
+    struct mw_sandbox *sb = xcalloc(1, sizeof(*sb));
+    sb->cap = limits && limits->mem_max ? limits->mem_max : MW_SANDBOX_DEFAULT_MEM;
+    sb->call_budget = limits && limits->insn_per_call > 0
+                          ? limits->insn_per_call : MW_SANDBOX_DEFAULT_INSN;
+    sb->load_budget = limits && limits->insn_load > 0
+                          ? limits->insn_load : MW_SANDBOX_DEFAULT_LOAD_INSN;
+    sb->lua_dir = xstrdup(lua_dir ? lua_dir : "lua");
+    sb->L = lua_newstate(sb_alloc, sb);
+    if (sb->L == NULL) {
+        mw_sandbox_free(sb);
+        return NULL;
+    }
+    *(struct mw_sandbox **)lua_getextraspace(sb->L) = sb;
+    lua_pushcfunction(sb->L, open_libs);
+    if (lua_pcall(sb->L, 0, 0, 0) != LUA_OK) {
+        mw_sandbox_free(sb);
+        return NULL;
+    }
+    return sb;
+}
+
+void mw_sandbox_free(struct mw_sandbox *sb)
+{
+    if (sb == NULL)
+        return;
+    if (sb->L)
+        lua_close(sb->L);
+    free(sb->lua_dir);
+    free(sb);
+}
+
+lua_State *mw_sandbox_lua(struct mw_sandbox *sb)
+{
+    return sb->L;
+}
+
+struct mw_sandbox *mw_sandbox_from_lua(lua_State *L)
+{
+    return *(struct mw_sandbox **)lua_getextraspace(L);
+}
+
+size_t mw_sandbox_mem_used(const struct mw_sandbox *sb)
+{
+    return sb->used;
+}
+
+int64_t mw_sandbox_call_budget(const struct mw_sandbox *sb)
+{
+    return sb->call_budget;
+}
+
+/* ---------------------------------------------------------------------- */
+/* protected calls                                                         */
+
+static int msgh(lua_State *L)
+{
+    const char *msg = lua_tostring(L, 1);
+    if (msg == NULL)
+        msg = luaL_typename(L, 1);
+    luaL_traceback(L, L, msg, 1);
+    return 1;
+}
+
+enum mw_fail mw_sandbox_pcall(struct mw_sandbox *sb, int nargs, int nres,
+                              int64_t budget, char *msg, size_t msgsize)
+{
+    lua_State *L = sb->L;
+    int base = lua_gettop(L) - nargs;   /* index of the function */
+    enum mw_fail fail = MW_FAIL_NONE;
+    int st;
+
+    sb->mem_tripped = sb->insn_tripped = sb->blocked_tripped = false;
+    sb->budget_left = budget > 0 ? budget : sb->call_budget;
+    lua_sethook(L, count_hook, LUA_MASKCOUNT, HOOK_STEP);
+    lua_pushcfunction(L, msgh);
+    lua_insert(L, base);
+    st = lua_pcall(L, nargs, nres, base);
+    lua_sethook(L, NULL, 0, 0);
+
+    if (st == LUA_OK) {
+        lua_remove(L, base);
+        return MW_FAIL_NONE;
+    }
+    if (sb->mem_tripped || st == LUA_ERRMEM)
+        fail = MW_FAIL_MEMORY;
+    else if (sb->insn_tripped)
+        fail = MW_FAIL_INSTRUCTIONS;
+    else if (sb->blocked_tripped)
+        fail = MW_FAIL_BLOCKED;
+    else
+        fail = MW_FAIL_SCRIPT;
+    if (msg && msgsize) {
+        const char *m = st == LUA_ERRMEM ? "not enough memory (rule memory cap reached)"
+                                         : lua_tostring(L, -1);
+        size_t n = 0;
+        if (m == NULL)
+            m = "(error object is not a string)";
+        /* keep the first line; the traceback goes to debug logs only */
+        while (m[n] && m[n] != '\n' && n + 1 < msgsize)
+            n++;
+        memcpy(msg, m, n);
+        msg[n] = '\0';
+    }
+    lua_settop(L, base - 1);
+    sb->mem_tripped = sb->insn_tripped = sb->blocked_tripped = false;
+    return fail;
+}
+
+enum mw_fail mw_sandbox_dofile(struct mw_sandbox *sb, const char *path,
+                               char *msg, size_t msgsize)
+{
+    lua_State *L = sb->L;
+    char chunk[4200];
+    size_t len;
+    char *src = read_file(path, &len);
+    int st;
+
+    if (src == NULL) {
+        snprintf(msg, msgsize, "%s: cannot read file", path);
+        return MW_FAIL_SCRIPT;
+    }
+    snprintf(chunk, sizeof(chunk), "@%s", path);
+    st = luaL_loadbufferx(L, src, len, chunk, "t");
+    free(src);
+    if (st != LUA_OK) {
+        snprintf(msg, msgsize, "%s", lua_tostring(L, -1));
+        lua_pop(L, 1);
+        return st == LUA_ERRMEM ? MW_FAIL_MEMORY : MW_FAIL_SCRIPT;
+    }
+    return mw_sandbox_pcall(sb, 0, 1, sb->load_budget, msg, msgsize);
+}
