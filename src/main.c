@@ -13,6 +13,7 @@
 #include <curl/curl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +60,8 @@ static const char *const usage_run =
     "      --rule-instructions N   Lua instruction budget per predicate call\n"
     "                              (default 1000000)\n"
     "      --lua-dir DIR           folder of the moonwatch Lua modules\n"
+    "      --strict                refuse to start when any rule fails to load\n"
+    "                              (default: report it and run the others)\n"
     "  -q, --quiet                 only warnings and errors on stderr\n"
     "  -h, --help                  this help\n";
 
@@ -127,6 +130,7 @@ enum {
     OPT_RULE_MEM,
     OPT_RULE_INSN,
     OPT_LUA_DIR,
+    OPT_STRICT,
 };
 
 static int cmd_run(int argc, char **argv)
@@ -144,12 +148,14 @@ static int cmd_run(int argc, char **argv)
         {"rule-instructions", required_argument, NULL, OPT_RULE_INSN},
         {"lua-dir", required_argument, NULL, OPT_LUA_DIR},
         {"quiet", no_argument, NULL, 'q'},
+        {"strict", no_argument, NULL, OPT_STRICT},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     char **rules = xcalloc((size_t)argc + 1, sizeof(char *));
     char **outputs = xcalloc((size_t)argc + 1, sizeof(char *));
-    int nrules = 0, noutputs = 0, c, rc = 2;
+    int nrules = 0, noutputs = 0, c, rc = 2, failed;
+    bool strict = false;
     struct mw_engine_opts eo = {0};
     struct mw_run_opts ro = {0};
     const char *lua_dir_opt = NULL;
@@ -212,6 +218,7 @@ static int cmd_run(int argc, char **argv)
             eo.limits.insn_per_call = (int64_t)sz;
             break;
         case OPT_LUA_DIR: lua_dir_opt = optarg; break;
+        case OPT_STRICT: strict = true; break;
         default: usage_error(usage_run, NULL); goto done;
         }
     }
@@ -232,12 +239,16 @@ static int cmd_run(int argc, char **argv)
         }
     }
     e = mw_engine_new(&eo, out);
-    if (mw_engine_load(e, rules, nrules) > 0) {
-        mw_log_error("rules failed to load; fix them or check with `moonwatch check`");
+    failed = mw_engine_load(e, rules, nrules);
+    if (failed > 0 && strict) {
+        mw_log_error("%d rule file(s) failed to load and --strict is set", failed);
         goto done;
     }
+    if (failed > 0)
+        mw_log_warn("%d rule file(s) failed to load (reported above); running "
+                    "the %zu that loaded", failed, mw_engine_rule_count(e));
     if (mw_engine_rule_count(e) == 0) {
-        mw_log_error("no rules found in the given --rules paths");
+        mw_log_error("no rules loaded from the given --rules paths");
         goto done;
     }
     mw_log_info("loaded %zu rule(s)", mw_engine_rule_count(e));

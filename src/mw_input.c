@@ -233,7 +233,7 @@ struct mw_event *mw_ingest_parse(const char *line, size_t len,
     /* a CRLF line ending is framing, not content */
     if (len > 0 && line[len - 1] == '\r')
         len--;
-    root = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
+    root = json_loadb(line, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
     if (root == NULL) {
         *reason = classify(&jerr);
         mw_error_set(err, "%s (column %d)", jerr.text, jerr.column);

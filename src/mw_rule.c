@@ -35,7 +35,9 @@ struct mw_rule {
     struct mw_sandbox *sb;      /* owned */
     struct mw_match_ctx ctx;
     struct mw_rule_errors errors;
-    int handle_ref;             /* registry ref of the event handle */
+    int handle_ref;             /* registry slot of the current event handle */
+    const struct mw_event *cur_ev; /* event the handle was made for (identity only) */
+    uint64_t cur_seq;
 };
 
 struct ev_handle {
@@ -243,7 +245,6 @@ static int setup_state(lua_State *L)
         {"source", l_event_source},
         {NULL, NULL},
     };
-    struct ev_handle *h;
 
     /* mw.null: a unique, frozen table */
     lua_newtable(L);
@@ -275,32 +276,10 @@ static int setup_state(lua_State *L)
     lua_setfield(L, -2, "__metatable");
     lua_pop(L, 1);
 
-    h = lua_newuserdatauv(L, sizeof(*h), 0);
-    h->ev = NULL;
-    luaL_setmetatable(L, EVENT_MT);
+    lua_pushboolean(L, 0);      /* placeholder until the first predicate call */
     lua_pushinteger(L, luaL_ref(L, LUA_REGISTRYINDEX));
     return 1;
 }
-
-/* Wraps require("moonwatch") results read-only for the rule. The module
- * itself is plain Lua; the proxy forbids `mw.x = ...` and setmetatable. */
-static const char *const PROXY_SRC =
-    "local raw_require = require\n"
-    "local proxies = {}\n"
-    "local function readonly(t)\n"
-    "  local p = proxies[t]\n"
-    "  if p then return p end\n"
-    "  p = setmetatable({}, { __index = t, __metatable = false,\n"
-    "    __newindex = function(_, k) error('attempt to modify read-only module field ' .. tostring(k), 2) end,\n"
-    "    __pairs = function() return next, t, nil end })\n"
-    "  proxies[t] = p\n"
-    "  return p\n"
-    "end\n"
-    "require = function(name)\n"
-    "  local m = raw_require(name)\n"
-    "  if type(m) == 'table' then return readonly(m) end\n"
-    "  return m\n"
-    "end\n";
 
 /* ---------------------------------------------------------------------- */
 /* predicates                                                              */
@@ -317,22 +296,56 @@ static void log_failure(struct mw_rule *r, enum mw_fail f, const char *msg)
                 r->meta.id, r->file, mw_fail_name(f), msg, mw_fail_name(f));
 }
 
+struct call_args {
+    struct mw_rule *rule;
+    const struct mw_event *ev;
+    int fn_ref;
+};
+
+/* Protected trampoline: [args(lightuserdata)] -> predicate result.
+ * One handle per (rule, event): predicates of one rule share it during one
+ * event's dispatch; a new event invalidates the previous handle before any
+ * Lua runs, so a stashed handle raises instead of reading another event. */
+static int l_call_pred(lua_State *L) /* MW_MAY_RAISE */
+{
+    struct call_args *a = lua_touserdata(L, 1);
+    struct mw_rule *r = a->rule;
+    struct ev_handle *h;
+
+    if (r->cur_ev != a->ev || r->cur_seq != a->ev->seq) {
+        lua_rawgeti(L, LUA_REGISTRYINDEX, r->handle_ref);
+        h = lua_touserdata(L, -1);      /* the previous event's handle */
+        if (h)
+            h->ev = NULL;
+        lua_pop(L, 1);
+        h = lua_newuserdatauv(L, sizeof(*h), 0);
+        h->ev = NULL;
+        luaL_setmetatable(L, EVENT_MT);
+        lua_rawseti(L, LUA_REGISTRYINDEX, r->handle_ref);
+        r->cur_ev = a->ev;
+        r->cur_seq = a->ev->seq;
+    }
+    lua_rawgeti(L, LUA_REGISTRYINDEX, a->fn_ref);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, r->handle_ref);
+    h = lua_touserdata(L, -1);
+    h->ev = a->ev;
+    lua_call(L, 1, 1);
+    return 1;
+}
+
 static enum mw_tv call_fn(void *ud, int fn_ref, const struct mw_event *ev)
 {
     struct mw_rule *r = ud;
     lua_State *L = mw_sandbox_lua(r->sb);
     int top = lua_gettop(L);
-    struct ev_handle *h;
+    struct call_args args = {r, ev, fn_ref};
     char msg[512];
     enum mw_fail f;
     enum mw_tv res;
 
-    lua_rawgeti(L, LUA_REGISTRYINDEX, fn_ref);
-    lua_rawgeti(L, LUA_REGISTRYINDEX, r->handle_ref);
-    h = lua_touserdata(L, -1);  /* our own handle, created at load */
-    h->ev = ev;
+    lua_pushcfunction(L, l_call_pred);
+    lua_pushlightuserdata(L, &args);
     f = mw_sandbox_pcall(r->sb, 1, 1, 0, msg, sizeof(msg));
-    h->ev = NULL;
     if (f != MW_FAIL_NONE) {
         r->errors.by_class[f]++;
         r->errors.consecutive++;
@@ -956,6 +969,71 @@ static char *make_shape(const struct mw_rule *r)
 /* ---------------------------------------------------------------------- */
 /* load                                                                    */
 
+/* `return mw.rule{...}` is a tail call, so errors mw.rule raises about a
+ * rule field carry the file but no line. Find the line where the field is
+ * assigned ("severity =") so the author is pointed at it. Returns 0 when
+ * not found. */
+static int locate_field(const char *path, const char *msg)
+{
+    const char *q = strstr(msg, "field '");
+    char field[64];
+    char line[1024];
+    size_t n = 0;
+    int lineno = 0;
+    FILE *f;
+
+    if (q == NULL)
+        return 0;
+    q += 7;
+    while (q[n] && q[n] != '\'' && n + 1 < sizeof(field)) {
+        field[n] = q[n];
+        n++;
+    }
+    field[n] = '\0';
+    if (n == 0 || (f = fopen(path, "r")) == NULL)
+        return 0;
+    while (fgets(line, sizeof(line), f)) {
+        const char *p = line;
+        lineno++;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (strncmp(p, field, n) == 0) {
+            p += n;
+            while (*p == ' ' || *p == '\t')
+                p++;
+            if (*p == '=' && p[1] != '=') {
+                fclose(f);
+                return lineno;
+            }
+        }
+    }
+    fclose(f);
+    return 0;
+}
+
+/* Prefixes "path:line:" (or "path:") to a load error that lacks it. */
+static void locate_error(struct mw_error *err, const char *path)
+{
+    char tmp[sizeof(err->msg)];
+    size_t plen = strlen(path);
+    int line;
+
+    if (err == NULL)
+        return;
+    snprintf(tmp, sizeof(tmp), "%s", err->msg);
+    if (strncmp(tmp, path, plen) == 0 && tmp[plen] == ':' &&
+        tmp[plen + 1] >= '0' && tmp[plen + 1] <= '9')
+        return;     /* already path:line: */
+    const char *rest = strncmp(tmp, path, plen) == 0 && tmp[plen] == ':'
+                           ? tmp + plen + 1 + (tmp[plen + 1] == ' ')
+                           : tmp;
+    line = locate_field(path, rest);
+    if (line > 0)
+        mw_error_set(err, "%s:%d: %s", path, line, rest);
+    else
+        mw_error_set(err, "%s: %s", path, rest);
+}
+
 struct mw_rule *mw_rule_load(const char *path, const char *lua_dir,
                              const struct mw_sandbox_limits *limits,
                              struct mw_error *err)
@@ -981,18 +1059,11 @@ struct mw_rule *mw_rule_load(const char *path, const char *lua_dir,
     }
     r->handle_ref = (int)lua_tointeger(L, -1);
     lua_pop(L, 1);
-    if (luaL_loadbufferx(L, PROXY_SRC, strlen(PROXY_SRC), "=moonwatch", "t") != LUA_OK ||
-        mw_sandbox_pcall(r->sb, 0, 0, 0, msg, sizeof(msg)) != MW_FAIL_NONE) {
-        mw_error_set(err, "%s: setting up the rule state failed", path);
-        goto fail;
-    }
 
     f = mw_sandbox_dofile(r->sb, path, msg, sizeof(msg));
     if (f != MW_FAIL_NONE) {
-        if (f == MW_FAIL_SCRIPT || strncmp(msg, path, strlen(path)) == 0)
-            mw_error_set(err, "%s", msg);
-        else
-            mw_error_set(err, "%s: %s (%s)", path, msg, mw_fail_name(f));
+        mw_error_set(err, "%s", msg);
+        locate_error(err, path);
         goto fail;
     }
     /* stack: descriptor */
@@ -1006,12 +1077,7 @@ struct mw_rule *mw_rule_load(const char *path, const char *lua_dir,
     }
     lua_settop(L, 0);
     if (c.failed) {
-        char tmp[sizeof(err->msg)];
-        if (err) {
-            snprintf(tmp, sizeof(tmp), "%s", err->msg);
-            if (strncmp(tmp, path, strlen(path)) != 0)
-                mw_error_set(err, "%s: %s", path, tmp);
-        }
+        locate_error(err, path);
         goto fail;
     }
     r->shape = make_shape(r);

@@ -85,7 +85,10 @@ static void count_hook(lua_State *L, lua_Debug *ar)
         sb->insn_tripped = true;
         lua_sethook(L, count_hook, LUA_MASKCOUNT, 1);
     }
-    luaL_error(L, "instruction budget exceeded");
+    luaL_where(L, 0);   /* inside a hook, level 0 is the running function */
+    lua_pushliteral(L, "instruction budget exceeded");
+    lua_concat(L, 2);
+    lua_error(L);
 }
 
 static bool tripped(const struct mw_sandbox *sb)
@@ -151,6 +154,16 @@ static int l_print(lua_State *L)
 /* ---------------------------------------------------------------------- */
 /* require: modules from lua/ only, text mode                              */
 
+static int luaB_next_shim(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_settop(L, 2);
+    if (lua_next(L, 1))
+        return 2;
+    lua_pushnil(L);
+    return 1;
+}
+
 static bool valid_module_name(const char *s)
 {
     if (*s == '\0' || *s == '.')
@@ -188,6 +201,42 @@ static char *read_file(const char *path, size_t *len)
 }
 
 static const char *const LOADED_KEY = "mw.loaded";
+
+static int l_readonly_newindex(lua_State *L)
+{
+    return luaL_error(L, "attempt to modify read-only module field '%s'",
+                      luaL_tolstring(L, 2, NULL));
+}
+
+static int l_proxy_pairs(lua_State *L)
+{
+    lua_getmetatable(L, 1);
+    lua_getfield(L, -1, "__index");
+    lua_pushcfunction(L, luaB_next_shim);
+    lua_insert(L, -2);
+    lua_pushnil(L);
+    return 3;
+}
+
+/* Replaces the table at the top of the stack by a read-only proxy: reads go
+ * to the module, writes raise, the metatable is hidden. Rules share nothing
+ * (one state each), but a rule must not be able to redefine mw.* for the
+ * modules it loads. */
+static void make_readonly(lua_State *L)
+{
+    lua_newtable(L);                        /* proxy */
+    lua_createtable(L, 0, 4);               /* its metatable */
+    lua_pushvalue(L, -3);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, l_readonly_newindex);
+    lua_setfield(L, -2, "__newindex");
+    lua_pushcfunction(L, l_proxy_pairs);
+    lua_setfield(L, -2, "__pairs");
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "__metatable");
+    lua_setmetatable(L, -2);
+    lua_replace(L, -2);
+}
 static const char *const PRELOAD_KEY = "mw.preload";
 
 static int l_require(lua_State *L) /* MW_MAY_RAISE */
@@ -243,6 +292,8 @@ store:
     if (lua_isnil(L, -1)) {
         lua_pop(L, 1);
         lua_pushboolean(L, 1);
+    } else if (lua_istable(L, -1)) {
+        make_readonly(L);
     }
     lua_pushvalue(L, -1);
     lua_setfield(L, 2, name);

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# tests/run-all.sh - runs every suite and prints one closing "N passed, N failed"
+#
+# Suites: cmocka units (release and ASan+UBSan builds), busted specs (Lua API
+# and rules), end-to-end tests through bin/moonwatch (and again through the
+# ASan+UBSan binary). Each suite's own output is shown; the counts are summed.
+set -u
+cd "$(dirname "$0")/.."
+
+total_pass=0
+total_fail=0
+declare -a lines=()
+
+add() { # suite passed failed
+    total_pass=$((total_pass + $2))
+    total_fail=$((total_fail + $3))
+    lines+=("$(printf '  %-28s %4d passed, %d failed' "$1" "$2" "$3")")
+}
+
+run_units() { # label dir
+    local label=$1 dir=$2 p=0 f=0 t out np nf
+    for t in "$dir"/test_*; do
+        [ -x "$t" ] || continue
+        out=$("$t" 2>&1)
+        local rc=$?
+        printf '%s\n' "$out" | grep -E '^\[  (FAILED|ERROR)|^\[ +FAILED|Assert|ERROR' | head -20
+        np=$(printf '%s\n' "$out" | sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' | tail -1)
+        nf=$(printf '%s\n' "$out" | sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' | tail -1)
+        np=${np:-0}; nf=${nf:-0}
+        if [ "$rc" -ne 0 ] && [ "$nf" -eq 0 ]; then
+            echo "$label: $(basename "$t") exited $rc"; printf '%s\n' "$out" | tail -20
+            nf=1
+        fi
+        p=$((p + np)); f=$((f + nf))
+    done
+    echo "$label: $p passed, $f failed"
+    add "$label" "$p" "$f"
+}
+
+echo "== cmocka units (release)"
+run_units "units" build/release/tests
+echo "== cmocka units (ASan+UBSan)"
+run_units "units-asan" build/asan/tests
+
+echo "== busted specs"
+bout=$(busted -o TAP 2>&1)
+brc=$?
+bp=$(printf '%s\n' "$bout" | grep -c '^ok ')
+bf=$(printf '%s\n' "$bout" | grep -c '^not ok ')
+printf '%s\n' "$bout" | grep -A6 '^not ok ' | head -60
+if [ "$brc" -ne 0 ] && [ "$bf" -eq 0 ]; then
+    printf '%s\n' "$bout" | tail -20
+    bf=1
+fi
+echo "busted: $bp passed, $bf failed"
+add "busted" "$bp" "$bf"
+
+e2e() { # label binary
+    local out p f
+    out=$(MW_BIN=$2 tests/e2e/run.sh 2>&1)
+    printf '%s\n' "$out" | grep -E '^(FAIL|  )' | head -80
+    p=$(printf '%s\n' "$out" | sed -n 's/^e2e: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p' | tail -1)
+    f=$(printf '%s\n' "$out" | sed -n 's/^e2e: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p' | tail -1)
+    if [ -z "$p" ]; then
+        printf '%s\n' "$out" | tail -20
+        p=0; f=1
+    fi
+    echo "$1: $p passed, $f failed"
+    add "$1" "$p" "$f"
+}
+echo "== end-to-end (bin/moonwatch)"
+e2e "e2e" bin/moonwatch
+echo "== end-to-end (bin/moonwatch-asan)"
+e2e "e2e-asan" bin/moonwatch-asan
+
+echo
+echo "== summary"
+printf '%s\n' "${lines[@]}"
+echo "$total_pass passed, $total_fail failed"
+[ "$total_fail" -eq 0 ]
