@@ -7,6 +7,7 @@
 #                   (cmocka units, busted specs, end-to-end through the
 #                   binary, and the ASan+UBSan build of units + end-to-end);
 #                   ends with one "N passed, N failed" line
+#   make V=1      show compiler command lines
 #   make asan       build bin/moonwatch-asan and the units with sanitizers
 #   make valgrind   run the end-to-end suite under valgrind
 #   make deps       install missing Debian packages (needs root and apt)
@@ -30,6 +31,17 @@ FINAL_CFLAGS  = $(STD) $(WARN) $(OPT) -Iinclude $(PKG_CFLAGS) \
 FINAL_LDFLAGS = $(LDFLAGS)
 FINAL_LIBS    = $(PKG_LIBS) -lm
 
+V         ?= 0
+ifeq ($(V),0)
+Q         := @
+QCC        = @echo "  CC      $@";
+QLD        = @echo "  LINK    $@";
+else
+Q         :=
+QCC       :=
+QLD       :=
+endif
+
 SAN       := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
 SRCS      := $(wildcard src/*.c)
@@ -49,28 +61,28 @@ all: bin/moonwatch
 
 build/release/%.o: src/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(FINAL_CFLAGS) -MMD -MP -c $< -o $@
+	$(QCC)$(CC) $(FINAL_CFLAGS) -MMD -MP -c $< -o $@
 
 build/asan/%.o: src/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(FINAL_CFLAGS) $(SAN) -O1 -MMD -MP -c $< -o $@
+	$(QCC)$(CC) $(FINAL_CFLAGS) $(SAN) -O1 -MMD -MP -c $< -o $@
 
 bin/moonwatch: $(REL_OBJS)
 	@mkdir -p bin
-	$(CC) $(FINAL_LDFLAGS) $^ $(FINAL_LIBS) -o $@
+	$(QLD)$(CC) $(FINAL_LDFLAGS) $^ $(FINAL_LIBS) -o $@
 
 bin/moonwatch-asan: $(ASAN_OBJS)
 	@mkdir -p bin
-	$(CC) $(FINAL_LDFLAGS) $(SAN) $^ $(FINAL_LIBS) -o $@
+	$(QLD)$(CC) $(FINAL_LDFLAGS) $(SAN) $^ $(FINAL_LIBS) -o $@
 
 build/release/tests/%: tests/unit/%.c $(REL_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(FINAL_CFLAGS) -Wno-missing-prototypes $< $(REL_LIB) $(FINAL_LIBS) \
+	$(QLD)$(CC) $(FINAL_CFLAGS) -Wno-missing-prototypes $< $(REL_LIB) $(FINAL_LIBS) \
 	    $(shell pkg-config --libs cmocka 2>/dev/null) -o $@
 
 build/asan/tests/%: tests/unit/%.c $(ASAN_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(FINAL_CFLAGS) $(SAN) -O1 -Wno-missing-prototypes $< $(ASAN_LIB) $(FINAL_LIBS) \
+	$(QLD)$(CC) $(FINAL_CFLAGS) $(SAN) -O1 -Wno-missing-prototypes $< $(ASAN_LIB) $(FINAL_LIBS) \
 	    $(shell pkg-config --libs cmocka 2>/dev/null) -o $@
 
 units: $(UNITS)
@@ -84,7 +96,7 @@ deps:
 	        || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
-	    echo "moonwatch: installing Debian packages:$$missing"; \
+	    echo "moonwatch: installing Debian packages:$$missing" >&2; \
 	    if [ "$$(id -u)" != 0 ]; then echo "moonwatch: run as root (or install them yourself)" >&2; exit 1; fi; \
 	    export DEBIAN_FRONTEND=noninteractive; \
 	    apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing >/dev/null \
@@ -92,8 +104,9 @@ deps:
 	fi
 
 demo: deps
-	@$(MAKE) --no-print-directory all
-	./bin/moonwatch run --rules rules \
+	@$(MAKE) --no-print-directory all >&2
+	@echo "  RUN     moonwatch over examples/azure-arc (alerts on stdout, summary on stderr)" >&2
+	@./bin/moonwatch run --rules rules \
 	    examples/azure-arc/signinlogs.ndjson examples/azure-arc/activitylogs.ndjson
 
 test: deps

@@ -72,6 +72,11 @@ void mw_matcher_add_child(struct mw_matcher *m, struct mw_matcher *child);
 
 void mw_matcher_free(struct mw_matcher *m);
 
+/* Reorders the children of every all/any so that children without Lua
+ * predicates come first (stable). Semantics are unchanged: all/any are
+ * commutative in EQL's three-valued logic. Call once after compiling. */
+void mw_matcher_optimize(struct mw_matcher *m);
+
 /* Checks arity after construction (a leaf with values, NOT with one child). */
 int mw_matcher_validate(const struct mw_matcher *m, struct mw_error *err);
 

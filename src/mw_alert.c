@@ -239,15 +239,10 @@ json_t *mw_alert_build(const struct mw_rule *rule, struct mw_event *const *evs,
     }
 
     json_t *mwobj = json_pack(
-        "{s:s, s:s, s:s, s:i, s:o, s:o, s:o, s:I, s:s, s:O, s:o}",
-        "alert_id", id,
+        "{s:s, s:s, s:o, s:s, s:O, s:o}",
         "type", mw_rule_kind(rule) == MW_RULE_SEQUENCE ? "sequence" : "query",
         "severity", m->severity,
-        "risk_score", m->risk_score,
         "join_key", key_values(seq, evs[0]),
-        "first_time", time_json(evs[0]->ts),
-        "last_time", time_json(evs[n - 1]->ts),
-        "span_ms", (json_int_t)((evs[n - 1]->ts - evs[0]->ts) / 1000),
         "investigation_guide", m->note,
         "false_positives", m->false_positives,
         "events", events);

@@ -518,3 +518,39 @@ enum mw_tv mw_matcher_eval(const struct mw_matcher *m, const struct mw_event *ev
         return eval_leaf(m, ev);
     }
 }
+
+/* ---------------------------------------------------------------------- */
+/* optimisation                                                            */
+
+static bool has_fn(const struct mw_matcher *m)
+{
+    if (m->op == MW_OP_FN)
+        return true;
+    for (size_t i = 0; i < m->nkids; i++)
+        if (has_fn(m->kids[i]))
+            return true;
+    return false;
+}
+
+void mw_matcher_optimize(struct mw_matcher *m)
+{
+    /* all/any are commutative in three-valued logic, and predicates have no
+     * side effects the host promises to run: evaluate the C-only children
+     * first (stable), so Lua is entered only when they are not decisive. */
+    struct mw_matcher **tmp;
+    size_t k = 0;
+
+    for (size_t i = 0; i < m->nkids; i++)
+        mw_matcher_optimize(m->kids[i]);
+    if ((m->op != MW_OP_ALL && m->op != MW_OP_ANY) || m->nkids < 2)
+        return;
+    tmp = xmalloc(m->nkids * sizeof(*tmp));
+    for (size_t i = 0; i < m->nkids; i++)
+        if (!has_fn(m->kids[i]))
+            tmp[k++] = m->kids[i];
+    for (size_t i = 0; i < m->nkids; i++)
+        if (has_fn(m->kids[i]))
+            tmp[k++] = m->kids[i];
+    memcpy(m->kids, tmp, m->nkids * sizeof(*tmp));
+    free(tmp);
+}

@@ -103,6 +103,29 @@ static void push_json(lua_State *L, const json_t *v, int depth) /* MW_MAY_RAISE 
 /* ---------------------------------------------------------------------- */
 /* Lua -> JSON (raw access, never raises)                                  */
 
+static int cmp_key(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Steals obj; returns a copy whose keys are inserted in sorted order. */
+static json_t *sorted_object(json_t *obj)
+{
+    size_t n = json_object_size(obj), i = 0;
+    const char **keys = xmalloc((n ? n : 1) * sizeof(*keys));
+    const char *k;
+    json_t *v, *out = json_object();
+
+    json_object_foreach(obj, k, v)
+        keys[i++] = k;
+    qsort(keys, n, sizeof(*keys), cmp_key);
+    for (i = 0; i < n; i++)
+        json_object_set(out, keys[i], json_object_get(obj, keys[i]));
+    free(keys);
+    json_decref(obj);
+    return out;
+}
+
 static json_t *to_json(lua_State *L, int idx, int depth)
 {
     idx = lua_absindex(L, idx);
@@ -133,6 +156,7 @@ static json_t *to_json(lua_State *L, int idx, int depth)
             }
             return out;
         }
+        /* keys sorted, so the output does not depend on Lua's hash order */
         out = json_object();
         lua_pushnil(L);
         while (lua_next(L, idx) != 0) {
@@ -143,7 +167,7 @@ static json_t *to_json(lua_State *L, int idx, int depth)
             }
             lua_pop(L, 1);
         }
-        return out;
+        return sorted_object(out);
     }
     default:
         return NULL;
@@ -917,6 +941,7 @@ static int compile_rule(lua_State *L, struct compile *c, int t)
         struct mw_error e;
         if (mw_matcher_validate(r->where, &e) < 0)
             FAIL(c, "%s", e.msg);
+        mw_matcher_optimize(r->where);
     } else {
         r->kind = MW_RULE_SEQUENCE;
         if (rawfield(L, t, "sequence") != LUA_TTABLE) {
@@ -928,11 +953,16 @@ static int compile_rule(lua_State *L, struct compile *c, int t)
         if (rc < 0)
             return -1;
         struct mw_error e;
-        for (int i = 0; i < r->seq->nsteps; i++)
+        for (int i = 0; i < r->seq->nsteps; i++) {
             if (mw_matcher_validate(r->seq->where[i], &e) < 0)
                 FAIL(c, "sequence step %d: %s", i + 1, e.msg);
+            if (r->seq->owns_where[i])
+                mw_matcher_optimize(r->seq->where[i]);
+        }
         if (r->seq->until_where && mw_matcher_validate(r->seq->until_where, &e) < 0)
             FAIL(c, "sequence until: %s", e.msg);
+        if (r->seq->until_where)
+            mw_matcher_optimize(r->seq->until_where);
     }
     return 0;
 }

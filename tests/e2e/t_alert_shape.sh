@@ -29,9 +29,10 @@ expect_eq "events whole" "$(j '.moonwatch.events[0].event.azure.signinlogs.categ
 expect_eq "event source line" "$(j '[.moonwatch.events[].source.line | tostring] | join(",")')" "1,2"
 expect_eq "event source input" "$(j '.moonwatch.events[1].source.input')" "$F"
 expect_eq "join key" "$(j '.moonwatch.join_key[0]')" 6131d760-7fda-4db5-8bb1-b771898e9f15
-expect_eq "first/last time" "$(j '.moonwatch.first_time + " " + .moonwatch.last_time')" "$(j '.event.start + " " + .event.end')"
-expect_eq "--alert-time event" "$(j '."@timestamp"')" "$(j .moonwatch.last_time)"
+expect_eq "first/last time" "$(j '.event.start + " " + .event.end')" "2025-10-14T09:00:00.000Z 2025-10-14T09:04:12.000Z"
+expect_eq "duration in ns" "$(j .event.duration)" 252000000000
+expect_eq "--alert-time event" "$(j '."@timestamp"')" "$(j .event.end)"
 expect_match "alert id is 32 hex" "$A" '"id":"[0-9a-f]{32}"'
 id1=$(j .event.id)
 mw run --rules rules $F; expect_eq "alert id deterministic" "$(jq -r .event.id "$T/out")" "$id1"
-expect_eq "wall-clock @timestamp by default" "$(jq -r '."@timestamp" != .moonwatch.last_time' "$T/out")" true
+expect_eq "wall-clock @timestamp by default" "$(jq -r '."@timestamp" != .event.end' "$T/out")" true

@@ -26,10 +26,10 @@ expect_eq "split inputs name their files" "$(jq -r '[.moonwatch.events[].source.
 
 # offsets and 7-digit fractions are compared in UTC: the gap is 4m12s
 mw run --rules rules $F/offset_timestamps.ndjson
-expect_eq "offset gap" "$(jq -r .moonwatch.span_ms "$T/out")" 252000
+expect_eq "offset gap" "$(jq -r .event.duration "$T/out")" 252000000000
 expect_match "offset message gap" "$T/out" 'credentials 4m12s later'
 mw run --rules rules $F/epoch_millis.ndjson
-expect_eq "epoch millis first_time" "$(jq -r .moonwatch.first_time "$T/out")" "2025-10-14T09:00:00.000Z"
+expect_eq "epoch millis first_time" "$(jq -r .event.start "$T/out")" "2025-10-14T09:00:00.000Z"
 
 # --timestamp-field: the same story keyed on another time field
 jq -c '. + {"ingest": {"time": ."@timestamp"}} | del(."@timestamp")' $F/true_positive.ndjson >"$T/alt_ts.ndjson"

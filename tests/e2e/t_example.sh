@@ -4,7 +4,7 @@ E=examples/azure-arc
 mw run --rules rules --summary json $E/signinlogs.ndjson $E/activitylogs.ndjson
 expect_eq "story: exit" "$RC" 0
 expect_eq "story: alert count" "$(lines "$T/out")" "$(tail -n +2 $E/expected-alerts.tsv | wc -l | tr -d ' ')"
-got=$(jq -r '[.rule.id, .moonwatch.join_key[0], .moonwatch.first_time, .moonwatch.last_time,
+got=$(jq -r '[.rule.id, .moonwatch.join_key[0], .event.start, .event.end,
               .moonwatch.events[0].event.event.id, .moonwatch.events[1].event.event.id] | @tsv' "$T/out")
 expect_eq "story: alerts match expected-alerts.tsv" "$got" "$(tail -n +2 $E/expected-alerts.tsv)"
 expect_eq "story: nothing rejected" "$(summary .events_rejected)" 0
