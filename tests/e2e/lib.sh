@@ -9,6 +9,10 @@ if [ -n "${MW_VALGRIND:-}" ]; then
 else
     MW=$MW_BIN
 fi
+# sanitizer findings (ASan, LeakSanitizer, UBSan) exit 99 so `mw` flags them
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:exitcode=99}
+export LSAN_OPTIONS=${LSAN_OPTIONS:-exitcode=99}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1:exitcode=99}
 T=$(mktemp -d "${TMPDIR:-/tmp}/mw-e2e.XXXXXX")
 trap 'rm -rf "$T"' EXIT
 PASS=0
