@@ -54,8 +54,14 @@ static const char *const usage_run =
     "      --summary FORMAT        text (default), json or none\n"
     "      --alert-time MODE       wall (default): alert @timestamp is when it was\n"
     "                              raised; event: the last event's time (replays)\n"
-    "      --max-open-keys N       per sequence rule, cap on join keys with open\n"
-    "                              state; the oldest is evicted (default 1000000)\n"
+    "      --max-open-keys N       per window rule, cap on open states (join keys,\n"
+    "                              groups, terms); the oldest is evicted (default 1000000)\n"
+    "      --max-lateness DUR      how far behind the newest event time an event may\n"
+    "                              arrive and still take its place in time order\n"
+    "                              (default 5m; 0s: none; later ones are too_late)\n"
+    "      --max-future DUR        refuse events further ahead of the wall clock\n"
+    "                              (default 1h; off: no bound)\n"
+    "      --state-dir DIR         keep first-seen (new_terms) history across runs\n"
     "      --rule-memory BYTES     memory cap of each rule's Lua state (default 64 MiB)\n"
     "      --rule-instructions N   Lua instruction budget per predicate call\n"
     "                              (default 1000000)\n"
@@ -131,6 +137,9 @@ enum {
     OPT_RULE_INSN,
     OPT_LUA_DIR,
     OPT_STRICT,
+    OPT_LATENESS,
+    OPT_FUTURE,
+    OPT_STATE_DIR,
 };
 
 static int cmd_run(int argc, char **argv)
@@ -149,6 +158,9 @@ static int cmd_run(int argc, char **argv)
         {"lua-dir", required_argument, NULL, OPT_LUA_DIR},
         {"quiet", no_argument, NULL, 'q'},
         {"strict", no_argument, NULL, OPT_STRICT},
+        {"max-lateness", required_argument, NULL, OPT_LATENESS},
+        {"max-future", required_argument, NULL, OPT_FUTURE},
+        {"state-dir", required_argument, NULL, OPT_STATE_DIR},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -165,6 +177,8 @@ static int cmd_run(int argc, char **argv)
     size_t sz;
 
     eo.max_open_keys = 1000000;
+    eo.lateness = 5 * 60 * (mw_time_t)1000000;
+    ro.max_future = 3600 * (mw_time_t)1000000;
     ro.timestamp_field = "@timestamp";
     ro.max_line = MW_DEFAULT_MAX_LINE;
     ro.summary = MW_SUMMARY_TEXT;
@@ -219,6 +233,29 @@ static int cmd_run(int argc, char **argv)
             break;
         case OPT_LUA_DIR: lua_dir_opt = optarg; break;
         case OPT_STRICT: strict = true; break;
+        case OPT_LATENESS:
+            if (mw_duration_parse(optarg, &eo.lateness) < 0) {
+                usage_error(usage_run, "--max-lateness needs a duration like 5m or 0s");
+                goto done;
+            }
+            break;
+        case OPT_FUTURE:
+            if (strcmp(optarg, "off") == 0) {
+                ro.max_future = -1;
+            } else if (mw_duration_parse(optarg, &ro.max_future) < 0) {
+                usage_error(usage_run, "--max-future needs a duration like 1h, or off");
+                goto done;
+            }
+            break;
+        case OPT_STATE_DIR: {
+            struct stat sb;
+            if (stat(optarg, &sb) < 0 || !S_ISDIR(sb.st_mode)) {
+                mw_log_error("--state-dir %s: not a folder", optarg);
+                goto done;
+            }
+            eo.state_dir = optarg;
+            break;
+        }
         default: usage_error(usage_run, NULL); goto done;
         }
     }
@@ -252,6 +289,7 @@ static int cmd_run(int argc, char **argv)
         goto done;
     }
     mw_log_info("loaded %zu rule(s)", mw_engine_rule_count(e));
+    ro.max_lateness = eo.lateness;
     ro.inputs = argv + optind;
     ro.ninputs = argc - optind;
     rc = mw_run(e, out, &ro);

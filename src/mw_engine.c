@@ -11,6 +11,7 @@
 #include "mw_log.h"
 #include "mw_rule.h"
 #include "mw_seq.h"
+#include "mw_window.h"
 
 #include <dirent.h>
 #include <stdlib.h>
@@ -21,7 +22,9 @@
 struct slot {
     struct mw_rule *rule;           /* owned */
     struct mw_seq_state *state;     /* owned, sequence rules */
+    struct mw_window_state *win;    /* owned, window rules */
     uint64_t matched;               /* query rules: events matched */
+    uint64_t late;                  /* too-late events it would have matched */
     uint64_t alerts;
     uint64_t alert_failures;
 };
@@ -53,6 +56,7 @@ void mw_engine_free(struct mw_engine *e)
         return;
     for (size_t i = 0; i < e->nslots; i++) {
         mw_seq_state_free(e->slots[i].state);
+        mw_window_state_free(e->slots[i].win);
         mw_rule_free(e->slots[i].rule);
     }
     free(e->slots);
@@ -128,6 +132,23 @@ static int scan(const char *path, struct pathlist *pl, int depth)
     return rc;
 }
 
+/* The state file of a rule: its id with anything but [A-Za-z0-9._-]
+ * replaced, so an id cannot name a path outside the folder. */
+static void state_path(const struct mw_engine *e, const char *id, char *buf,
+                       size_t size)
+{
+    int n = snprintf(buf, size, "%s/new_terms-", e->opts.state_dir);
+    for (const char *p = id; *p && n > 0 && (size_t)n < size - 8; p++) {
+        char ch = *p;
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+              (ch >= '0' && ch <= '9') || ch == '-' || ch == '_'))
+            ch = '_';
+        buf[n++] = ch;
+    }
+    if (n > 0 && (size_t)n < size - 7)
+        snprintf(buf + n, size - (size_t)n, ".state");
+}
+
 int mw_engine_load(struct mw_engine *e, char *const *paths, int npaths)
 {
     struct pathlist pl = {0};
@@ -163,8 +184,25 @@ int mw_engine_load(struct mw_engine *e, char *const *paths, int npaths)
         memset(s, 0, sizeof(*s));
         s->rule = r;
         if (mw_rule_kind(r) == MW_RULE_SEQUENCE) {
-            ((struct mw_seq_def *)mw_rule_seq(r))->max_keys = e->opts.max_open_keys;
-            s->state = mw_seq_state_new(mw_rule_seq(r));
+            struct mw_seq_def *sd = (struct mw_seq_def *)mw_rule_seq(r);
+            sd->max_keys = e->opts.max_open_keys;
+            sd->lateness = e->opts.lateness;
+            s->state = mw_seq_state_new(sd);
+        } else if (mw_rule_kind(r) == MW_RULE_WINDOW) {
+            struct mw_window_def *wd = (struct mw_window_def *)mw_rule_window(r);
+            wd->max_states = e->opts.max_open_keys;
+            wd->lateness = e->opts.lateness;
+            s->win = mw_window_state_new(wd);
+            if (wd->kind == MW_WINDOW_NEW_TERMS && e->opts.state_dir) {
+                char path[4096];
+                struct mw_error lerr;
+                state_path(e, id, path, sizeof(path));
+                if (mw_window_load(wd, s->win, id, path, &lerr) < 0)
+                    mw_log_error("%s (starting with no history)", lerr.msg);
+                else if (mw_window_stats(s->win)->loaded)
+                    mw_log_info("rule %s: %llu terms loaded from %s", id,
+                                (unsigned long long)mw_window_stats(s->win)->loaded, path);
+            }
         }
     }
     for (size_t i = 0; i < pl.n; i++)
@@ -207,6 +245,26 @@ static void emit(void *ud, struct mw_event *const *evs, int n)
     json_decref(alert);
 }
 
+static void emit_window(void *ud, struct mw_event *const *evs, int n, json_t *key,
+                        json_t *details)
+{
+    struct mw_engine *e = ud;
+    struct slot *s = e->current;
+    mw_time_t at = e->opts.alert_time_from_events ? evs[n - 1]->ts : wall_now();
+    json_t *alert = mw_alert_build_window(s->rule, evs, n, at, key, details);
+
+    if (alert == NULL) {
+        s->alert_failures++;
+        mw_log_error("rule %s: cannot build an alert", mw_rule_meta(s->rule)->id);
+        return;
+    }
+    s->alerts++;
+    e->alerts++;
+    if (e->out)
+        mw_output_write(e->out, alert);
+    json_decref(alert);
+}
+
 void mw_engine_dispatch(struct mw_engine *e, struct mw_event *ev)
 {
     for (size_t i = 0; i < e->nslots; i++) {
@@ -215,6 +273,8 @@ void mw_engine_dispatch(struct mw_engine *e, struct mw_event *ev)
         e->current = s;
         if (s->state) {
             mw_seq_process(mw_rule_seq(s->rule), s->state, ev, ctx, emit, e);
+        } else if (s->win) {
+            mw_window_process(mw_rule_window(s->rule), s->win, ev, ctx, emit_window, e);
         } else if (mw_matcher_eval(mw_rule_where(s->rule), ev, ctx) == MW_TRUE) {
             struct mw_event *one[1] = {ev};
             s->matched++;
@@ -224,10 +284,64 @@ void mw_engine_dispatch(struct mw_engine *e, struct mw_event *ev)
     e->current = NULL;
 }
 
+void mw_engine_count_late(struct mw_engine *e, const struct mw_event *ev)
+{
+    for (size_t i = 0; i < e->nslots; i++) {
+        struct slot *s = &e->slots[i];
+        const struct mw_match_ctx *ctx = mw_rule_ctx(s->rule);
+        bool hit = false;
+        if (s->state) {
+            const struct mw_seq_def *d = mw_rule_seq(s->rule);
+            for (int k = 0; k < d->nsteps && !hit; k++)
+                hit = (k == 0 || d->where[k] != d->where[k - 1]) &&
+                      mw_matcher_eval(d->where[k], ev, ctx) == MW_TRUE;
+            if (!hit && d->until_where)
+                hit = mw_matcher_eval(d->until_where, ev, ctx) == MW_TRUE;
+        } else if (s->win) {
+            hit = mw_window_matches(mw_rule_window(s->rule), ev, ctx);
+        } else {
+            hit = mw_matcher_eval(mw_rule_where(s->rule), ev, ctx) == MW_TRUE;
+        }
+        if (hit)
+            s->late++;
+    }
+}
+
+void mw_engine_advance(struct mw_engine *e, mw_time_t now)
+{
+    for (size_t i = 0; i < e->nslots; i++) {
+        struct slot *s = &e->slots[i];
+        e->current = s;
+        if (s->state)
+            mw_seq_advance(mw_rule_seq(s->rule), s->state, now);
+        else if (s->win)
+            mw_window_advance(mw_rule_window(s->rule), s->win, now, emit_window, e);
+    }
+    e->current = NULL;
+}
+
 void mw_engine_finish(struct mw_engine *e)
 {
-    (void)e;    /* sequences complete only on events; pending ones are
-                 * reported as open in the statistics */
+    /* sequences complete only on events; pending ones are reported as open
+     * in the statistics. Absence windows that ended by now fire. */
+    for (size_t i = 0; i < e->nslots; i++) {
+        struct slot *s = &e->slots[i];
+        const struct mw_window_def *wd;
+        if (s->win == NULL)
+            continue;
+        wd = mw_rule_window(s->rule);
+        e->current = s;
+        mw_window_finish(wd, s->win, emit_window, e);
+        if (wd->kind == MW_WINDOW_NEW_TERMS && e->opts.state_dir) {
+            char path[4096];
+            struct mw_error err;
+            const char *id = mw_rule_meta(s->rule)->id;
+            state_path(e, id, path, sizeof(path));
+            if (mw_window_save(wd, s->win, id, path, &err) < 0)
+                mw_log_error("rule %s: cannot save its state: %s", id, err.msg);
+        }
+    }
+    e->current = NULL;
 }
 
 uint64_t mw_engine_alerts(const struct mw_engine *e)
@@ -245,8 +359,11 @@ json_t *mw_engine_stats(const struct mw_engine *e)
         json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:I}",
                               "id", m->id, "name", m->name,
                               "file", mw_rule_file(s->rule),
-                              "type", s->state ? "sequence" : "query",
+                              "type", s->state ? "sequence" : s->win
+                                  ? mw_window_kind_name(mw_rule_window(s->rule)->kind)
+                                  : "query",
                               "alerts", (json_int_t)s->alerts);
+        json_object_set_new(o, "late", json_integer((json_int_t)s->late));
         json_t *errs = json_object();
         for (int c = MW_FAIL_MEMORY; c < MW_FAIL__COUNT; c++)
             json_object_set_new(errs, mw_fail_name(c),
@@ -270,6 +387,21 @@ json_t *mw_engine_stats(const struct mw_engine *e)
                 "no_key", (json_int_t)st->no_key,
                 "open", (json_int_t)st->open,
                 "open_keys", (json_int_t)st->open_keys));
+            json_object_set_new(json_object_get(o, "sequences"), "reordered",
+                                json_integer((json_int_t)st->late_replays));
+        } else if (s->win) {
+            const struct mw_window_stats *ws = mw_window_stats(s->win);
+            json_object_set_new(o, "matched", json_integer((json_int_t)ws->matched));
+            json_object_set_new(o, "window", json_pack(
+                "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+                "absent_matched", (json_int_t)ws->absent_matched,
+                "no_key", (json_int_t)ws->no_key,
+                "fired", (json_int_t)ws->fired,
+                "expired", (json_int_t)ws->expired,
+                "evicted", (json_int_t)ws->evicted,
+                "cancelled", (json_int_t)ws->cancelled,
+                "open", (json_int_t)ws->open,
+                "loaded", (json_int_t)ws->loaded));
         } else {
             json_object_set_new(o, "matched", json_integer((json_int_t)s->matched));
         }
@@ -283,7 +415,10 @@ void mw_engine_list(const struct mw_engine *e, FILE *fp)
     for (size_t i = 0; i < e->nslots; i++) {
         const struct mw_rule_meta *m = mw_rule_meta(e->slots[i].rule);
         fprintf(fp, "ok   %s  %s  (%s, %s)\n", mw_rule_file(e->slots[i].rule),
-                m->id, m->name, mw_rule_kind(e->slots[i].rule) == MW_RULE_SEQUENCE
-                                    ? "sequence" : "query");
+                m->id, m->name,
+                mw_rule_kind(e->slots[i].rule) == MW_RULE_SEQUENCE ? "sequence"
+                : mw_rule_kind(e->slots[i].rule) == MW_RULE_WINDOW
+                    ? mw_window_kind_name(mw_rule_window(e->slots[i].rule)->kind)
+                    : "query");
     }
 }

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 struct src {
     struct mw_input *in;        /* owned */
@@ -20,7 +21,16 @@ struct run {
     struct mw_path *ts_path;    /* owned */
     FILE *dead;                 /* owned, may be NULL */
     uint64_t dead_written;
+    mw_time_t now;              /* newest event time dispatched */
+    bool started;               /* now is set */
 };
+
+static mw_time_t wall_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (mw_time_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
 
 static void dead_letter(struct run *r, const char *input, uint64_t lineno,
                         enum mw_reject reason, const char *msg,
@@ -121,15 +131,43 @@ static int refill(struct run *r, struct src *s)
             st->lines++;
             s->head = mw_ingest_parse(line, len, r->ts_path, mw_input_name(s->in),
                                       lineno, offset, 0, &reason, &err);
-            if (s->head == NULL)
+            if (s->head != NULL && r->o->max_future >= 0 &&
+                s->head->ts > wall_now() + r->o->max_future) {
+                char msg[160], when[MW_TIME_FORMAT_SIZE];
+                mw_time_format(s->head->ts, when, sizeof(when));
+                snprintf(msg, sizeof(msg), "event time %s is more than "
+                         "--max-future ahead of the wall clock", when);
+                mw_event_unref(s->head);
+                s->head = NULL;
+                reject(r, s, lineno, MW_REJECT_FUTURE_TIMESTAMP, msg, line, len);
+            } else if (s->head == NULL) {
                 reject(r, s, lineno, reason, err.msg, line, len);
-            else
+            } else {
                 st->parsed++;
+            }
             break;
         }
         }
     }
     return 0;
+}
+
+/* An event behind now by more than the lateness bound: refused, counted
+ * per input (rejected, too_late) and per rule, dead-lettered whole. */
+static void too_late(struct run *r, struct mw_engine *e, struct src *s,
+                     struct mw_event *ev)
+{
+    char msg[200], when[MW_TIME_FORMAT_SIZE], lag[64];
+    char *raw = json_dumps(ev->root, JSON_COMPACT);
+
+    mw_time_format(ev->ts, when, sizeof(when));
+    mw_duration_format(r->now - ev->ts, lag, sizeof(lag));
+    snprintf(msg, sizeof(msg), "event time %s is %s behind the newest event "
+             "time, more than --max-lateness", when, lag);
+    mw_input_stats(s->in)->parsed--;
+    mw_engine_count_late(e, ev);
+    reject(r, s, ev->line, MW_REJECT_TOO_LATE, msg, raw, raw ? strlen(raw) : 0);
+    free(raw);
 }
 
 static void summary_json(struct mw_engine *e, struct mw_output *out,
@@ -152,10 +190,12 @@ static void summary_json(struct mw_engine *e, struct mw_output *out,
         parsed += st->parsed;
         rejected += st->rejected;
         blank += st->blank;
-        json_array_append_new(inputs, json_pack("{s:s, s:I, s:I, s:I, s:I, s:o}",
+        json_array_append_new(inputs, json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:o}",
             "name", mw_input_name(srcs[i].in), "lines", (json_int_t)st->lines,
             "parsed", (json_int_t)st->parsed, "rejected", (json_int_t)st->rejected,
-            "blank", (json_int_t)st->blank, "rejected_by_reason", rs));
+            "blank", (json_int_t)st->blank, "reordered", (json_int_t)st->reordered,
+            "late", (json_int_t)st->by_reason[MW_REJECT_TOO_LATE],
+            "rejected_by_reason", rs));
     }
     json_t *rs = json_object();
     for (int k = 1; k < MW_REJECT__COUNT; k++)
@@ -194,6 +234,9 @@ static void summary_text(struct mw_engine *e, struct src *srcs, int n)
         fprintf(stderr, "%s", sep[0] == ',' ? ")" : "");
         if (st->blank)
             fprintf(stderr, ", %llu blank skipped", (unsigned long long)st->blank);
+        if (st->reordered)
+            fprintf(stderr, ", %llu out of order placed in time order",
+                    (unsigned long long)st->reordered);
         fputc('\n', stderr);
     }
     json_t *rules = mw_engine_stats(e);
@@ -238,7 +281,7 @@ int mw_run(struct mw_engine *e, struct mw_output *out, const struct mw_run_opts 
     char *const *names = o->ninputs > 0 ? o->inputs : stdin_only;
     int n = o->ninputs > 0 ? o->ninputs : 1;
     struct src *srcs = xcalloc((size_t)n, sizeof(*srcs));
-    struct run r = {o, NULL, NULL, 0};
+    struct run r = {o, NULL, NULL, 0, 0, false};
     uint64_t seq = 0;
     int rc = 0;
 
@@ -279,7 +322,16 @@ int mw_run(struct mw_engine *e, struct mw_output *out, const struct mw_run_opts 
         struct mw_event *ev = srcs[best].head;
         srcs[best].head = NULL;
         ev->seq = ++seq;    /* arrival order: the tie-break on equal times */
-        mw_engine_dispatch(e, ev);
+        if (r.started && ev->ts < r.now - o->max_lateness) {
+            too_late(&r, e, &srcs[best], ev);
+        } else {
+            if (r.started && ev->ts < r.now)
+                mw_input_stats(srcs[best].in)->reordered++;
+            if (!r.started || ev->ts > r.now)
+                r.now = ev->ts;
+            r.started = true;
+            mw_engine_dispatch(e, ev);
+        }
         mw_event_unref(ev);
     }
     mw_engine_finish(e);
