@@ -1294,7 +1294,9 @@ mw.rule = api(function(...)
       given[#given + 1] = k
     end
   end
-  if #given > 1 then
+  if #given == 2 and spec.where ~= nil and spec.sequence ~= nil then
+    fail("%s: give either 'where' (single-event rule) or 'sequence', not both", ctx)
+  elseif #given > 1 then
     fail("%s: give exactly one detection, not both '%s' and '%s'", ctx, given[1], given[2])
   elseif spec.where ~= nil then
     rule.where = normalize(spec.where, ctx .. ": field 'where'")
