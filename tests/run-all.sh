@@ -2,8 +2,10 @@
 # tests/run-all.sh - runs every suite and prints one closing "N passed, N failed"
 #
 # Suites: cmocka units (release and ASan+UBSan builds), busted specs (Lua API
-# and rules), end-to-end tests through bin/moonwatch (and again through the
-# ASan+UBSan binary). Each suite's own output is shown; the counts are summed.
+# and rules), the EQL conformance runner (its pass count; skipped when the
+# suite folder is absent), end-to-end tests through bin/moonwatch (and again
+# through the ASan+UBSan binary). Each suite's own output is shown; the
+# counts are summed.
 set -u
 cd "$(dirname "$0")/.."
 
