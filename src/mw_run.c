@@ -7,7 +7,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 struct src {
     struct mw_input *in;        /* owned */
@@ -170,6 +172,22 @@ static void too_late(struct run *r, struct mw_engine *e, struct src *s,
     free(raw);
 }
 
+/* Resident set size now and at its peak, in bytes (0 when unknown). */
+static void memory_usage(uint64_t *rss, uint64_t *peak)
+{
+    struct rusage ru;
+    unsigned long pages = 0, resident = 0;
+    FILE *fp = fopen("/proc/self/statm", "r");
+    *rss = *peak = 0;
+    if (fp) {
+        if (fscanf(fp, "%lu %lu", &pages, &resident) == 2)
+            *rss = (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE);
+        fclose(fp);
+    }
+    if (getrusage(RUSAGE_SELF, &ru) == 0)
+        *peak = (uint64_t)ru.ru_maxrss * 1024;
+}
+
 static void summary_json(struct mw_engine *e, struct mw_output *out,
                          struct src *srcs, int n, struct run *r)
 {
@@ -209,6 +227,10 @@ static void summary_json(struct mw_engine *e, struct mw_output *out,
         "rejected_by_reason", rs, "alerts", (json_int_t)mw_engine_alerts(e),
         "dead_letters", (json_int_t)r->dead_written,
         "inputs", inputs, "rules", mw_engine_stats(e), "outputs", outs);
+    uint64_t rss, peak;
+    memory_usage(&rss, &peak);
+    json_object_set_new(doc, "memory", json_pack("{s:I, s:I}", "rss_bytes", (json_int_t)rss,
+                                                 "peak_rss_bytes", (json_int_t)peak));
     char *s = json_dumps(doc, JSON_COMPACT);
     fprintf(stderr, "%s\n", s);
     free(s);

@@ -27,6 +27,9 @@
 
 #include <stdlib.h>
 #include <string.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 struct partial {
     int refs;
@@ -351,8 +354,16 @@ void mw_seq_advance(const struct mw_seq_def *def, struct mw_seq_state *st,
     if (def->maxspan <= 0)
         return;
     mw_time_t horizon = st->now - st->lateness;
-    while (st->head && keystate_stale(def, st, st->head, horizon))
+    uint64_t dropped = 0;
+    while (st->head && keystate_stale(def, st, st->head, horizon)) {
         st->stats.expired += (uint64_t)keystate_drop(st, st->head);
+        dropped++;
+    }
+#ifdef __GLIBC__
+    /* a mass expiry frees many small blocks: hand the pages back */
+    if (dropped >= 65536)
+        malloc_trim(0);
+#endif
 }
 
 static void enforce_cap(const struct mw_seq_def *def, struct mw_seq_state *st,
