@@ -22,14 +22,14 @@ WERROR    ?= -Werror
 WARN      := -Wall -Wextra $(WERROR) -Wshadow -Wundef -Wwrite-strings \
              -Wstrict-prototypes -Wmissing-prototypes -Wold-style-definition \
              -Wredundant-decls -Wformat=2
-STD       := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
+STD       := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -pthread
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 OPT       ?= -O2 -g
 FINAL_CFLAGS  = $(STD) $(WARN) $(OPT) -Iinclude $(PKG_CFLAGS) \
                 -DMW_DEFAULT_LUA_DIR='"$(PREFIX)/share/moonwatch/lua"' $(CFLAGS)
 FINAL_LDFLAGS = $(LDFLAGS)
-FINAL_LIBS    = $(PKG_LIBS) -lm
+FINAL_LIBS    = $(PKG_LIBS) -lm -pthread
 
 V         ?= 0
 ifeq ($(V),0)
