@@ -55,7 +55,7 @@ ASAN_LIB  := $(filter-out build/asan/main.o,$(ASAN_OBJS))
 UNITS     := $(patsubst tests/unit/%.c,build/release/tests/%,$(UNIT_SRCS))
 ASAN_UNITS:= $(patsubst tests/unit/%.c,build/asan/tests/%,$(UNIT_SRCS))
 
-.PHONY: all deps demo test check asan valgrind clean format format-check install units
+.PHONY: all deps demo test check asan valgrind clean format format-check install units tools
 
 all: bin/moonwatch
 
@@ -87,6 +87,14 @@ build/asan/tests/%: tests/unit/%.c $(ASAN_LIB)
 
 units: $(UNITS)
 
+# test helpers: a loopback HTTP server for the output tests (tests/tools/)
+TOOLS     := build/tools/mock_http
+tools: $(TOOLS)
+
+build/tools/%: tests/tools/%.c
+	@mkdir -p $(dir $@)
+	$(QLD)$(CC) $(STD) $(WARN) -Wno-missing-prototypes -O2 -g $< -pthread -o $@
+
 asan: bin/moonwatch-asan $(ASAN_UNITS)
 
 # Installs what is missing, only what is missing (Debian 12, as root).
@@ -110,12 +118,12 @@ demo: deps
 	    examples/azure-arc/signinlogs.ndjson examples/azure-arc/activitylogs.ndjson
 
 test: deps
-	@$(MAKE) --no-print-directory all units asan
+	@$(MAKE) --no-print-directory all units asan tools
 	@tests/run-all.sh
 
 check: test
 
-valgrind: all
+valgrind: all tools
 	@MW_VALGRIND=1 tests/e2e/run.sh
 
 install: all

@@ -859,7 +859,7 @@ static void *sender(void *arg)
     return NULL;
 }
 
-static void http_enqueue(struct http *h, const char *line)
+static void http_enqueue(struct http *h, const char *line, const char *id)
 {
     pthread_mutex_lock(&h->mu);
     if (h->spool_pending > 0 || h->count == h->qcap || h->stopping) {
@@ -867,7 +867,7 @@ static void http_enqueue(struct http *h, const char *line)
     } else {
         struct item *it = &h->ring[(h->head + h->count) % h->qcap];
         it->line = xstrdup(line);
-        it->id[0] = '\0';
+        snprintf(it->id, sizeof(it->id), "%s", id ? id : "");
         h->count++;
     }
     pthread_cond_signal(&h->cv);
@@ -937,6 +937,7 @@ int mw_output_write(struct mw_output *o, const json_t *alert)
 {
     int failures = 0;
     char *line = json_dumps(alert, JSON_COMPACT);
+    const char *id = json_string_value(json_object_get(json_object_get(alert, "event"), "id"));
     if (line == NULL) {
         mw_log_error("cannot serialise an alert");
         return (int)o->n;
@@ -944,7 +945,7 @@ int mw_output_write(struct mw_output *o, const json_t *alert)
     for (size_t i = 0; i < o->n; i++) {
         struct sink *s = &o->sinks[i];
         if (s->h) {
-            http_enqueue(s->h, line);
+            http_enqueue(s->h, line, id);
             continue;
         }
         if (s->type == SINK_FILE)
