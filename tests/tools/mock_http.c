@@ -5,7 +5,7 @@
  *
  * Listens on 127.0.0.1 (port N, default any free port, written to
  * --port-file once listening) and records every request as one JSON line in
- * --log: {"n", "method", "path", "headers": {lower-case name: value},
+ * --log: {"n", "t" (ms since the epoch), "method", "path", "headers": {lower-case name: value},
  * "body", "status"} where status is the number answered, or "hang"/"close".
  *
  * --plan answers requests in arrival order, one entry each, then 200:
@@ -33,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAX_PLAN 256
@@ -238,7 +239,10 @@ static void *serve(void *arg)
             put(&resp, "{\"error\":\"mock\"}", 16);
         struct buf rec = {0};
         char num[64];
-        snprintf(num, sizeof(num), "{\"n\":%ld,\"method\":", n);
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        snprintf(num, sizeof(num), "{\"n\":%ld,\"t\":%lld,\"method\":", n,
+                 (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000);
         put(&rec, num, strlen(num));
         puts_json(&rec, method, strlen(method));
         put(&rec, ",\"path\":", 8);
