@@ -49,6 +49,10 @@ void mw_engine_count_late(struct mw_engine *e, const struct mw_event *ev);
  * time (absence). Dispatch does this with each event's time; a follow mode
  * calls it as wall time passes over quiet inputs. */
 void mw_engine_advance(struct mw_engine *e, mw_time_t now);
+/* Routes alerts through shape (dedup, suppression, caps) before the
+ * outputs. Borrows shape; NULL writes straight to the outputs. */
+struct mw_shape;
+void mw_engine_set_shape(struct mw_engine *e, struct mw_shape *shape);
 /* End of input: fires absence windows that ended by now, writes new_terms
  * state to the state directory. */
 void mw_engine_finish(struct mw_engine *e);

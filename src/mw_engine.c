@@ -11,6 +11,7 @@
 #include "mw_log.h"
 #include "mw_rule.h"
 #include "mw_seq.h"
+#include "mw_shape.h"
 #include "mw_window.h"
 
 #include <dirent.h>
@@ -25,7 +26,8 @@ struct slot {
     struct mw_window_state *win;    /* owned, window rules */
     uint64_t matched;               /* query rules: events matched */
     uint64_t late;                  /* too-late events it would have matched */
-    uint64_t alerts;
+    uint64_t raised;                /* detections, before shaping */
+    uint64_t alerts;                /* delivered to the outputs */
     uint64_t alert_failures;
 };
 
@@ -33,6 +35,7 @@ struct mw_engine {
     struct mw_engine_opts opts;
     char *lua_dir;                  /* owned copy */
     struct mw_output *out;          /* borrowed */
+    struct mw_shape *shape;         /* borrowed, may be NULL */
     struct slot *slots;             /* owned */
     size_t nslots;
     uint64_t alerts;
@@ -226,23 +229,54 @@ static mw_time_t wall_now(void)
     return (mw_time_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+/* Takes the built alert (NULL: it could not be built) through dedup, the
+ * rule's on_alert hook and shaping to the outputs. Steals alert. */
+static void deliver(struct mw_engine *e, struct slot *s, json_t *alert,
+                    struct mw_event *const *evs, int n)
+{
+    const char *rid = mw_rule_meta(s->rule)->id;
+    const char *id;
+
+    if (alert == NULL) {
+        s->alert_failures++;
+        mw_log_error("rule %s: cannot build an alert", rid);
+        return;
+    }
+    s->raised++;
+    id = json_string_value(json_object_get(json_object_get(alert, "event"), "id"));
+    if (e->shape && mw_shape_duplicate(e->shape, rid, id))
+        goto out;
+    switch (mw_rule_on_alert(s->rule, alert)) {
+    case MW_HOOK_DROP:
+        if (e->shape)
+            mw_shape_hook_dropped(e->shape, rid, id);
+        goto out;
+    case MW_HOOK_FAILED:
+        if (e->shape)
+            mw_shape_hook_failed(e->shape, rid);
+        break;
+    case MW_HOOK_KEEP:
+        break;
+    }
+    if (e->shape) {
+        if (mw_shape_submit(e->shape, rid, mw_rule_policy(s->rule), alert, evs, n,
+                            evs[n - 1]->ts) != MW_SHAPE_DELIVERED)
+            goto out;
+    } else if (e->out) {
+        mw_output_write(e->out, alert);
+    }
+    s->alerts++;
+    e->alerts++;
+out:
+    json_decref(alert);
+}
+
 static void emit(void *ud, struct mw_event *const *evs, int n)
 {
     struct mw_engine *e = ud;
     struct slot *s = e->current;
     mw_time_t at = e->opts.alert_time_from_events ? evs[n - 1]->ts : wall_now();
-    json_t *alert = mw_alert_build(s->rule, evs, n, at);
-
-    if (alert == NULL) {
-        s->alert_failures++;
-        mw_log_error("rule %s: cannot build an alert", mw_rule_meta(s->rule)->id);
-        return;
-    }
-    s->alerts++;
-    e->alerts++;
-    if (e->out)
-        mw_output_write(e->out, alert);
-    json_decref(alert);
+    deliver(e, s, mw_alert_build(s->rule, evs, n, at), evs, n);
 }
 
 static void emit_window(void *ud, struct mw_event *const *evs, int n, json_t *key,
@@ -251,18 +285,7 @@ static void emit_window(void *ud, struct mw_event *const *evs, int n, json_t *ke
     struct mw_engine *e = ud;
     struct slot *s = e->current;
     mw_time_t at = e->opts.alert_time_from_events ? evs[n - 1]->ts : wall_now();
-    json_t *alert = mw_alert_build_window(s->rule, evs, n, at, key, details);
-
-    if (alert == NULL) {
-        s->alert_failures++;
-        mw_log_error("rule %s: cannot build an alert", mw_rule_meta(s->rule)->id);
-        return;
-    }
-    s->alerts++;
-    e->alerts++;
-    if (e->out)
-        mw_output_write(e->out, alert);
-    json_decref(alert);
+    deliver(e, s, mw_alert_build_window(s->rule, evs, n, at, key, details), evs, n);
 }
 
 void mw_engine_dispatch(struct mw_engine *e, struct mw_event *ev)
@@ -323,7 +346,8 @@ void mw_engine_advance(struct mw_engine *e, mw_time_t now)
 void mw_engine_finish(struct mw_engine *e)
 {
     /* sequences complete only on events; pending ones are reported as open
-     * in the statistics. Absence windows that ended by now fire. */
+     * in the statistics. Absence windows that ended by now fire, first-seen
+     * history is saved. */
     for (size_t i = 0; i < e->nslots; i++) {
         struct slot *s = &e->slots[i];
         const struct mw_window_def *wd;
@@ -342,6 +366,14 @@ void mw_engine_finish(struct mw_engine *e)
         }
     }
     e->current = NULL;
+    /* caps report what their last interval dropped */
+    if (e->shape)
+        mw_shape_finish(e->shape);
+}
+
+void mw_engine_set_shape(struct mw_engine *e, struct mw_shape *shape)
+{
+    e->shape = shape;
 }
 
 uint64_t mw_engine_alerts(const struct mw_engine *e)
@@ -369,6 +401,10 @@ json_t *mw_engine_stats(const struct mw_engine *e)
             json_object_set_new(errs, mw_fail_name(c),
                                 json_integer((json_int_t)er->by_class[c]));
         json_object_set_new(o, "errors", errs);
+        json_object_set_new(o, "raised", json_integer((json_int_t)s->raised));
+        json_object_set_new(o, "hook_errors", json_integer((json_int_t)er->hook_failures));
+        if (e->shape)
+            mw_shape_rule_stats(e->shape, m->id, o);
         if (s->state) {
             const struct mw_seq_stats *st = mw_seq_stats(s->state);
             const struct mw_seq_def *d = mw_rule_seq(s->rule);

@@ -19,7 +19,10 @@
  * once; `touched` is the newest first-event time among the slots it has
  * held; a keystate is stale (and freed by mw_seq_advance) when
  * now - lateness is more than maxspan past `touched` and past its newest
- * logged event. The LRU list is ordered by last update.
+ * logged event. The list is ordered by `touched` (for events in time order;
+ * a late event, or a key whose log is still within the lateness, can leave
+ * a key slightly out of place, which only delays expiry by at most the
+ * lateness).
  */
 #include "mw_seq.h"
 #include "mw_dict.h"
@@ -326,10 +329,15 @@ static struct keystate *keystate_get(struct mw_seq_state *st, size_t klen,
     return ks;
 }
 
+/* Keeps the list ordered by `touched` (the newest first-event time): a key
+ * moves to the back only when that time grows, so the expiry sweep can stop
+ * at the first key that is still live, and the cap evicts the key whose
+ * newest sequence started longest ago. */
 static void touch(struct mw_seq_state *st, struct keystate *ks, mw_time_t first_ts)
 {
-    if (first_ts > ks->touched)
-        ks->touched = first_ts;
+    if (first_ts <= ks->touched)
+        return;
+    ks->touched = first_ts;
     lru_unlink(st, ks);
     lru_append(st, ks);
 }
@@ -441,8 +449,9 @@ static void apply_until(struct apply *a, struct partial **sl, struct mw_event *e
 {
     for (int i = 0; i < a->st->nslots; i++) {
         struct partial *p = sl[i];
-        /* ES keeps a sequence whose last event is the until event itself */
-        if (p && p->ev[p->n - 1] != ev) {
+        /* only sequences whose last event came before the until event; ES
+         * keeps one whose last event is the until event itself */
+        if (p && mw_event_cmp(p->ev[p->n - 1], ev) < 0) {
             partial_unref(p);
             sl[i] = NULL;
             if (a->live)
@@ -568,7 +577,6 @@ static void process_group(struct apply *a, struct keystate *ks, struct mw_event 
     struct logent one = {ev, {mask[0], mask[1]}, until};
     int before = count_slots(st, ks->slot);
 
-    touch(st, ks, INT64_MIN);   /* LRU: most recently updated last */
     if (st->lateness > 0) {
         bool inorder;
         fold(a->def, st, ks);
