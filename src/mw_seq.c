@@ -97,6 +97,8 @@ struct mw_seq_state *mw_seq_state_new(const struct mw_seq_def *def)
     st->keys = mw_dict_new();
     st->keycap = 256;
     st->keybuf = xmalloc(st->keycap);
+    st->groupcap = 256;
+    st->groupbuf = xmalloc(st->groupcap);
     return st;
 }
 

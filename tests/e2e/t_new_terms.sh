@@ -63,8 +63,8 @@ printf 'moonwatch new_terms state v1\nrule\t022c37cd-5a4f-422b-8227-b136b7a23180
 mw run --rules $ARC --state-dir "$T/state" "$T/arc_week2.ndjson"
 expect_eq "corrupt state: runs" "$RC" 0
 expect_match "corrupt state: reported" "$T/err" 'new_terms-022c37cd-5a4f-422b-8227-b136b7a23180.state:3: malformed term line \(starting with no history\)'
-mw run --rules $ARC --state-dir "$T/nonexistent" "$T/arc_week2.ndjson"
-expect_eq "--state-dir must exist" "$RC" 2
+mw run --rules $ARC --state-dir "$T/no/such/parent" "$T/arc_week2.ndjson"
+expect_eq "--state-dir that cannot be created" "$RC" 2
 
 # signin TIME SP ASN ORG [OWNER] [ERROR_CODE]
 signin() {
