@@ -4,10 +4,12 @@
  * errors. Diagnostics go to stderr only; stdout carries alerts.
  */
 #include "mw_engine.h"
+#include "mw_health.h"
 #include "mw_input.h"
 #include "mw_log.h"
 #include "mw_mem.h"
 #include "mw_output.h"
+#include "mw_reload.h"
 #include "mw_run.h"
 
 #include <curl/curl.h>
@@ -62,6 +64,16 @@ static const char *const usage_run =
     "      --lua-dir DIR           folder of the moonwatch Lua modules\n"
     "      --strict                refuse to start when any rule fails to load\n"
     "                              (default: report it and run the others)\n"
+    "  -f, --follow                keep reading the inputs as they grow (tail -f)\n"
+    "                              and reload changed rule files, until SIGINT or\n"
+    "                              SIGTERM; SIGHUP reloads every rule\n"
+    "      --reload-debounce MS    quiet time before reloading changed rules (100)\n"
+    "      --quarantine-after N    quarantine a rule after N failed predicate calls\n"
+    "                              in a row until it is reloaded (100; 0: never)\n"
+    "      --health-output SPEC    health records (JSON lines): stderr (default with\n"
+    "                              --follow), file:PATH or none (default otherwise)\n"
+    "      --metrics-file PATH     Prometheus textfile, rewritten atomically\n"
+    "      --metrics-interval S    seconds between rewrites in follow mode (5)\n"
     "  -q, --quiet                 only warnings and errors on stderr\n"
     "  -h, --help                  this help\n";
 
@@ -131,6 +143,11 @@ enum {
     OPT_RULE_INSN,
     OPT_LUA_DIR,
     OPT_STRICT,
+    OPT_DEBOUNCE,
+    OPT_QUARANTINE,
+    OPT_HEALTH,
+    OPT_METRICS,
+    OPT_METRICS_INTERVAL,
 };
 
 static int cmd_run(int argc, char **argv)
@@ -149,6 +166,12 @@ static int cmd_run(int argc, char **argv)
         {"lua-dir", required_argument, NULL, OPT_LUA_DIR},
         {"quiet", no_argument, NULL, 'q'},
         {"strict", no_argument, NULL, OPT_STRICT},
+        {"follow", no_argument, NULL, 'f'},
+        {"reload-debounce", required_argument, NULL, OPT_DEBOUNCE},
+        {"quarantine-after", required_argument, NULL, OPT_QUARANTINE},
+        {"health-output", required_argument, NULL, OPT_HEALTH},
+        {"metrics-file", required_argument, NULL, OPT_METRICS},
+        {"metrics-interval", required_argument, NULL, OPT_METRICS_INTERVAL},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -162,16 +185,22 @@ static int cmd_run(int argc, char **argv)
     char lua_buf[PATH_MAX + 8];
     struct mw_output *out = NULL;
     struct mw_engine *e = NULL;
+    struct mw_health *health = NULL;
+    struct mw_reload *reload = NULL;
+    const char *health_spec = NULL;
+    size_t debounce = MW_RELOAD_DEFAULT_DEBOUNCE_MS;
     size_t sz;
 
     eo.max_open_keys = 1000000;
+    eo.quarantine_after = 100;
+    ro.metrics_interval_ms = 5000;
     ro.timestamp_field = "@timestamp";
     ro.max_line = MW_DEFAULT_MAX_LINE;
     ro.summary = MW_SUMMARY_TEXT;
     ro.max_reports_per_input = 100;
 
     optind = 1;
-    while ((c = getopt_long(argc, argv, "r:o:t:qh", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "r:o:t:qhf", longopts, NULL)) != -1) {
         switch (c) {
         case 'r': rules[nrules++] = optarg; break;
         case 'o': outputs[noutputs++] = optarg; break;
@@ -219,6 +248,32 @@ static int cmd_run(int argc, char **argv)
             break;
         case OPT_LUA_DIR: lua_dir_opt = optarg; break;
         case OPT_STRICT: strict = true; break;
+        case 'f': ro.follow = true; break;
+        case OPT_DEBOUNCE:
+            if (parse_size(optarg, &debounce) < 0 || debounce > 60000) {
+                usage_error(usage_run, "--reload-debounce needs milliseconds in 1..60000");
+                goto done;
+            }
+            break;
+        case OPT_QUARANTINE:
+            if (strcmp(optarg, "0") == 0) {
+                eo.quarantine_after = 0;
+            } else if (parse_size(optarg, &sz) < 0) {
+                usage_error(usage_run, "--quarantine-after needs a number (0: never)");
+                goto done;
+            } else {
+                eo.quarantine_after = sz;
+            }
+            break;
+        case OPT_HEALTH: health_spec = optarg; break;
+        case OPT_METRICS: ro.metrics_file = optarg; break;
+        case OPT_METRICS_INTERVAL:
+            if (parse_size(optarg, &sz) < 0 || sz > 86400) {
+                usage_error(usage_run, "--metrics-interval needs seconds in 1..86400");
+                goto done;
+            }
+            ro.metrics_interval_ms = (int)sz * 1000;
+            break;
         default: usage_error(usage_run, NULL); goto done;
         }
     }
@@ -238,6 +293,18 @@ static int cmd_run(int argc, char **argv)
             goto done;
         }
     }
+    if (health_spec == NULL)
+        health_spec = ro.follow ? "stderr" : "none";
+    {
+        struct mw_error err;
+        health = mw_health_open(health_spec, &err);
+        if (health == NULL) {
+            usage_error(usage_run, err.msg);
+            goto done;
+        }
+    }
+    eo.health = health;
+    ro.health = health;
     e = mw_engine_new(&eo, out);
     failed = mw_engine_load(e, rules, nrules);
     if (failed > 0 && strict) {
@@ -247,9 +314,15 @@ static int cmd_run(int argc, char **argv)
     if (failed > 0)
         mw_log_warn("%d rule file(s) failed to load (reported above); running "
                     "the %zu that loaded", failed, mw_engine_rule_count(e));
-    if (mw_engine_rule_count(e) == 0) {
+    if (mw_engine_rule_count(e) == 0 && !ro.follow) {
         mw_log_error("no rules loaded from the given --rules paths");
         goto done;
+    }
+    if (ro.follow) {
+        if (mw_engine_rule_count(e) == 0)
+            mw_log_warn("no rules loaded yet: waiting for rule files to appear or be fixed");
+        reload = mw_reload_new(e, rules, nrules, (int)debounce);
+        ro.reload = reload;
     }
     mw_log_info("loaded %zu rule(s)", mw_engine_rule_count(e));
     ro.inputs = argv + optind;
@@ -257,7 +330,9 @@ static int cmd_run(int argc, char **argv)
     rc = mw_run(e, out, &ro);
 
 done:
+    mw_reload_free(reload);
     mw_engine_free(e);
+    mw_health_free(health);
     mw_output_free(out);
     free(rules);
     free(outputs);
