@@ -267,7 +267,7 @@ int mw_engine_reload_file(struct mw_engine *e, const char *path)
         s->rule = r;
         if (mw_rule_kind(r) == MW_RULE_SEQUENCE)
             s->state = mw_seq_state_new(mw_rule_seq(r));
-        json_object_set_new(f, "state", json_string("new"));
+        json_object_set_new(f, "state", json_string(s->state ? "new" : "none"));
     } else {
         struct mw_rule *old = s->rule;
         bool same_id = strcmp(mw_rule_meta(old)->id, mw_rule_meta(r)->id) == 0;
@@ -295,7 +295,8 @@ int mw_engine_reload_file(struct mw_engine *e, const char *path)
             s->state = mw_seq_state_new(mw_rule_seq(r));
         if (s->quarantined)
             mw_log_info("rule %s: quarantine lifted by the reload", mw_rule_meta(r)->id);
-        json_object_set_new(f, "state", json_string(keep ? "kept" : "new"));
+        json_object_set_new(f, "state", json_string(s->state == NULL ? "none"
+                                                    : keep ? "kept" : "new"));
         json_object_set_new(f, "quarantine_lifted", json_boolean(s->quarantined));
         s->rule = r;
         s->reloads++;
