@@ -65,7 +65,7 @@ int mw_output_write(struct mw_output *o, const json_t *alert)
             s->written++;
         }
     }
-    free(line);
+    mw_json_free(line);
     return failures;
 }
 

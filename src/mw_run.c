@@ -104,7 +104,7 @@ static void dead_letter(struct run *r, const char *input, uint64_t lineno,
     if (s) {
         fprintf(r->dead, "%s\n", s);
         r->dead_written++;
-        free(s);
+        mw_json_free(s);
     }
     json_decref(o);
 }
@@ -233,7 +233,7 @@ static void summary_json(struct mw_engine *e, struct mw_output *out,
     json_t *doc = stats_doc(e, out, srcs, n, r);
     char *s = json_dumps(doc, JSON_COMPACT);
     fprintf(stderr, "%s\n", s);
-    free(s);
+    mw_json_free(s);
     json_decref(doc);
 }
 
