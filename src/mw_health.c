@@ -83,7 +83,7 @@ void mw_health_emit(struct mw_health *h, const char *kind, json_t *fields)
         mw_log_error("cannot write health records: %s", strerror(errno));
     }
     h->written++;
-    free(line);
+    mw_json_free(line);
 }
 
 unsigned long long mw_health_count(const struct mw_health *h)

@@ -1,4 +1,4 @@
-/* test_sandbox.c - cmocka tests for mw_sandbox: error classes of hostile
+/* test_sandbox_hostile.c - cmocka tests for mw_sandbox: error classes of hostile
  * chunks, and that nothing is left on the stack or allocated afterwards
  *
  * Each case loads a chunk (text mode) into a fresh sandbox and runs it with
