@@ -190,6 +190,9 @@ static int l_setmetatable(lua_State *L)
         sb->blocked_tripped = true;
         return luaL_error(L, "blocked: __gc metamethods are not available to rules");
     }
+    /* checked here too, so the error names the rule's line, not this wrapper */
+    if (lua_type(L, 1) == LUA_TTABLE && luaL_getmetafield(L, 1, "__metatable") != LUA_TNIL)
+        return luaL_error(L, "cannot change a protected metatable");
     lua_settop(L, 2);
     lua_pushvalue(L, lua_upvalueindex(1));
     lua_insert(L, 1);
