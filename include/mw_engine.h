@@ -12,7 +12,7 @@
  * two dispatches, so no event is lost or seen twice by the rule. Window state
  * survives when the rule id and shape (mw_rule_shape) are unchanged.
  * Host events (loaded, reload failed, quarantined, state dropped, removed)
- * go to opts.health as health records.
+ * are written as health records (mw_health) when opts.health_records.
  */
 #ifndef MW_ENGINE_H
 #define MW_ENGINE_H
@@ -22,7 +22,6 @@
 #include <stdio.h>
 
 #include "mw_event.h"
-#include "mw_health.h"
 #include "mw_output.h"
 #include "mw_sandbox.h"
 
@@ -32,7 +31,7 @@ struct mw_engine_opts {
     bool alert_time_from_events;        /* @timestamp = last event time */
     size_t max_open_keys;               /* per sequence rule; 0 = unlimited */
     uint64_t quarantine_after;          /* consecutive failures; 0 = never */
-    struct mw_health *health;           /* borrowed, may be NULL */
+    bool health_records;                /* write rule health records */
 };
 
 struct mw_engine;
@@ -71,6 +70,10 @@ void mw_engine_reload_counts(const struct mw_engine *e, uint64_t *ok, uint64_t *
 
 /* Feeds one event to every rule. Borrows ev. */
 void mw_engine_dispatch(struct mw_engine *e, struct mw_event *ev);
+/* Routes alerts through shape (dedup, suppression, caps) before the
+ * outputs. Borrows shape; NULL writes straight to the outputs. */
+struct mw_shape;
+void mw_engine_set_shape(struct mw_engine *e, struct mw_shape *shape);
 /* End of input: lets windows drop what can no longer complete. */
 void mw_engine_finish(struct mw_engine *e);
 

@@ -1,31 +1,32 @@
-/* mw_health.h - health records: one JSON line per event of the host itself
+/* mw_health.h - health records: one JSON object per line
  *
- * Alerts are about the watched systems; health records are about moonwatch:
- * a rule loaded or reloaded, a reload that failed, a rule quarantined, window
- * state dropped or freed, the host started or stopped. Each is one compact
- * JSON object on its own line, written and flushed at once, so an operator
- * (or a log shipper) can follow the host without parsing diagnostics.
- * Sinks: "stderr", "file:PATH" (appended) or "none".
+ * A health record says something about the host itself rather than about
+ * the events: an output that went down or came back, alerts dropped by a
+ * rule's cap, a hook that keeps failing. Each record is one JSON line
+ * {"@timestamp", "health": KIND, ...fields} written to stderr (default) or
+ * appended to the file given to mw_health_open. Thread-safe: output sender
+ * threads emit records too.
  */
 #ifndef MW_HEALTH_H
 #define MW_HEALTH_H
 
 #include <jansson.h>
+#include <stdint.h>
 
 #include "mw_mem.h"
 
-struct mw_health;
+/* Sends health records to path (appended) instead of stderr. Returns 0, or
+ * -1 with err set when the file cannot be opened. */
+int mw_health_open(const char *path, struct mw_error *err);
+/* Back to stderr; closes the file. */
+void mw_health_close(void);
 
-/* Opens a sink from a spec. Returns NULL with err set for a bad spec or a
- * file that cannot be opened. */
-struct mw_health *mw_health_open(const char *spec, struct mw_error *err);
-/* Closes the sink. NULL is a no-op. */
-void mw_health_free(struct mw_health *h);
+/* Writes one record of the given kind. Steals fields (an object, may be
+ * NULL); its keys are copied into the record after "@timestamp" and
+ * "health". */
+void mw_health_emit(const char *kind, json_t *fields);
 
-/* Writes {"@timestamp": now, "event": kind, ...fields}. Steals fields (an
- * object, or NULL). h may be NULL: the record is dropped. */
-void mw_health_emit(struct mw_health *h, const char *kind, json_t *fields);
-/* Records written so far. */
-unsigned long long mw_health_count(const struct mw_health *h);
+/* Records written since start (for tests and the summary). */
+uint64_t mw_health_count(void);
 
 #endif

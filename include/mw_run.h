@@ -14,7 +14,6 @@
 #include <stdio.h>
 
 #include "mw_engine.h"
-#include "mw_health.h"
 #include "mw_reload.h"
 
 enum mw_summary_format {
@@ -33,7 +32,7 @@ struct mw_run_opts {
     int max_reports_per_input;  /* rejected-line messages before going quiet */
     bool follow;                /* tail the inputs until SIGINT/SIGTERM */
     struct mw_reload *reload;   /* borrowed, follow mode: rule watcher, may be NULL */
-    struct mw_health *health;   /* borrowed, may be NULL */
+    bool health_records;        /* started/stopped health records */
     const char *metrics_file;   /* Prometheus textfile, NULL: none */
     int metrics_interval_ms;    /* follow mode; <= 0: 5000 */
 };

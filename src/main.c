@@ -11,10 +11,13 @@
 #include "mw_output.h"
 #include "mw_reload.h"
 #include "mw_run.h"
+#include "mw_shape.h"
 
 #include <curl/curl.h>
+#include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,7 +51,13 @@ static const char *const usage_run =
     "\n"
     "Options:\n"
     "  -r, --rules PATH            rule file or folder (scanned for *.lua); repeatable\n"
-    "  -o, --output SPEC           stdout (default) or file:PATH; repeatable\n"
+    "  -o, --output SPEC           stdout (default), file:PATH, webhook:URL[,opt=v...]\n"
+    "                              or elasticsearch:URL/INDEX[,opt=v...]; repeatable\n"
+    "                              (options: docs/OUTPUTS.md)\n"
+    "      --state-dir DIR         keep alert ids (dedup), suppression and cap state\n"
+    "                              across restarts; spool under DIR/spool\n"
+    "      --spool-dir DIR         where HTTP outputs keep undelivered alerts\n"
+    "      --health FILE           append health records there (default: stderr)\n"
     "  -t, --timestamp-field F     event time field (default @timestamp); RFC 3339\n"
     "                              strings or epoch milliseconds\n"
     "      --max-line-bytes N      longest accepted line (default 1048576)\n"
@@ -70,8 +79,10 @@ static const char *const usage_run =
     "      --reload-debounce MS    quiet time before reloading changed rules (100)\n"
     "      --quarantine-after N    quarantine a rule after N failed predicate calls\n"
     "                              in a row until it is reloaded (100; 0: never)\n"
-    "      --health-output SPEC    health records (JSON lines): stderr (default with\n"
-    "                              --follow), file:PATH or none (default otherwise)\n"
+    "      --health-output SPEC    where health records go: stderr (default),\n"
+    "                              file:PATH (like --health PATH) or none; rule\n"
+    "                              records (loaded, reload failed, quarantined...)\n"
+    "                              are written with --follow or either option\n"
     "      --metrics-file PATH     Prometheus textfile, rewritten atomically\n"
     "      --metrics-interval S    seconds between rewrites in follow mode (5)\n"
     "  -q, --quiet                 only warnings and errors on stderr\n"
@@ -143,12 +154,21 @@ enum {
     OPT_RULE_INSN,
     OPT_LUA_DIR,
     OPT_STRICT,
+    OPT_STATE_DIR,
+    OPT_SPOOL_DIR,
+    OPT_HEALTH,
     OPT_DEBOUNCE,
     OPT_QUARANTINE,
-    OPT_HEALTH,
+    OPT_HEALTH_OUTPUT,
     OPT_METRICS,
     OPT_METRICS_INTERVAL,
 };
+
+static void on_sighup(int sig)
+{
+    (void)sig;
+    mw_output_request_reopen();
+}
 
 static int cmd_run(int argc, char **argv)
 {
@@ -166,10 +186,13 @@ static int cmd_run(int argc, char **argv)
         {"lua-dir", required_argument, NULL, OPT_LUA_DIR},
         {"quiet", no_argument, NULL, 'q'},
         {"strict", no_argument, NULL, OPT_STRICT},
+        {"state-dir", required_argument, NULL, OPT_STATE_DIR},
+        {"spool-dir", required_argument, NULL, OPT_SPOOL_DIR},
+        {"health", required_argument, NULL, OPT_HEALTH},
         {"follow", no_argument, NULL, 'f'},
         {"reload-debounce", required_argument, NULL, OPT_DEBOUNCE},
         {"quarantine-after", required_argument, NULL, OPT_QUARANTINE},
-        {"health-output", required_argument, NULL, OPT_HEALTH},
+        {"health-output", required_argument, NULL, OPT_HEALTH_OUTPUT},
         {"metrics-file", required_argument, NULL, OPT_METRICS},
         {"metrics-interval", required_argument, NULL, OPT_METRICS_INTERVAL},
         {"help", no_argument, NULL, 'h'},
@@ -185,7 +208,9 @@ static int cmd_run(int argc, char **argv)
     char lua_buf[PATH_MAX + 8];
     struct mw_output *out = NULL;
     struct mw_engine *e = NULL;
-    struct mw_health *health = NULL;
+    struct mw_shape *shape = NULL;
+    const char *state_dir = NULL, *spool_dir = NULL, *health = NULL;
+    char spool_buf[PATH_MAX];
     struct mw_reload *reload = NULL;
     const char *health_spec = NULL;
     size_t debounce = MW_RELOAD_DEFAULT_DEBOUNCE_MS;
@@ -265,7 +290,7 @@ static int cmd_run(int argc, char **argv)
                 eo.quarantine_after = sz;
             }
             break;
-        case OPT_HEALTH: health_spec = optarg; break;
+        case OPT_HEALTH_OUTPUT: health_spec = optarg; break;
         case OPT_METRICS: ro.metrics_file = optarg; break;
         case OPT_METRICS_INTERVAL:
             if (parse_size(optarg, &sz) < 0 || sz > 86400) {
@@ -274,6 +299,9 @@ static int cmd_run(int argc, char **argv)
             }
             ro.metrics_interval_ms = (int)sz * 1000;
             break;
+        case OPT_STATE_DIR: state_dir = optarg; break;
+        case OPT_SPOOL_DIR: spool_dir = optarg; break;
+        case OPT_HEALTH: health = optarg; break;
         default: usage_error(usage_run, NULL); goto done;
         }
     }
@@ -283,7 +311,34 @@ static int cmd_run(int argc, char **argv)
     }
     eo.lua_dir = find_lua_dir(lua_dir_opt, lua_buf, sizeof(lua_buf));
 
+    if (health_spec) {
+        /* --health-output SPEC: stderr, file:PATH or none */
+        if (strncmp(health_spec, "file:", 5) == 0 && health_spec[5] != '\0') {
+            health = health_spec + 5;
+        } else if (strcmp(health_spec, "none") == 0) {
+            health = "/dev/null";
+        } else if (strcmp(health_spec, "stderr") != 0) {
+            usage_error(usage_run, "--health-output is stderr, file:PATH or none");
+            goto done;
+        }
+    }
+    if (health) {
+        struct mw_error err;
+        if (mw_health_open(health, &err) < 0) {
+            mw_log_error("%s", err.msg);
+            goto done;
+        }
+    }
+    if (state_dir && mkdir(state_dir, 0700) != 0 && errno != EEXIST) {
+        mw_log_error("--state-dir %s: %s", state_dir, strerror(errno));
+        goto done;
+    }
+    if (spool_dir == NULL && state_dir) {
+        snprintf(spool_buf, sizeof(spool_buf), "%s/spool", state_dir);
+        spool_dir = spool_buf;
+    }
     out = mw_output_new();
+    mw_output_set_spool_dir(out, spool_dir);
     if (noutputs == 0)
         outputs[noutputs++] = (char *)"stdout";
     for (int i = 0; i < noutputs; i++) {
@@ -293,19 +348,21 @@ static int cmd_run(int argc, char **argv)
             goto done;
         }
     }
-    if (health_spec == NULL)
-        health_spec = ro.follow ? "stderr" : "none";
     {
         struct mw_error err;
-        health = mw_health_open(health_spec, &err);
-        if (health == NULL) {
-            usage_error(usage_run, err.msg);
+        shape = mw_shape_new(state_dir, out, &err);
+        if (shape == NULL) {
+            mw_log_error("%s", err.msg);
             goto done;
         }
     }
-    eo.health = health;
-    ro.health = health;
+    signal(SIGHUP, on_sighup);
+    /* host-event records (rules loaded, reload failed, quarantined, ...):
+     * always in follow mode, otherwise when a health sink was asked for */
+    eo.health_records = ro.follow || health || health_spec;
+    ro.health_records = eo.health_records;
     e = mw_engine_new(&eo, out);
+    mw_engine_set_shape(e, shape);
     failed = mw_engine_load(e, rules, nrules);
     if (failed > 0 && strict) {
         mw_log_error("%d rule file(s) failed to load and --strict is set", failed);
@@ -332,8 +389,9 @@ static int cmd_run(int argc, char **argv)
 done:
     mw_reload_free(reload);
     mw_engine_free(e);
-    mw_health_free(health);
     mw_output_free(out);
+    mw_shape_free(shape);
+    mw_health_close();
     free(rules);
     free(outputs);
     return rc;

@@ -12,6 +12,7 @@
 #include "mw_log.h"
 #include "mw_rule.h"
 #include "mw_seq.h"
+#include "mw_shape.h"
 
 #include <dirent.h>
 #include <stdlib.h>
@@ -23,7 +24,8 @@ struct slot {
     struct mw_rule *rule;           /* owned */
     struct mw_seq_state *state;     /* owned, sequence rules */
     uint64_t matched;               /* query rules: events matched */
-    uint64_t alerts;
+    uint64_t raised;                /* detections, before shaping */
+    uint64_t alerts;                /* delivered to the outputs */
     uint64_t alert_failures;
     bool quarantined;               /* skipped by dispatch until reloaded */
     int64_t loaded_at;              /* wall seconds of the last (re)load */
@@ -34,6 +36,7 @@ struct mw_engine {
     struct mw_engine_opts opts;
     char *lua_dir;                  /* owned copy */
     struct mw_output *out;          /* borrowed */
+    struct mw_shape *shape;         /* borrowed, may be NULL */
     struct slot *slots;             /* owned */
     size_t nslots;
     uint64_t alerts;
@@ -158,7 +161,10 @@ static struct slot *find_file(struct mw_engine *e, const char *path)
 
 static void health(struct mw_engine *e, const char *kind, json_t *fields)
 {
-    mw_health_emit(e->opts.health, kind, fields);
+    if (e->opts.health_records)
+        mw_health_emit(kind, fields);
+    else
+        json_decref(fields);
 }
 
 static int64_t wall_seconds(void)
@@ -288,7 +294,7 @@ int mw_engine_reload_file(struct mw_engine *e, const char *path)
             s->state = NULL;
         }
         if (!same_id) {
-            s->matched = s->alerts = s->alert_failures = 0;
+            s->matched = s->raised = s->alerts = s->alert_failures = 0;
             s->reloads = 0;
         }
         if (s->state == NULL && mw_rule_kind(r) == MW_RULE_SEQUENCE)
@@ -357,16 +363,40 @@ static void emit(void *ud, struct mw_event *const *evs, int n)
     struct slot *s = e->current;
     mw_time_t at = e->opts.alert_time_from_events ? evs[n - 1]->ts : wall_now();
     json_t *alert = mw_alert_build(s->rule, evs, n, at);
+    const char *rid = mw_rule_meta(s->rule)->id;
+    const char *id;
 
     if (alert == NULL) {
         s->alert_failures++;
-        mw_log_error("rule %s: cannot build an alert", mw_rule_meta(s->rule)->id);
+        mw_log_error("rule %s: cannot build an alert", rid);
         return;
+    }
+    s->raised++;
+    id = json_string_value(json_object_get(json_object_get(alert, "event"), "id"));
+    if (e->shape && mw_shape_duplicate(e->shape, rid, id))
+        goto out;
+    switch (mw_rule_on_alert(s->rule, alert)) {
+    case MW_HOOK_DROP:
+        if (e->shape)
+            mw_shape_hook_dropped(e->shape, rid, id);
+        goto out;
+    case MW_HOOK_FAILED:
+        if (e->shape)
+            mw_shape_hook_failed(e->shape, rid);
+        break;
+    case MW_HOOK_KEEP:
+        break;
+    }
+    if (e->shape) {
+        if (mw_shape_submit(e->shape, rid, mw_rule_policy(s->rule), alert, evs, n,
+                            evs[n - 1]->ts) != MW_SHAPE_DELIVERED)
+            goto out;
+    } else if (e->out) {
+        mw_output_write(e->out, alert);
     }
     s->alerts++;
     e->alerts++;
-    if (e->out)
-        mw_output_write(e->out, alert);
+out:
     json_decref(alert);
 }
 
@@ -409,8 +439,15 @@ void mw_engine_dispatch(struct mw_engine *e, struct mw_event *ev)
 
 void mw_engine_finish(struct mw_engine *e)
 {
-    (void)e;    /* sequences complete only on events; pending ones are
-                 * reported as open in the statistics */
+    /* sequences complete only on events; pending ones are reported as open
+     * in the statistics. Caps report what their last interval dropped. */
+    if (e->shape)
+        mw_shape_finish(e->shape);
+}
+
+void mw_engine_set_shape(struct mw_engine *e, struct mw_shape *shape)
+{
+    e->shape = shape;
 }
 
 uint64_t mw_engine_alerts(const struct mw_engine *e)
@@ -444,6 +481,10 @@ json_t *mw_engine_stats(const struct mw_engine *e)
         json_object_set_new(o, "quarantined", json_boolean(s->quarantined));
         json_object_set_new(o, "loaded_at", json_integer((json_int_t)s->loaded_at));
         json_object_set_new(o, "reloads", json_integer((json_int_t)s->reloads));
+        json_object_set_new(o, "raised", json_integer((json_int_t)s->raised));
+        json_object_set_new(o, "hook_errors", json_integer((json_int_t)er->hook_failures));
+        if (e->shape)
+            mw_shape_rule_stats(e->shape, m->id, o);
         if (s->state) {
             const struct mw_seq_stats *st = mw_seq_stats(s->state);
             const struct mw_seq_def *d = mw_rule_seq(s->rule);

@@ -1,75 +1,60 @@
-/* mw_health.c - health records as NDJSON on stderr or in a file
+/* mw_health.c - health records as JSON lines on stderr or in a file
  *
- * A record is built, dumped compact and written with one fprintf followed by
- * fflush, so records never interleave with each other and are visible at
- * once to a reader that follows the file. A failed write is reported once on
- * stderr and never stops the host.
+ * One mutex serialises writers (the main thread and output sender threads),
+ * so records never interleave. The record is built and serialised outside
+ * the lock; only the write is inside it.
  */
 #include "mw_health.h"
 #include "mw_log.h"
-#include "mw_time.h"
 
 #include <errno.h>
-#include <stdbool.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-struct mw_health {
-    FILE *fp;               /* owned unless it is stderr; NULL for "none" */
-    bool owns_fp;
-    bool failed;            /* a write failed (reported once) */
-    unsigned long long written;
-};
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static FILE *health_fp;         /* owned; NULL means stderr */
+static uint64_t written;
 
-struct mw_health *mw_health_open(const char *spec, struct mw_error *err)
+int mw_health_open(const char *path, struct mw_error *err)
 {
-    struct mw_health *h;
-    FILE *fp = NULL;
-
-    if (strcmp(spec, "stderr") == 0) {
-        fp = stderr;
-    } else if (strncmp(spec, "file:", 5) == 0 && spec[5] != '\0') {
-        fp = fopen(spec + 5, "a");
-        if (fp == NULL) {
-            mw_error_set(err, "--health-output %s: %s", spec + 5, strerror(errno));
-            return NULL;
-        }
-    } else if (strcmp(spec, "none") != 0) {
-        mw_error_set(err, "--health-output must be stderr, file:PATH or none (got '%s')",
-                     spec);
-        return NULL;
-    }
-    h = xcalloc(1, sizeof(*h));
-    h->fp = fp;
-    h->owns_fp = fp != NULL && fp != stderr;
-    return h;
+    FILE *fp = fopen(path, "a");
+    if (fp == NULL)
+        return mw_error_set(err, "health file %s: %s", path, strerror(errno));
+    pthread_mutex_lock(&lock);
+    if (health_fp)
+        fclose(health_fp);
+    health_fp = fp;
+    pthread_mutex_unlock(&lock);
+    return 0;
 }
 
-void mw_health_free(struct mw_health *h)
+void mw_health_close(void)
 {
-    if (h == NULL)
-        return;
-    if (h->owns_fp)
-        fclose(h->fp);
-    free(h);
+    pthread_mutex_lock(&lock);
+    if (health_fp)
+        fclose(health_fp);
+    health_fp = NULL;
+    pthread_mutex_unlock(&lock);
 }
 
-void mw_health_emit(struct mw_health *h, const char *kind, json_t *fields)
+void mw_health_emit(const char *kind, json_t *fields)
 {
     struct timespec ts;
-    char when[40];
-    json_t *rec;
+    struct tm tm;
+    char stamp[96];
+    json_t *rec = json_object();
     char *line;
 
-    if (h == NULL || h->fp == NULL) {
-        json_decref(fields);
-        return;
-    }
     clock_gettime(CLOCK_REALTIME, &ts);
-    mw_time_format((mw_time_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000, when, sizeof(when));
-    rec = json_pack("{s:s, s:s}", "@timestamp", when, "event", kind);
+    gmtime_r(&ts.tv_sec, &tm);
+    snprintf(stamp, sizeof(stamp), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ",
+             tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+             tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
+    json_object_set_new(rec, "@timestamp", json_string(stamp));
+    json_object_set_new(rec, "health", json_string(kind));
     if (fields) {
         json_object_update(rec, fields);
         json_decref(fields);
@@ -78,15 +63,19 @@ void mw_health_emit(struct mw_health *h, const char *kind, json_t *fields)
     json_decref(rec);
     if (line == NULL)
         return;
-    if ((fprintf(h->fp, "%s\n", line) < 0 || fflush(h->fp) == EOF) && !h->failed) {
-        h->failed = true;
-        mw_log_error("cannot write health records: %s", strerror(errno));
-    }
-    h->written++;
-    mw_json_free(line);
+    pthread_mutex_lock(&lock);
+    FILE *fp = health_fp ? health_fp : stderr;
+    fprintf(fp, "%s\n", line);
+    fflush(fp);
+    written++;
+    pthread_mutex_unlock(&lock);
+    free(line);
 }
 
-unsigned long long mw_health_count(const struct mw_health *h)
+uint64_t mw_health_count(void)
 {
-    return h ? h->written : 0;
+    pthread_mutex_lock(&lock);
+    uint64_t n = written;
+    pthread_mutex_unlock(&lock);
+    return n;
 }

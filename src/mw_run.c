@@ -9,6 +9,7 @@
  * metrics file. Signal handlers only set sig_atomic_t flags.
  */
 #include "mw_run.h"
+#include "mw_health.h"
 #include "mw_input.h"
 #include "mw_log.h"
 #include "mw_mem.h"
@@ -55,6 +56,7 @@ static void on_hup(int sig)
 {
     (void)sig;
     hup_signal = 1;
+    mw_output_request_reopen();     /* what SIGHUP does outside follow mode */
 }
 
 static int64_t mono_ms(void)
@@ -237,7 +239,7 @@ static void summary_json(struct mw_engine *e, struct mw_output *out,
     json_decref(doc);
 }
 
-static void summary_text(struct mw_engine *e, struct src *srcs, int n)
+static void summary_text(struct mw_engine *e, struct mw_output *out, struct src *srcs, int n)
 {
     fprintf(stderr, "moonwatch: summary\n");
     for (int i = 0; i < n; i++) {
@@ -281,6 +283,13 @@ static void summary_text(struct mw_engine *e, struct src *srcs, int n)
         }
         fprintf(stderr, "alerts %lld",
                 (long long)json_integer_value(json_object_get(rs, "alerts")));
+        static const char *const shaping[] = {"deduplicated", "suppressed",
+            "suppressed_pending", "capped", "hook_dropped", "hook_errors"};
+        for (size_t k = 0; k < sizeof(shaping) / sizeof(shaping[0]); k++) {
+            json_int_t v = json_integer_value(json_object_get(rs, shaping[k]));
+            if (v)
+                fprintf(stderr, ", %s %lld", shaping[k], (long long)v);
+        }
         json_t *errs = json_object_get(rs, "errors");
         const char *k;
         json_t *v;
@@ -290,6 +299,25 @@ static void summary_text(struct mw_engine *e, struct src *srcs, int n)
         fputc('\n', stderr);
     }
     json_decref(rules);
+    if (out) {
+        json_t *outs = json_array();
+        json_t *os;
+        mw_output_stats(out, outs);
+        json_array_foreach(outs, i, os) {
+            if (json_array_size(outs) == 1 &&
+                strcmp(json_string_value(json_object_get(os, "type")), "stdout") == 0)
+                break;          /* the default: nothing to say */
+            fprintf(stderr, "  output %s: delivered %lld, retried %lld, spooled %lld, "
+                    "failed %lld, waiting in spool %lld\n",
+                    json_string_value(json_object_get(os, "spec")),
+                    (long long)json_integer_value(json_object_get(os, "delivered")),
+                    (long long)json_integer_value(json_object_get(os, "retried")),
+                    (long long)json_integer_value(json_object_get(os, "spooled")),
+                    (long long)json_integer_value(json_object_get(os, "failed")),
+                    (long long)json_integer_value(json_object_get(os, "spool_pending")));
+        }
+        json_decref(outs);
+    }
     fprintf(stderr, "  total: %llu alerts\n", (unsigned long long)mw_engine_alerts(e));
 }
 
@@ -400,11 +428,13 @@ int mw_run(struct mw_engine *e, struct mw_output *out, const struct mw_run_opts 
                 inotify_add_watch(in_fd, names[i], IN_MODIFY);
         }
         next_metrics = mono_ms() + interval;
-        json_t *ins = json_array();
-        for (int i = 0; i < n; i++)
-            json_array_append_new(ins, json_string(mw_input_name(srcs[i].in)));
-        mw_health_emit(o->health, "started", json_pack("{s:o, s:I, s:I}", "inputs", ins,
-                       "rules", (json_int_t)mw_engine_rule_count(e), "pid", (json_int_t)getpid()));
+        if (o->health_records) {
+            json_t *ins = json_array();
+            for (int i = 0; i < n; i++)
+                json_array_append_new(ins, json_string(mw_input_name(srcs[i].in)));
+            mw_health_emit("started", json_pack("{s:o, s:I, s:I}", "inputs", ins, "rules",
+                           (json_int_t)mw_engine_rule_count(e), "pid", (json_int_t)getpid()));
+        }
         mw_log_info("following %d input(s); SIGHUP reloads the rules, SIGINT/SIGTERM stops", n);
     }
 
@@ -478,7 +508,8 @@ int mw_run(struct mw_engine *e, struct mw_output *out, const struct mw_run_opts 
         const char *why = stop_signal == SIGINT ? "SIGINT"
                           : stop_signal == SIGTERM ? "SIGTERM" : "end of input";
         mw_log_info("%s: stopping", why);
-        mw_health_emit(o->health, "stopped", json_pack("{s:s, s:I}", "reason", why,
+        if (o->health_records)
+            mw_health_emit("stopped", json_pack("{s:s, s:I}", "reason", why,
                        "alerts", (json_int_t)mw_engine_alerts(e)));
         sigaction(SIGINT, &old_int, NULL);
         sigaction(SIGTERM, &old_term, NULL);
@@ -487,13 +518,14 @@ int mw_run(struct mw_engine *e, struct mw_output *out, const struct mw_run_opts 
             close(in_fd);
     }
     mw_engine_finish(e);
+    mw_output_drain(out);   /* final delivery counts for the summary */
     if (o->metrics_file)
         write_metrics(e, out, srcs, n, &r);
 
     if (o->summary == MW_SUMMARY_JSON)
         summary_json(e, out, srcs, n, &r);
     else if (o->summary == MW_SUMMARY_TEXT)
-        summary_text(e, srcs, n);
+        summary_text(e, out, srcs, n);
 
 out:
     for (int i = 0; i < n; i++) {

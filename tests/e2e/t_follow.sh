@@ -33,7 +33,7 @@ wait_for() {
 # expect_soon NAME FILE FILTER WANT
 expect_soon() { if wait_for "$2" "$3" "$4"; then ok; else fail "$1: got '$GOT', want '$4'"; sed 's/^/    /' "$F/err" | tail -15; fi; }
 alerts_of() { echo "[.[] | select(.rule.id == \"$1\")] | length"; }
-health_n() { echo "[.[] | select(.event == \"$1\"${2:-})] | length"; }
+health_n() { echo "[.[] | select(.health == \"$1\"${2:-})] | length"; }
 rule_v() { # rule_v VERSION DATASET: a query rule whose message says its version
     cat <<LUA
 local mw = require("moonwatch")
