@@ -44,6 +44,8 @@ struct run {
     bool draining;              /* shutdown: "nothing yet" means done */
     mw_time_t now;              /* newest event time dispatched */
     bool started;               /* now is set */
+    int64_t now_mono;           /* monotonic ms when `now` last moved */
+    mw_time_t advanced;         /* event time the windows were last advanced to */
 };
 
 static mw_time_t wall_now(void)
@@ -235,12 +237,31 @@ static void dispatch_head(struct run *r, struct mw_engine *e, struct src *s,
     } else {
         if (r->started && ev->ts < r->now)
             mw_input_stats(s->in)->reordered++;
-        if (!r->started || ev->ts > r->now)
+        if (!r->started || ev->ts > r->now) {
             r->now = ev->ts;
+            r->now_mono = mono_ms();
+        }
         r->started = true;
         mw_engine_dispatch(e, ev);
     }
     mw_event_unref(ev);
+}
+
+/* Follow mode, inputs quiet: event time keeps running with the wall clock
+ * from the newest event seen, held back by --max-lateness (an event that
+ * could still arrive in time must still find its windows open). Windows that
+ * complete by the passage of time (absence, the end of a threshold or cap
+ * interval) fire without waiting for the next event. */
+static void advance_idle(struct run *r, struct mw_engine *e)
+{
+    mw_time_t t;
+    if (!r->started)
+        return;
+    t = r->now + (mw_time_t)(mono_ms() - r->now_mono) * 1000 - r->o->max_lateness;
+    if (t > r->now && t > r->advanced) {
+        r->advanced = t;
+        mw_engine_advance(e, t);
+    }
 }
 
 /* Resident set size now and at its peak, in bytes (0 when unknown). */
@@ -461,7 +482,7 @@ int mw_run(struct mw_engine *e, struct mw_output *out, const struct mw_run_opts 
     char *const *names = o->ninputs > 0 ? o->inputs : stdin_only;
     int n = o->ninputs > 0 ? o->ninputs : 1;
     struct src *srcs = xcalloc((size_t)n, sizeof(*srcs));
-    struct run r = {o, NULL, NULL, 0, false, 0, false};
+    struct run r = {.o = o};
     struct sigaction sa_stop, sa_hup, old_int, old_term, old_hup;
     int in_fd = -1;
     int interval = o->metrics_interval_ms > 0 ? o->metrics_interval_ms : 5000;
@@ -554,6 +575,7 @@ int mw_run(struct mw_engine *e, struct mw_output *out, const struct mw_run_opts 
         }
         if (best >= 0)
             continue;
+        advance_idle(&r, e);
         int wait = FOLLOW_WAIT_MS;
         if (due >= 0 && due < wait)
             wait = due;
