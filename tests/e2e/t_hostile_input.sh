@@ -119,3 +119,18 @@ mw_bounded run --rules rules --summary json "$T/halert.ndjson"
 expect_eq "nested/many-key true positive: the alert is valid JSON" "$(summary .events_parsed)" 1
 rm -f "$T/halert.ndjson" "$T/h2400.ndjson" "$T/h1969.ndjson" "$all"
 rm -rf "$HB"
+
+# a rule whose metadata is not UTF-8 text (found by the rule fuzzer: it
+# loaded, then every alert failed to build and was lost) is refused at load
+# with file and line; the other rules run
+printf 'local mw = require("moonwatch")\nreturn mw.rule {\n  id = "bad-\\255-id", name = "n",\n  where = mw.eq("event.dataset", "azure.signinlogs"),\n}\n' >"$T/badutf8.lua"
+printf 'local mw = require("moonwatch")\nreturn mw.rule {\n  id = "bad-tag", name = "n", tags = { "ok", "\\192\\175" },\n  where = mw.eq("event.dataset", "azure.signinlogs"),\n}\n' >"$T/badtag.lua"
+mw check "$T/badutf8.lua" "$T/badtag.lua"
+expect_eq "rule id not UTF-8: check fails" "$RC" 2
+expect_match "rule id not UTF-8: reported with file and line" "$T/err" "badutf8.lua:3: rule field 'id' is not valid UTF-8"
+expect_match "rule tag not UTF-8: reported" "$T/err" "badtag.lua(:[0-9]+)?: rule field 'tags' holds a string that is not UTF-8"
+mkdir -p "$T/hrules" && cp "$T/badutf8.lua" rules/azure/sp_signin_then_arc_credential_access.lua "$T/hrules/"
+mw_bounded run --rules "$T/hrules" --summary json $TP
+expect_eq "rule id not UTF-8: the other rule still alerts" "$(lines "$T/out")" 1
+expect_eq "rule id not UTF-8: the summary lists the loaded rule" "$(summary '.rules | length')" 1
+rm -rf "$T/hrules" "$T/badutf8.lua" "$T/badtag.lua"
