@@ -29,7 +29,7 @@ OPT       ?= -O2 -g
 FINAL_CFLAGS  = $(STD) $(WARN) $(OPT) -Iinclude $(PKG_CFLAGS) \
                 -DMW_DEFAULT_LUA_DIR='"$(PREFIX)/share/moonwatch/lua"' $(CFLAGS)
 FINAL_LDFLAGS = $(LDFLAGS)
-FINAL_LIBS    = $(PKG_LIBS) -lm
+FINAL_LIBS    = $(PKG_LIBS) -lm -pthread
 
 V         ?= 0
 ifeq ($(V),0)

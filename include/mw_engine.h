@@ -15,6 +15,7 @@
 
 #include "mw_event.h"
 #include "mw_output.h"
+#include "mw_prefilter.h"
 #include "mw_sandbox.h"
 
 struct mw_engine_opts {
@@ -39,6 +40,13 @@ size_t mw_engine_rule_count(const struct mw_engine *e);
 
 /* Feeds one event to every rule. Borrows ev. */
 void mw_engine_dispatch(struct mw_engine *e, struct mw_event *ev);
+/* Moves event time to `now` without an event, exactly as dispatching an
+ * event at `now` that no rule matches would: windows drop what can no longer
+ * complete. Used for lines the prefilter skips. */
+void mw_engine_advance(struct mw_engine *e, mw_time_t now);
+/* The prefilter of the loaded rules (borrowed, valid until the next load or
+ * mw_engine_free). */
+const struct mw_prefilter *mw_engine_prefilter(const struct mw_engine *e);
 /* End of input: lets windows drop what can no longer complete. */
 void mw_engine_finish(struct mw_engine *e);
 

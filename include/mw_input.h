@@ -39,6 +39,7 @@ struct mw_input_stats {
     uint64_t lines;     /* non-blank lines seen (including too long ones) */
     uint64_t blank;     /* empty or whitespace-only lines, skipped */
     uint64_t parsed;    /* lines that became events */
+    uint64_t skipped;   /* lines the prefilter did not parse (time only) */
     uint64_t rejected;  /* sum of by_reason */
     uint64_t by_reason[MW_REJECT__COUNT];
 };

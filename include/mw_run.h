@@ -5,6 +5,14 @@
  * next, so separate exports of different data sets interleave as they
  * happened. Rejected lines are reported with input name and line number,
  * counted per reason and optionally kept in a dead-letter file.
+ *
+ * With the engine's prefilter active, a line that contains none of the
+ * rules' literals is not parsed: its top-level timestamp is read and event
+ * time moves to it (mw_engine_advance), so windows behave as if it had been
+ * parsed and matched nothing. With threads > 1, framed lines go in batches
+ * to a pool of parser threads (prefilter and parse there); this thread
+ * consumes each input's batches in order and dispatches as with one thread,
+ * so event order, alerts and counters are the same.
  */
 #ifndef MW_RUN_H
 #define MW_RUN_H
@@ -29,6 +37,8 @@ struct mw_run_opts {
     const char *dead_letter;    /* NULL: none */
     enum mw_summary_format summary;
     int max_reports_per_input;  /* rejected-line messages before going quiet */
+    bool no_prefilter;          /* parse every line */
+    int threads;                /* parser threads; <= 1: parse on this thread */
 };
 
 /* Runs the engine over the inputs to their end. Returns 0, or 2 when an

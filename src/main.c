@@ -60,6 +60,10 @@ static const char *const usage_run =
     "      --rule-instructions N   Lua instruction budget per predicate call\n"
     "                              (default 1000000)\n"
     "      --lua-dir DIR           folder of the moonwatch Lua modules\n"
+    "      --threads N             parser threads (default 1: parse on the rule\n"
+    "                              thread); rules still see events in order\n"
+    "      --no-prefilter          parse every line (default: lines that contain\n"
+    "                              none of the rules' literals are not parsed)\n"
     "      --strict                refuse to start when any rule fails to load\n"
     "                              (default: report it and run the others)\n"
     "  -q, --quiet                 only warnings and errors on stderr\n"
@@ -131,6 +135,8 @@ enum {
     OPT_RULE_INSN,
     OPT_LUA_DIR,
     OPT_STRICT,
+    OPT_THREADS,
+    OPT_NO_PREFILTER,
 };
 
 static int cmd_run(int argc, char **argv)
@@ -149,6 +155,8 @@ static int cmd_run(int argc, char **argv)
         {"lua-dir", required_argument, NULL, OPT_LUA_DIR},
         {"quiet", no_argument, NULL, 'q'},
         {"strict", no_argument, NULL, OPT_STRICT},
+        {"threads", required_argument, NULL, OPT_THREADS},
+        {"no-prefilter", no_argument, NULL, OPT_NO_PREFILTER},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -219,6 +227,14 @@ static int cmd_run(int argc, char **argv)
             break;
         case OPT_LUA_DIR: lua_dir_opt = optarg; break;
         case OPT_STRICT: strict = true; break;
+        case OPT_THREADS:
+            if (parse_size(optarg, &sz) < 0 || sz > 16) {
+                usage_error(usage_run, "--threads needs a number from 1 to 16");
+                goto done;
+            }
+            ro.threads = (int)sz;
+            break;
+        case OPT_NO_PREFILTER: ro.no_prefilter = true; break;
         default: usage_error(usage_run, NULL); goto done;
         }
     }
@@ -294,6 +310,8 @@ static int cmd_check(int argc, char **argv)
     else
         failed = mw_engine_load(e, default_paths, 1);
     mw_engine_list(e, stdout);
+    if (mw_engine_rule_count(e) > 0)
+        mw_prefilter_describe(mw_engine_prefilter(e), stdout);
     fprintf(stderr, "moonwatch: %zu rule(s) loaded, %d failed\n",
             mw_engine_rule_count(e), failed);
     mw_engine_free(e);

@@ -9,6 +9,7 @@
 #include "mw_alert.h"
 #include "mw_dict.h"
 #include "mw_log.h"
+#include "mw_prefilter.h"
 #include "mw_rule.h"
 #include "mw_seq.h"
 
@@ -34,6 +35,7 @@ struct mw_engine {
     size_t nslots;
     uint64_t alerts;
     struct slot *current;           /* during dispatch, for the emit callback */
+    struct mw_prefilter *prefilter; /* owned: rebuilt whenever rules load */
 };
 
 struct mw_engine *mw_engine_new(const struct mw_engine_opts *opts,
@@ -56,6 +58,7 @@ void mw_engine_free(struct mw_engine *e)
         mw_rule_free(e->slots[i].rule);
     }
     free(e->slots);
+    mw_prefilter_free(e->prefilter);
     free(e->lua_dir);
     free(e);
 }
@@ -128,6 +131,22 @@ static int scan(const char *path, struct pathlist *pl, int depth)
     return rc;
 }
 
+/* The prefilter follows the rule set: rebuilt after every change to it. */
+static void rebuild_prefilter(struct mw_engine *e)
+{
+    struct mw_rule **rules = xcalloc(e->nslots ? e->nslots : 1, sizeof(*rules));
+    for (size_t i = 0; i < e->nslots; i++)
+        rules[i] = e->slots[i].rule;
+    mw_prefilter_free(e->prefilter);
+    e->prefilter = mw_prefilter_build(rules, e->nslots);
+    free(rules);
+}
+
+const struct mw_prefilter *mw_engine_prefilter(const struct mw_engine *e)
+{
+    return e->prefilter;
+}
+
 int mw_engine_load(struct mw_engine *e, char *const *paths, int npaths)
 {
     struct pathlist pl = {0};
@@ -170,6 +189,7 @@ int mw_engine_load(struct mw_engine *e, char *const *paths, int npaths)
     for (size_t i = 0; i < pl.n; i++)
         free(pl.v[i]);
     free(pl.v);
+    rebuild_prefilter(e);
     return failed;
 }
 
@@ -222,6 +242,13 @@ void mw_engine_dispatch(struct mw_engine *e, struct mw_event *ev)
         }
     }
     e->current = NULL;
+}
+
+void mw_engine_advance(struct mw_engine *e, mw_time_t now)
+{
+    for (size_t i = 0; i < e->nslots; i++)
+        if (e->slots[i].state)
+            mw_seq_advance(mw_rule_seq(e->slots[i].rule), e->slots[i].state, now);
 }
 
 void mw_engine_finish(struct mw_engine *e)

@@ -5,22 +5,89 @@
 #include "mw_mem.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* One framed line after prefilter and parse: what the consumer needs. */
+enum lkind {
+    L_BLANK,
+    L_EVENT,    /* ev holds the event */
+    L_SKIP,     /* not parsed; ts holds its event time */
+    L_REJECT,   /* reason and msg */
+    L_TOO_LONG, /* len is the size of the skipped line */
+};
+
+struct lres {
+    enum lkind kind;
+    enum mw_reject reason;
+    struct mw_event *ev;        /* owned until consumed */
+    mw_time_t ts;
+    char *msg;                  /* owned, L_REJECT from a worker */
+    uint64_t lineno, offset;
+    size_t off, len;            /* the line in its batch buffer */
+};
+
+/* A run of framed lines of one input, parsed by a worker thread. */
+struct batch {
+    struct batch *next;         /* job queue or free list link */
+    char *buf;                  /* owned: the lines' bytes */
+    size_t used, cap;
+    struct lres *res;           /* owned */
+    size_t n, cap_res, pos;     /* pos: next result to consume */
+    bool done;                  /* parsed (under the pool mutex) */
+};
+
+#define BATCH_LINES 128
+#define BATCH_BYTES (512 * 1024)
 
 struct src {
     struct mw_input *in;        /* owned */
     struct mw_event *head;      /* owned: next event, or NULL */
+    bool head_skip;             /* the head is a skipped line at skip_ts */
+    mw_time_t skip_ts;
     bool done;
+    bool eof;                   /* threaded: framing reached the end */
     int reported;
+    struct batch *q[64];        /* threaded: batches in input order (ring) */
+    int qhead, qlen;
+    struct batch *free_list;    /* owned */
+    int nbatches;               /* allocated for this source */
 };
+
+struct pool;
 
 struct run {
     const struct mw_run_opts *o;
     struct mw_path *ts_path;    /* owned */
     FILE *dead;                 /* owned, may be NULL */
     uint64_t dead_written;
+    const struct mw_prefilter *pf; /* borrowed from the engine; NULL: parse all */
+    const char *ts_key;         /* top-level timestamp key for skipped lines */
+    size_t ts_keylen;
+    struct pool *pool;          /* owned, NULL with one thread */
+    int depth;                  /* batches in flight per input */
 };
+
+/* ---------------------------------------------------------------------- */
+/* per line: prefilter, then parse (thread-safe: touches only its line)    */
+
+static void process_line(const struct run *r, const char *input, const char *line,
+                         size_t len, struct lres *res, struct mw_error *err)
+{
+    if (mw_line_is_blank(line, len)) {
+        res->kind = L_BLANK;
+        return;
+    }
+    if (r->pf != NULL && !mw_prefilter_pass(r->pf, line, len) &&
+        mw_prefilter_scan_ts(line, len, r->ts_key, r->ts_keylen, &res->ts) == 0) {
+        res->kind = L_SKIP;
+        return;
+    }
+    res->ev = mw_ingest_parse(line, len, r->ts_path, input, res->lineno, res->offset,
+                              0, &res->reason, err);
+    res->kind = res->ev != NULL ? L_EVENT : L_REJECT;
+}
 
 static void dead_letter(struct run *r, const char *input, uint64_t lineno,
                         enum mw_reject reason, const char *msg,
@@ -84,17 +151,65 @@ static void reject(struct run *r, struct src *s, uint64_t lineno,
     dead_letter(r, mw_input_name(s->in), lineno, reason, msg, line, len);
 }
 
-/* Reads until the source has a head event or is exhausted. */
+/* Consumes one line's result, in input order: counts it, reports a
+ * rejection, or makes it the source's head. line is NULL for too long. */
+static void take(struct run *r, struct src *s, struct lres *res, const char *line,
+                 const char *msg)
+{
+    struct mw_input_stats *st = mw_input_stats(s->in);
+
+    switch (res->kind) {
+    case L_BLANK:
+        st->blank++;
+        break;
+    case L_EVENT:
+        st->lines++;
+        st->parsed++;
+        s->head = res->ev;
+        res->ev = NULL;
+        break;
+    case L_SKIP:
+        st->lines++;
+        st->skipped++;
+        s->head_skip = true;
+        s->skip_ts = res->ts;
+        break;
+    case L_REJECT:
+        st->lines++;
+        reject(r, s, res->lineno, res->reason, msg, line, res->len);
+        break;
+    case L_TOO_LONG: {
+        char buf[128];
+        st->lines++;
+        snprintf(buf, sizeof(buf), "line of %zu bytes exceeds the limit of %zu",
+                 res->len, r->o->max_line);
+        reject(r, s, res->lineno, MW_REJECT_TOO_LONG, buf, NULL, res->len);
+        break;
+    }
+    }
+}
+
+static bool has_head(const struct src *s)
+{
+    return s->head != NULL || s->head_skip;
+}
+
+static mw_time_t head_ts(const struct src *s)
+{
+    return s->head != NULL ? s->head->ts : s->skip_ts;
+}
+
+/* Reads until the source has a head (event or skipped line) or is
+ * exhausted. One thread: frame, prefilter and parse here. */
 static int refill(struct run *r, struct src *s)
 {
-    while (!s->done && s->head == NULL) {
+    while (!s->done && !has_head(s)) {
         const char *line;
         size_t len;
-        uint64_t lineno, offset;
+        struct lres res = {0};
         struct mw_error err;
         enum mw_line_status ls =
-            mw_input_next_line(s->in, &line, &len, &lineno, &offset, &err);
-        struct mw_input_stats *st = mw_input_stats(s->in);
+            mw_input_next_line(s->in, &line, &len, &res.lineno, &res.offset, &err);
 
         switch (ls) {
         case MW_LINE_EOF:
@@ -104,29 +219,247 @@ static int refill(struct run *r, struct src *s)
             mw_log_error("%s", err.msg);
             s->done = true;
             return -1;
-        case MW_LINE_TOO_LONG: {
-            char msg[128];
-            st->lines++;
-            snprintf(msg, sizeof(msg), "line of %zu bytes exceeds the limit of %zu",
-                     len, r->o->max_line);
-            reject(r, s, lineno, MW_REJECT_TOO_LONG, msg, NULL, len);
+        case MW_LINE_TOO_LONG:
+            res.kind = L_TOO_LONG;
+            res.len = len;
+            take(r, s, &res, NULL, NULL);
+            break;
+        case MW_LINE_OK:
+            res.len = len;
+            process_line(r, mw_input_name(s->in), line, len, &res, &err);
+            take(r, s, &res, line, err.msg);
             break;
         }
-        case MW_LINE_OK: {
-            enum mw_reject reason;
-            if (mw_line_is_blank(line, len)) {
-                st->blank++;
-                break;
-            }
-            st->lines++;
-            s->head = mw_ingest_parse(line, len, r->ts_path, mw_input_name(s->in),
-                                      lineno, offset, 0, &reason, &err);
-            if (s->head == NULL)
-                reject(r, s, lineno, reason, err.msg, line, len);
-            else
-                st->parsed++;
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* parser threads                                                          */
+
+struct pool {
+    pthread_mutex_t mu;
+    pthread_cond_t work;        /* a job was queued, or stop */
+    pthread_cond_t done;        /* a batch was parsed */
+    struct job {
+        struct job *next;
+        struct batch *b;
+        const char *input;
+    } *jobs_head, *jobs_tail, *job_free;
+    bool stop;
+    pthread_t *threads;
+    int nthreads;
+    const struct run *r;
+};
+
+static void *worker(void *arg)
+{
+    struct pool *p = arg;
+    pthread_mutex_lock(&p->mu);
+    for (;;) {
+        while (p->jobs_head == NULL && !p->stop)
+            pthread_cond_wait(&p->work, &p->mu);
+        if (p->jobs_head == NULL)
+            break;
+        struct job *j = p->jobs_head;
+        p->jobs_head = j->next;
+        if (p->jobs_head == NULL)
+            p->jobs_tail = NULL;
+        pthread_mutex_unlock(&p->mu);
+
+        struct batch *b = j->b;
+        for (size_t i = 0; i < b->n; i++) {
+            struct lres *res = &b->res[i];
+            struct mw_error err;
+            if (res->kind == L_TOO_LONG)
+                continue;
+            process_line(p->r, j->input, b->buf + res->off, res->len, res, &err);
+            if (res->kind == L_REJECT)
+                res->msg = xstrdup(err.msg);
+        }
+
+        pthread_mutex_lock(&p->mu);
+        b->done = true;
+        j->next = p->job_free;
+        p->job_free = j;
+        pthread_cond_broadcast(&p->done);
+    }
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
+
+static struct pool *pool_new(const struct run *r, int n)
+{
+    struct pool *p = xcalloc(1, sizeof(*p));
+    p->r = r;
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->work, NULL);
+    pthread_cond_init(&p->done, NULL);
+    p->threads = xcalloc((size_t)n, sizeof(*p->threads));
+    for (int i = 0; i < n; i++) {
+        if (pthread_create(&p->threads[i], NULL, worker, p) != 0) {
+            mw_log_warn("cannot start parser thread %d; going on with %d", i + 1, i);
             break;
         }
+        p->nthreads++;
+    }
+    return p;
+}
+
+static void pool_free(struct pool *p)
+{
+    if (p == NULL)
+        return;
+    pthread_mutex_lock(&p->mu);
+    p->stop = true;
+    pthread_cond_broadcast(&p->work);
+    pthread_mutex_unlock(&p->mu);
+    for (int i = 0; i < p->nthreads; i++)
+        pthread_join(p->threads[i], NULL);
+    while (p->job_free) {
+        struct job *j = p->job_free;
+        p->job_free = j->next;
+        free(j);
+    }
+    pthread_cond_destroy(&p->work);
+    pthread_cond_destroy(&p->done);
+    pthread_mutex_destroy(&p->mu);
+    free(p->threads);
+    free(p);
+}
+
+static void submit(struct pool *p, struct batch *b, const char *input)
+{
+    pthread_mutex_lock(&p->mu);
+    struct job *j = p->job_free;
+    if (j)
+        p->job_free = j->next;
+    else
+        j = xmalloc(sizeof(*j));
+    j->next = NULL;
+    j->b = b;
+    j->input = input;
+    b->done = false;
+    if (p->jobs_tail)
+        p->jobs_tail->next = j;
+    else
+        p->jobs_head = j;
+    p->jobs_tail = j;
+    pthread_cond_signal(&p->work);
+    pthread_mutex_unlock(&p->mu);
+}
+
+static void batch_free(struct batch *b)
+{
+    if (b == NULL)
+        return;
+    for (size_t i = b->pos; i < b->n; i++) {
+        mw_event_unref(b->res[i].ev);
+        free(b->res[i].msg);
+    }
+    free(b->buf);
+    free(b->res);
+    free(b);
+}
+
+static struct lres *batch_push(struct batch *b)
+{
+    if (b->n == b->cap_res) {
+        b->cap_res = b->cap_res ? b->cap_res * 2 : BATCH_LINES;
+        b->res = xrealloc(b->res, b->cap_res * sizeof(*b->res));
+    }
+    struct lres *res = &b->res[b->n++];
+    memset(res, 0, sizeof(*res));
+    return res;
+}
+
+/* Frames lines into a batch until it is full or the input ends. The
+ * batch's buffers are reused from run to run: no allocation once warm. */
+static void fill_batch(struct run *r, struct src *s, struct batch *b)
+{
+    b->used = b->n = b->pos = 0;
+    while (b->n < BATCH_LINES && b->used < BATCH_BYTES) {
+        const char *line;
+        size_t len;
+        uint64_t lineno, offset;
+        struct mw_error err;
+        enum mw_line_status ls =
+            mw_input_next_line(s->in, &line, &len, &lineno, &offset, &err);
+        if (ls == MW_LINE_EOF || ls == MW_LINE_ERROR) {
+            if (ls == MW_LINE_ERROR)
+                mw_log_error("%s", err.msg);
+            s->eof = true;
+            return;
+        }
+        struct lres *res = batch_push(b);
+        res->lineno = lineno;
+        res->offset = offset;
+        res->len = len;
+        if (ls == MW_LINE_TOO_LONG) {
+            res->kind = L_TOO_LONG;
+            continue;
+        }
+        if (b->used + len > b->cap) {
+            b->cap = (b->used + len) * 2;
+            b->buf = xrealloc(b->buf, b->cap);
+        }
+        memcpy(b->buf + b->used, line, len);
+        res->off = b->used;
+        b->used += len;
+    }
+    (void)r;
+}
+
+/* Keeps `depth` batches of the source in flight. */
+static void pump(struct run *r, struct src *s)
+{
+    while (!s->eof && s->qlen < r->depth) {
+        struct batch *b = s->free_list;
+        if (b)
+            s->free_list = b->next;
+        else {
+            b = xcalloc(1, sizeof(*b));
+            b->cap = BATCH_BYTES;
+            b->buf = xmalloc(b->cap);
+        }
+        fill_batch(r, s, b);
+        if (b->n == 0) {
+            b->next = s->free_list;
+            s->free_list = b;
+            break;
+        }
+        s->q[(s->qhead + s->qlen) % 64] = b;
+        s->qlen++;
+        submit(r->pool, b, mw_input_name(s->in));
+    }
+}
+
+/* Threaded refill: consume the oldest batch of the source in order. */
+static int refill_threaded(struct run *r, struct src *s)
+{
+    while (!s->done && !has_head(s)) {
+        pump(r, s);
+        if (s->qlen == 0) {
+            s->done = true;
+            break;
+        }
+        struct batch *b = s->q[s->qhead];
+        pthread_mutex_lock(&r->pool->mu);
+        while (!b->done)
+            pthread_cond_wait(&r->pool->done, &r->pool->mu);
+        pthread_mutex_unlock(&r->pool->mu);
+        while (b->pos < b->n && !has_head(s)) {
+            struct lres *res = &b->res[b->pos++];
+            take(r, s, res, res->kind == L_TOO_LONG ? NULL : b->buf + res->off,
+                 res->msg);
+            free(res->msg);
+            res->msg = NULL;
+        }
+        if (b->pos == b->n) {
+            s->qhead = (s->qhead + 1) % 64;
+            s->qlen--;
+            b->next = s->free_list;
+            s->free_list = b;
         }
     }
     return 0;
@@ -136,7 +469,7 @@ static void summary_json(struct mw_engine *e, struct mw_output *out,
                          struct src *srcs, int n, struct run *r)
 {
     json_t *inputs = json_array(), *outs = json_array();
-    uint64_t lines = 0, parsed = 0, rejected = 0, blank = 0;
+    uint64_t lines = 0, parsed = 0, rejected = 0, blank = 0, skipped = 0;
     uint64_t reasons[MW_REJECT__COUNT] = {0};
 
     for (int i = 0; i < n; i++) {
@@ -152,9 +485,11 @@ static void summary_json(struct mw_engine *e, struct mw_output *out,
         parsed += st->parsed;
         rejected += st->rejected;
         blank += st->blank;
-        json_array_append_new(inputs, json_pack("{s:s, s:I, s:I, s:I, s:I, s:o}",
+        skipped += st->skipped;
+        json_array_append_new(inputs, json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:o}",
             "name", mw_input_name(srcs[i].in), "lines", (json_int_t)st->lines,
-            "parsed", (json_int_t)st->parsed, "rejected", (json_int_t)st->rejected,
+            "parsed", (json_int_t)st->parsed, "skipped", (json_int_t)st->skipped,
+            "rejected", (json_int_t)st->rejected,
             "blank", (json_int_t)st->blank, "rejected_by_reason", rs));
     }
     json_t *rs = json_object();
@@ -163,8 +498,9 @@ static void summary_json(struct mw_engine *e, struct mw_output *out,
             json_object_set_new(rs, mw_reject_name(k), json_integer((json_int_t)reasons[k]));
     if (out)
         mw_output_stats(out, outs);
-    json_t *doc = json_pack("{s:I, s:I, s:I, s:I, s:o, s:I, s:I, s:o, s:o, s:o}",
+    json_t *doc = json_pack("{s:I, s:I, s:I, s:I, s:I, s:o, s:I, s:I, s:o, s:o, s:o}",
         "events_read", (json_int_t)lines, "events_parsed", (json_int_t)parsed,
+        "events_skipped", (json_int_t)skipped,
         "events_rejected", (json_int_t)rejected, "blank_lines", (json_int_t)blank,
         "rejected_by_reason", rs, "alerts", (json_int_t)mw_engine_alerts(e),
         "dead_letters", (json_int_t)r->dead_written,
@@ -192,6 +528,9 @@ static void summary_text(struct mw_engine *e, struct src *srcs, int n)
             }
         }
         fprintf(stderr, "%s", sep[0] == ',' ? ")" : "");
+        if (st->skipped)
+            fprintf(stderr, ", %llu not parsed (prefilter)",
+                    (unsigned long long)st->skipped);
         if (st->blank)
             fprintf(stderr, ", %llu blank skipped", (unsigned long long)st->blank);
         fputc('\n', stderr);
@@ -238,7 +577,8 @@ int mw_run(struct mw_engine *e, struct mw_output *out, const struct mw_run_opts 
     char *const *names = o->ninputs > 0 ? o->inputs : stdin_only;
     int n = o->ninputs > 0 ? o->ninputs : 1;
     struct src *srcs = xcalloc((size_t)n, sizeof(*srcs));
-    struct run r = {o, NULL, NULL, 0};
+    struct run r = {0};
+    r.o = o;
     uint64_t seq = 0;
     int rc = 0;
 
@@ -266,16 +606,46 @@ int mw_run(struct mw_engine *e, struct mw_output *out, const struct mw_run_opts 
         }
     }
 
+    if (!o->no_prefilter) {
+        const struct mw_prefilter *pf = mw_engine_prefilter(e);
+        const char *tsf = mw_path_str(r.ts_path);
+        if (!mw_prefilter_active(pf)) {
+            if (mw_prefilter_off_reason(pf))
+                mw_log_info("prefilter off: %s", mw_prefilter_off_reason(pf));
+        } else if (strchr(tsf, '.') != NULL) {
+            mw_log_info("prefilter off: the timestamp field '%s' is not a top-level "
+                        "key, so skipped lines could not move event time", tsf);
+        } else {
+            r.pf = pf;
+            r.ts_key = tsf;
+            r.ts_keylen = strlen(tsf);
+        }
+    }
+    if (o->threads > 1) {
+        r.pool = pool_new(&r, o->threads);
+        r.depth = 2 * o->threads + 2;
+    }
+
     for (;;) {
         int best = -1;
         for (int i = 0; i < n; i++) {
-            refill(&r, &srcs[i]);
-            if (srcs[i].head &&
-                (best < 0 || srcs[i].head->ts < srcs[best].head->ts))
+            if (r.pool)
+                refill_threaded(&r, &srcs[i]);
+            else
+                refill(&r, &srcs[i]);
+            if (has_head(&srcs[i]) &&
+                (best < 0 || head_ts(&srcs[i]) < head_ts(&srcs[best])))
                 best = i;
         }
         if (best < 0)
             break;
+        if (srcs[best].head_skip) {
+            /* a line no rule can match: only event time moves */
+            srcs[best].head_skip = false;
+            ++seq;
+            mw_engine_advance(e, srcs[best].skip_ts);
+            continue;
+        }
         struct mw_event *ev = srcs[best].head;
         srcs[best].head = NULL;
         ev->seq = ++seq;    /* arrival order: the tie-break on equal times */
@@ -290,8 +660,17 @@ int mw_run(struct mw_engine *e, struct mw_output *out, const struct mw_run_opts 
         summary_text(e, srcs, n);
 
 out:
+    pool_free(r.pool);  /* first: no worker may touch a batch after this */
     for (int i = 0; i < n; i++) {
         mw_event_unref(srcs[i].head);
+        for (int k = 0; k < srcs[i].qlen; k++)
+            batch_free(srcs[i].q[(srcs[i].qhead + k) % 64]);
+        while (srcs[i].free_list) {
+            struct batch *b = srcs[i].free_list;
+            srcs[i].free_list = b->next;
+            b->pos = b->n;  /* consumed: holds no event */
+            batch_free(b);
+        }
         mw_input_close(srcs[i].in);
     }
     free(srcs);
