@@ -55,7 +55,7 @@ ASAN_LIB  := $(filter-out build/asan/main.o,$(ASAN_OBJS))
 UNITS     := $(patsubst tests/unit/%.c,build/release/tests/%,$(UNIT_SRCS))
 ASAN_UNITS:= $(patsubst tests/unit/%.c,build/asan/tests/%,$(UNIT_SRCS))
 
-.PHONY: all deps demo test check asan valgrind clean format format-check install units
+.PHONY: all deps demo test check asan valgrind clean format format-check install units bench
 
 all: bin/moonwatch
 
@@ -87,6 +87,18 @@ build/asan/tests/%: tests/unit/%.c $(ASAN_LIB)
 
 units: $(UNITS)
 
+# benchmark tools (bench/*.c): corpus generator, bare jansson parse loop,
+# and a runner that measures wall time and peak RSS
+BENCH_BINS := build/bench/gen build/bench/parse_loop build/bench/measure
+
+build/bench/%: bench/%.c
+	@mkdir -p $(dir $@)
+	$(QLD)$(CC) $(FINAL_CFLAGS) -Wno-missing-prototypes $< $(FINAL_LIBS) -o $@
+
+# a benchmark, not a test: results go to docs/BENCHMARKS.md (see there)
+bench: all $(BENCH_BINS)
+	@bench/run.sh
+
 asan: bin/moonwatch-asan $(ASAN_UNITS)
 
 # Installs what is missing, only what is missing (Debian 12, as root).
@@ -110,7 +122,7 @@ demo: deps
 	    examples/azure-arc/signinlogs.ndjson examples/azure-arc/activitylogs.ndjson
 
 test: deps
-	@$(MAKE) --no-print-directory all units asan
+	@$(MAKE) --no-print-directory all units asan build/bench/gen
 	@tests/run-all.sh
 
 check: test

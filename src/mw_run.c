@@ -28,9 +28,20 @@ struct lres {
     size_t off, len;            /* the line in its batch buffer */
 };
 
+enum job {
+    JOB_PARSE,
+    JOB_CLEANUP,
+};
+
+struct src;
+
 /* A run of framed lines of one input, parsed by a worker thread. */
 struct batch {
-    struct batch *next;         /* job queue or free list link */
+    struct batch *next;         /* worker queue or free list link */
+    struct src *src;            /* borrowed: the source it belongs to */
+    const char *input;          /* borrowed: its name */
+    enum job job;
+    int owner;                  /* the worker that parses and frees it */
     char *buf;                  /* owned: the lines' bytes */
     size_t used, cap;
     struct lres *res;           /* owned */
@@ -38,7 +49,9 @@ struct batch {
     bool done;                  /* parsed (under the pool mutex) */
 };
 
-#define BATCH_LINES 128
+#define MAX_DEPTH 64
+
+#define BATCH_LINES 16
 #define BATCH_BYTES (512 * 1024)
 
 struct src {
@@ -49,9 +62,9 @@ struct src {
     bool done;
     bool eof;                   /* threaded: framing reached the end */
     int reported;
-    struct batch *q[64];        /* threaded: batches in input order (ring) */
+    struct batch *q[MAX_DEPTH]; /* threaded: batches in input order (ring) */
     int qhead, qlen;
-    struct batch *free_list;    /* owned */
+    struct batch *free_list;    /* owned, under the pool mutex */
     int nbatches;               /* allocated for this source */
 };
 
@@ -237,51 +250,68 @@ static int refill(struct run *r, struct src *s)
 /* ---------------------------------------------------------------------- */
 /* parser threads                                                          */
 
+/* Each batch is parsed by one worker and later handed back to that same
+ * worker to free its events, so memory returns to the arena (and cache) it
+ * came from: freeing jansson trees on another thread costs more than the
+ * parse saves. Events that windows still hold after dispatch are released
+ * by the rule thread as usual. */
+struct worker {
+    pthread_t th;
+    pthread_cond_t work;        /* its queue got a job, or stop */
+    struct batch *head, *tail;  /* its queue */
+    struct pool *p;
+};
+
 struct pool {
-    pthread_mutex_t mu;
-    pthread_cond_t work;        /* a job was queued, or stop */
-    pthread_cond_t done;        /* a batch was parsed */
-    struct job {
-        struct job *next;
-        struct batch *b;
-        const char *input;
-    } *jobs_head, *jobs_tail, *job_free;
+    pthread_mutex_t mu;         /* guards queues, done flags, free lists */
+    pthread_cond_t done;        /* a batch was parsed or freed */
+    struct worker *w;           /* owned */
+    int nthreads, next;
     bool stop;
-    pthread_t *threads;
-    int nthreads;
     const struct run *r;
 };
 
-static void *worker(void *arg)
+static void *worker_main(void *arg)
 {
-    struct pool *p = arg;
+    struct worker *w = arg;
+    struct pool *p = w->p;
     pthread_mutex_lock(&p->mu);
     for (;;) {
-        while (p->jobs_head == NULL && !p->stop)
-            pthread_cond_wait(&p->work, &p->mu);
-        if (p->jobs_head == NULL)
+        while (w->head == NULL && !p->stop)
+            pthread_cond_wait(&w->work, &p->mu);
+        if (w->head == NULL)
             break;
-        struct job *j = p->jobs_head;
-        p->jobs_head = j->next;
-        if (p->jobs_head == NULL)
-            p->jobs_tail = NULL;
+        struct batch *b = w->head;
+        w->head = b->next;
+        if (w->head == NULL)
+            w->tail = NULL;
         pthread_mutex_unlock(&p->mu);
 
-        struct batch *b = j->b;
-        for (size_t i = 0; i < b->n; i++) {
-            struct lres *res = &b->res[i];
-            struct mw_error err;
-            if (res->kind == L_TOO_LONG)
-                continue;
-            process_line(p->r, j->input, b->buf + res->off, res->len, res, &err);
-            if (res->kind == L_REJECT)
-                res->msg = xstrdup(err.msg);
+        if (b->job == JOB_PARSE) {
+            for (size_t i = 0; i < b->n; i++) {
+                struct lres *res = &b->res[i];
+                struct mw_error err;
+                if (res->kind == L_TOO_LONG)
+                    continue;
+                process_line(p->r, b->input, b->buf + res->off, res->len, res, &err);
+                if (res->kind == L_REJECT)
+                    res->msg = xstrdup(err.msg);
+            }
+        } else {
+            /* the rule thread handed back only events nothing else holds */
+            for (size_t i = 0; i < b->n; i++) {
+                mw_event_unref(b->res[i].ev);
+                b->res[i].ev = NULL;
+            }
         }
 
         pthread_mutex_lock(&p->mu);
-        b->done = true;
-        j->next = p->job_free;
-        p->job_free = j;
+        if (b->job == JOB_PARSE) {
+            b->done = true;
+        } else {
+            b->next = b->src->free_list;
+            b->src->free_list = b;
+        }
         pthread_cond_broadcast(&p->done);
     }
     pthread_mutex_unlock(&p->mu);
@@ -293,67 +323,74 @@ static struct pool *pool_new(const struct run *r, int n)
     struct pool *p = xcalloc(1, sizeof(*p));
     p->r = r;
     pthread_mutex_init(&p->mu, NULL);
-    pthread_cond_init(&p->work, NULL);
     pthread_cond_init(&p->done, NULL);
-    p->threads = xcalloc((size_t)n, sizeof(*p->threads));
+    p->w = xcalloc((size_t)n, sizeof(*p->w));
     for (int i = 0; i < n; i++) {
-        if (pthread_create(&p->threads[i], NULL, worker, p) != 0) {
+        p->w[i].p = p;
+        pthread_cond_init(&p->w[i].work, NULL);
+        if (pthread_create(&p->w[i].th, NULL, worker_main, &p->w[i]) != 0) {
+            pthread_cond_destroy(&p->w[i].work);
             mw_log_warn("cannot start parser thread %d; going on with %d", i + 1, i);
             break;
         }
         p->nthreads++;
     }
+    if (p->nthreads == 0) {
+        free(p->w);
+        pthread_cond_destroy(&p->done);
+        pthread_mutex_destroy(&p->mu);
+        free(p);
+        return NULL;
+    }
     return p;
 }
 
+/* Stops the workers after they have drained their queues. */
 static void pool_free(struct pool *p)
 {
     if (p == NULL)
         return;
     pthread_mutex_lock(&p->mu);
     p->stop = true;
-    pthread_cond_broadcast(&p->work);
-    pthread_mutex_unlock(&p->mu);
     for (int i = 0; i < p->nthreads; i++)
-        pthread_join(p->threads[i], NULL);
-    while (p->job_free) {
-        struct job *j = p->job_free;
-        p->job_free = j->next;
-        free(j);
+        pthread_cond_signal(&p->w[i].work);
+    pthread_mutex_unlock(&p->mu);
+    for (int i = 0; i < p->nthreads; i++) {
+        pthread_join(p->w[i].th, NULL);
+        pthread_cond_destroy(&p->w[i].work);
     }
-    pthread_cond_destroy(&p->work);
     pthread_cond_destroy(&p->done);
     pthread_mutex_destroy(&p->mu);
-    free(p->threads);
+    free(p->w);
     free(p);
 }
 
-static void submit(struct pool *p, struct batch *b, const char *input)
+static void submit(struct pool *p, struct batch *b, enum job job)
 {
     pthread_mutex_lock(&p->mu);
-    struct job *j = p->job_free;
-    if (j)
-        p->job_free = j->next;
+    if (job == JOB_PARSE) {
+        b->owner = p->next;
+        p->next = (p->next + 1) % p->nthreads;
+        b->done = false;
+    }
+    b->job = job;
+    b->next = NULL;
+    struct worker *w = &p->w[b->owner];
+    if (w->tail)
+        w->tail->next = b;
     else
-        j = xmalloc(sizeof(*j));
-    j->next = NULL;
-    j->b = b;
-    j->input = input;
-    b->done = false;
-    if (p->jobs_tail)
-        p->jobs_tail->next = j;
-    else
-        p->jobs_head = j;
-    p->jobs_tail = j;
-    pthread_cond_signal(&p->work);
+        w->head = b;
+    w->tail = b;
+    pthread_cond_signal(&w->work);
     pthread_mutex_unlock(&p->mu);
 }
 
+/* Only with no worker running (or never handed to one). */
 static void batch_free(struct batch *b)
 {
     if (b == NULL)
         return;
-    for (size_t i = b->pos; i < b->n; i++) {
+    for (size_t i = 0; i < b->n; i++) {
         mw_event_unref(b->res[i].ev);
         free(b->res[i].msg);
     }
@@ -374,8 +411,8 @@ static struct lres *batch_push(struct batch *b)
 }
 
 /* Frames lines into a batch until it is full or the input ends. The
- * batch's buffers are reused from run to run: no allocation once warm. */
-static void fill_batch(struct run *r, struct src *s, struct batch *b)
+ * batch's buffers are reused: no allocation once warm. */
+static void fill_batch(struct src *s, struct batch *b)
 {
     b->used = b->n = b->pos = 0;
     while (b->n < BATCH_LINES && b->used < BATCH_BYTES) {
@@ -407,37 +444,80 @@ static void fill_batch(struct run *r, struct src *s, struct batch *b)
         res->off = b->used;
         b->used += len;
     }
-    (void)r;
+}
+
+/* A batch to fill: a freed one, a new one while under the cap, or wait
+ * for a worker to free one. */
+static struct batch *get_batch(struct run *r, struct src *s)
+{
+    struct batch *b = NULL;
+    pthread_mutex_lock(&r->pool->mu);
+    for (;;) {
+        if (s->free_list) {
+            b = s->free_list;
+            s->free_list = b->next;
+            break;
+        }
+        if (s->nbatches < r->depth + 2) {
+            s->nbatches++;
+            break;
+        }
+        pthread_cond_wait(&r->pool->done, &r->pool->mu);
+    }
+    pthread_mutex_unlock(&r->pool->mu);
+    if (b == NULL) {
+        b = xcalloc(1, sizeof(*b));
+        b->cap = BATCH_BYTES;
+        b->buf = xmalloc(b->cap);
+        b->src = s;
+        b->input = mw_input_name(s->in);
+    }
+    return b;
 }
 
 /* Keeps `depth` batches of the source in flight. */
 static void pump(struct run *r, struct src *s)
 {
     while (!s->eof && s->qlen < r->depth) {
-        struct batch *b = s->free_list;
-        if (b)
-            s->free_list = b->next;
-        else {
-            b = xcalloc(1, sizeof(*b));
-            b->cap = BATCH_BYTES;
-            b->buf = xmalloc(b->cap);
-        }
-        fill_batch(r, s, b);
+        struct batch *b = get_batch(r, s);
+        fill_batch(s, b);
         if (b->n == 0) {
+            pthread_mutex_lock(&r->pool->mu);
             b->next = s->free_list;
             s->free_list = b;
+            pthread_mutex_unlock(&r->pool->mu);
             break;
         }
-        s->q[(s->qhead + s->qlen) % 64] = b;
+        s->q[(s->qhead + s->qlen) % MAX_DEPTH] = b;
         s->qlen++;
-        submit(r->pool, b, mw_input_name(s->in));
+        submit(r->pool, b, JOB_PARSE);
     }
 }
 
-/* Threaded refill: consume the oldest batch of the source in order. */
+/* The front batch is consumed and its last head dispatched: release what
+ * windows hold, hand the rest back to its worker to free. */
+static void retire(struct run *r, struct src *s)
+{
+    struct batch *b = s->q[s->qhead];
+    for (size_t i = 0; i < b->n; i++) {
+        struct mw_event *ev = b->res[i].ev;
+        if (ev != NULL && ev->refcount > 1) {
+            mw_event_unref(ev);
+            b->res[i].ev = NULL;
+        }
+    }
+    s->qhead = (s->qhead + 1) % MAX_DEPTH;
+    s->qlen--;
+    submit(r->pool, b, JOB_CLEANUP);
+}
+
+/* Threaded refill: consume the source's batches in order. Called when the
+ * previous head has been dispatched. Events stay owned by their batch. */
 static int refill_threaded(struct run *r, struct src *s)
 {
     while (!s->done && !has_head(s)) {
+        if (s->qlen > 0 && s->q[s->qhead]->pos == s->q[s->qhead]->n)
+            retire(r, s);
         pump(r, s);
         if (s->qlen == 0) {
             s->done = true;
@@ -450,16 +530,12 @@ static int refill_threaded(struct run *r, struct src *s)
         pthread_mutex_unlock(&r->pool->mu);
         while (b->pos < b->n && !has_head(s)) {
             struct lres *res = &b->res[b->pos++];
+            struct mw_event *ev = res->ev;
             take(r, s, res, res->kind == L_TOO_LONG ? NULL : b->buf + res->off,
                  res->msg);
+            res->ev = ev;   /* the batch keeps its reference; the head borrows */
             free(res->msg);
             res->msg = NULL;
-        }
-        if (b->pos == b->n) {
-            s->qhead = (s->qhead + 1) % 64;
-            s->qlen--;
-            b->next = s->free_list;
-            s->free_list = b;
         }
     }
     return 0;
@@ -623,7 +699,7 @@ int mw_run(struct mw_engine *e, struct mw_output *out, const struct mw_run_opts 
     }
     if (o->threads > 1) {
         r.pool = pool_new(&r, o->threads);
-        r.depth = 2 * o->threads + 2;
+        r.depth = 2 * o->threads;   /* <= MAX_DEPTH: --threads is at most 16 */
     }
 
     for (;;) {
@@ -650,7 +726,8 @@ int mw_run(struct mw_engine *e, struct mw_output *out, const struct mw_run_opts 
         srcs[best].head = NULL;
         ev->seq = ++seq;    /* arrival order: the tie-break on equal times */
         mw_engine_dispatch(e, ev);
-        mw_event_unref(ev);
+        if (r.pool == NULL)
+            mw_event_unref(ev); /* threaded: its batch holds the reference */
     }
     mw_engine_finish(e);
 
@@ -662,13 +739,13 @@ int mw_run(struct mw_engine *e, struct mw_output *out, const struct mw_run_opts 
 out:
     pool_free(r.pool);  /* first: no worker may touch a batch after this */
     for (int i = 0; i < n; i++) {
-        mw_event_unref(srcs[i].head);
+        if (r.pool == NULL)
+            mw_event_unref(srcs[i].head);   /* threaded: its batch owns it */
         for (int k = 0; k < srcs[i].qlen; k++)
-            batch_free(srcs[i].q[(srcs[i].qhead + k) % 64]);
+            batch_free(srcs[i].q[(srcs[i].qhead + k) % MAX_DEPTH]);
         while (srcs[i].free_list) {
             struct batch *b = srcs[i].free_list;
             srcs[i].free_list = b->next;
-            b->pos = b->n;  /* consumed: holds no event */
             batch_free(b);
         }
         mw_input_close(srcs[i].in);
