@@ -181,6 +181,9 @@ static void test_pass_arc(void **state)
     assert_false(pass(pf, "{\"event\":{\"dataset\":\"AZURE.ACTIVITYLOGS\"}}"));
     /* a \u escape could spell the literal: parse */
     assert_true(pass(pf, "{\"event\":{\"dataset\":\"\\u0061zure.activitylogs\"}}"));
+    /* an escaped backslash before a u is not a \u escape */
+    assert_false(pass(pf, "{\"p\":\"C:\\\\users\",\"d\":\"azure.auditlogs\"}"));
+    assert_true(pass(pf, "{\"p\":\"C:\\\\\\u0041\"}"));
     /* other escapes cannot hide these literals (no escapable bytes) */
     assert_false(pass(pf, "{\"log\":\"say \\\"hi\\\"\",\"d\":\"azure.auditlogs\"}"));
     /* a literal split across the line's end is not there */
