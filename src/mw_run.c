@@ -51,7 +51,7 @@ struct batch {
 
 #define MAX_DEPTH 64
 
-#define BATCH_LINES 16
+#define BATCH_LINES 8
 #define BATCH_BYTES (512 * 1024)
 
 struct src {
@@ -699,7 +699,7 @@ int mw_run(struct mw_engine *e, struct mw_output *out, const struct mw_run_opts 
     }
     if (o->threads > 1) {
         r.pool = pool_new(&r, o->threads);
-        r.depth = 2 * o->threads;   /* <= MAX_DEPTH: --threads is at most 16 */
+        r.depth = o->threads + 1;   /* <= MAX_DEPTH: --threads is at most 16 */
     }
 
     for (;;) {
