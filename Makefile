@@ -7,6 +7,11 @@
 #                   (cmocka units, busted specs, end-to-end through the
 #                   binary, and the ASan+UBSan build of units + end-to-end);
 #                   ends with one "N passed, N failed" line
+#   make conformance  the EQL conformance suite (sequence queries)
+#   make bench      both benchmarks: the state benchmark (events/s, RSS, bytes
+#                   per open sequence) and bench-throughput
+#   make bench-throughput  parse-bound throughput, prefilter, threads (bench/,
+#                   docs/BENCHMARKS.md)
 #   make V=1      show compiler command lines
 #   make asan       build bin/moonwatch-asan and the units with sanitizers
 #   make valgrind   run the end-to-end suite under valgrind
@@ -22,7 +27,7 @@ WERROR    ?= -Werror
 WARN      := -Wall -Wextra $(WERROR) -Wshadow -Wundef -Wwrite-strings \
              -Wstrict-prototypes -Wmissing-prototypes -Wold-style-definition \
              -Wredundant-decls -Wformat=2
-STD       := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
+STD       := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -pthread
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 OPT       ?= -O2 -g
@@ -55,7 +60,8 @@ ASAN_LIB  := $(filter-out build/asan/main.o,$(ASAN_OBJS))
 UNITS     := $(patsubst tests/unit/%.c,build/release/tests/%,$(UNIT_SRCS))
 ASAN_UNITS:= $(patsubst tests/unit/%.c,build/asan/tests/%,$(UNIT_SRCS))
 
-.PHONY: all deps demo test check asan valgrind clean format format-check install units bench
+.PHONY: all deps demo test check asan valgrind clean format format-check install units tools \
+        conformance bench bench-throughput
 
 all: bin/moonwatch
 
@@ -87,17 +93,21 @@ build/asan/tests/%: tests/unit/%.c $(ASAN_LIB)
 
 units: $(UNITS)
 
-# benchmark tools (bench/*.c): corpus generator, bare jansson parse loop,
-# and a runner that measures wall time and peak RSS
+# test helpers: a loopback HTTP server for the output tests (tests/tools/)
+TOOLS     := build/tools/mock_http
+tools: $(TOOLS)
+
+build/tools/%: tests/tools/%.c
+	@mkdir -p $(dir $@)
+	$(QLD)$(CC) $(STD) $(WARN) -Wno-missing-prototypes -O2 -g $< -pthread -o $@
+
+# throughput benchmark tools (bench/*.c): corpus generator, bare jansson
+# parse loop, and a runner that measures wall time, CPU time and peak RSS
 BENCH_BINS := build/bench/gen build/bench/parse_loop build/bench/measure
 
 build/bench/%: bench/%.c
 	@mkdir -p $(dir $@)
 	$(QLD)$(CC) $(FINAL_CFLAGS) -Wno-missing-prototypes $< $(FINAL_LIBS) -o $@
-
-# a benchmark, not a test: results go to docs/BENCHMARKS.md (see there)
-bench: all $(BENCH_BINS)
-	@bench/run.sh
 
 asan: bin/moonwatch-asan $(ASAN_UNITS)
 
@@ -122,12 +132,29 @@ demo: deps
 	    examples/azure-arc/signinlogs.ndjson examples/azure-arc/activitylogs.ndjson
 
 test: deps
-	@$(MAKE) --no-print-directory all units asan build/bench/gen
+	@$(MAKE) --no-print-directory all units asan tools build/bench/gen
 	@tests/run-all.sh
 
 check: test
 
-valgrind: all
+# EQL conformance: every sequence query of ../shared/conformance/eql as a
+# moonwatch rule (skips with a message when the suite is absent)
+conformance: all
+	@lua5.4 tests/conformance/run.lua
+
+# State benchmark: events/s, peak RSS, bytes per open partial sequence with
+# 1,000,000 join keys open, RSS after they expire (not a timed test)
+bench: all $(BENCH_BINS)
+	@tests/bench/bench.sh
+	@bench/run.sh
+
+# Throughput (a benchmark, not a test): generated Azure corpora, a bare
+# jansson parse loop against moonwatch with 1 and 50 rules, prefilter on and
+# off, 1 and 2 threads; checks alert counts; docs/BENCHMARKS.md
+bench-throughput: all $(BENCH_BINS)
+	@bench/run.sh
+
+valgrind: all tools
 	@MW_VALGRIND=1 tests/e2e/run.sh
 
 install: all

@@ -29,6 +29,8 @@ enum mw_reject {
     MW_REJECT_INVALID_UTF8,
     MW_REJECT_TOO_LONG,
     MW_REJECT_DUPLICATE_KEY,
+    MW_REJECT_FUTURE_TIMESTAMP, /* further ahead of the wall clock than allowed */
+    MW_REJECT_TOO_LATE,         /* further behind "now" than --max-lateness */
     MW_REJECT__COUNT,
 };
 
@@ -38,7 +40,10 @@ const char *mw_reject_name(enum mw_reject r);
 struct mw_input_stats {
     uint64_t lines;     /* non-blank lines seen (including too long ones) */
     uint64_t blank;     /* empty or whitespace-only lines, skipped */
-    uint64_t parsed;    /* lines that became events */
+    uint64_t parsed;    /* lines that became events (too late ones are
+                         * moved to rejected when found so) */
+    uint64_t reordered; /* events that arrived behind "now" and were placed
+                         * in event-time order */
     uint64_t skipped;   /* lines the prefilter did not parse (time only) */
     uint64_t rejected;  /* sum of by_reason */
     uint64_t by_reason[MW_REJECT__COUNT];
@@ -58,15 +63,26 @@ enum mw_line_status {
     MW_LINE_OK,        /* line and len hold a line without its newline */
     MW_LINE_TOO_LONG,  /* a line over the limit was skipped; *len = its size */
     MW_LINE_EOF,
+    MW_LINE_AGAIN,     /* follow mode: no complete line yet, try later */
     MW_LINE_ERROR,     /* read error, reported in err */
 };
 
 /* Reads the next line. On MW_LINE_OK, *line is borrowed and valid until the
  * next call. *lineno and *offset are the line's 1-based number and byte
- * offset. A last line without a newline is returned at end of file. */
+ * offset. A last line without a newline is returned at end of file, except
+ * in follow mode, where it waits for its newline (MW_LINE_AGAIN). */
 enum mw_line_status mw_input_next_line(struct mw_input *in, const char **line,
                                        size_t *len, uint64_t *lineno,
                                        uint64_t *offset, struct mw_error *err);
+
+/* Follow mode (tail -f): at the end of a regular file, or when a pipe has
+ * nothing to read, mw_input_next_line returns MW_LINE_AGAIN instead of a
+ * partial last line or EOF; a pipe's real end is still MW_LINE_EOF. Turning
+ * follow off again (at shutdown) lets the next call return the partial line. */
+void mw_input_set_follow(struct mw_input *in, bool follow);
+/* The descriptor being read (for poll); borrowed. */
+int mw_input_fd(const struct mw_input *in);
+bool mw_input_is_regular(const struct mw_input *in);
 
 /* true when the line holds only JSON whitespace */
 bool mw_line_is_blank(const char *line, size_t len);

@@ -31,8 +31,13 @@
 struct mw_prefilter;
 
 /* Builds the prefilter of the rules (borrowed for the call only). Returns a
- * new prefilter owned by the caller; with no rules, every line is skipped. */
+ * new reference (refcount 1); with no rules, every line is skipped. */
 struct mw_prefilter *mw_prefilter_build(struct mw_rule *const *rules, size_t n);
+/* Reference counting (atomic: a reload on the rule thread may drop the
+ * engine's reference while a parser thread still uses it). NULL is a no-op.
+ * mw_prefilter_free is mw_prefilter_unref. */
+struct mw_prefilter *mw_prefilter_ref(struct mw_prefilter *pf);
+void mw_prefilter_unref(struct mw_prefilter *pf);
 void mw_prefilter_free(struct mw_prefilter *pf);
 
 /* true when lines can be skipped at all (no rule without a literal) */

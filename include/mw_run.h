@@ -6,13 +6,20 @@
  * happened. Rejected lines are reported with input name and line number,
  * counted per reason and optionally kept in a dead-letter file.
  *
+ * "Now" is the newest event time dispatched. An event behind now by at most
+ * max_lateness is dispatched at once and the windows place it in event-time
+ * order (no event waits); one further behind is refused as too_late (counted
+ * per input and, through mw_engine_count_late, per rule; dead-lettered). An
+ * event further ahead of the wall clock than max_future is refused as
+ * future_timestamp, so a wrong clock cannot move now for everyone.
+ *
  * With the engine's prefilter active, a line that contains none of the
- * rules' literals is not parsed: its top-level timestamp is read and event
- * time moves to it (mw_engine_advance), so windows behave as if it had been
- * parsed and matched nothing. With threads > 1, framed lines go in batches
- * to a pool of parser threads (prefilter and parse there); this thread
- * consumes each input's batches in order and dispatches as with one thread,
- * so event order, alerts and counters are the same.
+ * rules' literals is not parsed: its top-level timestamp is read and it
+ * moves event time like an event that matches nothing (mw_engine_advance),
+ * so windows and counters are as if it had been parsed. With threads > 1,
+ * framed lines go in batches to parser threads (prefilter and parse there);
+ * this thread consumes each input's batches in order and dispatches as with
+ * one thread, so event order, alerts and counters are the same.
  */
 #ifndef MW_RUN_H
 #define MW_RUN_H
@@ -22,6 +29,7 @@
 #include <stdio.h>
 
 #include "mw_engine.h"
+#include "mw_reload.h"
 
 enum mw_summary_format {
     MW_SUMMARY_TEXT,
@@ -39,10 +47,20 @@ struct mw_run_opts {
     int max_reports_per_input;  /* rejected-line messages before going quiet */
     bool no_prefilter;          /* parse every line */
     int threads;                /* parser threads; <= 1: parse on this thread */
+    mw_time_t max_lateness;     /* how far behind "now" an event may arrive */
+    mw_time_t max_future;       /* how far ahead of the wall clock; <0: no bound */
+    bool follow;                /* tail the inputs until SIGINT/SIGTERM */
+    struct mw_reload *reload;   /* borrowed, follow mode: rule watcher, may be NULL */
+    bool health_records;        /* started/stopped health records */
+    const char *metrics_file;   /* Prometheus textfile, NULL: none */
+    int metrics_interval_ms;    /* follow mode; <= 0: 5000 */
 };
 
-/* Runs the engine over the inputs to their end. Returns 0, or 2 when an
- * input or the dead-letter file cannot be opened. Summary to stderr. */
+/* Runs the engine over the inputs to their end or, in follow mode, until
+ * SIGINT or SIGTERM (SIGHUP reloads every rule): then what the inputs hold
+ * is processed, outputs are flushed and it returns 0. Returns 2 when an
+ * input or the dead-letter file cannot be opened. Summary to stderr; the
+ * metrics file (if any) is rewritten every interval and at the end. */
 int mw_run(struct mw_engine *e, struct mw_output *out, const struct mw_run_opts *o);
 
 #endif

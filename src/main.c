@@ -4,15 +4,20 @@
  * errors. Diagnostics go to stderr only; stdout carries alerts.
  */
 #include "mw_engine.h"
+#include "mw_health.h"
 #include "mw_input.h"
 #include "mw_log.h"
 #include "mw_mem.h"
 #include "mw_output.h"
+#include "mw_reload.h"
 #include "mw_run.h"
+#include "mw_shape.h"
 
 #include <curl/curl.h>
+#include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,7 +51,14 @@ static const char *const usage_run =
     "\n"
     "Options:\n"
     "  -r, --rules PATH            rule file or folder (scanned for *.lua); repeatable\n"
-    "  -o, --output SPEC           stdout (default) or file:PATH; repeatable\n"
+    "  -o, --output SPEC           stdout (default), file:PATH, webhook:URL[,opt=v...]\n"
+    "                              or elasticsearch:URL/INDEX[,opt=v...]; repeatable\n"
+    "                              (options: docs/OUTPUTS.md)\n"
+    "      --state-dir DIR         keep alert ids (dedup), suppression and cap state,\n"
+    "                              first-seen (new_terms) history across restarts;\n"
+    "                              spool under DIR/spool\n"
+    "      --spool-dir DIR         where HTTP outputs keep undelivered alerts\n"
+    "      --health FILE           append health records there (default: stderr)\n"
     "  -t, --timestamp-field F     event time field (default @timestamp); RFC 3339\n"
     "                              strings or epoch milliseconds\n"
     "      --max-line-bytes N      longest accepted line (default 1048576)\n"
@@ -54,8 +66,13 @@ static const char *const usage_run =
     "      --summary FORMAT        text (default), json or none\n"
     "      --alert-time MODE       wall (default): alert @timestamp is when it was\n"
     "                              raised; event: the last event's time (replays)\n"
-    "      --max-open-keys N       per sequence rule, cap on join keys with open\n"
-    "                              state; the oldest is evicted (default 1000000)\n"
+    "      --max-open-keys N       per window rule, cap on open states (join keys,\n"
+    "                              groups, terms); the oldest is evicted (default 1000000)\n"
+    "      --max-lateness DUR      how far behind the newest event time an event may\n"
+    "                              arrive and still take its place in time order\n"
+    "                              (default 5m; 0s: none; later ones are too_late)\n"
+    "      --max-future DUR        refuse events further ahead of the wall clock\n"
+    "                              (default 1h; off: no bound)\n"
     "      --rule-memory BYTES     memory cap of each rule's Lua state (default 64 MiB)\n"
     "      --rule-instructions N   Lua instruction budget per predicate call\n"
     "                              (default 1000000)\n"
@@ -66,6 +83,18 @@ static const char *const usage_run =
     "                              none of the rules' literals are not parsed)\n"
     "      --strict                refuse to start when any rule fails to load\n"
     "                              (default: report it and run the others)\n"
+    "  -f, --follow                keep reading the inputs as they grow (tail -f)\n"
+    "                              and reload changed rule files, until SIGINT or\n"
+    "                              SIGTERM; SIGHUP reloads every rule\n"
+    "      --reload-debounce MS    quiet time before reloading changed rules (100)\n"
+    "      --quarantine-after N    quarantine a rule after N failed predicate calls\n"
+    "                              in a row until it is reloaded (100; 0: never)\n"
+    "      --health-output SPEC    where health records go: stderr (default),\n"
+    "                              file:PATH (like --health PATH) or none; rule\n"
+    "                              records (loaded, reload failed, quarantined...)\n"
+    "                              are written with --follow or either option\n"
+    "      --metrics-file PATH     Prometheus textfile, rewritten atomically\n"
+    "      --metrics-interval S    seconds between rewrites in follow mode (5)\n"
     "  -q, --quiet                 only warnings and errors on stderr\n"
     "  -h, --help                  this help\n";
 
@@ -137,7 +166,23 @@ enum {
     OPT_STRICT,
     OPT_THREADS,
     OPT_NO_PREFILTER,
+    OPT_LATENESS,
+    OPT_FUTURE,
+    OPT_STATE_DIR,
+    OPT_SPOOL_DIR,
+    OPT_HEALTH,
+    OPT_DEBOUNCE,
+    OPT_QUARANTINE,
+    OPT_HEALTH_OUTPUT,
+    OPT_METRICS,
+    OPT_METRICS_INTERVAL,
 };
+
+static void on_sighup(int sig)
+{
+    (void)sig;
+    mw_output_request_reopen();
+}
 
 static int cmd_run(int argc, char **argv)
 {
@@ -157,6 +202,17 @@ static int cmd_run(int argc, char **argv)
         {"strict", no_argument, NULL, OPT_STRICT},
         {"threads", required_argument, NULL, OPT_THREADS},
         {"no-prefilter", no_argument, NULL, OPT_NO_PREFILTER},
+        {"max-lateness", required_argument, NULL, OPT_LATENESS},
+        {"max-future", required_argument, NULL, OPT_FUTURE},
+        {"state-dir", required_argument, NULL, OPT_STATE_DIR},
+        {"spool-dir", required_argument, NULL, OPT_SPOOL_DIR},
+        {"health", required_argument, NULL, OPT_HEALTH},
+        {"follow", no_argument, NULL, 'f'},
+        {"reload-debounce", required_argument, NULL, OPT_DEBOUNCE},
+        {"quarantine-after", required_argument, NULL, OPT_QUARANTINE},
+        {"health-output", required_argument, NULL, OPT_HEALTH_OUTPUT},
+        {"metrics-file", required_argument, NULL, OPT_METRICS},
+        {"metrics-interval", required_argument, NULL, OPT_METRICS_INTERVAL},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -170,16 +226,26 @@ static int cmd_run(int argc, char **argv)
     char lua_buf[PATH_MAX + 8];
     struct mw_output *out = NULL;
     struct mw_engine *e = NULL;
+    struct mw_shape *shape = NULL;
+    const char *state_dir = NULL, *spool_dir = NULL, *health = NULL;
+    char spool_buf[PATH_MAX];
+    struct mw_reload *reload = NULL;
+    const char *health_spec = NULL;
+    size_t debounce = MW_RELOAD_DEFAULT_DEBOUNCE_MS;
     size_t sz;
 
     eo.max_open_keys = 1000000;
+    eo.lateness = 5 * 60 * (mw_time_t)1000000;
+    ro.max_future = 3600 * (mw_time_t)1000000;
+    eo.quarantine_after = 100;
+    ro.metrics_interval_ms = 5000;
     ro.timestamp_field = "@timestamp";
     ro.max_line = MW_DEFAULT_MAX_LINE;
     ro.summary = MW_SUMMARY_TEXT;
     ro.max_reports_per_input = 100;
 
     optind = 1;
-    while ((c = getopt_long(argc, argv, "r:o:t:qh", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "r:o:t:qhf", longopts, NULL)) != -1) {
         switch (c) {
         case 'r': rules[nrules++] = optarg; break;
         case 'o': outputs[noutputs++] = optarg; break;
@@ -235,6 +301,49 @@ static int cmd_run(int argc, char **argv)
             ro.threads = (int)sz;
             break;
         case OPT_NO_PREFILTER: ro.no_prefilter = true; break;
+        case OPT_LATENESS:
+            if (mw_duration_parse(optarg, &eo.lateness) < 0) {
+                usage_error(usage_run, "--max-lateness needs a duration like 5m or 0s");
+                goto done;
+            }
+            break;
+        case OPT_FUTURE:
+            if (strcmp(optarg, "off") == 0) {
+                ro.max_future = -1;
+            } else if (mw_duration_parse(optarg, &ro.max_future) < 0) {
+                usage_error(usage_run, "--max-future needs a duration like 1h, or off");
+                goto done;
+            }
+            break;
+        case 'f': ro.follow = true; break;
+        case OPT_DEBOUNCE:
+            if (parse_size(optarg, &debounce) < 0 || debounce > 60000) {
+                usage_error(usage_run, "--reload-debounce needs milliseconds in 1..60000");
+                goto done;
+            }
+            break;
+        case OPT_QUARANTINE:
+            if (strcmp(optarg, "0") == 0) {
+                eo.quarantine_after = 0;
+            } else if (parse_size(optarg, &sz) < 0) {
+                usage_error(usage_run, "--quarantine-after needs a number (0: never)");
+                goto done;
+            } else {
+                eo.quarantine_after = sz;
+            }
+            break;
+        case OPT_HEALTH_OUTPUT: health_spec = optarg; break;
+        case OPT_METRICS: ro.metrics_file = optarg; break;
+        case OPT_METRICS_INTERVAL:
+            if (parse_size(optarg, &sz) < 0 || sz > 86400) {
+                usage_error(usage_run, "--metrics-interval needs seconds in 1..86400");
+                goto done;
+            }
+            ro.metrics_interval_ms = (int)sz * 1000;
+            break;
+        case OPT_STATE_DIR: state_dir = optarg; break;
+        case OPT_SPOOL_DIR: spool_dir = optarg; break;
+        case OPT_HEALTH: health = optarg; break;
         default: usage_error(usage_run, NULL); goto done;
         }
     }
@@ -244,7 +353,35 @@ static int cmd_run(int argc, char **argv)
     }
     eo.lua_dir = find_lua_dir(lua_dir_opt, lua_buf, sizeof(lua_buf));
 
+    if (health_spec) {
+        /* --health-output SPEC: stderr, file:PATH or none */
+        if (strncmp(health_spec, "file:", 5) == 0 && health_spec[5] != '\0') {
+            health = health_spec + 5;
+        } else if (strcmp(health_spec, "none") == 0) {
+            health = "/dev/null";
+        } else if (strcmp(health_spec, "stderr") != 0) {
+            usage_error(usage_run, "--health-output is stderr, file:PATH or none");
+            goto done;
+        }
+    }
+    if (health) {
+        struct mw_error err;
+        if (mw_health_open(health, &err) < 0) {
+            mw_log_error("%s", err.msg);
+            goto done;
+        }
+    }
+    if (state_dir && mkdir(state_dir, 0700) != 0 && errno != EEXIST) {
+        mw_log_error("--state-dir %s: %s", state_dir, strerror(errno));
+        goto done;
+    }
+    eo.state_dir = state_dir;
+    if (spool_dir == NULL && state_dir) {
+        snprintf(spool_buf, sizeof(spool_buf), "%s/spool", state_dir);
+        spool_dir = spool_buf;
+    }
     out = mw_output_new();
+    mw_output_set_spool_dir(out, spool_dir);
     if (noutputs == 0)
         outputs[noutputs++] = (char *)"stdout";
     for (int i = 0; i < noutputs; i++) {
@@ -254,7 +391,21 @@ static int cmd_run(int argc, char **argv)
             goto done;
         }
     }
+    {
+        struct mw_error err;
+        shape = mw_shape_new(state_dir, out, &err);
+        if (shape == NULL) {
+            mw_log_error("%s", err.msg);
+            goto done;
+        }
+    }
+    signal(SIGHUP, on_sighup);
+    /* host-event records (rules loaded, reload failed, quarantined, ...):
+     * always in follow mode, otherwise when a health sink was asked for */
+    eo.health_records = ro.follow || health || health_spec;
+    ro.health_records = eo.health_records;
     e = mw_engine_new(&eo, out);
+    mw_engine_set_shape(e, shape);
     failed = mw_engine_load(e, rules, nrules);
     if (failed > 0 && strict) {
         mw_log_error("%d rule file(s) failed to load and --strict is set", failed);
@@ -263,18 +414,28 @@ static int cmd_run(int argc, char **argv)
     if (failed > 0)
         mw_log_warn("%d rule file(s) failed to load (reported above); running "
                     "the %zu that loaded", failed, mw_engine_rule_count(e));
-    if (mw_engine_rule_count(e) == 0) {
+    if (mw_engine_rule_count(e) == 0 && !ro.follow) {
         mw_log_error("no rules loaded from the given --rules paths");
         goto done;
     }
+    if (ro.follow) {
+        if (mw_engine_rule_count(e) == 0)
+            mw_log_warn("no rules loaded yet: waiting for rule files to appear or be fixed");
+        reload = mw_reload_new(e, rules, nrules, (int)debounce);
+        ro.reload = reload;
+    }
     mw_log_info("loaded %zu rule(s)", mw_engine_rule_count(e));
+    ro.max_lateness = eo.lateness;
     ro.inputs = argv + optind;
     ro.ninputs = argc - optind;
     rc = mw_run(e, out, &ro);
 
 done:
+    mw_reload_free(reload);
     mw_engine_free(e);
     mw_output_free(out);
+    mw_shape_free(shape);
+    mw_health_close();
     free(rules);
     free(outputs);
     return rc;
@@ -311,7 +472,7 @@ static int cmd_check(int argc, char **argv)
         failed = mw_engine_load(e, default_paths, 1);
     mw_engine_list(e, stdout);
     if (mw_engine_rule_count(e) > 0)
-        mw_prefilter_describe(mw_engine_prefilter(e), stdout);
+        mw_prefilter_describe(mw_engine_prefilter(e), stderr);
     fprintf(stderr, "moonwatch: %zu rule(s) loaded, %d failed\n",
             mw_engine_rule_count(e), failed);
     mw_engine_free(e);

@@ -2,16 +2,21 @@
  *
  * Each slot pairs a compiled rule with its window state. Dispatch is a loop
  * over the slots: query rules evaluate their matcher, sequence rules feed
- * their state machine; completed detections become alert documents and go to
- * the outputs at once. Rules never do I/O and never see each other.
+ * their state machine, window rules (threshold, distinct, new_terms,
+ * absence) theirs; completed detections become alert documents and go to
+ * the outputs at once. Rules never do I/O and never see each other (the
+ * engine itself reads and writes first-seen state files under --state-dir).
  */
 #include "mw_engine.h"
 #include "mw_alert.h"
 #include "mw_dict.h"
+#include "mw_health.h"
 #include "mw_log.h"
 #include "mw_prefilter.h"
 #include "mw_rule.h"
 #include "mw_seq.h"
+#include "mw_shape.h"
+#include "mw_window.h"
 
 #include <dirent.h>
 #include <stdlib.h>
@@ -22,20 +27,28 @@
 struct slot {
     struct mw_rule *rule;           /* owned */
     struct mw_seq_state *state;     /* owned, sequence rules */
+    struct mw_window_state *win;    /* owned, window rules */
     uint64_t matched;               /* query rules: events matched */
-    uint64_t alerts;
+    uint64_t late;                  /* too-late events it would have matched */
+    uint64_t raised;                /* detections, before shaping */
+    uint64_t alerts;                /* delivered to the outputs */
     uint64_t alert_failures;
+    bool quarantined;               /* skipped by dispatch until reloaded */
+    int64_t loaded_at;              /* wall seconds of the last (re)load */
+    uint64_t reloads;               /* successful reloads of this file */
 };
 
 struct mw_engine {
     struct mw_engine_opts opts;
     char *lua_dir;                  /* owned copy */
     struct mw_output *out;          /* borrowed */
+    struct mw_shape *shape;         /* borrowed, may be NULL */
     struct slot *slots;             /* owned */
     size_t nslots;
     uint64_t alerts;
+    uint64_t reloads_ok, reloads_failed;
     struct slot *current;           /* during dispatch, for the emit callback */
-    struct mw_prefilter *prefilter; /* owned: rebuilt whenever rules load */
+    struct mw_prefilter *prefilter; /* owned reference: rebuilt whenever rules change */
 };
 
 struct mw_engine *mw_engine_new(const struct mw_engine_opts *opts,
@@ -55,10 +68,11 @@ void mw_engine_free(struct mw_engine *e)
         return;
     for (size_t i = 0; i < e->nslots; i++) {
         mw_seq_state_free(e->slots[i].state);
+        mw_window_state_free(e->slots[i].win);
         mw_rule_free(e->slots[i].rule);
     }
     free(e->slots);
-    mw_prefilter_free(e->prefilter);
+    mw_prefilter_unref(e->prefilter);
     free(e->lua_dir);
     free(e);
 }
@@ -85,7 +99,7 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int scan(const char *path, struct pathlist *pl, int depth)
+static int scan(const char *path, struct pathlist *pl, int depth, bool quiet)
 {
     struct stat sb;
     DIR *d;
@@ -93,7 +107,8 @@ static int scan(const char *path, struct pathlist *pl, int depth)
     struct pathlist local = {0};
 
     if (stat(path, &sb) < 0) {
-        mw_log_error("%s: no such rule file or folder", path);
+        if (!quiet)
+            mw_log_error("%s: no such rule file or folder", path);
         return -1;
     }
     if (!S_ISDIR(sb.st_mode)) {
@@ -101,7 +116,8 @@ static int scan(const char *path, struct pathlist *pl, int depth)
         return 0;
     }
     if (depth > 16 || (d = opendir(path)) == NULL) {
-        mw_log_error("%s: cannot read folder", path);
+        if (!quiet)
+            mw_log_error("%s: cannot read folder", path);
         return -1;
     }
     while ((de = readdir(d)) != NULL) {
@@ -120,7 +136,7 @@ static int scan(const char *path, struct pathlist *pl, int depth)
     int rc = 0;
     for (size_t i = 0; i < local.n; i++) {
         if (stat(local.v[i], &sb) == 0 && S_ISDIR(sb.st_mode)) {
-            if (scan(local.v[i], pl, depth + 1) < 0)
+            if (scan(local.v[i], pl, depth + 1, quiet) < 0)
                 rc = -1;
         } else {
             pl_add(pl, local.v[i]);
@@ -131,13 +147,142 @@ static int scan(const char *path, struct pathlist *pl, int depth)
     return rc;
 }
 
-/* The prefilter follows the rule set: rebuilt after every change to it. */
+int mw_engine_scan(char *const *paths, int npaths, char ***files, size_t *nfiles,
+                   bool quiet)
+{
+    struct pathlist pl = {0};
+    int failed = 0;
+    for (int i = 0; i < npaths; i++)
+        if (scan(paths[i], &pl, 0, quiet) < 0)
+            failed++;
+    *files = pl.v;
+    *nfiles = pl.n;
+    return failed;
+}
+
+static struct slot *find_file(struct mw_engine *e, const char *path)
+{
+    for (size_t k = 0; k < e->nslots; k++)
+        if (strcmp(mw_rule_file(e->slots[k].rule), path) == 0)
+            return &e->slots[k];
+    return NULL;
+}
+
+static void health(struct mw_engine *e, const char *kind, json_t *fields)
+{
+    if (e->opts.health_records)
+        mw_health_emit(kind, fields);
+    else
+        json_decref(fields);
+}
+
+static int64_t wall_seconds(void)
+{
+    return (int64_t)time(NULL);
+}
+
+/* Loads path off to the side and checks its id against the other rules.
+ * Returns the new rule, or NULL with err set. */
+static struct mw_rule *load_checked(struct mw_engine *e, const char *path,
+                                    struct mw_error *err)
+{
+    struct mw_rule *r = mw_rule_load(path, e->lua_dir, &e->opts.limits, err);
+    if (r == NULL)
+        return NULL;
+    const char *id = mw_rule_meta(r)->id;
+    for (size_t k = 0; k < e->nslots; k++) {
+        const char *other = mw_rule_file(e->slots[k].rule);
+        if (strcmp(other, path) != 0 && strcmp(mw_rule_meta(e->slots[k].rule)->id, id) == 0) {
+            mw_error_set(err, "%s: duplicate rule id '%s' (already loaded from %s)",
+                         path, id, other);
+            mw_rule_free(r);
+            return NULL;
+        }
+    }
+    if (mw_rule_kind(r) == MW_RULE_SEQUENCE) {
+        struct mw_seq_def *sd = (struct mw_seq_def *)mw_rule_seq(r);
+        sd->max_keys = e->opts.max_open_keys;
+        sd->lateness = e->opts.lateness;
+    } else if (mw_rule_kind(r) == MW_RULE_WINDOW) {
+        struct mw_window_def *wd = (struct mw_window_def *)mw_rule_window(r);
+        wd->max_states = e->opts.max_open_keys;
+        wd->lateness = e->opts.lateness;
+    }
+    return r;
+}
+
+/* The first-seen state file of a rule: its id with anything but
+ * [A-Za-z0-9_-] replaced, so an id cannot name a path outside the folder. */
+static void state_path(const struct mw_engine *e, const char *id, char *buf,
+                       size_t size)
+{
+    int n = snprintf(buf, size, "%s/new_terms-", e->opts.state_dir);
+    for (const char *p = id; *p && n > 0 && (size_t)n < size - 8; p++) {
+        char ch = *p;
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+              (ch >= '0' && ch <= '9') || ch == '-' || ch == '_'))
+            ch = '_';
+        buf[n++] = ch;
+    }
+    if (n > 0 && (size_t)n < size - 7)
+        snprintf(buf + n, size - (size_t)n, ".state");
+}
+
+/* Gives the slot's rule fresh window state when it has none (first-seen
+ * rules read their history from --state-dir). */
+static void new_state(struct mw_engine *e, struct slot *s)
+{
+    struct mw_rule *r = s->rule;
+    if (mw_rule_kind(r) == MW_RULE_SEQUENCE && s->state == NULL) {
+        s->state = mw_seq_state_new(mw_rule_seq(r));
+    } else if (mw_rule_kind(r) == MW_RULE_WINDOW && s->win == NULL) {
+        const struct mw_window_def *wd = mw_rule_window(r);
+        const char *id = mw_rule_meta(r)->id;
+        s->win = mw_window_state_new(wd);
+        if (wd->kind == MW_WINDOW_NEW_TERMS && e->opts.state_dir) {
+            char path[4096];
+            struct mw_error err;
+            state_path(e, id, path, sizeof(path));
+            if (mw_window_load(wd, s->win, id, path, &err) < 0)
+                mw_log_error("%s (starting with no history)", err.msg);
+            else if (mw_window_stats(s->win)->loaded)
+                mw_log_info("rule %s: %llu terms loaded from %s", id,
+                            (unsigned long long)mw_window_stats(s->win)->loaded, path);
+        }
+    }
+}
+
+/* Writes a first-seen rule's history to --state-dir. */
+static void save_state(struct mw_engine *e, const struct slot *s)
+{
+    const struct mw_window_def *wd;
+    char path[4096];
+    struct mw_error err;
+    const char *id = mw_rule_meta(s->rule)->id;
+    if (s->win == NULL || e->opts.state_dir == NULL)
+        return;
+    wd = mw_rule_window(s->rule);
+    if (wd->kind != MW_WINDOW_NEW_TERMS)
+        return;
+    state_path(e, id, path, sizeof(path));
+    if (mw_window_save(wd, s->win, id, path, &err) < 0)
+        mw_log_error("rule %s: cannot save its state: %s", id, err.msg);
+}
+
+static json_t *rule_fields(const struct mw_rule *r)
+{
+    return json_pack("{s:s, s:s, s:s}", "rule_id", mw_rule_meta(r)->id,
+                     "rule_name", mw_rule_meta(r)->name, "file", mw_rule_file(r));
+}
+
+/* The prefilter follows the rule set: rebuilt after every change to it. A
+ * run that still uses the old one holds its own reference. */
 static void rebuild_prefilter(struct mw_engine *e)
 {
     struct mw_rule **rules = xcalloc(e->nslots ? e->nslots : 1, sizeof(*rules));
     for (size_t i = 0; i < e->nslots; i++)
         rules[i] = e->slots[i].rule;
-    mw_prefilter_free(e->prefilter);
+    mw_prefilter_unref(e->prefilter);
     e->prefilter = mw_prefilter_build(rules, e->nslots);
     free(rules);
 }
@@ -149,31 +294,21 @@ const struct mw_prefilter *mw_engine_prefilter(const struct mw_engine *e)
 
 int mw_engine_load(struct mw_engine *e, char *const *paths, int npaths)
 {
-    struct pathlist pl = {0};
-    int failed = 0;
+    char **files;
+    size_t nfiles;
+    int failed = mw_engine_scan(paths, npaths, &files, &nfiles, false);
 
-    for (int i = 0; i < npaths; i++)
-        if (scan(paths[i], &pl, 0) < 0)
-            failed++;
-    for (size_t i = 0; i < pl.n; i++) {
+    for (size_t i = 0; i < nfiles; i++) {
         struct mw_error err;
-        struct mw_rule *r = mw_rule_load(pl.v[i], e->lua_dir, &e->opts.limits, &err);
+        struct mw_rule *r = NULL;
+        if (find_file(e, files[i]))
+            mw_error_set(&err, "%s: given twice (already loaded)", files[i]);
+        else
+            r = load_checked(e, files[i], &err);
         if (r == NULL) {
             mw_log_error("%s", err.msg);
-            failed++;
-            continue;
-        }
-        const char *id = mw_rule_meta(r)->id;
-        bool dup = false;
-        for (size_t k = 0; k < e->nslots; k++) {
-            if (strcmp(mw_rule_meta(e->slots[k].rule)->id, id) == 0) {
-                mw_log_error("%s: duplicate rule id '%s' (already loaded from %s)",
-                             pl.v[i], id, mw_rule_file(e->slots[k].rule));
-                dup = true;
-            }
-        }
-        if (dup) {
-            mw_rule_free(r);
+            health(e, "load_failed", json_pack("{s:s, s:s}", "file", files[i],
+                                               "error", err.msg));
             failed++;
             continue;
         }
@@ -181,16 +316,128 @@ int mw_engine_load(struct mw_engine *e, char *const *paths, int npaths)
         struct slot *s = &e->slots[e->nslots++];
         memset(s, 0, sizeof(*s));
         s->rule = r;
-        if (mw_rule_kind(r) == MW_RULE_SEQUENCE) {
-            ((struct mw_seq_def *)mw_rule_seq(r))->max_keys = e->opts.max_open_keys;
-            s->state = mw_seq_state_new(mw_rule_seq(r));
-        }
+        s->loaded_at = wall_seconds();
+        new_state(e, s);
+        health(e, "rule_loaded", rule_fields(r));
     }
-    for (size_t i = 0; i < pl.n; i++)
-        free(pl.v[i]);
-    free(pl.v);
+    for (size_t i = 0; i < nfiles; i++)
+        free(files[i]);
+    free(files);
     rebuild_prefilter(e);
     return failed;
+}
+
+/* ---------------------------------------------------------------------- */
+/* reload                                                                  */
+
+static uint64_t open_count(const struct slot *s)
+{
+    return s->state ? mw_seq_stats(s->state)->open
+         : s->win ? mw_window_stats(s->win)->open : 0;
+}
+
+int mw_engine_reload_file(struct mw_engine *e, const char *path)
+{
+    struct mw_error err;
+    struct mw_rule *r = load_checked(e, path, &err);
+    struct slot *s = find_file(e, path);
+
+    if (r == NULL) {
+        e->reloads_failed++;
+        if (s)
+            mw_log_error("reload failed, rule %s keeps running its previous version: %s",
+                         mw_rule_meta(s->rule)->id, err.msg);
+        else
+            mw_log_error("reload failed: %s", err.msg);
+        json_t *f = json_pack("{s:s, s:s, s:b}", "file", path, "error", err.msg,
+                              "previous_version_kept", s != NULL);
+        if (s)
+            json_object_set_new(f, "rule_id", json_string(mw_rule_meta(s->rule)->id));
+        health(e, "reload_failed", f);
+        return -1;
+    }
+    e->reloads_ok++;
+    json_t *f = rule_fields(r);
+    if (s == NULL) {
+        e->slots = xrealloc(e->slots, (e->nslots + 1) * sizeof(*e->slots));
+        s = &e->slots[e->nslots++];
+        memset(s, 0, sizeof(*s));
+        s->rule = r;
+        new_state(e, s);
+        json_object_set_new(f, "state", json_string(s->state || s->win ? "new" : "none"));
+    } else {
+        struct mw_rule *old = s->rule;
+        bool same_id = strcmp(mw_rule_meta(old)->id, mw_rule_meta(r)->id) == 0;
+        bool keep = same_id && strcmp(mw_rule_shape(old), mw_rule_shape(r)) == 0;
+        if (!keep && (s->state || s->win)) {
+            uint64_t open = open_count(s);
+            mw_log_warn("rule %s (%s): detection shape changed on reload (%s -> %s): "
+                        "window state dropped, %llu open sequence(s) freed",
+                        mw_rule_meta(old)->id, path, mw_rule_shape(old),
+                        mw_rule_shape(r), (unsigned long long)open);
+            json_t *d = rule_fields(old);
+            json_object_set_new(d, "old_shape", json_string(mw_rule_shape(old)));
+            json_object_set_new(d, "new_shape", json_string(mw_rule_shape(r)));
+            json_object_set_new(d, "new_rule_id", json_string(mw_rule_meta(r)->id));
+            json_object_set_new(d, "open_sequences_dropped", json_integer((json_int_t)open));
+            health(e, "state_dropped", d);
+            save_state(e, s);
+            mw_seq_state_free(s->state);
+            s->state = NULL;
+            mw_window_state_free(s->win);
+            s->win = NULL;
+        }
+        if (!same_id) {
+            s->matched = s->raised = s->alerts = s->alert_failures = 0;
+            s->reloads = 0;
+        }
+        if (s->quarantined)
+            mw_log_info("rule %s: quarantine lifted by the reload", mw_rule_meta(r)->id);
+        bool had = s->state || s->win;
+        s->rule = r;
+        new_state(e, s);
+        json_object_set_new(f, "state", json_string(!(s->state || s->win) ? "none"
+                                                    : keep && had ? "kept" : "new"));
+        json_object_set_new(f, "quarantine_lifted", json_boolean(s->quarantined));
+        s->reloads++;
+        s->quarantined = false;
+        mw_rule_free(old);
+    }
+    s->loaded_at = wall_seconds();
+    json_object_set_new(f, "reload", json_true());
+    json_object_set_new(f, "open_sequences", json_integer((json_int_t)open_count(s)));
+    mw_log_info("rule %s reloaded from %s (window state %s)", mw_rule_meta(r)->id, path,
+                json_string_value(json_object_get(f, "state")));
+    health(e, "rule_loaded", f);
+    rebuild_prefilter(e);
+    return 0;
+}
+
+int mw_engine_remove_file(struct mw_engine *e, const char *path)
+{
+    struct slot *s = find_file(e, path);
+    if (s == NULL)
+        return -1;
+    uint64_t open = open_count(s);
+    json_t *f = rule_fields(s->rule);
+    json_object_set_new(f, "open_sequences_freed", json_integer((json_int_t)open));
+    mw_log_info("rule %s removed (%s deleted): %llu open sequence(s) freed",
+                mw_rule_meta(s->rule)->id, path, (unsigned long long)open);
+    health(e, "rule_removed", f);
+    save_state(e, s);
+    mw_seq_state_free(s->state);
+    mw_window_state_free(s->win);
+    mw_rule_free(s->rule);
+    size_t i = (size_t)(s - e->slots);
+    memmove(&e->slots[i], &e->slots[i + 1], (e->nslots - i - 1) * sizeof(*s));
+    e->nslots--;
+    rebuild_prefilter(e);
+    return 0;
+}
+
+bool mw_engine_has_file(const struct mw_engine *e, const char *path)
+{
+    return find_file((struct mw_engine *)e, path) != NULL;
 }
 
 size_t mw_engine_rule_count(const struct mw_engine *e)
@@ -208,23 +455,78 @@ static mw_time_t wall_now(void)
     return (mw_time_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+/* Takes a built alert (NULL: it could not be built) through dedup, the
+ * rule's on_alert hook and shaping to the outputs. Steals alert. */
+static void deliver(struct mw_engine *e, struct slot *s, json_t *alert,
+                    struct mw_event *const *evs, int n)
+{
+    const char *rid = mw_rule_meta(s->rule)->id;
+    const char *id;
+
+    if (alert == NULL) {
+        s->alert_failures++;
+        mw_log_error("rule %s: cannot build an alert", rid);
+        return;
+    }
+    s->raised++;
+    id = json_string_value(json_object_get(json_object_get(alert, "event"), "id"));
+    if (e->shape && mw_shape_duplicate(e->shape, rid, id))
+        goto out;
+    switch (mw_rule_on_alert(s->rule, alert)) {
+    case MW_HOOK_DROP:
+        if (e->shape)
+            mw_shape_hook_dropped(e->shape, rid, id);
+        goto out;
+    case MW_HOOK_FAILED:
+        if (e->shape)
+            mw_shape_hook_failed(e->shape, rid);
+        break;
+    case MW_HOOK_KEEP:
+        break;
+    }
+    if (e->shape) {
+        if (mw_shape_submit(e->shape, rid, mw_rule_policy(s->rule), alert, evs, n,
+                            evs[n - 1]->ts) != MW_SHAPE_DELIVERED)
+            goto out;
+    } else if (e->out) {
+        mw_output_write(e->out, alert);
+    }
+    s->alerts++;
+    e->alerts++;
+out:
+    json_decref(alert);
+}
+
 static void emit(void *ud, struct mw_event *const *evs, int n)
 {
     struct mw_engine *e = ud;
     struct slot *s = e->current;
     mw_time_t at = e->opts.alert_time_from_events ? evs[n - 1]->ts : wall_now();
-    json_t *alert = mw_alert_build(s->rule, evs, n, at);
+    deliver(e, s, mw_alert_build(s->rule, evs, n, at), evs, n);
+}
 
-    if (alert == NULL) {
-        s->alert_failures++;
-        mw_log_error("rule %s: cannot build an alert", mw_rule_meta(s->rule)->id);
-        return;
-    }
-    s->alerts++;
-    e->alerts++;
-    if (e->out)
-        mw_output_write(e->out, alert);
-    json_decref(alert);
+static void emit_window(void *ud, struct mw_event *const *evs, int n, json_t *key,
+                        json_t *details)
+{
+    struct mw_engine *e = ud;
+    struct slot *s = e->current;
+    mw_time_t at = e->opts.alert_time_from_events ? evs[n - 1]->ts : wall_now();
+    deliver(e, s, mw_alert_build_window(s->rule, evs, n, at, key, details), evs, n);
+}
+
+static void quarantine(struct mw_engine *e, struct slot *s)
+{
+    const struct mw_rule_errors *er = mw_rule_errors(s->rule);
+    s->quarantined = true;
+    mw_log_error("rule %s (%s) quarantined after %llu consecutive failures (last: [%s] %s); "
+                 "it receives no events until it is reloaded",
+                 mw_rule_meta(s->rule)->id, mw_rule_file(s->rule),
+                 (unsigned long long)er->consecutive, mw_fail_name(er->last), er->last_msg);
+    json_t *f = rule_fields(s->rule);
+    json_object_set_new(f, "consecutive_failures", json_integer((json_int_t)er->consecutive));
+    json_object_set_new(f, "last_error_class", json_string(mw_fail_name(er->last)));
+    json_object_set_new(f, "last_error", json_string(er->last_msg));
+    health(e, "quarantined", f);
 }
 
 void mw_engine_dispatch(struct mw_engine *e, struct mw_event *ev)
@@ -232,34 +534,95 @@ void mw_engine_dispatch(struct mw_engine *e, struct mw_event *ev)
     for (size_t i = 0; i < e->nslots; i++) {
         struct slot *s = &e->slots[i];
         const struct mw_match_ctx *ctx = mw_rule_ctx(s->rule);
+        if (s->quarantined)
+            continue;
         e->current = s;
         if (s->state) {
             mw_seq_process(mw_rule_seq(s->rule), s->state, ev, ctx, emit, e);
+        } else if (s->win) {
+            mw_window_process(mw_rule_window(s->rule), s->win, ev, ctx, emit_window, e);
         } else if (mw_matcher_eval(mw_rule_where(s->rule), ev, ctx) == MW_TRUE) {
             struct mw_event *one[1] = {ev};
             s->matched++;
             emit(e, one, 1);
         }
+        if (e->opts.quarantine_after > 0 &&
+            mw_rule_errors(s->rule)->consecutive >= e->opts.quarantine_after)
+            quarantine(e, s);
     }
     e->current = NULL;
 }
 
+void mw_engine_count_late(struct mw_engine *e, const struct mw_event *ev)
+{
+    for (size_t i = 0; i < e->nslots; i++) {
+        struct slot *s = &e->slots[i];
+        const struct mw_match_ctx *ctx = mw_rule_ctx(s->rule);
+        bool hit = false;
+        if (s->quarantined)
+            continue;
+        if (s->state) {
+            const struct mw_seq_def *d = mw_rule_seq(s->rule);
+            for (int k = 0; k < d->nsteps && !hit; k++)
+                hit = (k == 0 || d->where[k] != d->where[k - 1]) &&
+                      mw_matcher_eval(d->where[k], ev, ctx) == MW_TRUE;
+            if (!hit && d->until_where)
+                hit = mw_matcher_eval(d->until_where, ev, ctx) == MW_TRUE;
+        } else if (s->win) {
+            hit = mw_window_matches(mw_rule_window(s->rule), ev, ctx);
+        } else {
+            hit = mw_matcher_eval(mw_rule_where(s->rule), ev, ctx) == MW_TRUE;
+        }
+        if (hit)
+            s->late++;
+    }
+}
+
 void mw_engine_advance(struct mw_engine *e, mw_time_t now)
 {
-    for (size_t i = 0; i < e->nslots; i++)
-        if (e->slots[i].state)
-            mw_seq_advance(mw_rule_seq(e->slots[i].rule), e->slots[i].state, now);
+    for (size_t i = 0; i < e->nslots; i++) {
+        struct slot *s = &e->slots[i];
+        e->current = s;
+        if (s->state)
+            mw_seq_advance(mw_rule_seq(s->rule), s->state, now);
+        else if (s->win)
+            mw_window_advance(mw_rule_window(s->rule), s->win, now, emit_window, e);
+    }
+    e->current = NULL;
 }
 
 void mw_engine_finish(struct mw_engine *e)
 {
-    (void)e;    /* sequences complete only on events; pending ones are
-                 * reported as open in the statistics */
+    /* sequences complete only on events; pending ones are reported as open
+     * in the statistics. Absence windows that ended by now fire, first-seen
+     * history is saved. Caps report what their last interval dropped. */
+    for (size_t i = 0; i < e->nslots; i++) {
+        struct slot *s = &e->slots[i];
+        if (s->win == NULL)
+            continue;
+        e->current = s;
+        mw_window_finish(mw_rule_window(s->rule), s->win, emit_window, e);
+        save_state(e, s);
+    }
+    e->current = NULL;
+    if (e->shape)
+        mw_shape_finish(e->shape);
+}
+
+void mw_engine_set_shape(struct mw_engine *e, struct mw_shape *shape)
+{
+    e->shape = shape;
 }
 
 uint64_t mw_engine_alerts(const struct mw_engine *e)
 {
     return e->alerts;
+}
+
+void mw_engine_reload_counts(const struct mw_engine *e, uint64_t *ok, uint64_t *failed)
+{
+    *ok = e->reloads_ok;
+    *failed = e->reloads_failed;
 }
 
 json_t *mw_engine_stats(const struct mw_engine *e)
@@ -272,13 +635,23 @@ json_t *mw_engine_stats(const struct mw_engine *e)
         json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:I}",
                               "id", m->id, "name", m->name,
                               "file", mw_rule_file(s->rule),
-                              "type", s->state ? "sequence" : "query",
+                              "type", s->state ? "sequence" : s->win
+                                  ? mw_window_kind_name(mw_rule_window(s->rule)->kind)
+                                  : "query",
                               "alerts", (json_int_t)s->alerts);
+        json_object_set_new(o, "late", json_integer((json_int_t)s->late));
         json_t *errs = json_object();
         for (int c = MW_FAIL_MEMORY; c < MW_FAIL__COUNT; c++)
             json_object_set_new(errs, mw_fail_name(c),
                                 json_integer((json_int_t)er->by_class[c]));
         json_object_set_new(o, "errors", errs);
+        json_object_set_new(o, "quarantined", json_boolean(s->quarantined));
+        json_object_set_new(o, "loaded_at", json_integer((json_int_t)s->loaded_at));
+        json_object_set_new(o, "reloads", json_integer((json_int_t)s->reloads));
+        json_object_set_new(o, "raised", json_integer((json_int_t)s->raised));
+        json_object_set_new(o, "hook_errors", json_integer((json_int_t)er->hook_failures));
+        if (e->shape)
+            mw_shape_rule_stats(e->shape, m->id, o);
         if (s->state) {
             const struct mw_seq_stats *st = mw_seq_stats(s->state);
             const struct mw_seq_def *d = mw_rule_seq(s->rule);
@@ -297,6 +670,21 @@ json_t *mw_engine_stats(const struct mw_engine *e)
                 "no_key", (json_int_t)st->no_key,
                 "open", (json_int_t)st->open,
                 "open_keys", (json_int_t)st->open_keys));
+            json_object_set_new(json_object_get(o, "sequences"), "reordered",
+                                json_integer((json_int_t)st->late_replays));
+        } else if (s->win) {
+            const struct mw_window_stats *ws = mw_window_stats(s->win);
+            json_object_set_new(o, "matched", json_integer((json_int_t)ws->matched));
+            json_object_set_new(o, "window", json_pack(
+                "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+                "absent_matched", (json_int_t)ws->absent_matched,
+                "no_key", (json_int_t)ws->no_key,
+                "fired", (json_int_t)ws->fired,
+                "expired", (json_int_t)ws->expired,
+                "evicted", (json_int_t)ws->evicted,
+                "cancelled", (json_int_t)ws->cancelled,
+                "open", (json_int_t)ws->open,
+                "loaded", (json_int_t)ws->loaded));
         } else {
             json_object_set_new(o, "matched", json_integer((json_int_t)s->matched));
         }
@@ -310,7 +698,10 @@ void mw_engine_list(const struct mw_engine *e, FILE *fp)
     for (size_t i = 0; i < e->nslots; i++) {
         const struct mw_rule_meta *m = mw_rule_meta(e->slots[i].rule);
         fprintf(fp, "ok   %s  %s  (%s, %s)\n", mw_rule_file(e->slots[i].rule),
-                m->id, m->name, mw_rule_kind(e->slots[i].rule) == MW_RULE_SEQUENCE
-                                    ? "sequence" : "query");
+                m->id, m->name,
+                mw_rule_kind(e->slots[i].rule) == MW_RULE_SEQUENCE ? "sequence"
+                : mw_rule_kind(e->slots[i].rule) == MW_RULE_WINDOW
+                    ? mw_window_kind_name(mw_rule_window(e->slots[i].rule)->kind)
+                    : "query");
     }
 }

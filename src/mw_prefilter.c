@@ -17,8 +17,10 @@
  */
 #include "mw_prefilter.h"
 #include "mw_mem.h"
+#include "mw_window.h"
 
 #include <jansson.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -58,6 +60,7 @@ struct rule_note {
 };
 
 struct mw_prefilter {
+    atomic_int refs;            /* the engine's, the run's, a worker's batch */
     bool active;
     char *off_reason;           /* owned, NULL when active */
     struct lit *lits;           /* owned */
@@ -79,11 +82,25 @@ static bool rule_candidates(struct mw_rule *r, struct mw_litcnf *out)
         mw_matcher_literals(mw_rule_where(r), out);
         return out->n > 0;
     }
-    const struct mw_seq_def *d = mw_rule_seq(r);
-    int nparts = d->nsteps + (d->until_where ? 1 : 0);
+    /* every part that can make the rule act on an event: sequence steps and
+     * until; a window's where and, for absence, its cancelling matcher */
+    const struct mw_matcher *parts[MW_SEQ_MAX_STEPS + 2];
+    int nparts = 0;
+    if (mw_rule_kind(r) == MW_RULE_SEQUENCE) {
+        const struct mw_seq_def *d = mw_rule_seq(r);
+        for (int i = 0; i < d->nsteps; i++)
+            parts[nparts++] = d->where[i];
+        if (d->until_where)
+            parts[nparts++] = d->until_where;
+    } else {
+        const struct mw_window_def *w = mw_rule_window(r);
+        parts[nparts++] = w->where;
+        if (w->absent_where)
+            parts[nparts++] = w->absent_where;
+    }
     struct mw_litset u = {0};
     for (int i = 0; i < nparts; i++) {
-        const struct mw_matcher *m = i < d->nsteps ? d->where[i] : d->until_where;
+        const struct mw_matcher *m = parts[i];
         struct mw_litcnf c = {0};
         size_t best = 0;
         mw_matcher_literals(m, &c);
@@ -173,6 +190,7 @@ static char *describe_set(const struct mw_litset *s)
 struct mw_prefilter *mw_prefilter_build(struct mw_rule *const *rules, size_t n)
 {
     struct mw_prefilter *pf = xcalloc(1, sizeof(*pf));
+    atomic_init(&pf->refs, 1);
     struct mw_litcnf *cands = xcalloc(n ? n : 1, sizeof(*cands));
     bool *has = xcalloc(n ? n : 1, sizeof(*has));
 
@@ -189,12 +207,16 @@ struct mw_prefilter *mw_prefilter_build(struct mw_rule *const *rules, size_t n)
             bool fn = false;
             if (mw_rule_kind(rules[r]) == MW_RULE_QUERY) {
                 fn = mw_matcher_has_fn(mw_rule_where(rules[r]));
-            } else {
+            } else if (mw_rule_kind(rules[r]) == MW_RULE_SEQUENCE) {
                 const struct mw_seq_def *d = mw_rule_seq(rules[r]);
                 for (int i = 0; i < d->nsteps; i++)
                     fn |= mw_matcher_has_fn(d->where[i]);
                 if (d->until_where)
                     fn |= mw_matcher_has_fn(d->until_where);
+            } else {
+                const struct mw_window_def *w = mw_rule_window(rules[r]);
+                fn = mw_matcher_has_fn(w->where) ||
+                     (w->absent_where && mw_matcher_has_fn(w->absent_where));
             }
             note->none = true;
             note->text = xstrdup(fn ? "its Lua predicates give no literal"
@@ -242,9 +264,16 @@ struct mw_prefilter *mw_prefilter_build(struct mw_rule *const *rules, size_t n)
     return pf;
 }
 
-void mw_prefilter_free(struct mw_prefilter *pf)
+struct mw_prefilter *mw_prefilter_ref(struct mw_prefilter *pf)
 {
-    if (pf == NULL)
+    if (pf != NULL)
+        atomic_fetch_add_explicit(&pf->refs, 1, memory_order_relaxed);
+    return pf;
+}
+
+void mw_prefilter_unref(struct mw_prefilter *pf)
+{
+    if (pf == NULL || atomic_fetch_sub_explicit(&pf->refs, 1, memory_order_acq_rel) != 1)
         return;
     for (size_t i = 0; i < pf->nlits; i++)
         free(pf->lits[i].s);
@@ -256,6 +285,11 @@ void mw_prefilter_free(struct mw_prefilter *pf)
     free(pf->notes);
     free(pf->off_reason);
     free(pf);
+}
+
+void mw_prefilter_free(struct mw_prefilter *pf)
+{
+    mw_prefilter_unref(pf);
 }
 
 bool mw_prefilter_active(const struct mw_prefilter *pf)

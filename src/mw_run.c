@@ -1,13 +1,41 @@
-/* mw_run.c - read, frame, parse, merge by event time, dispatch, summarise */
+/* mw_run.c - read, frame, parse, merge by event time, dispatch, summarise
+ *
+ * Follow mode (tail -f) uses the same loop: an input with no complete line
+ * yet reports MW_LINE_AGAIN and does not hold back the others; when no input
+ * has an event the loop sleeps in poll() on an inotify watch of the input
+ * files, the rule watcher and any followed pipe, with a short timeout as a
+ * fallback. Between two events (every few hundred events when busy, and at
+ * every wake-up) it acts on signals, runs due rule reloads and rewrites the
+ * metrics file. Signal handlers only set sig_atomic_t flags.
+ *
+ * Prefilter: a line that contains none of the rules' literals is not parsed;
+ * its top-level timestamp is read and it takes its place in the merge as a
+ * time marker that moves event time (mw_engine_advance) and counts as an
+ * arrival (arrival number, now, reordered, too late, future), so windows and
+ * counters are as with every line parsed. Threads: framed lines go in
+ * batches to parser threads; each input's batches are consumed here in
+ * order, so everything downstream is as with one thread.
+ */
 #include "mw_run.h"
+#include "mw_health.h"
 #include "mw_input.h"
 #include "mw_log.h"
 #include "mw_mem.h"
+#include "mw_metrics.h"
 
 #include <errno.h>
 #include <pthread.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#define FOLLOW_WAIT_MS 250      /* longest sleep when idle (fallback to inotify) */
+#define FOLLOW_CHECK_EVERY 256  /* events between two checks when busy */
 
 /* One framed line after prefilter and parse: what the consumer needs. */
 enum lkind {
@@ -56,10 +84,13 @@ struct batch {
 
 struct src {
     struct mw_input *in;        /* owned */
-    struct mw_event *head;      /* owned: next event, or NULL */
+    struct mw_event *head;      /* owned (threaded: borrowed from its batch), or NULL */
     bool head_skip;             /* the head is a skipped line at skip_ts */
     mw_time_t skip_ts;
+    uint64_t skip_line;         /* its line number and length */
+    size_t skip_len;
     bool done;
+    bool waiting;               /* follow mode: no complete line yet */
     bool eof;                   /* threaded: framing reached the end */
     int reported;
     struct batch *q[MAX_DEPTH]; /* threaded: batches in input order (ring) */
@@ -75,31 +106,47 @@ struct run {
     struct mw_path *ts_path;    /* owned */
     FILE *dead;                 /* owned, may be NULL */
     uint64_t dead_written;
-    const struct mw_prefilter *pf; /* borrowed from the engine; NULL: parse all */
+    bool draining;              /* shutdown: "nothing yet" means done */
+    mw_time_t now;              /* newest event time dispatched */
+    bool started;               /* now is set */
+    int64_t now_mono;           /* monotonic ms when `now` last moved */
+    mw_time_t advanced;         /* event time the windows were last advanced to */
+    struct mw_prefilter *pf;    /* a reference, or NULL: parse every line;
+                                 * swapped under the pool mutex on reload */
+    const struct mw_prefilter *pf_seen; /* the engine's, when pf was chosen */
     const char *ts_key;         /* top-level timestamp key for skipped lines */
     size_t ts_keylen;
     struct pool *pool;          /* owned, NULL with one thread */
     int depth;                  /* batches in flight per input */
 };
 
-/* ---------------------------------------------------------------------- */
-/* per line: prefilter, then parse (thread-safe: touches only its line)    */
-
-static void process_line(const struct run *r, const char *input, const char *line,
-                         size_t len, struct lres *res, struct mw_error *err)
+static mw_time_t wall_now(void)
 {
-    if (mw_line_is_blank(line, len)) {
-        res->kind = L_BLANK;
-        return;
-    }
-    if (r->pf != NULL && !mw_prefilter_pass(r->pf, line, len) &&
-        mw_prefilter_scan_ts(line, len, r->ts_key, r->ts_keylen, &res->ts) == 0) {
-        res->kind = L_SKIP;
-        return;
-    }
-    res->ev = mw_ingest_parse(line, len, r->ts_path, input, res->lineno, res->offset,
-                              0, &res->reason, err);
-    res->kind = res->ev != NULL ? L_EVENT : L_REJECT;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (mw_time_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static volatile sig_atomic_t stop_signal;   /* SIGINT or SIGTERM received */
+static volatile sig_atomic_t hup_signal;    /* SIGHUP received */
+
+static void on_stop(int sig)
+{
+    stop_signal = sig;
+}
+
+static void on_hup(int sig)
+{
+    (void)sig;
+    hup_signal = 1;
+    mw_output_request_reopen();     /* what SIGHUP does outside follow mode */
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void dead_letter(struct run *r, const char *input, uint64_t lineno,
@@ -142,7 +189,7 @@ static void dead_letter(struct run *r, const char *input, uint64_t lineno,
     if (s) {
         fprintf(r->dead, "%s\n", s);
         r->dead_written++;
-        free(s);
+        mw_json_free(s);
     }
     json_decref(o);
 }
@@ -164,6 +211,34 @@ static void reject(struct run *r, struct src *s, uint64_t lineno,
     dead_letter(r, mw_input_name(s->in), lineno, reason, msg, line, len);
 }
 
+/* ---------------------------------------------------------------------- */
+/* per line: prefilter, then parse (thread-safe: touches only its line)    */
+
+/* What parsing a line needs: immutable for the duration of a batch. */
+struct pctx {
+    const struct mw_prefilter *pf;  /* NULL: parse every line */
+    const char *ts_key;
+    size_t ts_keylen;
+    const struct mw_path *ts_path;
+};
+
+static void process_line(const struct pctx *c, const char *input, const char *line,
+                         size_t len, struct lres *res, struct mw_error *err)
+{
+    if (mw_line_is_blank(line, len)) {
+        res->kind = L_BLANK;
+        return;
+    }
+    if (c->pf != NULL && !mw_prefilter_pass(c->pf, line, len) &&
+        mw_prefilter_scan_ts(line, len, c->ts_key, c->ts_keylen, &res->ts) == 0) {
+        res->kind = L_SKIP;
+        return;
+    }
+    res->ev = mw_ingest_parse(line, len, c->ts_path, input, res->lineno, res->offset,
+                              0, &res->reason, err);
+    res->kind = res->ev != NULL ? L_EVENT : L_REJECT;
+}
+
 /* Consumes one line's result, in input order: counts it, reports a
  * rejection, or makes it the source's head. line is NULL for too long. */
 static void take(struct run *r, struct src *s, struct lres *res, const char *line,
@@ -176,17 +251,32 @@ static void take(struct run *r, struct src *s, struct lres *res, const char *lin
         st->blank++;
         break;
     case L_EVENT:
+    case L_SKIP: {
+        mw_time_t ts = res->kind == L_EVENT ? res->ev->ts : res->ts;
         st->lines++;
-        st->parsed++;
-        s->head = res->ev;
-        res->ev = NULL;
+        if (r->o->max_future >= 0 && ts > wall_now() + r->o->max_future) {
+            char buf[160], when[MW_TIME_FORMAT_SIZE];
+            mw_time_format(ts, when, sizeof(when));
+            snprintf(buf, sizeof(buf), "event time %s is more than "
+                     "--max-future ahead of the wall clock", when);
+            if (r->pool == NULL) {
+                mw_event_unref(res->ev);
+                res->ev = NULL;
+            }   /* threaded: the batch keeps it and its worker frees it */
+            reject(r, s, res->lineno, MW_REJECT_FUTURE_TIMESTAMP, buf, line, res->len);
+        } else if (res->kind == L_EVENT) {
+            st->parsed++;
+            s->head = res->ev;
+            res->ev = NULL;
+        } else {
+            st->skipped++;
+            s->head_skip = true;
+            s->skip_ts = res->ts;
+            s->skip_line = res->lineno;
+            s->skip_len = res->len;
+        }
         break;
-    case L_SKIP:
-        st->lines++;
-        st->skipped++;
-        s->head_skip = true;
-        s->skip_ts = res->ts;
-        break;
+    }
     case L_REJECT:
         st->lines++;
         reject(r, s, res->lineno, res->reason, msg, line, res->len);
@@ -212,11 +302,13 @@ static mw_time_t head_ts(const struct src *s)
     return s->head != NULL ? s->head->ts : s->skip_ts;
 }
 
-/* Reads until the source has a head (event or skipped line) or is
- * exhausted. One thread: frame, prefilter and parse here. */
+/* Reads until the source has a head (event or skipped line), has nothing
+ * yet (follow mode) or is exhausted. One thread: frame, prefilter and parse
+ * here. */
 static int refill(struct run *r, struct src *s)
 {
-    while (!s->done && !has_head(s)) {
+    s->waiting = false;
+    while (!s->done && !s->waiting && !has_head(s)) {
         const char *line;
         size_t len;
         struct lres res = {0};
@@ -228,6 +320,12 @@ static int refill(struct run *r, struct src *s)
         case MW_LINE_EOF:
             s->done = true;
             break;
+        case MW_LINE_AGAIN:
+            if (r->draining)
+                s->done = true;
+            else
+                s->waiting = true;
+            break;
         case MW_LINE_ERROR:
             mw_log_error("%s", err.msg);
             s->done = true;
@@ -237,11 +335,13 @@ static int refill(struct run *r, struct src *s)
             res.len = len;
             take(r, s, &res, NULL, NULL);
             break;
-        case MW_LINE_OK:
+        case MW_LINE_OK: {
+            struct pctx c = {r->pf, r->ts_key, r->ts_keylen, r->ts_path};
             res.len = len;
-            process_line(r, mw_input_name(s->in), line, len, &res, &err);
+            process_line(&c, mw_input_name(s->in), line, len, &res, &err);
             take(r, s, &res, line, err.msg);
             break;
+        }
         }
     }
     return 0;
@@ -288,15 +388,22 @@ static void *worker_main(void *arg)
         pthread_mutex_unlock(&p->mu);
 
         if (b->job == JOB_PARSE) {
+            /* this job's prefilter: the current one, kept alive by our
+             * reference if a reload swaps it meanwhile */
+            pthread_mutex_lock(&p->mu);
+            struct mw_prefilter *pf = mw_prefilter_ref(p->r->pf);
+            struct pctx c = {pf, p->r->ts_key, p->r->ts_keylen, p->r->ts_path};
+            pthread_mutex_unlock(&p->mu);
             for (size_t i = 0; i < b->n; i++) {
                 struct lres *res = &b->res[i];
                 struct mw_error err;
                 if (res->kind == L_TOO_LONG)
                     continue;
-                process_line(p->r, b->input, b->buf + res->off, res->len, res, &err);
+                process_line(&c, b->input, b->buf + res->off, res->len, res, &err);
                 if (res->kind == L_REJECT)
                     res->msg = xstrdup(err.msg);
             }
+            mw_prefilter_unref(pf);
         } else {
             /* the rule thread handed back only events nothing else holds */
             for (size_t i = 0; i < b->n; i++) {
@@ -412,7 +519,7 @@ static struct lres *batch_push(struct batch *b)
 
 /* Frames lines into a batch until it is full or the input ends. The
  * batch's buffers are reused: no allocation once warm. */
-static void fill_batch(struct src *s, struct batch *b)
+static void fill_batch(struct run *r, struct src *s, struct batch *b)
 {
     b->used = b->n = b->pos = 0;
     while (b->n < BATCH_LINES && b->used < BATCH_BYTES) {
@@ -422,7 +529,11 @@ static void fill_batch(struct src *s, struct batch *b)
         struct mw_error err;
         enum mw_line_status ls =
             mw_input_next_line(s->in, &line, &len, &lineno, &offset, &err);
-        if (ls == MW_LINE_EOF || ls == MW_LINE_ERROR) {
+        if (ls == MW_LINE_AGAIN && !r->draining) {
+            s->waiting = true;      /* follow mode: submit what we have */
+            return;
+        }
+        if (ls == MW_LINE_EOF || ls == MW_LINE_ERROR || ls == MW_LINE_AGAIN) {
             if (ls == MW_LINE_ERROR)
                 mw_log_error("%s", err.msg);
             s->eof = true;
@@ -478,9 +589,9 @@ static struct batch *get_batch(struct run *r, struct src *s)
 /* Keeps `depth` batches of the source in flight. */
 static void pump(struct run *r, struct src *s)
 {
-    while (!s->eof && s->qlen < r->depth) {
+    while (!s->eof && !s->waiting && s->qlen < r->depth) {
         struct batch *b = get_batch(r, s);
-        fill_batch(s, b);
+        fill_batch(r, s, b);
         if (b->n == 0) {
             pthread_mutex_lock(&r->pool->mu);
             b->next = s->free_list;
@@ -515,13 +626,15 @@ static void retire(struct run *r, struct src *s)
  * previous head has been dispatched. Events stay owned by their batch. */
 static int refill_threaded(struct run *r, struct src *s)
 {
+    s->waiting = false;
     while (!s->done && !has_head(s)) {
         if (s->qlen > 0 && s->q[s->qhead]->pos == s->q[s->qhead]->n)
             retire(r, s);
         pump(r, s);
         if (s->qlen == 0) {
-            s->done = true;
-            break;
+            if (s->eof)
+                s->done = true;
+            break;      /* else follow mode: nothing yet (s->waiting) */
         }
         struct batch *b = s->q[s->qhead];
         pthread_mutex_lock(&r->pool->mu);
@@ -541,7 +654,111 @@ static int refill_threaded(struct run *r, struct src *s)
     return 0;
 }
 
-static void summary_json(struct mw_engine *e, struct mw_output *out,
+/* An event behind now by more than the lateness bound: refused, counted
+ * per input (rejected, too_late) and per rule, dead-lettered whole. */
+static void too_late(struct run *r, struct mw_engine *e, struct src *s,
+                     struct mw_event *ev)
+{
+    char msg[200], when[MW_TIME_FORMAT_SIZE], lag[64];
+    char *raw = json_dumps(ev->root, JSON_COMPACT);
+
+    mw_time_format(ev->ts, when, sizeof(when));
+    mw_duration_format(r->now - ev->ts, lag, sizeof(lag));
+    snprintf(msg, sizeof(msg), "event time %s is %s behind the newest event "
+             "time, more than --max-lateness", when, lag);
+    mw_input_stats(s->in)->parsed--;
+    mw_engine_count_late(e, ev);
+    reject(r, s, ev->line, MW_REJECT_TOO_LATE, msg, raw, raw ? strlen(raw) : 0);
+    mw_json_free(raw);
+}
+
+/* Hands the source's head event to the engine in arrival order: in order
+ * (at or after now) or late within --max-lateness it is dispatched at once
+ * (the windows place a late one in event-time order); further behind it is
+ * refused as too late. */
+static void dispatch_head(struct run *r, struct mw_engine *e, struct src *s,
+                          uint64_t seq)
+{
+    if (s->head_skip) {
+        /* a line no rule can match: only event time moves, as an event
+         * that matches nothing would move it */
+        mw_time_t ts = s->skip_ts;
+        s->head_skip = false;
+        if (r->started && ts < r->now - r->o->max_lateness) {
+            char msg[200], when[MW_TIME_FORMAT_SIZE], lag[64];
+            mw_time_format(ts, when, sizeof(when));
+            mw_duration_format(r->now - ts, lag, sizeof(lag));
+            snprintf(msg, sizeof(msg), "event time %s is %s behind the newest event "
+                     "time, more than --max-lateness", when, lag);
+            mw_input_stats(s->in)->skipped--;
+            /* the line was not kept: the dead letter has its size */
+            reject(r, s, s->skip_line, MW_REJECT_TOO_LATE, msg, NULL, s->skip_len);
+            return;
+        }
+        if (r->started && ts < r->now)
+            mw_input_stats(s->in)->reordered++;
+        if (!r->started || ts > r->now) {
+            r->now = ts;
+            r->now_mono = mono_ms();
+        }
+        r->started = true;
+        mw_engine_advance(e, ts);
+        return;
+    }
+    struct mw_event *ev = s->head;
+    s->head = NULL;
+    ev->seq = seq;      /* arrival order: the tie-break on equal times */
+    if (r->started && ev->ts < r->now - r->o->max_lateness) {
+        too_late(r, e, s, ev);
+    } else {
+        if (r->started && ev->ts < r->now)
+            mw_input_stats(s->in)->reordered++;
+        if (!r->started || ev->ts > r->now) {
+            r->now = ev->ts;
+            r->now_mono = mono_ms();
+        }
+        r->started = true;
+        mw_engine_dispatch(e, ev);
+    }
+    if (r->pool == NULL)
+        mw_event_unref(ev); /* threaded: its batch holds the reference */
+}
+
+/* Follow mode, inputs quiet: event time keeps running with the wall clock
+ * from the newest event seen, held back by --max-lateness (an event that
+ * could still arrive in time must still find its windows open). Windows that
+ * complete by the passage of time (absence, the end of a threshold or cap
+ * interval) fire without waiting for the next event. */
+static void advance_idle(struct run *r, struct mw_engine *e)
+{
+    mw_time_t t;
+    if (!r->started)
+        return;
+    t = r->now + (mw_time_t)(mono_ms() - r->now_mono) * 1000 - r->o->max_lateness;
+    if (t > r->now && t > r->advanced) {
+        r->advanced = t;
+        mw_engine_advance(e, t);
+    }
+}
+
+/* Resident set size now and at its peak, in bytes (0 when unknown). */
+static void memory_usage(uint64_t *rss, uint64_t *peak)
+{
+    struct rusage ru;
+    unsigned long pages = 0, resident = 0;
+    FILE *fp = fopen("/proc/self/statm", "r");
+    *rss = *peak = 0;
+    if (fp) {
+        if (fscanf(fp, "%lu %lu", &pages, &resident) == 2)
+            *rss = (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE);
+        fclose(fp);
+    }
+    if (getrusage(RUSAGE_SELF, &ru) == 0)
+        *peak = (uint64_t)ru.ru_maxrss * 1024;
+}
+
+/* The statistics document: the JSON summary, and the source of the metrics. */
+static json_t *stats_doc(struct mw_engine *e, struct mw_output *out,
                          struct src *srcs, int n, struct run *r)
 {
     json_t *inputs = json_array(), *outs = json_array();
@@ -562,11 +779,13 @@ static void summary_json(struct mw_engine *e, struct mw_output *out,
         rejected += st->rejected;
         blank += st->blank;
         skipped += st->skipped;
-        json_array_append_new(inputs, json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:o}",
+        json_array_append_new(inputs, json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}",
             "name", mw_input_name(srcs[i].in), "lines", (json_int_t)st->lines,
             "parsed", (json_int_t)st->parsed, "skipped", (json_int_t)st->skipped,
             "rejected", (json_int_t)st->rejected,
-            "blank", (json_int_t)st->blank, "rejected_by_reason", rs));
+            "blank", (json_int_t)st->blank, "reordered", (json_int_t)st->reordered,
+            "late", (json_int_t)st->by_reason[MW_REJECT_TOO_LATE],
+            "rejected_by_reason", rs));
     }
     json_t *rs = json_object();
     for (int k = 1; k < MW_REJECT__COUNT; k++)
@@ -581,13 +800,28 @@ static void summary_json(struct mw_engine *e, struct mw_output *out,
         "rejected_by_reason", rs, "alerts", (json_int_t)mw_engine_alerts(e),
         "dead_letters", (json_int_t)r->dead_written,
         "inputs", inputs, "rules", mw_engine_stats(e), "outputs", outs);
+    uint64_t ok, failed;
+    mw_engine_reload_counts(e, &ok, &failed);
+    json_object_set_new(doc, "reloads_ok", json_integer((json_int_t)ok));
+    json_object_set_new(doc, "reloads_failed", json_integer((json_int_t)failed));
+    return doc;
+}
+
+static void summary_json(struct mw_engine *e, struct mw_output *out,
+                         struct src *srcs, int n, struct run *r)
+{
+    json_t *doc = stats_doc(e, out, srcs, n, r);
+    uint64_t rss, peak;
+    memory_usage(&rss, &peak);
+    json_object_set_new(doc, "memory", json_pack("{s:I, s:I}", "rss_bytes", (json_int_t)rss,
+                                                 "peak_rss_bytes", (json_int_t)peak));
     char *s = json_dumps(doc, JSON_COMPACT);
     fprintf(stderr, "%s\n", s);
-    free(s);
+    mw_json_free(s);
     json_decref(doc);
 }
 
-static void summary_text(struct mw_engine *e, struct src *srcs, int n)
+static void summary_text(struct mw_engine *e, struct mw_output *out, struct src *srcs, int n)
 {
     fprintf(stderr, "moonwatch: summary\n");
     for (int i = 0; i < n; i++) {
@@ -609,6 +843,9 @@ static void summary_text(struct mw_engine *e, struct src *srcs, int n)
                     (unsigned long long)st->skipped);
         if (st->blank)
             fprintf(stderr, ", %llu blank skipped", (unsigned long long)st->blank);
+        if (st->reordered)
+            fprintf(stderr, ", %llu out of order placed in time order",
+                    (unsigned long long)st->reordered);
         fputc('\n', stderr);
     }
     json_t *rules = mw_engine_stats(e);
@@ -634,6 +871,13 @@ static void summary_text(struct mw_engine *e, struct src *srcs, int n)
         }
         fprintf(stderr, "alerts %lld",
                 (long long)json_integer_value(json_object_get(rs, "alerts")));
+        static const char *const shaping[] = {"deduplicated", "suppressed",
+            "suppressed_pending", "capped", "hook_dropped", "hook_errors"};
+        for (size_t k = 0; k < sizeof(shaping) / sizeof(shaping[0]); k++) {
+            json_int_t v = json_integer_value(json_object_get(rs, shaping[k]));
+            if (v)
+                fprintf(stderr, ", %s %lld", shaping[k], (long long)v);
+        }
         json_t *errs = json_object_get(rs, "errors");
         const char *k;
         json_t *v;
@@ -643,7 +887,110 @@ static void summary_text(struct mw_engine *e, struct src *srcs, int n)
         fputc('\n', stderr);
     }
     json_decref(rules);
+    if (out) {
+        json_t *outs = json_array();
+        json_t *os;
+        mw_output_stats(out, outs);
+        json_array_foreach(outs, i, os) {
+            if (json_array_size(outs) == 1 &&
+                strcmp(json_string_value(json_object_get(os, "type")), "stdout") == 0)
+                break;          /* the default: nothing to say */
+            fprintf(stderr, "  output %s: delivered %lld, retried %lld, spooled %lld, "
+                    "failed %lld, waiting in spool %lld\n",
+                    json_string_value(json_object_get(os, "spec")),
+                    (long long)json_integer_value(json_object_get(os, "delivered")),
+                    (long long)json_integer_value(json_object_get(os, "retried")),
+                    (long long)json_integer_value(json_object_get(os, "spooled")),
+                    (long long)json_integer_value(json_object_get(os, "failed")),
+                    (long long)json_integer_value(json_object_get(os, "spool_pending")));
+        }
+        json_decref(outs);
+    }
     fprintf(stderr, "  total: %llu alerts\n", (unsigned long long)mw_engine_alerts(e));
+}
+
+static void write_metrics(struct mw_engine *e, struct mw_output *out,
+                          struct src *srcs, int n, struct run *r)
+{
+    struct mw_error err;
+    json_t *doc = stats_doc(e, out, srcs, n, r);
+    static bool reported;
+    if (mw_metrics_write(r->o->metrics_file, doc, &err) < 0) {
+        if (!reported)
+            mw_log_error("%s (further failures are not reported)", err.msg);
+        reported = true;
+    }
+    json_decref(doc);
+}
+
+/* Picks the source whose head event comes first (time, then input order),
+ * refilling every source first. Returns -1 when no source has an event. */
+static int next_source(struct run *r, struct src *srcs, int n)
+{
+    int best = -1;
+    for (int i = 0; i < n; i++) {
+        if (r->pool)
+            refill_threaded(r, &srcs[i]);
+        else
+            refill(r, &srcs[i]);
+        if (has_head(&srcs[i]) && (best < 0 || head_ts(&srcs[i]) < head_ts(&srcs[best])))
+            best = i;
+    }
+    return best;
+}
+
+/* Takes the engine's current prefilter (again after a reload changed the
+ * rules), unless --no-prefilter or the timestamp field rules it out. */
+static void choose_prefilter(struct run *r, struct mw_engine *e)
+{
+    const struct mw_prefilter *pf = mw_engine_prefilter(e);
+    struct mw_prefilter *use = NULL, *old;
+    if (pf == r->pf_seen)
+        return;
+    r->pf_seen = pf;
+    if (!r->o->no_prefilter) {
+        const char *tsf = mw_path_str(r->ts_path);
+        if (!mw_prefilter_active(pf)) {
+            if (mw_prefilter_off_reason(pf))
+                mw_log_info("prefilter off: %s", mw_prefilter_off_reason(pf));
+        } else if (strchr(tsf, '.') != NULL) {
+            mw_log_info("prefilter off: the timestamp field '%s' is not a top-level "
+                        "key, so skipped lines could not move event time", tsf);
+        } else {
+            use = mw_prefilter_ref((struct mw_prefilter *)pf);
+        }
+    }
+    if (r->pool)
+        pthread_mutex_lock(&r->pool->mu);
+    old = r->pf;
+    r->pf = use;
+    r->ts_key = mw_path_str(r->ts_path);
+    r->ts_keylen = strlen(r->ts_key);
+    if (r->pool)
+        pthread_mutex_unlock(&r->pool->mu);
+    mw_prefilter_unref(old);
+}
+
+/* Sleeps until an input or a rule file changes, a pipe has data, a signal
+ * arrives, or timeout_ms passes. */
+static void follow_wait(int in_fd, struct mw_reload *rl, struct src *srcs, int n,
+                        int timeout_ms)
+{
+    struct pollfd *p = xcalloc((size_t)n + 2, sizeof(*p));
+    nfds_t k = 0;
+    if (in_fd >= 0)
+        p[k++] = (struct pollfd){in_fd, POLLIN, 0};
+    if (rl && mw_reload_fd(rl) >= 0)
+        p[k++] = (struct pollfd){mw_reload_fd(rl), POLLIN, 0};
+    for (int i = 0; i < n; i++)
+        if (!srcs[i].done && !mw_input_is_regular(srcs[i].in))
+            p[k++] = (struct pollfd){mw_input_fd(srcs[i].in), POLLIN, 0};
+    if (poll(p, k, timeout_ms) > 0 && in_fd >= 0 && (p[0].revents & POLLIN)) {
+        char buf[4096];
+        while (read(in_fd, buf, sizeof(buf)) > 0)
+            ;   /* which file grew does not matter: every input is read */
+    }
+    free(p);
 }
 
 int mw_run(struct mw_engine *e, struct mw_output *out, const struct mw_run_opts *o)
@@ -653,8 +1000,12 @@ int mw_run(struct mw_engine *e, struct mw_output *out, const struct mw_run_opts 
     char *const *names = o->ninputs > 0 ? o->inputs : stdin_only;
     int n = o->ninputs > 0 ? o->ninputs : 1;
     struct src *srcs = xcalloc((size_t)n, sizeof(*srcs));
-    struct run r = {0};
-    r.o = o;
+    struct run r = {.o = o};
+    struct sigaction sa_stop, sa_hup, old_int, old_term, old_hup;
+    int in_fd = -1;
+    int interval = o->metrics_interval_ms > 0 ? o->metrics_interval_ms : 5000;
+    int64_t next_metrics = 0;
+    unsigned busy = 0;
     uint64_t seq = 0;
     int rc = 0;
 
@@ -682,64 +1033,120 @@ int mw_run(struct mw_engine *e, struct mw_output *out, const struct mw_run_opts 
         }
     }
 
-    if (!o->no_prefilter) {
-        const struct mw_prefilter *pf = mw_engine_prefilter(e);
-        const char *tsf = mw_path_str(r.ts_path);
-        if (!mw_prefilter_active(pf)) {
-            if (mw_prefilter_off_reason(pf))
-                mw_log_info("prefilter off: %s", mw_prefilter_off_reason(pf));
-        } else if (strchr(tsf, '.') != NULL) {
-            mw_log_info("prefilter off: the timestamp field '%s' is not a top-level "
-                        "key, so skipped lines could not move event time", tsf);
-        } else {
-            r.pf = pf;
-            r.ts_key = tsf;
-            r.ts_keylen = strlen(tsf);
-        }
-    }
+    choose_prefilter(&r, e);
     if (o->threads > 1) {
         r.pool = pool_new(&r, o->threads);
         r.depth = o->threads + 1;   /* <= MAX_DEPTH: --threads is at most 16 */
     }
 
-    for (;;) {
-        int best = -1;
+    if (o->follow) {
+        memset(&sa_stop, 0, sizeof(sa_stop));
+        sa_stop.sa_handler = on_stop;   /* no SA_RESTART: poll returns EINTR */
+        sigemptyset(&sa_stop.sa_mask);
+        sa_hup = sa_stop;
+        sa_hup.sa_handler = on_hup;
+        stop_signal = hup_signal = 0;
+        sigaction(SIGINT, &sa_stop, &old_int);
+        sigaction(SIGTERM, &sa_stop, &old_term);
+        sigaction(SIGHUP, &sa_hup, &old_hup);
+        in_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
         for (int i = 0; i < n; i++) {
-            if (r.pool)
-                refill_threaded(&r, &srcs[i]);
-            else
-                refill(&r, &srcs[i]);
-            if (has_head(&srcs[i]) &&
-                (best < 0 || head_ts(&srcs[i]) < head_ts(&srcs[best])))
-                best = i;
+            mw_input_set_follow(srcs[i].in, true);
+            if (in_fd >= 0 && mw_input_is_regular(srcs[i].in))
+                inotify_add_watch(in_fd, names[i], IN_MODIFY);
         }
-        if (best < 0)
+        next_metrics = mono_ms() + interval;
+        if (o->health_records) {
+            json_t *ins = json_array();
+            for (int i = 0; i < n; i++)
+                json_array_append_new(ins, json_string(mw_input_name(srcs[i].in)));
+            mw_health_emit("started", json_pack("{s:o, s:I, s:I}", "inputs", ins, "rules",
+                           (json_int_t)mw_engine_rule_count(e), "pid", (json_int_t)getpid()));
+        }
+        mw_log_info("following %d input(s); SIGHUP reloads the rules, SIGINT/SIGTERM stops", n);
+    }
+
+    for (;;) {
+        int best = next_source(&r, srcs, n);
+        if (best >= 0) {
+            dispatch_head(&r, e, &srcs[best], ++seq);
+            if (!o->follow || (++busy < FOLLOW_CHECK_EVERY && !stop_signal && !hup_signal))
+                continue;
+        } else if (!o->follow) {
             break;
-        if (srcs[best].head_skip) {
-            /* a line no rule can match: only event time moves */
-            srcs[best].head_skip = false;
-            ++seq;
-            mw_engine_advance(e, srcs[best].skip_ts);
-            continue;
+        } else {
+            bool all_done = true;   /* only followed pipes can end */
+            for (int i = 0; i < n; i++)
+                all_done = all_done && srcs[i].done;
+            if (all_done)
+                break;
         }
-        struct mw_event *ev = srcs[best].head;
-        srcs[best].head = NULL;
-        ev->seq = ++seq;    /* arrival order: the tie-break on equal times */
-        mw_engine_dispatch(e, ev);
-        if (r.pool == NULL)
-            mw_event_unref(ev); /* threaded: its batch holds the reference */
+        /* follow mode, between two events */
+        busy = 0;
+        if (stop_signal)
+            break;
+        if (hup_signal) {
+            hup_signal = 0;
+            mw_log_info("SIGHUP: reloading every rule file");
+            if (o->reload)
+                mw_reload_pass(o->reload, true);
+        }
+        int64_t now = mono_ms();
+        int due = o->reload ? mw_reload_tick(o->reload, now) : -1;
+        choose_prefilter(&r, e);    /* the rules may have changed */
+        if (o->metrics_file && now >= next_metrics) {
+            write_metrics(e, out, srcs, n, &r);
+            next_metrics = now + interval;
+        }
+        if (best >= 0)
+            continue;
+        advance_idle(&r, e);
+        int wait = FOLLOW_WAIT_MS;
+        if (due >= 0 && due < wait)
+            wait = due;
+        if (o->metrics_file && next_metrics - now < wait)
+            wait = (int)(next_metrics - now > 0 ? next_metrics - now : 0);
+        follow_wait(in_fd, o->reload, srcs, n, wait);
+    }
+
+    if (o->follow) {
+        /* flush: what the files hold now, including a last line without its
+         * newline, is processed before exiting */
+        r.draining = true;
+        for (int i = 0; i < n; i++)
+            if (mw_input_is_regular(srcs[i].in))
+                mw_input_set_follow(srcs[i].in, false);
+        for (int best; (best = next_source(&r, srcs, n)) >= 0;) {
+            dispatch_head(&r, e, &srcs[best], ++seq);
+        }
+        const char *why = stop_signal == SIGINT ? "SIGINT"
+                          : stop_signal == SIGTERM ? "SIGTERM" : "end of input";
+        mw_log_info("%s: stopping", why);
+        if (o->health_records)
+            mw_health_emit("stopped", json_pack("{s:s, s:I}", "reason", why,
+                       "alerts", (json_int_t)mw_engine_alerts(e)));
+        sigaction(SIGINT, &old_int, NULL);
+        sigaction(SIGTERM, &old_term, NULL);
+        sigaction(SIGHUP, &old_hup, NULL);
+        if (in_fd >= 0)
+            close(in_fd);
     }
     mw_engine_finish(e);
+    mw_output_drain(out);   /* final delivery counts for the summary */
+    if (o->metrics_file)
+        write_metrics(e, out, srcs, n, &r);
 
     if (o->summary == MW_SUMMARY_JSON)
         summary_json(e, out, srcs, n, &r);
     else if (o->summary == MW_SUMMARY_TEXT)
-        summary_text(e, srcs, n);
+        summary_text(e, out, srcs, n);
 
-out:
+out:;
+    bool threaded = r.pool != NULL;
     pool_free(r.pool);  /* first: no worker may touch a batch after this */
+    r.pool = NULL;
     for (int i = 0; i < n; i++) {
-        if (r.pool == NULL)
+        if (!threaded)
             mw_event_unref(srcs[i].head);   /* threaded: its batch owns it */
         for (int k = 0; k < srcs[i].qlen; k++)
             batch_free(srcs[i].q[(srcs[i].qhead + k) % MAX_DEPTH]);
@@ -750,6 +1157,7 @@ out:
         }
         mw_input_close(srcs[i].in);
     }
+    mw_prefilter_unref(r.pf);
     free(srcs);
     if (r.dead)
         fclose(r.dead);
