@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# bench/run.sh - `make bench`: generate corpora, measure, check, report
+# bench/run.sh - `make bench-throughput` (and `make bench`): generate corpora,
+# measure, check, report
 #
 # Generates two corpora with build/bench/gen (an all-relevant one: sign-in and
 # activity logs as two exports; a realistic Event Hub mix where 2% of events
@@ -28,7 +29,7 @@ MW=bin/moonwatch
 ARC_ID=dacfbecd-7927-46a7-a8ba-feb65a2e990d
 
 for t in $B/gen $B/parse_loop $B/measure $MW; do
-    [ -x "$t" ] || { echo "bench: $t is missing (run make bench)" >&2; exit 2; }
+    [ -x "$t" ] || { echo "bench: $t is missing (run make bench-throughput)" >&2; exit 2; }
 done
 command -v jq >/dev/null || { echo "bench: jq is needed" >&2; exit 2; }
 
