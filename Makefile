@@ -19,7 +19,8 @@
 
 PKGS      := lua5.4 jansson libcurl
 DEB_PKGS  := build-essential pkg-config liblua5.4-dev lua5.4 libjansson-dev \
-             libcurl4-openssl-dev libcmocka-dev lua-busted jq valgrind
+             libcurl4-openssl-dev libcmocka-dev lua-busted jq valgrind \
+             openssl stunnel4
 PREFIX    ?= /usr/local
 
 CC        ?= cc
