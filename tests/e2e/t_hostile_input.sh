@@ -5,7 +5,10 @@
 # number, and the true positive around it must still raise its one alert,
 # built from lines 1 and 3 (a hostile copy never replaces a real event).
 # The small cases are committed (cases/); the big ones (100 MB line,
-# 10,000-deep nesting, ...) are generated here by gen.lua.
+# 10,000-deep nesting, ...) are generated here by gen.lua. The per-case
+# checks run with --no-prefilter, which validates every line (with the
+# prefilter, a line holding no rule literal is not parsed, only counted as
+# skipped); the whole corpus then runs again with the prefilter on.
 H=tests/fixtures/hostile
 TP=tests/fixtures/arc/true_positive.ndjson
 HB=$T/hostile-big
@@ -40,7 +43,7 @@ while IFS=$'\t' read -r name outcome alerts why; do
     ncases=$((ncases + 1))
     in=$T/$name.ndjson
     { head -1 $TP; cat "$src"; tail -1 $TP; } >"$in"
-    mw_bounded run --rules rules --summary json "$in"
+    mw_bounded run --rules rules --summary json --no-prefilter "$in"
     expect_eq "$name: exit" "$RC" 0
     expect_eq "$name: alerts ($why)" "$(lines "$T/out")" "$alerts"
     expect_eq "$name: the alert is the true positive's lines" "$(alert_lines)" "[1,3]"
@@ -69,7 +72,7 @@ for f in $H/cases/*.ndjson; do cat "$f" >>"$all"; done
 tail -1 $TP >>"$all"
 nlines=$(( $(ls $H/cases | wc -l) + 2 ))
 rm -f "$T/hdead.ndjson"
-mw_bounded run --rules rules --summary json --dead-letter "$T/hdead.ndjson" "$all"
+mw_bounded run --rules rules --summary json --no-prefilter --dead-letter "$T/hdead.ndjson" "$all"
 expect_eq "all small cases: exit" "$RC" 0
 expect_eq "all small cases: one alert" "$(lines "$T/out")" 1
 expect_eq "all small cases: the alert is lines 1 and $nlines" "$(alert_lines)" "[1,$nlines]"
@@ -89,17 +92,35 @@ expect_eq "all small cases: dead letters" "$(lines "$T/hdead.ndjson")" "$want_re
 expect_eq "all small cases: dead letters have distinct line numbers" \
     "$(jq -r .line "$T/hdead.ndjson" | sort -un | wc -l | tr -d ' ')" "$want_rej"
 
+# the prefilter on (the default): the same corpus, plus the big cases, still
+# one alert from the real events; every line is parsed, rejected, skipped
+# (no rule literal) or blank, and every line the prefilter lets through is
+# rejected for the same reason as above
+for f in "$HB"/*.ndjson; do case $f in *alerting_*) ;; *) cat "$f" >>"$T/hostile-all2.ndjson" ;; esac; done
+{ head -n -1 "$all"; cat "$T/hostile-all2.ndjson"; tail -1 "$all"; } >"$T/hostile-pf.ndjson"
+nlines2=$(wc -l <"$T/hostile-pf.ndjson" | tr -d ' ')
+mw_bounded run --rules rules --summary json "$T/hostile-pf.ndjson"
+expect_eq "prefilter on: one alert" "$(lines "$T/out")" 1
+expect_eq "prefilter on: the alert is lines 1 and $nlines2" "$(alert_lines)" "[1,$nlines2]"
+expect_eq "prefilter on: every line accounted for" \
+    "$(summary '.events_read + .blank_lines')" "$nlines2"
+expect_eq "prefilter on: read = parsed + skipped + rejected" \
+    "$(summary '.events_read - .events_parsed - .events_skipped - .events_rejected')" 0
+expect_eq "prefilter on: the 100 MB line is still too_long" "$(summary '.rejected_by_reason.too_long')" 2
+rm -f "$T/hostile-all2.ndjson" "$T/hostile-pf.ndjson"
+
 # --max-future off: a 2400 event is a valid time and moves "now" to 2400, so
 # the listing after it is too late. This is why --max-future defaults to 1h.
 { head -1 $TP; cat $H/cases/timestamp_2400.ndjson; tail -1 $TP; } >"$T/h2400.ndjson"
 mw_bounded run --rules rules --summary json --max-future off "$T/h2400.ndjson"
-expect_eq "2400 with --max-future off: accepted" "$(summary .events_parsed)" 2
+expect_eq "2400 with --max-future off: accepted (parsed or skipped by the prefilter)" \
+    "$(summary '.events_parsed + .events_skipped')" 2
 expect_eq "2400 with --max-future off: the listing is then too late" "$(summary .rejected_by_reason.too_late)" 1
 expect_eq "2400 with --max-future off: no alert" "$(lines "$T/out")" 0
 # a time before 1970 is a valid event time when it does not arrive late
 { cat $H/cases/timestamp_before_1970.ndjson $H/cases/timestamp_epoch_ms_negative.ndjson $TP; } >"$T/h1969.ndjson"
 mw_bounded run --rules rules --summary json "$T/h1969.ndjson"
-expect_eq "1969 first: accepted" "$(summary '[.events_parsed, .events_rejected] | join(",")')" "4,0"
+expect_eq "1969 first: accepted" "$(summary '[.events_parsed + .events_skipped, .events_rejected] | join(",")')" "4,0"
 expect_eq "1969 first: still one alert" "$(lines "$T/out")" 1
 
 # hostile but valid content inside the alerting events themselves: the

@@ -7,11 +7,14 @@
  * Every line goes through mw_line_is_blank, mw_ingest_parse (with two
  * timestamp paths), mw_path_get on fixed paths and on a path taken from the
  * first line, and mw_time_from_json / mw_time_parse_rfc3339, whose results
- * must format and parse back to the same instant.
+ * must format and parse back to the same instant. The prefilter's timestamp
+ * scanner (which reads the time of lines it lets skip parsing) runs on every
+ * line too, and must agree with the full parse whenever both succeed.
  */
 #define _GNU_SOURCE
 #include "mw_field.h"
 #include "mw_input.h"
+#include "mw_prefilter.h"
 #include "mw_time.h"
 
 #include <stdint.h>
@@ -136,6 +139,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         mw_time_t t;
         if (mw_time_parse_rfc3339(line, len, &t) == 0)
             check_time(t);
+        mw_time_t scanned = 0;
+        int scan_rc = mw_prefilter_scan_ts(line, len, "@timestamp", 10, &scanned);
+        if (scan_rc == 0)
+            check_time(scanned);
         if (mw_line_is_blank(line, len))
             continue;
         enum mw_reject reason;
@@ -149,6 +156,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (reason != MW_REJECT_NONE)
             abort();
         check_time(ev->ts);
+        /* the scanner reads a top-level "@timestamp" as the parser does: a
+         * line both accept has the same time (the line was parsed with the
+         * @timestamp path; the scanner does not read flattened or nested keys) */
+        if (scan_rc == 0 && ts == ts_paths[0] && scanned != ev->ts)
+            abort();
         lookups(ev->root, extra);
         mw_event_unref(ev);
     }
