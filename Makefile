@@ -204,7 +204,7 @@ bench: all $(BENCH_BINS)
 bench-throughput: all $(BENCH_BINS)
 	@bench/run.sh
 
-valgrind: all tools
+valgrind: all tools build/bench/gen
 	@MW_VALGRIND=1 tests/e2e/run.sh
 
 install: all
