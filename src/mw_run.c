@@ -9,6 +9,8 @@
  * metrics file. Signal handlers only set sig_atomic_t flags.
  */
 #include "mw_run.h"
+#include "mw_checkpoint.h"
+#include "mw_follow.h"
 #include "mw_health.h"
 #include "mw_input.h"
 #include "mw_log.h"
@@ -453,6 +455,61 @@ static int next_source(struct run *r, struct src *srcs, int n)
     return best;
 }
 
+/* ---------------------------------------------------------------------- */
+/* checkpoints and followed paths (mw_checkpoint, mw_follow, mw_tail)      */
+
+/* Opens path as one more source (follow mode: rotation-aware, resumed from
+ * the checkpoint's position for it). Returns 0 or -1 with err set. */
+static int add_src(struct run *r, struct mw_ckpt *ck, struct src **srcs, int *n,
+                   const char *path, int in_fd, struct mw_error *err)
+{
+    struct mw_input *in = mw_input_open(path, r->o->max_line, err);
+    struct mw_tail_pos pos;
+    if (in == NULL)
+        return -1;
+    *srcs = xrealloc(*srcs, (size_t)(*n + 1) * sizeof(**srcs));
+    memset(&(*srcs)[*n], 0, sizeof(**srcs));
+    (*srcs)[(*n)++].in = in;
+    if (ck && mw_ckpt_input(ck, mw_input_name(in), &pos))
+        mw_input_resume(in, &pos);
+    if (r->o->follow) {
+        mw_input_set_rotate_wait(in, r->o->rotate_wait_ms);
+        mw_input_set_follow(in, true);
+        if (in_fd >= 0 && mw_input_is_regular(in))
+            inotify_add_watch(in_fd, path, IN_MODIFY);
+    }
+    return 0;
+}
+
+/* Follow mode: files that appeared under a followed pattern. */
+static void add_new_srcs(struct run *r, struct mw_ckpt *ck, struct mw_follow *fl,
+                         struct src **srcs, int *n, int in_fd, int64_t now)
+{
+    const char **paths;
+    int k = mw_follow_scan(fl, now, false, &paths);
+    for (int i = 0; i < k; i++) {
+        struct mw_error err;
+        if (add_src(r, ck, srcs, n, paths[i], in_fd, &err) < 0)
+            mw_log_error("%s", err.msg);
+        else
+            mw_log_info("following %s (new file under a followed pattern)", paths[i]);
+    }
+    free(paths);
+}
+
+static void checkpoint(struct run *r, struct mw_ckpt *ck, struct mw_engine *e,
+                       struct src *srcs, int n, uint64_t seq)
+{
+    struct mw_ckpt_src *cs = xcalloc((size_t)n + 1, sizeof(*cs));
+    struct mw_ckpt_run run = {seq, r->now, r->started, r->advanced};
+    for (int i = 0; i < n; i++) {
+        cs[i].in = srcs[i].in;
+        cs[i].head = srcs[i].head;
+    }
+    mw_ckpt_write(ck, e, r->o->shape, &run, cs, n, mono_ms());
+    free(cs);
+}
+
 /* Sleeps until an input or a rule file changes, a pipe has data, a signal
  * arrives, or timeout_ms passes. */
 static void follow_wait(int in_fd, struct mw_reload *rl, struct src *srcs, int n,
@@ -480,8 +537,11 @@ int mw_run(struct mw_engine *e, struct mw_output *out, const struct mw_run_opts 
     static char dash[] = "-";
     static char *const stdin_only[] = {dash};
     char *const *names = o->ninputs > 0 ? o->inputs : stdin_only;
-    int n = o->ninputs > 0 ? o->ninputs : 1;
-    struct src *srcs = xcalloc((size_t)n, sizeof(*srcs));
+    int nnames = o->ninputs > 0 ? o->ninputs : 1;
+    int n = 0;                  /* sources opened */
+    struct src *srcs = NULL;
+    struct mw_follow *fl = NULL;
+    struct mw_ckpt *ck = NULL;
     struct run r = {.o = o};
     struct sigaction sa_stop, sa_hup, old_int, old_term, old_hup;
     int in_fd = -1;
@@ -505,14 +565,43 @@ int mw_run(struct mw_engine *e, struct mw_output *out, const struct mw_run_opts 
             goto out;
         }
     }
-    for (int i = 0; i < n; i++) {
+    if (o->follow && o->state_dir) {
         struct mw_error err;
-        srcs[i].in = mw_input_open(names[i], o->max_line, &err);
-        if (srcs[i].in == NULL) {
+        struct mw_ckpt_run cr;
+        bool resumed;
+        ck = mw_ckpt_open(o->state_dir, o->checkpoint_interval_ms, e, o->shape, &cr,
+                          &resumed, &err);
+        if (ck == NULL) {
             mw_log_error("%s", err.msg);
             rc = 2;
             goto out;
         }
+        if (resumed) {
+            seq = cr.seq;
+            r.now = cr.now;
+            r.started = cr.started;
+            r.advanced = cr.advanced;
+            r.now_mono = mono_ms();
+        }
+    }
+    if (o->follow) {
+        in_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+        fl = mw_follow_new(names, nnames);
+        mw_follow_watch(fl, in_fd);
+    }
+    {
+        const char **paths = NULL;
+        int k = fl ? mw_follow_scan(fl, mono_ms(), true, &paths) : nnames;
+        for (int i = 0; i < k && rc == 0; i++) {
+            struct mw_error err;
+            if (add_src(&r, ck, &srcs, &n, fl ? paths[i] : names[i], in_fd, &err) < 0) {
+                mw_log_error("%s", err.msg);
+                rc = 2;
+            }
+        }
+        free(paths);
+        if (rc != 0)
+            goto out;
     }
 
     if (o->follow) {
@@ -525,12 +614,6 @@ int mw_run(struct mw_engine *e, struct mw_output *out, const struct mw_run_opts 
         sigaction(SIGINT, &sa_stop, &old_int);
         sigaction(SIGTERM, &sa_stop, &old_term);
         sigaction(SIGHUP, &sa_hup, &old_hup);
-        in_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-        for (int i = 0; i < n; i++) {
-            mw_input_set_follow(srcs[i].in, true);
-            if (in_fd >= 0 && mw_input_is_regular(srcs[i].in))
-                inotify_add_watch(in_fd, names[i], IN_MODIFY);
-        }
         next_metrics = mono_ms() + interval;
         if (o->health_records) {
             json_t *ins = json_array();
@@ -573,6 +656,10 @@ int mw_run(struct mw_engine *e, struct mw_output *out, const struct mw_run_opts 
             write_metrics(e, out, srcs, n, &r);
             next_metrics = now + interval;
         }
+        if (fl)
+            add_new_srcs(&r, ck, fl, &srcs, &n, in_fd, now);
+        if (ck && mw_ckpt_due(ck, now))
+            checkpoint(&r, ck, e, srcs, n, seq);
         if (best >= 0)
             continue;
         advance_idle(&r, e);
@@ -588,9 +675,11 @@ int mw_run(struct mw_engine *e, struct mw_output *out, const struct mw_run_opts 
         /* flush: what the files hold now, including a last line without its
          * newline, is processed before exiting */
         r.draining = true;
-        for (int i = 0; i < n; i++)
+        for (int i = 0; i < n && ck == NULL; i++)
             if (mw_input_is_regular(srcs[i].in))
                 mw_input_set_follow(srcs[i].in, false);
+        /* with checkpoints a partial last line stays unread: the run that
+         * resumes reads it once its writer has finished it */
         for (int best; (best = next_source(&r, srcs, n)) >= 0;) {
             dispatch_head(&r, e, &srcs[best], ++seq);
         }
@@ -605,8 +694,11 @@ int mw_run(struct mw_engine *e, struct mw_output *out, const struct mw_run_opts 
         sigaction(SIGHUP, &old_hup, NULL);
         if (in_fd >= 0)
             close(in_fd);
+        in_fd = -1;
     }
     mw_engine_finish(e);
+    if (ck)
+        checkpoint(&r, ck, e, srcs, n, seq);
     mw_output_drain(out);   /* final delivery counts for the summary */
     if (o->metrics_file)
         write_metrics(e, out, srcs, n, &r);
@@ -622,6 +714,10 @@ out:
         mw_input_close(srcs[i].in);
     }
     free(srcs);
+    mw_ckpt_free(ck);
+    mw_follow_free(fl);
+    if (in_fd >= 0)
+        close(in_fd);
     if (r.dead)
         fclose(r.dead);
     mw_path_free(r.ts_path);

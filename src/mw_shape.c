@@ -50,6 +50,7 @@ struct supp {
 
 struct rstats {
     uint64_t delivered, deduplicated, suppressed, capped, hook_dropped, hook_errors;
+    uint64_t replayed;          /* decided before a restart, raised again */
     bool have_bucket;
     int64_t bucket;             /* current cap interval: t / per */
     mw_time_t per;
@@ -61,6 +62,8 @@ struct rstats {
 struct idrec {
     struct idrec *prev, *next;  /* recording order: prev is older */
     mw_time_t t;                /* wall clock when recorded */
+    uint64_t gen;               /* checkpoint generation it was decided in */
+    bool replay;                /* decided after the checkpoint resumed from */
     size_t len;
     char id[];
 };
@@ -75,6 +78,8 @@ struct mw_shape {
     struct mw_dict *supp;       /* values owned: struct supp */
     struct mw_dict *rules;      /* values owned: struct rstats */
     uint64_t submits;
+    uint64_t gen;               /* generation of new decisions (0: no checkpoints) */
+    uint64_t max_gen;           /* highest generation in the store */
     mw_time_t ttl, interval;
     mw_time_t (*now)(void);
 
@@ -127,6 +132,8 @@ static struct idrec *ids_add(struct mw_shape *s, const char *id, size_t len, mw_
     r->id[len] = '\0';
     r->len = len;
     r->t = t;
+    r->gen = s->gen;
+    r->replay = false;
     r->next = NULL;
     r->prev = s->newest;
     if (s->newest)
@@ -152,17 +159,35 @@ static void ids_expire(struct mw_shape *s, mw_time_t now)
     }
 }
 
+/* One line of alert-ids: "ID EPOCH_MS", and " GEN" once checkpoints are on. */
+static int id_line(char *buf, size_t size, const struct idrec *r)
+{
+    if (r->gen > 0)
+        return snprintf(buf, size, "%s %" PRId64 " %" PRIu64 "\n", r->id, r->t / 1000, r->gen);
+    return snprintf(buf, size, "%s %" PRId64 "\n", r->id, r->t / 1000);
+}
+
 static void mark_id(struct mw_shape *s, const char *id)
 {
     mw_time_t now = s->now();
     size_t len = strlen(id);
+    struct idrec *r;
     ids_expire(s, now);
-    if (mw_dict_get(s->ids, id, len) != NULL)
+    r = mw_dict_get(s->ids, id, len);
+    if (r != NULL && !r->replay)
         return;
-    ids_add(s, id, len, now);
+    if (r != NULL) {
+        /* decided again after a restart: now covered by the next checkpoint */
+        r->replay = false;
+        r->gen = s->gen;
+    } else {
+        r = ids_add(s, id, len, now);
+    }
     if (s->ids_fp == NULL)
         return;
-    if (fprintf(s->ids_fp, "%s %" PRId64 "\n", id, now / 1000) < 0 || fflush(s->ids_fp) != 0)
+    char line[160];
+    id_line(line, sizeof(line), r);
+    if (fputs(line, s->ids_fp) == EOF || fflush(s->ids_fp) != 0)
         mw_log_error("state: cannot record alert id: %s", strerror(errno));
     s->ids_lines++;
     s->ids_unsynced = true;
@@ -248,11 +273,11 @@ static void ids_compact(struct mw_shape *s)
     FILE *fp;
 
     for (struct idrec *r = s->oldest; r; r = r->next, n++) {
-        if (len + r->len + 32 > cap) {
-            cap = (len + r->len + 32) * 2;
+        if (len + r->len + 64 > cap) {
+            cap = (len + r->len + 64) * 2;
             buf = xrealloc(buf, cap);
         }
-        len += (size_t)snprintf(buf + len, cap - len, "%s %" PRId64 "\n", r->id, r->t / 1000);
+        len += (size_t)id_line(buf + len, cap - len, r);
     }
     if (write_atomic(s, path, buf, len) == 0 && (fp = fopen(path, "a")) != NULL) {
         mw_log_info("state %s: compacted (%" PRIu64 " lines -> %zu)", path, s->ids_lines, n);
@@ -298,16 +323,21 @@ static int load_ids(struct mw_shape *s, struct mw_error *err)
         s->ids_lines++;
         if (idlen == 0)
             continue;
+        uint64_t gen = 0;
         if (line[idlen] == ' ') {
             long long ms = strtoll(line + idlen + 1, &end, 10);
             if (end != line + idlen + 1 && ms >= 0 && ms < INT64_MAX / 1000)
                 t = (mw_time_t)ms * 1000;
+            if (end != line + idlen + 1 && *end == ' ')
+                gen = strtoull(end + 1, NULL, 10);
         }
         if (t <= now - s->ttl) {
             expired++;
             continue;
         }
-        ids_add(s, line, idlen, t);
+        ids_add(s, line, idlen, t)->gen = gen;
+        if (gen > s->max_gen)
+            s->max_gen = gen;
     }
     free(line);
     fseek(s->ids_fp, 0, SEEK_END);
@@ -321,12 +351,13 @@ out:
     return rc;
 }
 
+static void parse_shape(struct mw_shape *s, const json_t *doc);
+
 static int load_shape(struct mw_shape *s, struct mw_error *err)
 {
     char *path = state_path(s, "shape.json");
     json_error_t je;
-    json_t *doc = NULL, *v;
-    size_t i;
+    json_t *doc = NULL;
     int rc = 0;
     struct stat sb;
 
@@ -337,6 +368,18 @@ static int load_shape(struct mw_shape *s, struct mw_error *err)
         rc = mw_error_set(err, "state %s:%d: %s", path, je.line, je.text);
         goto out;
     }
+    parse_shape(s, doc);
+out:
+    json_decref(doc);
+    free(path);
+    return rc;
+}
+
+/* Fills the suppression and cap tables from a saved document (mu held). */
+static void parse_shape(struct mw_shape *s, const json_t *doc)
+{
+    size_t i;
+    json_t *v;
     json_array_foreach(json_object_get(doc, "suppression"), i, v) {
         const char *key = json_string_value(json_object_get(v, "key"));
         const char *rule = json_string_value(json_object_get(v, "rule"));
@@ -364,10 +407,6 @@ static int load_shape(struct mw_shape *s, struct mw_error *err)
         r->count = json_integer_value(json_object_get(v, "count"));
         r->dropped = (uint64_t)json_integer_value(json_object_get(v, "dropped"));
     }
-out:
-    json_decref(doc);
-    free(path);
-    return rc;
 }
 
 static void save_supp(const void *key, size_t klen, void *val, void *ud)
@@ -562,7 +601,8 @@ bool mw_shape_duplicate(struct mw_shape *s, const char *rule_id, const char *id)
     bool dup;
     pthread_mutex_lock(&s->mu);
     ids_expire(s, s->now());
-    dup = mw_dict_get(s->ids, id, strlen(id)) != NULL;
+    const struct idrec *rec = mw_dict_get(s->ids, id, strlen(id));
+    dup = rec != NULL && !rec->replay;
     if (dup)
         rstats(s, rule_id)->deduplicated++;
     pthread_mutex_unlock(&s->mu);
@@ -683,12 +723,16 @@ enum mw_shape_verdict mw_shape_submit(struct mw_shape *s, const char *rule_id,
     struct supp *e = NULL;
     char *key = NULL;
     size_t klen = 0;
+    bool replay = false;
 
     pthread_mutex_lock(&s->mu);
     if (p->nsuppress > 0 || p->max_alerts > 0)
         s->dirty = true;
-    if (id)
+    if (id) {
+        const struct idrec *rec = mw_dict_get(s->ids, id, strlen(id));
+        replay = rec != NULL && rec->replay;
         mark_id(s, id);
+    }
     if (p->nsuppress > 0) {
         json_t *values;
         json_t *terms = supp_terms(p, evs, n, &values);
@@ -739,6 +783,13 @@ enum mw_shape_verdict mw_shape_submit(struct mw_shape *s, const char *rule_id,
     } else if (!cap_admit(rule_id, r, p, t)) {
         r->capped++;
         v = MW_SHAPE_CAPPED;
+        goto out;
+    }
+    if (replay) {
+        /* delivered before the restart: the shaping state moves as it did
+         * then, but the outputs have it already */
+        r->replayed++;
+        v = MW_SHAPE_REPLAYED;
         goto out;
     }
     r->delivered++;
@@ -801,4 +852,88 @@ void mw_shape_rule_stats(const struct mw_shape *cs, const char *rule_id, json_t 
     json_object_set_new(o, "capped", json_integer((json_int_t)r.capped));
     json_object_set_new(o, "hook_dropped", json_integer((json_int_t)r.hook_dropped));
     json_object_set_new(o, "hook_errors", json_integer((json_int_t)r.hook_errors));
+    json_object_set_new(o, "replayed", json_integer((json_int_t)r.replayed));
+}
+
+/* ---------------------------------------------------------------------- */
+/* checkpoints                                                             */
+
+static void pending_ids(struct mw_shape *s, json_t *arr)
+{
+    for (struct idrec *r = s->oldest; r; r = r->next)
+        if (r->replay)
+            json_array_append_new(arr, json_stringn(r->id, r->len));
+}
+
+json_t *mw_shape_checkpoint(struct mw_shape *s, uint64_t gen)
+{
+    json_t *supp = json_array(), *caps = json_array(), *pending = json_array();
+    int fd = -1;
+    pthread_mutex_lock(&s->mu);
+    mw_dict_foreach(s->supp, save_supp, supp);
+    mw_dict_foreach(s->rules, save_caps, caps);
+    pending_ids(s, pending);
+    s->gen = gen + 1;
+    if (gen + 1 > s->max_gen)
+        s->max_gen = gen + 1;
+    if (s->ids_fp && s->ids_unsynced) {
+        fd = dup(fileno(s->ids_fp));
+        s->ids_unsynced = false;
+    }
+    pthread_mutex_unlock(&s->mu);
+    if (fd >= 0) {
+        fsync(fd);          /* every id decided so far is durable before the cut */
+        close(fd);
+    }
+    return json_pack("{s:o, s:o, s:o}", "suppression", supp, "caps", caps,
+                     "replay_pending", pending);
+}
+
+static void clear_tables(struct mw_shape *s)
+{
+    mw_dict_foreach(s->supp, free_supp, NULL);
+    mw_dict_free(s->supp);
+    s->supp = mw_dict_new();
+    /* caps live in the per-rule records: reset the interval, keep counters */
+    struct mw_dict *old = s->rules;
+    s->rules = mw_dict_new();
+    mw_dict_foreach(old, free_val, NULL);
+    mw_dict_free(old);
+}
+
+uint64_t mw_shape_restore(struct mw_shape *s, const json_t *doc, uint64_t gen)
+{
+    uint64_t replay = 0;
+    size_t i;
+    json_t *v;
+    pthread_mutex_lock(&s->mu);
+    clear_tables(s);
+    parse_shape(s, doc);
+    for (struct idrec *r = s->oldest; r; r = r->next)
+        if (r->gen > gen && !r->replay) {
+            r->replay = true;
+            replay++;
+        }
+    json_array_foreach(json_object_get(doc, "replay_pending"), i, v) {
+        struct idrec *r = mw_dict_get(s->ids, json_string_value(v), json_string_length(v));
+        if (r && !r->replay) {
+            r->replay = true;
+            replay++;
+        }
+    }
+    s->gen = (gen > s->max_gen ? gen : s->max_gen) + 1;
+    s->max_gen = s->gen;
+    s->dirty = true;
+    pthread_mutex_unlock(&s->mu);
+    return replay;
+}
+
+uint64_t mw_shape_generation(const struct mw_shape *cs)
+{
+    struct mw_shape *s = (struct mw_shape *)cs;
+    uint64_t g;
+    pthread_mutex_lock(&s->mu);
+    g = s->gen > 0 ? s->gen : s->max_gen + 1;
+    pthread_mutex_unlock(&s->mu);
+    return g;
 }
