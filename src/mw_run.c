@@ -603,6 +603,8 @@ int mw_run(struct mw_engine *e, struct mw_output *out, const struct mw_run_opts 
         if (rc != 0)
             goto out;
     }
+    if (ck && !r.started && seq == 0)
+        checkpoint(&r, ck, e, srcs, n, seq);  /* the cut before the first event */
 
     if (o->follow) {
         memset(&sa_stop, 0, sizeof(sa_stop));

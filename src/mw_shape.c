@@ -64,6 +64,8 @@ struct idrec {
     mw_time_t t;                /* wall clock when recorded */
     uint64_t gen;               /* checkpoint generation it was decided in */
     bool replay;                /* decided after the checkpoint resumed from */
+    bool recovered;             /* found in an output, not in the store: decided
+                                 * after any checkpoint */
     size_t len;
     char id[];
 };
@@ -133,7 +135,7 @@ static struct idrec *ids_add(struct mw_shape *s, const char *id, size_t len, mw_
     r->len = len;
     r->t = t;
     r->gen = s->gen;
-    r->replay = false;
+    r->replay = r->recovered = false;
     r->next = NULL;
     r->prev = s->newest;
     if (s->newest)
@@ -160,8 +162,13 @@ static void ids_expire(struct mw_shape *s, mw_time_t now)
 }
 
 /* One line of alert-ids: "ID EPOCH_MS", and " GEN" once checkpoints are on. */
+#define GEN_RECOVERED (UINT64_C(1) << 62)   /* in alert-ids: a recovered id */
+
 static int id_line(char *buf, size_t size, const struct idrec *r)
 {
+    if (r->recovered)
+        return snprintf(buf, size, "%s %" PRId64 " %" PRIu64 "\n", r->id, r->t / 1000,
+                        GEN_RECOVERED);
     if (r->gen > 0)
         return snprintf(buf, size, "%s %" PRId64 " %" PRIu64 "\n", r->id, r->t / 1000, r->gen);
     return snprintf(buf, size, "%s %" PRId64 "\n", r->id, r->t / 1000);
@@ -178,7 +185,7 @@ static void mark_id(struct mw_shape *s, const char *id)
         return;
     if (r != NULL) {
         /* decided again after a restart: now covered by the next checkpoint */
-        r->replay = false;
+        r->replay = r->recovered = false;
         r->gen = s->gen;
     } else {
         r = ids_add(s, id, len, now);
@@ -335,8 +342,10 @@ static int load_ids(struct mw_shape *s, struct mw_error *err)
             expired++;
             continue;
         }
-        ids_add(s, line, idlen, t)->gen = gen;
-        if (gen > s->max_gen)
+        struct idrec *rec = ids_add(s, line, idlen, t);
+        rec->gen = gen == GEN_RECOVERED ? 0 : gen;
+        rec->recovered = gen == GEN_RECOVERED;
+        if (gen > s->max_gen && gen != GEN_RECOVERED)
             s->max_gen = gen;
     }
     free(line);
@@ -352,6 +361,32 @@ out:
 }
 
 static void parse_shape(struct mw_shape *s, const json_t *doc);
+
+/* An alert whose line is the last of a file output but whose id is not in
+ * the store was written just before the process was killed (the id is
+ * recorded after the write): record it now, as decided after any
+ * checkpoint, so a replay recognises it. */
+static void recover_ids(struct mw_shape *s)
+{
+    char ids[16][33];
+    int n = s->out ? mw_output_last_ids(s->out, ids, 16) : 0;
+    for (int i = 0; i < n; i++) {
+        size_t len = strlen(ids[i]);
+        if (len == 0 || mw_dict_get(s->ids, ids[i], len) != NULL)
+            continue;
+        struct idrec *r = ids_add(s, ids[i], len, s->now());
+        r->recovered = true;
+        mw_log_info("state: alert %s is in an output but its id was not recorded (the "
+                    "previous run was killed in between): recorded now", ids[i]);
+        if (s->ids_fp) {
+            char line[160];
+            id_line(line, sizeof(line), r);
+            fputs(line, s->ids_fp);
+            fflush(s->ids_fp);
+            s->ids_lines++;
+        }
+    }
+}
 
 static int load_shape(struct mw_shape *s, struct mw_error *err)
 {
@@ -534,6 +569,7 @@ struct mw_shape *mw_shape_open(const char *state_dir, const struct mw_shape_opts
     }
     if (load_ids(s, err) < 0 || load_shape(s, err) < 0)
         goto fail;
+    recover_ids(s);
     if (pthread_create(&s->saver, NULL, saver, s) != 0) {
         mw_error_set(err, "--state-dir %s: cannot start the state saver thread", state_dir);
         goto fail;
@@ -731,7 +767,6 @@ enum mw_shape_verdict mw_shape_submit(struct mw_shape *s, const char *rule_id,
     if (id) {
         const struct idrec *rec = mw_dict_get(s->ids, id, strlen(id));
         replay = rec != NULL && rec->replay;
-        mark_id(s, id);
     }
     if (p->nsuppress > 0) {
         json_t *values;
@@ -797,9 +832,22 @@ out:
     free(key);
     if (++s->submits % SWEEP_EVERY == 0)
         sweep(s, t);
+    /* the id is recorded after the alert is written: a kill between the
+     * two leaves the alert in the output but not its id, which the next
+     * start recovers from the output's last line (mw_output_last_ids);
+     * the other order would lose the alert */
+    if (id && v != MW_SHAPE_DELIVERED)
+        mark_id(s, id);
     pthread_mutex_unlock(&s->mu);
-    if (v == MW_SHAPE_DELIVERED && s->out)
-        mw_output_write(s->out, alert);
+    if (v == MW_SHAPE_DELIVERED) {
+        if (s->out)
+            mw_output_write(s->out, alert);
+        if (id) {
+            pthread_mutex_lock(&s->mu);
+            mark_id(s, id);
+            pthread_mutex_unlock(&s->mu);
+        }
+    }
     return v;
 }
 
@@ -910,7 +958,7 @@ uint64_t mw_shape_restore(struct mw_shape *s, const json_t *doc, uint64_t gen)
     clear_tables(s);
     parse_shape(s, doc);
     for (struct idrec *r = s->oldest; r; r = r->next)
-        if (r->gen > gen && !r->replay) {
+        if ((r->gen > gen || r->recovered) && !r->replay) {
             r->replay = true;
             replay++;
         }
