@@ -51,10 +51,12 @@ struct mw_ckpt_run {
     mw_time_t advanced;         /* event time windows were advanced to */
 };
 
-/* One input at the cut: its next event not yet dispatched, if any. */
+/* One input at the cut: where its first line not yet dispatched is, when
+ * the run has read ahead of it (pending), else the input's own position. */
 struct mw_ckpt_src {
     struct mw_input *in;        /* borrowed */
-    const struct mw_event *head; /* borrowed, may be NULL */
+    bool pending;
+    uint64_t offset, line;      /* pending: its offset, lines before it */
 };
 
 struct mw_ckpt;

@@ -44,6 +44,7 @@ struct mw_input_stats {
                          * moved to rejected when found so) */
     uint64_t reordered; /* events that arrived behind "now" and were placed
                          * in event-time order */
+    uint64_t skipped;   /* lines the prefilter did not parse (time only) */
     uint64_t rejected;  /* sum of by_reason */
     uint64_t by_reason[MW_REJECT__COUNT];
 };
@@ -83,6 +84,9 @@ void mw_input_set_follow(struct mw_input *in, bool follow);
  * new bytes, its end reached) before it is left (ms; <= 0: the default).
  * Call before mw_input_set_follow. Rotation handling: see mw_tail.h. */
 void mw_input_set_rotate_wait(struct mw_input *in, int ms);
+/* Counts the files the input moved to (rotation, truncation, release):
+ * lines read before and after a change have different generations. */
+uint64_t mw_input_file_gen(const struct mw_input *in);
 /* The identity of the file being read and the offset and line count of
  * the next line not yet handed out (for checkpoints). Returns 0, or -1 for
  * stdin, pipes and a released (deleted) file. */

@@ -411,9 +411,9 @@ int mw_ckpt_write(struct mw_ckpt *c, struct mw_engine *e, struct mw_shape *shape
         if (mw_input_position(srcs[i].in, &p) < 0) {
             o = json_pack("{s:s, s:b}", "name", name, "resumable", 0);
         } else {
-            if (srcs[i].head) {
-                p.offset = srcs[i].head->offset;
-                p.lineno = srcs[i].head->line - 1;
+            if (srcs[i].pending) {
+                p.offset = srcs[i].offset;
+                p.lineno = srcs[i].line;
             }
             o = json_pack("{s:s, s:I, s:I, s:I, s:I, s:s, s:I}", "name", name,
                           "dev", (json_int_t)p.dev, "ino", (json_int_t)p.ino,

@@ -40,6 +40,7 @@ struct mw_input {
     struct mw_tail *tail;   /* owned: follow mode on a named regular file */
     int rotate_wait_ms;
     bool switching;         /* at the end of this file, read next_fd */
+    uint64_t file_gen;      /* files switched to so far */
     int next_fd;            /* owned while switching; -1: release */
     uint64_t next_off;
 };
@@ -122,6 +123,11 @@ void mw_input_set_follow(struct mw_input *in, bool follow)
         in->tail = mw_tail_new(in->name, in->fd, in->rotate_wait_ms);
 }
 
+uint64_t mw_input_file_gen(const struct mw_input *in)
+{
+    return in->file_gen;
+}
+
 void mw_input_set_rotate_wait(struct mw_input *in, int ms)
 {
     in->rotate_wait_ms = ms;
@@ -147,6 +153,7 @@ static int tail_step(struct mw_input *in)
             mw_log_error("%s: seek: %s", in->name, strerror(errno));
         break;
     case MW_TAIL_RESTART:
+        in->file_gen++;
         lseek(in->fd, 0, SEEK_SET);
         in->start = in->end = 0;
         in->offset = 0;
@@ -155,6 +162,7 @@ static int tail_step(struct mw_input *in)
         break;
     case MW_TAIL_SWITCH:
         if (in->fd < 0) {       /* released, and the path is back */
+            in->file_gen++;
             in->fd = nfd;
             in->offset = noff;
             in->lineno = 0;
@@ -171,6 +179,7 @@ static int tail_step(struct mw_input *in)
 /* The pending switch: the old file is done, read the next one (or none). */
 static void do_switch(struct mw_input *in)
 {
+    in->file_gen++;
     close(in->fd);
     in->fd = in->next_fd;
     in->next_fd = -1;

@@ -21,7 +21,7 @@ expect_eq "restart: the uninterrupted run has alerts and drops some by the cap" 
 
 rs_start() { # rs_start STATE ALERTS INPUT
     $MW run -f --rules rules --alert-time event --state-dir "$1" \
-        --checkpoint-interval "${RS_INTERVAL:-100ms}" \
+        --checkpoint-interval "${RS_INTERVAL:-100ms}" ${RS_EXTRA:-} \
         --summary none -o "file:$2" "$3" 2>>"$R/err" &
     RS_PID=$!
 }
@@ -96,6 +96,20 @@ if rs_caught_up "$R/st3" "$RS_SIZE"; then ok; else fail "kill -9 catching up: ne
 kill -TERM "$RS_PID"; wait "$RS_PID"; rc=$?
 expect_eq "kill -9 catching up: last stop clean" "$rc" 0
 rs_compare "kill -9 x8 while catching up" "$R/alerts3.ndjson"
+# the same with parser threads (lines read ahead in batches)
+: >"$R/err"
+RS_EXTRA="--threads 2"
+for k in 1 2 3 4; do
+    rs_start "$R/st4" "$R/alerts4.ndjson" "$R/in3.ndjson"
+    sleep "0.$(( RANDOM % 3 ))$(( RANDOM % 10 ))"
+    kill -9 "$RS_PID" 2>/dev/null; wait "$RS_PID" 2>/dev/null
+done
+rs_start "$R/st4" "$R/alerts4.ndjson" "$R/in3.ndjson"
+if rs_caught_up "$R/st4" "$RS_SIZE"; then ok; else fail "kill -9 threads: never caught up"; fi
+kill -TERM "$RS_PID"; wait "$RS_PID"; rc=$?
+expect_eq "kill -9 threads: last stop clean" "$rc" 0
+rs_compare "kill -9 x4 with --threads 2" "$R/alerts4.ndjson"
+RS_EXTRA=
 RS_INTERVAL=100ms
 
 # --- a clean SIGTERM in the middle of a sequence --------------------------
