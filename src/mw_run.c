@@ -15,6 +15,13 @@
  * counters are as with every line parsed. Threads: framed lines go in
  * batches to parser threads; each input's batches are consumed here in
  * order, so everything downstream is as with one thread.
+ *
+ * Checkpoints and followed paths (mw_checkpoint, mw_follow, mw_tail) hook in
+ * at four places: the checkpoint is opened and each input resumed from its
+ * position when opened (add_src); files new under a followed glob are added
+ * between two events; a checkpoint is written before the first event, when
+ * due between two events, and after the last one. The position of an input
+ * is its first line not dispatched (src_pending).
  */
 #include "mw_run.h"
 #include "mw_checkpoint.h"
