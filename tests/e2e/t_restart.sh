@@ -10,7 +10,8 @@
 R=$T/restart
 mkdir -p "$R"
 RS_WAIT=60
-[ -n "${MW_VALGRIND:-}" ] && RS_WAIT=600
+RS_BASE=0       # a slower binary (valgrind) needs time to start before a kill
+[ -n "${MW_VALGRIND:-}" ] && { RS_WAIT=600; RS_BASE=4; }
 lua5.4 tests/tools/gen_stream.lua tests/fixtures/arc/true_positive.ndjson 1000 >"$R/stream.ndjson"
 RS_SIZE=$(stat -c %s "$R/stream.ndjson")
 $MW run --rules rules --alert-time event --summary none "$R/stream.ndjson" \
@@ -61,7 +62,7 @@ while [ "$pos" -lt "$RS_SIZE" ]; do
     chunks=$((chunks + 1))
     sleep "0.0$(( RANDOM % 9 + 1 ))"
     if [ $((chunks % 4)) -eq 0 ]; then
-        sleep "0.$(( RANDOM % 3 ))$(( RANDOM % 10 ))"
+        sleep "$RS_BASE.$(( RANDOM % 3 ))$(( RANDOM % 10 ))"
         kill -9 "$RS_PID" 2>/dev/null; wait "$RS_PID" 2>/dev/null
         kills=$((kills + 1))
         rs_start "$R/st" "$R/alerts.ndjson" "$R/in.ndjson"
@@ -88,7 +89,7 @@ RANDOM=17
 RS_INTERVAL=30ms
 for k in 1 2 3 4 5 6 7 8; do
     rs_start "$R/st3" "$R/alerts3.ndjson" "$R/in3.ndjson"
-    sleep "0.$(( RANDOM % 3 ))$(( RANDOM % 10 ))"
+    sleep "$RS_BASE.$(( RANDOM % 3 ))$(( RANDOM % 10 ))"
     kill -9 "$RS_PID" 2>/dev/null; wait "$RS_PID" 2>/dev/null
 done
 rs_start "$R/st3" "$R/alerts3.ndjson" "$R/in3.ndjson"
@@ -101,7 +102,7 @@ rs_compare "kill -9 x8 while catching up" "$R/alerts3.ndjson"
 RS_EXTRA="--threads 2"
 for k in 1 2 3 4; do
     rs_start "$R/st4" "$R/alerts4.ndjson" "$R/in3.ndjson"
-    sleep "0.$(( RANDOM % 3 ))$(( RANDOM % 10 ))"
+    sleep "$RS_BASE.$(( RANDOM % 3 ))$(( RANDOM % 10 ))"
     kill -9 "$RS_PID" 2>/dev/null; wait "$RS_PID" 2>/dev/null
 done
 rs_start "$R/st4" "$R/alerts4.ndjson" "$R/in3.ndjson"
