@@ -92,6 +92,16 @@ void mw_engine_set_shape(struct mw_engine *e, struct mw_shape *shape);
  * state to the state directory. */
 void mw_engine_finish(struct mw_engine *e);
 
+/* Checkpoints: every rule's window state as a JSON array of {rule, shape,
+ * state}, events by index in t (new reference). restore gives each loaded
+ * rule whose id and shape match an entry that state (replacing the state
+ * it was loaded with, first-seen history included); an entry without a
+ * matching rule, or one that does not fit, is logged and skipped. Returns
+ * the number of rules restored. */
+struct mw_evtab;
+json_t *mw_engine_checkpoint(const struct mw_engine *e, struct mw_evtab *t);
+int mw_engine_restore(struct mw_engine *e, const json_t *rules, const struct mw_evtab *t);
+
 uint64_t mw_engine_alerts(const struct mw_engine *e);
 /* Per-rule statistics as a JSON array (new reference). */
 json_t *mw_engine_stats(const struct mw_engine *e);

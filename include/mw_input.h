@@ -82,6 +82,22 @@ enum mw_line_status mw_input_next_line(struct mw_input *in, const char **line,
  * partial last line or EOF; a pipe's real end is still MW_LINE_EOF. Turning
  * follow off again (at shutdown) lets the next call return the partial line. */
 void mw_input_set_follow(struct mw_input *in, bool follow);
+/* Follow mode: how long a rotated-away or deleted file must be quiet (no
+ * new bytes, its end reached) before it is left (ms; <= 0: the default).
+ * Call before mw_input_set_follow. Rotation handling: see mw_tail.h. */
+void mw_input_set_rotate_wait(struct mw_input *in, int ms);
+/* Counts the files the input moved to (rotation, truncation, release):
+ * lines read before and after a change have different generations. */
+uint64_t mw_input_file_gen(const struct mw_input *in);
+/* The identity of the file being read and the offset and line count of
+ * the next line not yet handed out (for checkpoints). Returns 0, or -1 for
+ * stdin, pipes and a released (deleted) file. */
+struct mw_tail_pos;
+int mw_input_position(struct mw_input *in, struct mw_tail_pos *pos);
+/* Continues from a checkpointed position (mw_tail_resume's rules: the same
+ * file at its offset, a rotated one found beside the path first, anything
+ * else from 0). Logs what it decided. Call before the first read. */
+void mw_input_resume(struct mw_input *in, const struct mw_tail_pos *pos);
 /* The descriptor being read (for poll); borrowed. */
 int mw_input_fd(const struct mw_input *in);
 bool mw_input_is_regular(const struct mw_input *in);

@@ -51,4 +51,8 @@ void mw_output_stats(const struct mw_output *o, json_t *arr);
  * Async-signal-safe: call it from a SIGHUP handler. */
 void mw_output_request_reopen(void);
 
+/* The id of the last alert line of each file output (up to max; returns
+ * how many), for recovering an id a killed run wrote but did not record. */
+int mw_output_last_ids(struct mw_output *o, char ids[][33], int max);
+
 #endif

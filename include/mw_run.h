@@ -30,6 +30,7 @@
 
 #include "mw_engine.h"
 #include "mw_reload.h"
+#include "mw_shape.h"
 
 enum mw_summary_format {
     MW_SUMMARY_TEXT,
@@ -54,6 +55,11 @@ struct mw_run_opts {
     bool health_records;        /* started/stopped health records */
     const char *metrics_file;   /* Prometheus textfile, NULL: none */
     int metrics_interval_ms;    /* follow mode; <= 0: 5000 */
+    /* checkpoints (mw_checkpoint.h): on when state_dir is set in follow mode */
+    const char *state_dir;      /* NULL: no checkpoints */
+    int checkpoint_interval_ms; /* <= 0: the default */
+    struct mw_shape *shape;     /* borrowed, may be NULL */
+    int rotate_wait_ms;         /* follow mode, see mw_tail.h; <= 0: default */
 };
 
 /* Runs the engine over the inputs to their end or, in follow mode, until

@@ -98,6 +98,16 @@ void mw_seq_process(const struct mw_seq_def *def, struct mw_seq_state *st,
 void mw_seq_advance(const struct mw_seq_def *def, struct mw_seq_state *st,
                     mw_time_t now);
 
+/* Checkpoints (mw_checkpoint): the pending sequences, their logs and bases
+ * as JSON, events by index in t (new reference). restore fills an empty
+ * state from such a document; returns 0, or -1 with err set when it does
+ * not fit this definition (the state is then left empty). Counters other
+ * than open/open_keys start at zero. */
+struct mw_evtab;
+json_t *mw_seq_dump(const struct mw_seq_state *st, struct mw_evtab *t);
+int mw_seq_restore(const struct mw_seq_def *def, struct mw_seq_state *st,
+                   const json_t *doc, const struct mw_evtab *t, struct mw_error *err);
+
 /* Builds the join key of ev for the given key set into buf (binary,
  * type-tagged). Returns the length, or -1 when a non-optional key is null,
  * missing, or not a scalar. Exposed for tests and alert rendering. */

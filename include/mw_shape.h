@@ -73,6 +73,7 @@ enum mw_shape_verdict {
     MW_SHAPE_DELIVERED,
     MW_SHAPE_SUPPRESSED,
     MW_SHAPE_CAPPED,
+    MW_SHAPE_REPLAYED,  /* delivered before a restart: not written again */
 };
 
 /* Applies the rule's suppression and cap to alert (borrowed; gains a
@@ -84,6 +85,29 @@ enum mw_shape_verdict mw_shape_submit(struct mw_shape *s, const char *rule_id,
                                       const struct mw_alert_policy *p,
                                       json_t *alert, struct mw_event *const *evs,
                                       int n, mw_time_t t);
+
+/* Checkpoints (mw_checkpoint). Every processed id carries the generation
+ * it was decided in: the number of the checkpoint that will cover it.
+ *
+ * mw_shape_checkpoint: the suppression windows, cap intervals and the ids
+ * still waiting to be raised again after a restart, as JSON (new
+ * reference), taken at the cut of checkpoint number gen; decisions from
+ * now on belong to gen + 1. fsyncs the id store first.
+ *
+ * mw_shape_restore: resuming from checkpoint gen: the suppression and cap
+ * tables become the checkpoint's (consistent with the window state it
+ * holds), and every id decided after it (generation > gen, or listed as
+ * pending) is marked for replay: when the replayed stream raises it again
+ * it goes through hook, suppression and caps as it did the first time,
+ * so that state moves the same way, but it is not written to the outputs
+ * again (MW_SHAPE_REPLAYED), and mw_shape_duplicate does not drop it.
+ * Returns how many ids were marked.
+ *
+ * mw_shape_generation: the number the next checkpoint must carry (above
+ * every generation in the store). */
+json_t *mw_shape_checkpoint(struct mw_shape *s, uint64_t gen);
+uint64_t mw_shape_restore(struct mw_shape *s, const json_t *doc, uint64_t gen);
+uint64_t mw_shape_generation(const struct mw_shape *s);
 
 /* End of input: one health record per rule whose current interval dropped
  * alerts (the interval is then considered reported). */

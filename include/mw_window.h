@@ -107,6 +107,16 @@ void mw_window_finish(const struct mw_window_def *def, struct mw_window_state *s
 bool mw_window_matches(const struct mw_window_def *def, const struct mw_event *ev,
                        const struct mw_match_ctx *ctx);
 
+/* Checkpoints (mw_checkpoint): every group of any kind as JSON, events by
+ * index in t (new reference); restore fills an empty state (returns 0, or
+ * -1 with err set and the state left empty). Counters other than open
+ * start at zero. */
+struct mw_evtab;
+json_t *mw_window_dump(const struct mw_window_def *def, const struct mw_window_state *st,
+                       struct mw_evtab *t);
+int mw_window_restore(const struct mw_window_def *def, struct mw_window_state *st,
+                      const json_t *doc, const struct mw_evtab *t, struct mw_error *err);
+
 /* new_terms persistence: a versioned text file written atomically (temp
  * file, fsync, rename). load returns 0 (also when path does not exist) or
  * -1 with err set for an unreadable or corrupt file (the state stays

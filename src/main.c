@@ -61,6 +61,9 @@ static const char *const usage_run =
     "                              recorded (default 7d)\n"
     "      --state-interval DUR    save suppression and cap state this often while\n"
     "                              it changes (default 5s; also at exit)\n"
+    "      --checkpoint-interval DUR  follow mode with --state-dir: checkpoint input\n"
+    "                              positions and all window and shaping state this\n"
+    "                              often (default 5s; also at a clean stop)\n"
     "      --spool-dir DIR         where HTTP outputs keep undelivered alerts\n"
     "      --health FILE           append health records there (default: stderr)\n"
     "  -t, --timestamp-field F     event time field (default @timestamp); RFC 3339\n"
@@ -90,6 +93,12 @@ static const char *const usage_run =
     "  -f, --follow                keep reading the inputs as they grow (tail -f)\n"
     "                              and reload changed rule files, until SIGINT or\n"
     "                              SIGTERM; SIGHUP reloads every rule\n"
+    "                              an INPUT with * ? [ that names no file is a\n"
+    "                              glob, re-expanded to pick up new files; rotated\n"
+    "                              (rename or copytruncate) and deleted files are\n"
+    "                              handled (docs/RELIABILITY.md)\n"
+    "      --rotate-wait DUR       read a rotated-away file until it has been quiet\n"
+    "                              this long (default 1s)\n"
     "      --reload-debounce MS    quiet time before reloading changed rules (100)\n"
     "      --quarantine-after N    quarantine a rule after N failed predicate calls\n"
     "                              in a row until it is reloaded (100; 0: never)\n"
@@ -177,6 +186,8 @@ enum {
     OPT_HEALTH,
     OPT_DEDUP_TTL,
     OPT_STATE_INTERVAL,
+    OPT_CKPT_INTERVAL,
+    OPT_ROTATE_WAIT,
     OPT_DEBOUNCE,
     OPT_QUARANTINE,
     OPT_HEALTH_OUTPUT,
@@ -215,6 +226,8 @@ static int cmd_run(int argc, char **argv)
         {"health", required_argument, NULL, OPT_HEALTH},
         {"dedup-ttl", required_argument, NULL, OPT_DEDUP_TTL},
         {"state-interval", required_argument, NULL, OPT_STATE_INTERVAL},
+        {"checkpoint-interval", required_argument, NULL, OPT_CKPT_INTERVAL},
+        {"rotate-wait", required_argument, NULL, OPT_ROTATE_WAIT},
         {"follow", no_argument, NULL, 'f'},
         {"reload-debounce", required_argument, NULL, OPT_DEBOUNCE},
         {"quarantine-after", required_argument, NULL, OPT_QUARANTINE},
@@ -359,6 +372,21 @@ static int cmd_run(int argc, char **argv)
                 goto done;
             }
             break;
+        case OPT_CKPT_INTERVAL:
+        case OPT_ROTATE_WAIT: {
+            mw_time_t d;
+            if (mw_duration_parse(optarg, &d) < 0 || d < 1000 || d > 86400 * INT64_C(1000000)) {
+                usage_error(usage_run, c == OPT_ROTATE_WAIT
+                            ? "--rotate-wait needs a duration from 1ms to 1d (e.g. 1s)"
+                            : "--checkpoint-interval needs a duration from 1ms to 1d (e.g. 5s)");
+                goto done;
+            }
+            if (c == OPT_ROTATE_WAIT)
+                ro.rotate_wait_ms = (int)(d / 1000);
+            else
+                ro.checkpoint_interval_ms = (int)(d / 1000);
+            break;
+        }
         case OPT_STATE_INTERVAL:
             if (mw_duration_parse(optarg, &so.save_interval) < 0 || so.save_interval <= 0) {
                 usage_error(usage_run, "--state-interval needs a positive duration (e.g. 5s)");
@@ -447,6 +475,8 @@ static int cmd_run(int argc, char **argv)
     }
     mw_log_info("loaded %zu rule(s)", mw_engine_rule_count(e));
     ro.max_lateness = eo.lateness;
+    ro.state_dir = state_dir;
+    ro.shape = shape;
     ro.inputs = argv + optind;
     ro.ninputs = argc - optind;
     rc = mw_run(e, out, &ro);

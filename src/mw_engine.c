@@ -609,6 +609,62 @@ void mw_engine_finish(struct mw_engine *e)
         mw_shape_finish(e->shape);
 }
 
+json_t *mw_engine_checkpoint(const struct mw_engine *e, struct mw_evtab *t)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; i < e->nslots; i++) {
+        const struct slot *s = &e->slots[i];
+        json_t *st;
+        if (s->state)
+            st = mw_seq_dump(s->state, t);
+        else if (s->win)
+            st = mw_window_dump(mw_rule_window(s->rule), s->win, t);
+        else
+            continue;
+        json_array_append_new(arr, json_pack("{s:s, s:s, s:o}", "rule",
+            mw_rule_meta(s->rule)->id, "shape", mw_rule_shape(s->rule), "state", st));
+    }
+    return arr;
+}
+
+int mw_engine_restore(struct mw_engine *e, const json_t *rules, const struct mw_evtab *t)
+{
+    size_t i;
+    const json_t *r;
+    int restored = 0;
+    json_array_foreach(rules, i, r) {
+        const char *id = json_string_value(json_object_get(r, "rule"));
+        const char *shape = json_string_value(json_object_get(r, "shape"));
+        const json_t *st = json_object_get(r, "state");
+        struct slot *s = NULL;
+        struct mw_error err;
+        int rc = -1;
+        for (size_t k = 0; id && k < e->nslots && s == NULL; k++)
+            if (strcmp(mw_rule_meta(e->slots[k].rule)->id, id) == 0)
+                s = &e->slots[k];
+        if (s == NULL || shape == NULL || strcmp(shape, mw_rule_shape(s->rule)) != 0) {
+            mw_log_warn("checkpoint: window state of rule %s not restored (%s)",
+                        id ? id : "?", s ? "its detection shape changed" : "rule not loaded");
+            continue;
+        }
+        if (s->state) {
+            mw_seq_state_free(s->state);
+            s->state = mw_seq_state_new(mw_rule_seq(s->rule));
+            rc = mw_seq_restore(mw_rule_seq(s->rule), s->state, st, t, &err);
+        } else if (s->win) {
+            rc = mw_window_restore(mw_rule_window(s->rule), s->win, st, t, &err);
+        } else {
+            mw_error_set(&err, "the rule keeps no window state");
+        }
+        if (rc < 0) {
+            mw_log_warn("checkpoint: window state of rule %s not restored: %s", id, err.msg);
+            continue;
+        }
+        restored++;
+    }
+    return restored;
+}
+
 void mw_engine_set_shape(struct mw_engine *e, struct mw_shape *shape)
 {
     e->shape = shape;

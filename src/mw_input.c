@@ -6,7 +6,9 @@
  * input is therefore bounded by the limit, whatever the input holds.
  */
 #include "mw_input.h"
+#include "mw_log.h"
 #include "mw_mem.h"
+#include "mw_tail.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -35,6 +37,12 @@ struct mw_input {
     uint64_t offset;    /* file offset of buf[start] */
     uint64_t discard_offset;
     struct mw_input_stats stats;
+    struct mw_tail *tail;   /* owned: follow mode on a named regular file */
+    int rotate_wait_ms;
+    bool switching;         /* at the end of this file, read next_fd */
+    uint64_t file_gen;      /* files switched to so far */
+    int next_fd;            /* owned while switching; -1: release */
+    uint64_t next_off;
 };
 
 static const char *const reject_names[MW_REJECT__COUNT] = {
@@ -90,8 +98,11 @@ void mw_input_close(struct mw_input *in)
 {
     if (in == NULL)
         return;
-    if (in->owns_fd)
+    if (in->owns_fd && in->fd >= 0)
         close(in->fd);
+    if (in->switching && in->next_fd >= 0)
+        close(in->next_fd);
+    mw_tail_free(in->tail);
     free(in->buf);
     free(in->name);
     free(in);
@@ -110,6 +121,77 @@ struct mw_input_stats *mw_input_stats(struct mw_input *in)
 void mw_input_set_follow(struct mw_input *in, bool follow)
 {
     in->follow = follow;
+    if (follow && in->regular && in->owns_fd && in->tail == NULL)
+        in->tail = mw_tail_new(in->name, in->fd, in->rotate_wait_ms);
+}
+
+uint64_t mw_input_file_gen(const struct mw_input *in)
+{
+    return in->file_gen;
+}
+
+void mw_input_set_rotate_wait(struct mw_input *in, int ms)
+{
+    in->rotate_wait_ms = ms;
+}
+
+/* Acts on what the tail saw (follow mode, before a read). Returns 0 to
+ * read on, -2 when there is nothing to read (released), -3 when the
+ * current file ended (a switch is pending). */
+static int tail_step(struct mw_input *in)
+{
+    int nfd = -1;
+    uint64_t noff = 0;
+    uint64_t pos = in->offset + (in->end - in->start);
+    enum mw_tail_action act = mw_tail_check(in->tail, in->fd, pos, in->fd < 0, &nfd, &noff);
+
+    switch (act) {
+    case MW_TAIL_NONE:
+        break;
+    case MW_TAIL_CONTINUE:
+        close(in->fd);
+        in->fd = nfd;
+        if (lseek(nfd, (off_t)noff, SEEK_SET) < 0)
+            mw_log_error("%s: seek: %s", in->name, strerror(errno));
+        break;
+    case MW_TAIL_RESTART:
+        in->file_gen++;
+        lseek(in->fd, 0, SEEK_SET);
+        in->start = in->end = 0;
+        in->offset = 0;
+        in->lineno = 0;
+        in->discarding = false;
+        break;
+    case MW_TAIL_SWITCH:
+        if (in->fd < 0) {       /* released, and the path is back */
+            in->file_gen++;
+            in->fd = nfd;
+            in->offset = noff;
+            in->lineno = 0;
+            break;
+        }
+        in->switching = true;
+        in->next_fd = nfd;
+        in->next_off = noff;
+        return -3;
+    }
+    return in->fd < 0 ? -2 : 0;
+}
+
+/* The pending switch: the old file is done, read the next one (or none). */
+static void do_switch(struct mw_input *in)
+{
+    in->file_gen++;
+    close(in->fd);
+    in->fd = in->next_fd;
+    in->next_fd = -1;
+    in->switching = false;
+    in->offset = in->next_off;
+    in->lineno = 0;
+    in->eof = false;
+    in->start = in->end = 0;
+    if (in->fd >= 0 && lseek(in->fd, (off_t)in->offset, SEEK_SET) < 0)
+        mw_log_error("%s: seek: %s", in->name, strerror(errno));
 }
 
 int mw_input_fd(const struct mw_input *in)
@@ -120,6 +202,41 @@ int mw_input_fd(const struct mw_input *in)
 bool mw_input_is_regular(const struct mw_input *in)
 {
     return in->regular;
+}
+
+int mw_input_position(struct mw_input *in, struct mw_tail_pos *pos)
+{
+    uint64_t off = in->discarding ? in->discard_offset : in->offset;
+    uint64_t line = in->lineno;
+    if (!in->regular || !in->owns_fd || in->fd < 0)
+        return -1;
+    return mw_tail_position(in->tail, in->fd, off, line, pos);
+}
+
+void mw_input_resume(struct mw_input *in, const struct mw_tail_pos *pos)
+{
+    char msg[300];
+    int nfd;
+    uint64_t off, line;
+    if (!in->regular || !in->owns_fd || in->fd < 0)
+        return;
+    if (in->tail == NULL)       /* not followed: the same identity rules */
+        in->tail = mw_tail_new(in->name, in->fd, in->rotate_wait_ms);
+    mw_tail_resume(in->tail, in->fd, pos, &nfd, &off, &line, msg, sizeof(msg));
+    if (nfd != in->fd) {
+        close(in->fd);
+        in->fd = nfd;
+    }
+    if (lseek(in->fd, (off_t)off, SEEK_SET) < 0) {
+        mw_log_error("%s: seek to %llu: %s", in->name, (unsigned long long)off,
+                     strerror(errno));
+        off = line = 0;
+        lseek(in->fd, 0, SEEK_SET);
+    }
+    in->offset = off;
+    in->lineno = line;
+    in->start = in->end = 0;
+    mw_log_info("%s: %s", in->name, msg);
 }
 
 /* Reads more bytes into the buffer, compacting or growing it first.
@@ -138,6 +255,13 @@ static ssize_t fill(struct mw_input *in, struct mw_error *err)
         in->buf = xrealloc(in->buf, ncap);
         in->cap = ncap;
     }
+    if (in->follow && in->tail) {
+        int t = tail_step(in);
+        if (t < 0)
+            return t;
+    }
+    if (in->fd < 0)
+        return in->follow ? -2 : 0;
     if (in->follow && !in->regular) {
         /* a pipe or terminal: only read what is there, never block */
         struct pollfd p = {in->fd, POLLIN, 0};
@@ -222,9 +346,19 @@ enum mw_line_status mw_input_next_line(struct mw_input *in, const char **line,
                 in->start = in->end;
                 return MW_LINE_OK;
             }
+            if (in->switching) {
+                do_switch(in);
+                if (in->fd < 0)
+                    return MW_LINE_AGAIN;
+                continue;
+            }
             return MW_LINE_EOF;
         }
         ssize_t got = fill(in, err);
+        if (got == -3) {
+            in->eof = true;     /* this file is over: its last line, then the next */
+            continue;
+        }
         if (got == -2)
             return MW_LINE_AGAIN;
         if (got < 0)

@@ -138,12 +138,98 @@ void mw_output_set_spool_dir(struct mw_output *o, const char *dir)
 /* ---------------------------------------------------------------------- */
 /* files                                                                   */
 
+/* The id of a file's last alert line (empty when none). */
+static void last_id(int fd, char out[33])
+{
+    struct stat sb;
+    char buf[4096];
+    off_t at;
+    out[0] = '\0';
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) || sb.st_size < 2)
+        return;
+    /* the start of the last line: the newline before the final one */
+    for (at = sb.st_size - 1; at > 0;) {
+        off_t from = at > (off_t)sizeof(buf) ? at - (off_t)sizeof(buf) : 0;
+        ssize_t n = pread(fd, buf, (size_t)(at - from), from);
+        if (n <= 0)
+            return;
+        ssize_t k = n;
+        while (k > 0 && buf[k - 1] != '\n')
+            k--;
+        at = from + k;
+        if (k > 0 || from == 0)
+            break;
+    }
+    ssize_t n = pread(fd, buf, 300, at);
+    if (n <= 0)
+        return;
+    buf[n] = '\0';
+    static const char key[] = "\"kind\":\"alert\",\"id\":\"";
+    char *id = strstr(buf, key);
+    if (id && strlen(id) >= sizeof(key) - 1 + 32) {
+        memcpy(out, id + sizeof(key) - 1, 32);
+        out[32] = '\0';
+    }
+}
+
+int mw_output_last_ids(struct mw_output *o, char ids[][33], int max)
+{
+    int n = 0;
+    for (size_t i = 0; i < o->n && n < max; i++)
+        if (o->sinks[i].type == SINK_FILE && o->sinks[i].fp) {
+            last_id(fileno(o->sinks[i].fp), ids[n]);
+            if (ids[n][0])
+                n++;
+        }
+    return n;
+}
+
+/* A process killed in the middle of write(2) can leave a partial last line
+ * (the kernel stops a large write between pages for a fatal signal). Cuts
+ * it off, so the file holds whole alerts only. The id of that alert was not
+ * recorded yet (mw_shape records it after the write), so the resumed run
+ * that raises it again delivers it again. */
+static void repair_tail(struct sink *s, int fd)
+{
+    struct stat sb;
+    char buf[4096];
+    off_t end, at;
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) || sb.st_size == 0)
+        return;
+    end = sb.st_size;
+    if (pread(fd, buf, 1, end - 1) != 1 || buf[0] == '\n')
+        return;
+    for (at = end; at > 0;) {
+        off_t from = at > (off_t)sizeof(buf) ? at - (off_t)sizeof(buf) : 0;
+        ssize_t n = pread(fd, buf, (size_t)(at - from), from);
+        if (n <= 0)
+            return;
+        ssize_t k = n;
+        while (k > 0 && buf[k - 1] != '\n')
+            k--;
+        if (k > 0) {
+            at = from + k;
+            break;
+        }
+        at = from;
+    }
+    if (ftruncate(fd, at) != 0) {
+        mw_log_error("output %s: cannot cut off a partial last line: %s", s->spec,
+                     strerror(errno));
+        return;
+    }
+    mw_log_warn("output %s: cut off the partial last line a killed run left (%lld bytes); "
+                "that alert is delivered again when the stream raises it again",
+                s->spec, (long long)(end - at));
+}
+
 static int file_open(struct sink *s, struct mw_error *err)
 {
     struct stat sb;
-    FILE *fp = fopen(s->path, "a");
+    FILE *fp = fopen(s->path, "a+");     /* readable: repair_tail, last_id */
     if (fp == NULL)
         return mw_error_set(err, "output %s: %s", s->spec, strerror(errno));
+    repair_tail(s, fileno(fp));
     if (s->fp)
         fclose(s->fp);
     s->fp = fp;
@@ -972,6 +1058,31 @@ fail:
     return -1;
 }
 
+/* One alert line in a single write(2) after what stdio holds, so a process
+ * killed at any point leaves whole lines only (a restart then neither
+ * repeats nor half-writes an alert). Returns 0 or -1. */
+static int write_line(FILE *fp, const char *line)
+{
+    size_t len = strlen(line);
+    char *buf = xmalloc(len + 1);
+    int rc = 0;
+    memcpy(buf, line, len);
+    buf[len++] = '\n';
+    if (fflush(fp) == EOF)
+        rc = -1;
+    for (size_t off = 0; rc == 0 && off < len;) {
+        ssize_t n = write(fileno(fp), buf + off, len - off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            rc = -1;
+        else
+            off += (size_t)n;
+    }
+    free(buf);
+    return rc;
+}
+
 int mw_output_write(struct mw_output *o, const json_t *alert)
 {
     int failures = 0;
@@ -989,8 +1100,7 @@ int mw_output_write(struct mw_output *o, const json_t *alert)
         }
         if (s->type == SINK_FILE)
             file_check(s);
-        if (fputs(line, s->fp) == EOF || fputc('\n', s->fp) == EOF ||
-            fflush(s->fp) == EOF) {
+        if (write_line(s->fp, line) < 0) {
             s->failed++;
             failures++;
             mw_log_error("output %s: write failed: %s", s->spec, strerror(errno));

@@ -15,8 +15,17 @@
  * counters are as with every line parsed. Threads: framed lines go in
  * batches to parser threads; each input's batches are consumed here in
  * order, so everything downstream is as with one thread.
+ *
+ * Checkpoints and followed paths (mw_checkpoint, mw_follow, mw_tail) hook in
+ * at four places: the checkpoint is opened and each input resumed from its
+ * position when opened (add_src); files new under a followed glob are added
+ * between two events; a checkpoint is written before the first event, when
+ * due between two events, and after the last one. The position of an input
+ * is its first line not dispatched (src_pending).
  */
 #include "mw_run.h"
+#include "mw_checkpoint.h"
+#include "mw_follow.h"
 #include "mw_health.h"
 #include "mw_input.h"
 #include "mw_log.h"
@@ -53,6 +62,7 @@ struct lres {
     mw_time_t ts;
     char *msg;                  /* owned, L_REJECT from a worker */
     uint64_t lineno, offset;
+    uint64_t fgen;              /* the input's file generation (mw_input) */
     size_t off, len;            /* the line in its batch buffer */
 };
 
@@ -89,6 +99,7 @@ struct src {
     mw_time_t skip_ts;
     uint64_t skip_line;         /* its line number and length */
     size_t skip_len;
+    uint64_t head_off, head_line, head_fgen;  /* where the head came from */
     bool done;
     bool waiting;               /* follow mode: no complete line yet */
     bool eof;                   /* threaded: framing reached the end */
@@ -268,8 +279,14 @@ static void take(struct run *r, struct src *s, struct lres *res, const char *lin
             st->parsed++;
             s->head = res->ev;
             res->ev = NULL;
+            s->head_off = res->offset;
+            s->head_line = res->lineno;
+            s->head_fgen = res->fgen;
         } else {
             st->skipped++;
+            s->head_off = res->offset;
+            s->head_line = res->lineno;
+            s->head_fgen = res->fgen;
             s->head_skip = true;
             s->skip_ts = res->ts;
             s->skip_line = res->lineno;
@@ -315,6 +332,7 @@ static int refill(struct run *r, struct src *s)
         struct mw_error err;
         enum mw_line_status ls =
             mw_input_next_line(s->in, &line, &len, &res.lineno, &res.offset, &err);
+        res.fgen = mw_input_file_gen(s->in);
 
         switch (ls) {
         case MW_LINE_EOF:
@@ -542,6 +560,7 @@ static void fill_batch(struct run *r, struct src *s, struct batch *b)
         struct lres *res = batch_push(b);
         res->lineno = lineno;
         res->offset = offset;
+        res->fgen = mw_input_file_gen(s->in);
         res->len = len;
         if (ls == MW_LINE_TOO_LONG) {
             res->kind = L_TOO_LONG;
@@ -971,6 +990,95 @@ static void choose_prefilter(struct run *r, struct mw_engine *e)
     mw_prefilter_unref(old);
 }
 
+/* ---------------------------------------------------------------------- */
+/* checkpoints and followed paths (mw_checkpoint, mw_follow, mw_tail)      */
+
+#define MAX_NEW_SRCS 1024       /* files a followed pattern may add */
+
+/* Opens path as one more source in srcs (capacity cap: the array never
+ * moves, parser threads hold pointers into it); follow mode: rotation-aware,
+ * resumed from the checkpoint's position for it. Returns 0 or -1 with err
+ * set. */
+static int add_src(struct run *r, struct mw_ckpt *ck, struct src *srcs, int *n, int cap,
+                   const char *path, int in_fd, struct mw_error *err)
+{
+    struct mw_tail_pos pos;
+    if (*n >= cap)
+        return mw_error_set(err, "%s: not followed: already %d inputs", path, cap);
+    struct mw_input *in = mw_input_open(path, r->o->max_line, err);
+    if (in == NULL)
+        return -1;
+    memset(&srcs[*n], 0, sizeof(*srcs));
+    srcs[(*n)++].in = in;
+    if (ck && mw_ckpt_input(ck, mw_input_name(in), &pos))
+        mw_input_resume(in, &pos);
+    if (r->o->follow) {
+        mw_input_set_rotate_wait(in, r->o->rotate_wait_ms);
+        mw_input_set_follow(in, true);
+        if (in_fd >= 0 && mw_input_is_regular(in))
+            inotify_add_watch(in_fd, path, IN_MODIFY);
+    }
+    return 0;
+}
+
+/* Follow mode: files that appeared under a followed pattern. */
+static void add_new_srcs(struct run *r, struct mw_ckpt *ck, struct mw_follow *fl,
+                         struct src *srcs, int *n, int cap, int in_fd, int64_t now)
+{
+    const char **paths;
+    int k = mw_follow_scan(fl, now, false, &paths);
+    for (int i = 0; i < k; i++) {
+        struct mw_error err;
+        if (add_src(r, ck, srcs, n, cap, paths[i], in_fd, &err) < 0)
+            mw_log_error("%s", err.msg);
+        else
+            mw_log_info("following %s (new file under a followed pattern)", paths[i]);
+    }
+    free(paths);
+}
+
+/* The first line of s not dispatched yet: its head, else the first result
+ * not consumed in its batches (threads). False: the input's own position. */
+static bool src_pending(const struct src *s, uint64_t *off, uint64_t *line, uint64_t *fgen)
+{
+    if (has_head(s)) {
+        *off = s->head_off;
+        *line = s->head_line - 1;
+        *fgen = s->head_fgen;
+        return true;
+    }
+    for (int k = 0; k < s->qlen; k++) {
+        const struct batch *b = s->q[(s->qhead + k) % MAX_DEPTH];
+        if (b->pos < b->n) {
+            *off = b->res[b->pos].offset;
+            *line = b->res[b->pos].lineno - 1;
+            *fgen = b->res[b->pos].fgen;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* A checkpoint of the current cut; postponed (to the next call) while a
+ * line not dispatched yet belongs to a file its input has left (parser
+ * threads read ahead across a rotation). */
+static void checkpoint(struct run *r, struct mw_ckpt *ck, struct mw_engine *e,
+                       struct src *srcs, int n, uint64_t seq)
+{
+    struct mw_ckpt_src *cs = xcalloc((size_t)n + 1, sizeof(*cs));
+    struct mw_ckpt_run run = {seq, r->now, r->started, r->advanced};
+    for (int i = 0; i < n; i++) {
+        uint64_t fgen;
+        cs[i].in = srcs[i].in;
+        cs[i].pending = src_pending(&srcs[i], &cs[i].offset, &cs[i].line, &fgen);
+        if (cs[i].pending && fgen != mw_input_file_gen(srcs[i].in))
+            goto out;
+    }
+    mw_ckpt_write(ck, e, r->o->shape, &run, cs, n, mono_ms());
+out:
+    free(cs);
+}
+
 /* Sleeps until an input or a rule file changes, a pipe has data, a signal
  * arrives, or timeout_ms passes. */
 static void follow_wait(int in_fd, struct mw_reload *rl, struct src *srcs, int n,
@@ -998,8 +1106,12 @@ int mw_run(struct mw_engine *e, struct mw_output *out, const struct mw_run_opts 
     static char dash[] = "-";
     static char *const stdin_only[] = {dash};
     char *const *names = o->ninputs > 0 ? o->inputs : stdin_only;
-    int n = o->ninputs > 0 ? o->ninputs : 1;
-    struct src *srcs = xcalloc((size_t)n, sizeof(*srcs));
+    int nnames = o->ninputs > 0 ? o->ninputs : 1;
+    int n = 0;                  /* sources opened */
+    int cap = nnames;
+    struct src *srcs;
+    struct mw_follow *fl = NULL;
+    struct mw_ckpt *ck = NULL;
     struct run r = {.o = o};
     struct sigaction sa_stop, sa_hup, old_int, old_term, old_hup;
     int in_fd = -1;
@@ -1009,6 +1121,10 @@ int mw_run(struct mw_engine *e, struct mw_output *out, const struct mw_run_opts 
     uint64_t seq = 0;
     int rc = 0;
 
+    for (int i = 0; o->follow && i < nnames; i++)
+        if (mw_follow_is_pattern(names[i]))
+            cap = nnames + MAX_NEW_SRCS;
+    srcs = xcalloc((size_t)cap, sizeof(*srcs));
     r.ts_path = mw_path_new(o->timestamp_field ? o->timestamp_field : "@timestamp");
     if (r.ts_path == NULL) {
         mw_log_error("invalid --timestamp-field '%s'", o->timestamp_field);
@@ -1023,14 +1139,43 @@ int mw_run(struct mw_engine *e, struct mw_output *out, const struct mw_run_opts 
             goto out;
         }
     }
-    for (int i = 0; i < n; i++) {
+    if (o->follow && o->state_dir) {
         struct mw_error err;
-        srcs[i].in = mw_input_open(names[i], o->max_line, &err);
-        if (srcs[i].in == NULL) {
+        struct mw_ckpt_run cr;
+        bool resumed;
+        ck = mw_ckpt_open(o->state_dir, o->checkpoint_interval_ms, e, o->shape, &cr,
+                          &resumed, &err);
+        if (ck == NULL) {
             mw_log_error("%s", err.msg);
             rc = 2;
             goto out;
         }
+        if (resumed) {
+            seq = cr.seq;
+            r.now = cr.now;
+            r.started = cr.started;
+            r.advanced = cr.advanced;
+            r.now_mono = mono_ms();
+        }
+    }
+    if (o->follow) {
+        in_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+        fl = mw_follow_new(names, nnames);
+        mw_follow_watch(fl, in_fd);
+    }
+    {
+        const char **paths = NULL;
+        int k = fl ? mw_follow_scan(fl, mono_ms(), true, &paths) : nnames;
+        for (int i = 0; i < k && rc == 0; i++) {
+            struct mw_error err;
+            if (add_src(&r, ck, srcs, &n, cap, fl ? paths[i] : names[i], in_fd, &err) < 0) {
+                mw_log_error("%s", err.msg);
+                rc = 2;
+            }
+        }
+        free(paths);
+        if (rc != 0)
+            goto out;
     }
 
     choose_prefilter(&r, e);
@@ -1049,12 +1194,6 @@ int mw_run(struct mw_engine *e, struct mw_output *out, const struct mw_run_opts 
         sigaction(SIGINT, &sa_stop, &old_int);
         sigaction(SIGTERM, &sa_stop, &old_term);
         sigaction(SIGHUP, &sa_hup, &old_hup);
-        in_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-        for (int i = 0; i < n; i++) {
-            mw_input_set_follow(srcs[i].in, true);
-            if (in_fd >= 0 && mw_input_is_regular(srcs[i].in))
-                inotify_add_watch(in_fd, names[i], IN_MODIFY);
-        }
         next_metrics = mono_ms() + interval;
         if (o->health_records) {
             json_t *ins = json_array();
@@ -1065,6 +1204,8 @@ int mw_run(struct mw_engine *e, struct mw_output *out, const struct mw_run_opts 
         }
         mw_log_info("following %d input(s); SIGHUP reloads the rules, SIGINT/SIGTERM stops", n);
     }
+    if (ck && !r.started && seq == 0)
+        checkpoint(&r, ck, e, srcs, n, seq);  /* the cut before the first event */
 
     for (;;) {
         int best = next_source(&r, srcs, n);
@@ -1098,6 +1239,10 @@ int mw_run(struct mw_engine *e, struct mw_output *out, const struct mw_run_opts 
             write_metrics(e, out, srcs, n, &r);
             next_metrics = now + interval;
         }
+        if (fl)
+            add_new_srcs(&r, ck, fl, srcs, &n, cap, in_fd, now);
+        if (ck && mw_ckpt_due(ck, now))
+            checkpoint(&r, ck, e, srcs, n, seq);
         if (best >= 0)
             continue;
         advance_idle(&r, e);
@@ -1113,9 +1258,11 @@ int mw_run(struct mw_engine *e, struct mw_output *out, const struct mw_run_opts 
         /* flush: what the files hold now, including a last line without its
          * newline, is processed before exiting */
         r.draining = true;
-        for (int i = 0; i < n; i++)
+        for (int i = 0; i < n && ck == NULL; i++)
             if (mw_input_is_regular(srcs[i].in))
                 mw_input_set_follow(srcs[i].in, false);
+        /* with checkpoints a partial last line stays unread: the run that
+         * resumes reads it once its writer has finished it */
         for (int best; (best = next_source(&r, srcs, n)) >= 0;) {
             dispatch_head(&r, e, &srcs[best], ++seq);
         }
@@ -1130,8 +1277,11 @@ int mw_run(struct mw_engine *e, struct mw_output *out, const struct mw_run_opts 
         sigaction(SIGHUP, &old_hup, NULL);
         if (in_fd >= 0)
             close(in_fd);
+        in_fd = -1;
     }
     mw_engine_finish(e);
+    if (ck)
+        checkpoint(&r, ck, e, srcs, n, seq);
     mw_output_drain(out);   /* final delivery counts for the summary */
     if (o->metrics_file)
         write_metrics(e, out, srcs, n, &r);
@@ -1159,6 +1309,10 @@ out:;
     }
     mw_prefilter_unref(r.pf);
     free(srcs);
+    mw_ckpt_free(ck);
+    mw_follow_free(fl);
+    if (in_fd >= 0)
+        close(in_fd);
     if (r.dead)
         fclose(r.dead);
     mw_path_free(r.ts_path);

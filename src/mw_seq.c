@@ -26,6 +26,7 @@
  */
 #include "mw_seq.h"
 #include "mw_dict.h"
+#include "mw_evtab.h"
 #include "mw_mem.h"
 
 #include <stdlib.h>
@@ -665,4 +666,134 @@ void mw_seq_process(const struct mw_seq_def *def, struct mw_seq_state *st,
             continue;
         process_group(&a, ks, ev, g[gi].mask, g[gi].until);
     }
+}
+
+/* ---------------------------------------------------------------------- */
+/* checkpoints                                                             */
+
+static json_t *partial_json(const struct partial *p, struct mw_evtab *t)
+{
+    json_t *a;
+    if (p == NULL)
+        return json_null();
+    a = json_array();
+    json_array_append_new(a, json_integer((json_int_t)p->first_ts));
+    for (int i = 0; i < p->n; i++)
+        json_array_append_new(a, mw_evtab_put(t, p->ev[i]));
+    return a;
+}
+
+json_t *mw_seq_dump(const struct mw_seq_state *st, struct mw_evtab *t)
+{
+    json_t *keys = json_array();
+    int nptr = st->nslots * (st->lateness > 0 ? 2 : 1);
+    for (const struct keystate *ks = st->head; ks; ks = ks->next) {
+        json_t *slots = json_array(), *log = json_array();
+        for (int i = 0; i < nptr; i++)
+            json_array_append_new(slots, partial_json(ks->slot[i], t));
+        for (uint32_t i = 0; i < ks->nlog; i++)
+            json_array_append_new(log, json_pack("[o, I, I, b]",
+                mw_evtab_put(t, ks->log[i].ev), (json_int_t)ks->log[i].mask[0],
+                (json_int_t)ks->log[i].mask[1], ks->log[i].until));
+        json_array_append_new(keys, json_pack("{s:o, s:I, s:I, s:o, s:o}",
+            "k", mw_evtab_hex(ks->key, ks->klen), "touched", (json_int_t)ks->touched,
+            "log_newest", (json_int_t)ks->log_newest, "slots", slots, "log", log));
+    }
+    return json_pack("{s:I, s:i, s:b, s:o}", "now", (json_int_t)st->now,
+                     "nslots", st->nslots, "late", st->lateness > 0, "keys", keys);
+}
+
+/* A partial from [first_ts, ev...]; NULL with *bad set when malformed. */
+static struct partial *partial_load(const json_t *a, const struct mw_evtab *t,
+                                    int maxn, bool *bad)
+{
+    size_t n = json_array_size(a);
+    if (json_is_null(a))
+        return NULL;
+    if (!json_is_array(a) || n < 2 || (int)(n - 1) > maxn ||
+        !json_is_integer(json_array_get(a, 0))) {
+        *bad = true;
+        return NULL;
+    }
+    struct partial *p = xmalloc(sizeof(*p) + (n - 1) * sizeof(struct mw_event *));
+    p->refs = 1;
+    p->n = (int)(n - 1);
+    p->first_ts = json_integer_value(json_array_get(a, 0));
+    for (size_t i = 1; i < n; i++) {
+        struct mw_event *ev = mw_evtab_get(t, json_array_get(a, i));
+        p->ev[i - 1] = ev ? mw_event_ref(ev) : NULL;
+        if (ev == NULL)
+            *bad = true;
+    }
+    if (*bad) {
+        for (int i = 0; i < p->n; i++)
+            mw_event_unref(p->ev[i]);
+        free(p);
+        return NULL;
+    }
+    return p;
+}
+
+int mw_seq_restore(const struct mw_seq_def *def, struct mw_seq_state *st,
+                   const json_t *doc, const struct mw_evtab *t, struct mw_error *err)
+{
+    const json_t *keys = json_object_get(doc, "keys"), *k;
+    int nptr = st->nslots * (st->lateness > 0 ? 2 : 1);
+    size_t i;
+    bool bad = false;
+
+    if (json_integer_value(json_object_get(doc, "nslots")) != st->nslots ||
+        json_is_true(json_object_get(doc, "late")) != (st->lateness > 0) ||
+        !json_is_array(keys))
+        return mw_error_set(err, "sequence state of another shape (%d stages, lateness %s)",
+                            def->nsteps, st->lateness > 0 ? "on" : "off");
+    st->now = json_integer_value(json_object_get(doc, "now"));
+    json_array_foreach(keys, i, k) {
+        size_t klen;
+        char *key = mw_evtab_unhex(json_object_get(k, "k"), &klen);
+        const json_t *slots = json_object_get(k, "slots"), *log = json_object_get(k, "log");
+        if (key == NULL || (int)json_array_size(slots) != nptr || !json_is_array(log)) {
+            free(key);
+            bad = true;
+            break;
+        }
+        if (klen > st->keycap) {
+            st->keycap = klen;
+            st->keybuf = xrealloc(st->keybuf, st->keycap);
+        }
+        memcpy(st->keybuf, key, klen);
+        free(key);
+        struct keystate *ks = keystate_get(st, klen, true);
+        ks->touched = json_integer_value(json_object_get(k, "touched"));
+        ks->log_newest = json_integer_value(json_object_get(k, "log_newest"));
+        for (int s = 0; s < nptr && !bad; s++)
+            ks->slot[s] = partial_load(json_array_get(slots, (size_t)s), t, def->nsteps, &bad);
+        st->stats.open += (uint64_t)count_slots(st, ks->slot);
+        size_t j;
+        const json_t *le;
+        json_array_foreach(log, j, le) {
+            struct mw_event *ev = mw_evtab_get(t, json_array_get(le, 0));
+            if (ev == NULL || json_array_size(le) != 4) {
+                bad = true;
+                break;
+            }
+            if (ks->nlog == ks->logcap) {
+                ks->logcap = ks->logcap ? ks->logcap * 2 : 2;
+                ks->log = xrealloc(ks->log, ks->logcap * sizeof(*ks->log));
+            }
+            ks->log[ks->nlog].ev = mw_event_ref(ev);
+            ks->log[ks->nlog].mask[0] = (uint64_t)json_integer_value(json_array_get(le, 1));
+            ks->log[ks->nlog].mask[1] = (uint64_t)json_integer_value(json_array_get(le, 2));
+            ks->log[ks->nlog].until = json_is_true(json_array_get(le, 3));
+            ks->nlog++;
+        }
+        if (bad)
+            break;
+    }
+    if (bad) {
+        while (st->head)
+            keystate_drop(st, st->head);
+        return mw_error_set(err, "malformed sequence state");
+    }
+    return 0;
 }

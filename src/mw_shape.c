@@ -50,6 +50,7 @@ struct supp {
 
 struct rstats {
     uint64_t delivered, deduplicated, suppressed, capped, hook_dropped, hook_errors;
+    uint64_t replayed;          /* decided before a restart, raised again */
     bool have_bucket;
     int64_t bucket;             /* current cap interval: t / per */
     mw_time_t per;
@@ -61,6 +62,10 @@ struct rstats {
 struct idrec {
     struct idrec *prev, *next;  /* recording order: prev is older */
     mw_time_t t;                /* wall clock when recorded */
+    uint64_t gen;               /* checkpoint generation it was decided in */
+    bool replay;                /* decided after the checkpoint resumed from */
+    bool recovered;             /* found in an output, not in the store: decided
+                                 * after any checkpoint */
     size_t len;
     char id[];
 };
@@ -75,6 +80,8 @@ struct mw_shape {
     struct mw_dict *supp;       /* values owned: struct supp */
     struct mw_dict *rules;      /* values owned: struct rstats */
     uint64_t submits;
+    uint64_t gen;               /* generation of new decisions (0: no checkpoints) */
+    uint64_t max_gen;           /* highest generation in the store */
     mw_time_t ttl, interval;
     mw_time_t (*now)(void);
 
@@ -127,6 +134,8 @@ static struct idrec *ids_add(struct mw_shape *s, const char *id, size_t len, mw_
     r->id[len] = '\0';
     r->len = len;
     r->t = t;
+    r->gen = s->gen;
+    r->replay = r->recovered = false;
     r->next = NULL;
     r->prev = s->newest;
     if (s->newest)
@@ -152,17 +161,40 @@ static void ids_expire(struct mw_shape *s, mw_time_t now)
     }
 }
 
+/* One line of alert-ids: "ID EPOCH_MS", and " GEN" once checkpoints are on. */
+#define GEN_RECOVERED (UINT64_C(1) << 62)   /* in alert-ids: a recovered id */
+
+static int id_line(char *buf, size_t size, const struct idrec *r)
+{
+    if (r->recovered)
+        return snprintf(buf, size, "%s %" PRId64 " %" PRIu64 "\n", r->id, r->t / 1000,
+                        GEN_RECOVERED);
+    if (r->gen > 0)
+        return snprintf(buf, size, "%s %" PRId64 " %" PRIu64 "\n", r->id, r->t / 1000, r->gen);
+    return snprintf(buf, size, "%s %" PRId64 "\n", r->id, r->t / 1000);
+}
+
 static void mark_id(struct mw_shape *s, const char *id)
 {
     mw_time_t now = s->now();
     size_t len = strlen(id);
+    struct idrec *r;
     ids_expire(s, now);
-    if (mw_dict_get(s->ids, id, len) != NULL)
+    r = mw_dict_get(s->ids, id, len);
+    if (r != NULL && !r->replay)
         return;
-    ids_add(s, id, len, now);
+    if (r != NULL) {
+        /* decided again after a restart: now covered by the next checkpoint */
+        r->replay = r->recovered = false;
+        r->gen = s->gen;
+    } else {
+        r = ids_add(s, id, len, now);
+    }
     if (s->ids_fp == NULL)
         return;
-    if (fprintf(s->ids_fp, "%s %" PRId64 "\n", id, now / 1000) < 0 || fflush(s->ids_fp) != 0)
+    char line[160];
+    id_line(line, sizeof(line), r);
+    if (fputs(line, s->ids_fp) == EOF || fflush(s->ids_fp) != 0)
         mw_log_error("state: cannot record alert id: %s", strerror(errno));
     s->ids_lines++;
     s->ids_unsynced = true;
@@ -248,11 +280,11 @@ static void ids_compact(struct mw_shape *s)
     FILE *fp;
 
     for (struct idrec *r = s->oldest; r; r = r->next, n++) {
-        if (len + r->len + 32 > cap) {
-            cap = (len + r->len + 32) * 2;
+        if (len + r->len + 64 > cap) {
+            cap = (len + r->len + 64) * 2;
             buf = xrealloc(buf, cap);
         }
-        len += (size_t)snprintf(buf + len, cap - len, "%s %" PRId64 "\n", r->id, r->t / 1000);
+        len += (size_t)id_line(buf + len, cap - len, r);
     }
     if (write_atomic(s, path, buf, len) == 0 && (fp = fopen(path, "a")) != NULL) {
         mw_log_info("state %s: compacted (%" PRIu64 " lines -> %zu)", path, s->ids_lines, n);
@@ -298,16 +330,23 @@ static int load_ids(struct mw_shape *s, struct mw_error *err)
         s->ids_lines++;
         if (idlen == 0)
             continue;
+        uint64_t gen = 0;
         if (line[idlen] == ' ') {
             long long ms = strtoll(line + idlen + 1, &end, 10);
             if (end != line + idlen + 1 && ms >= 0 && ms < INT64_MAX / 1000)
                 t = (mw_time_t)ms * 1000;
+            if (end != line + idlen + 1 && *end == ' ')
+                gen = strtoull(end + 1, NULL, 10);
         }
         if (t <= now - s->ttl) {
             expired++;
             continue;
         }
-        ids_add(s, line, idlen, t);
+        struct idrec *rec = ids_add(s, line, idlen, t);
+        rec->gen = gen == GEN_RECOVERED ? 0 : gen;
+        rec->recovered = gen == GEN_RECOVERED;
+        if (gen > s->max_gen && gen != GEN_RECOVERED)
+            s->max_gen = gen;
     }
     free(line);
     fseek(s->ids_fp, 0, SEEK_END);
@@ -321,12 +360,39 @@ out:
     return rc;
 }
 
+static void parse_shape(struct mw_shape *s, const json_t *doc);
+
+/* An alert whose line is the last of a file output but whose id is not in
+ * the store was written just before the process was killed (the id is
+ * recorded after the write): record it now, as decided after any
+ * checkpoint, so a replay recognises it. */
+static void recover_ids(struct mw_shape *s)
+{
+    char ids[16][33];
+    int n = s->out ? mw_output_last_ids(s->out, ids, 16) : 0;
+    for (int i = 0; i < n; i++) {
+        size_t len = strlen(ids[i]);
+        if (len == 0 || mw_dict_get(s->ids, ids[i], len) != NULL)
+            continue;
+        struct idrec *r = ids_add(s, ids[i], len, s->now());
+        r->recovered = true;
+        mw_log_info("state: alert %s is in an output but its id was not recorded (the "
+                    "previous run was killed in between): recorded now", ids[i]);
+        if (s->ids_fp) {
+            char line[160];
+            id_line(line, sizeof(line), r);
+            fputs(line, s->ids_fp);
+            fflush(s->ids_fp);
+            s->ids_lines++;
+        }
+    }
+}
+
 static int load_shape(struct mw_shape *s, struct mw_error *err)
 {
     char *path = state_path(s, "shape.json");
     json_error_t je;
-    json_t *doc = NULL, *v;
-    size_t i;
+    json_t *doc = NULL;
     int rc = 0;
     struct stat sb;
 
@@ -337,6 +403,18 @@ static int load_shape(struct mw_shape *s, struct mw_error *err)
         rc = mw_error_set(err, "state %s:%d: %s", path, je.line, je.text);
         goto out;
     }
+    parse_shape(s, doc);
+out:
+    json_decref(doc);
+    free(path);
+    return rc;
+}
+
+/* Fills the suppression and cap tables from a saved document (mu held). */
+static void parse_shape(struct mw_shape *s, const json_t *doc)
+{
+    size_t i;
+    json_t *v;
     json_array_foreach(json_object_get(doc, "suppression"), i, v) {
         const char *key = json_string_value(json_object_get(v, "key"));
         const char *rule = json_string_value(json_object_get(v, "rule"));
@@ -364,10 +442,6 @@ static int load_shape(struct mw_shape *s, struct mw_error *err)
         r->count = json_integer_value(json_object_get(v, "count"));
         r->dropped = (uint64_t)json_integer_value(json_object_get(v, "dropped"));
     }
-out:
-    json_decref(doc);
-    free(path);
-    return rc;
 }
 
 static void save_supp(const void *key, size_t klen, void *val, void *ud)
@@ -495,6 +569,7 @@ struct mw_shape *mw_shape_open(const char *state_dir, const struct mw_shape_opts
     }
     if (load_ids(s, err) < 0 || load_shape(s, err) < 0)
         goto fail;
+    recover_ids(s);
     if (pthread_create(&s->saver, NULL, saver, s) != 0) {
         mw_error_set(err, "--state-dir %s: cannot start the state saver thread", state_dir);
         goto fail;
@@ -562,7 +637,8 @@ bool mw_shape_duplicate(struct mw_shape *s, const char *rule_id, const char *id)
     bool dup;
     pthread_mutex_lock(&s->mu);
     ids_expire(s, s->now());
-    dup = mw_dict_get(s->ids, id, strlen(id)) != NULL;
+    const struct idrec *rec = mw_dict_get(s->ids, id, strlen(id));
+    dup = rec != NULL && !rec->replay;
     if (dup)
         rstats(s, rule_id)->deduplicated++;
     pthread_mutex_unlock(&s->mu);
@@ -683,12 +759,15 @@ enum mw_shape_verdict mw_shape_submit(struct mw_shape *s, const char *rule_id,
     struct supp *e = NULL;
     char *key = NULL;
     size_t klen = 0;
+    bool replay = false;
 
     pthread_mutex_lock(&s->mu);
     if (p->nsuppress > 0 || p->max_alerts > 0)
         s->dirty = true;
-    if (id)
-        mark_id(s, id);
+    if (id) {
+        const struct idrec *rec = mw_dict_get(s->ids, id, strlen(id));
+        replay = rec != NULL && rec->replay;
+    }
     if (p->nsuppress > 0) {
         json_t *values;
         json_t *terms = supp_terms(p, evs, n, &values);
@@ -741,14 +820,34 @@ enum mw_shape_verdict mw_shape_submit(struct mw_shape *s, const char *rule_id,
         v = MW_SHAPE_CAPPED;
         goto out;
     }
+    if (replay) {
+        /* delivered before the restart: the shaping state moves as it did
+         * then, but the outputs have it already */
+        r->replayed++;
+        v = MW_SHAPE_REPLAYED;
+        goto out;
+    }
     r->delivered++;
 out:
     free(key);
     if (++s->submits % SWEEP_EVERY == 0)
         sweep(s, t);
+    /* the id is recorded after the alert is written: a kill between the
+     * two leaves the alert in the output but not its id, which the next
+     * start recovers from the output's last line (mw_output_last_ids);
+     * the other order would lose the alert */
+    if (id && v != MW_SHAPE_DELIVERED)
+        mark_id(s, id);
     pthread_mutex_unlock(&s->mu);
-    if (v == MW_SHAPE_DELIVERED && s->out)
-        mw_output_write(s->out, alert);
+    if (v == MW_SHAPE_DELIVERED) {
+        if (s->out)
+            mw_output_write(s->out, alert);
+        if (id) {
+            pthread_mutex_lock(&s->mu);
+            mark_id(s, id);
+            pthread_mutex_unlock(&s->mu);
+        }
+    }
     return v;
 }
 
@@ -801,4 +900,88 @@ void mw_shape_rule_stats(const struct mw_shape *cs, const char *rule_id, json_t 
     json_object_set_new(o, "capped", json_integer((json_int_t)r.capped));
     json_object_set_new(o, "hook_dropped", json_integer((json_int_t)r.hook_dropped));
     json_object_set_new(o, "hook_errors", json_integer((json_int_t)r.hook_errors));
+    json_object_set_new(o, "replayed", json_integer((json_int_t)r.replayed));
+}
+
+/* ---------------------------------------------------------------------- */
+/* checkpoints                                                             */
+
+static void pending_ids(struct mw_shape *s, json_t *arr)
+{
+    for (struct idrec *r = s->oldest; r; r = r->next)
+        if (r->replay)
+            json_array_append_new(arr, json_stringn(r->id, r->len));
+}
+
+json_t *mw_shape_checkpoint(struct mw_shape *s, uint64_t gen)
+{
+    json_t *supp = json_array(), *caps = json_array(), *pending = json_array();
+    int fd = -1;
+    pthread_mutex_lock(&s->mu);
+    mw_dict_foreach(s->supp, save_supp, supp);
+    mw_dict_foreach(s->rules, save_caps, caps);
+    pending_ids(s, pending);
+    s->gen = gen + 1;
+    if (gen + 1 > s->max_gen)
+        s->max_gen = gen + 1;
+    if (s->ids_fp && s->ids_unsynced) {
+        fd = dup(fileno(s->ids_fp));
+        s->ids_unsynced = false;
+    }
+    pthread_mutex_unlock(&s->mu);
+    if (fd >= 0) {
+        fsync(fd);          /* every id decided so far is durable before the cut */
+        close(fd);
+    }
+    return json_pack("{s:o, s:o, s:o}", "suppression", supp, "caps", caps,
+                     "replay_pending", pending);
+}
+
+static void clear_tables(struct mw_shape *s)
+{
+    mw_dict_foreach(s->supp, free_supp, NULL);
+    mw_dict_free(s->supp);
+    s->supp = mw_dict_new();
+    /* caps live in the per-rule records: reset the interval, keep counters */
+    struct mw_dict *old = s->rules;
+    s->rules = mw_dict_new();
+    mw_dict_foreach(old, free_val, NULL);
+    mw_dict_free(old);
+}
+
+uint64_t mw_shape_restore(struct mw_shape *s, const json_t *doc, uint64_t gen)
+{
+    uint64_t replay = 0;
+    size_t i;
+    json_t *v;
+    pthread_mutex_lock(&s->mu);
+    clear_tables(s);
+    parse_shape(s, doc);
+    for (struct idrec *r = s->oldest; r; r = r->next)
+        if ((r->gen > gen || r->recovered) && !r->replay) {
+            r->replay = true;
+            replay++;
+        }
+    json_array_foreach(json_object_get(doc, "replay_pending"), i, v) {
+        struct idrec *r = mw_dict_get(s->ids, json_string_value(v), json_string_length(v));
+        if (r && !r->replay) {
+            r->replay = true;
+            replay++;
+        }
+    }
+    s->gen = (gen > s->max_gen ? gen : s->max_gen) + 1;
+    s->max_gen = s->gen;
+    s->dirty = true;
+    pthread_mutex_unlock(&s->mu);
+    return replay;
+}
+
+uint64_t mw_shape_generation(const struct mw_shape *cs)
+{
+    struct mw_shape *s = (struct mw_shape *)cs;
+    uint64_t g;
+    pthread_mutex_lock(&s->mu);
+    g = s->gen > 0 ? s->gen : s->max_gen + 1;
+    pthread_mutex_unlock(&s->mu);
+    return g;
 }

@@ -18,6 +18,7 @@
  */
 #include "mw_window.h"
 #include "mw_dict.h"
+#include "mw_evtab.h"
 #include "mw_time.h"
 
 #include <errno.h>
@@ -811,5 +812,134 @@ int mw_window_load(const struct mw_window_def *def, struct mw_window_state *st,
     st->since = since;
     st->stats.loaded = count;
     enforce_cap(def, st, NULL);
+    return 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* checkpoints                                                             */
+
+json_t *mw_window_dump(const struct mw_window_def *def, const struct mw_window_state *st,
+                       struct mw_evtab *t)
+{
+    json_t *groups = json_array();
+    for (const struct group *g = st->head; g; g = g->next) {
+        json_t *o = json_pack("{s:o, s:I, s:I}", "k", mw_evtab_hex(g->key, g->klen),
+                              "newest", (json_int_t)g->newest, "due", (json_int_t)g->due);
+        json_t *a = json_array();
+        for (uint32_t i = 0; g->ts && i < g->n; i++)
+            json_array_append_new(a, json_integer((json_int_t)g->ts[i]));
+        json_object_set_new(o, "ts", a);
+        a = json_array();
+        for (uint32_t i = 0; g->vals && i < g->n; i++)
+            json_array_append_new(a, json_pack("[o, I, o]",
+                mw_evtab_hex(g->vals[i].key, g->vals[i].klen), (json_int_t)g->vals[i].ts,
+                mw_evtab_put(t, g->vals[i].ev)));
+        json_object_set_new(o, "vals", a);
+        a = json_array();
+        for (uint32_t i = 0; g->bt && i < g->n; i++)
+            json_array_append_new(a, json_pack("[I, I]", (json_int_t)g->bt[i].ts,
+                                               (json_int_t)g->bt[i].seq));
+        json_object_set_new(o, "bt", a);
+        a = json_array();
+        for (int i = 0; i < g->nev; i++)
+            json_array_append_new(a, mw_evtab_put(t, g->ev[i]));
+        json_object_set_new(o, "ev", a);
+        json_array_append_new(groups, o);
+    }
+    return json_pack("{s:s, s:I, s:I, s:o}", "kind", mw_window_kind_name(def->kind),
+                     "now", (json_int_t)st->now, "since", (json_int_t)st->since,
+                     "groups", groups);
+}
+
+int mw_window_restore(const struct mw_window_def *def, struct mw_window_state *st,
+                      const json_t *doc, const struct mw_evtab *t, struct mw_error *err)
+{
+    const json_t *groups = json_object_get(doc, "groups"), *o;
+    const char *kind = json_string_value(json_object_get(doc, "kind"));
+    size_t i;
+    bool bad = false;
+
+    if (kind == NULL || strcmp(kind, mw_window_kind_name(def->kind)) != 0 ||
+        !json_is_array(groups))
+        return mw_error_set(err, "window state of another kind (%s, not %s)",
+                            kind ? kind : "?", mw_window_kind_name(def->kind));
+    while (st->head)            /* e.g. new_terms history read from its file */
+        group_drop(st, st->head);
+    st->now = json_integer_value(json_object_get(doc, "now"));
+    st->since = json_integer_value(json_object_get(doc, "since"));
+    json_array_foreach(groups, i, o) {
+        size_t klen, j;
+        const json_t *ts = json_object_get(o, "ts"), *vals = json_object_get(o, "vals");
+        const json_t *bt = json_object_get(o, "bt"), *ev = json_object_get(o, "ev"), *v;
+        char *key = mw_evtab_unhex(json_object_get(o, "k"), &klen);
+        size_t nts = json_array_size(ts), nvals = json_array_size(vals);
+        size_t nbt = json_array_size(bt), nev = json_array_size(ev);
+        if (key == NULL || (nts && nvals) || (nts && nbt) || (nvals && nbt) ||
+            nbt > ABSENT_TIMES_MAX || nev > MW_WINDOW_ALERT_EVENTS ||
+            nts > MW_WINDOW_MAX_COUNT || nvals > MW_WINDOW_MAX_DISTINCT) {
+            free(key);
+            bad = true;
+            break;
+        }
+        if (klen > st->keycap) {
+            st->keycap = klen;
+            st->keybuf = xrealloc(st->keybuf, st->keycap);
+        }
+        memcpy(st->keybuf, key, klen);
+        free(key);
+        struct group *g = group_get(st, klen, true);
+        g->newest = json_integer_value(json_object_get(o, "newest"));
+        g->due = json_integer_value(json_object_get(o, "due"));
+        if (nts) {
+            g->cap = (uint32_t)nts;
+            g->ts = xmalloc(nts * sizeof(*g->ts));
+            json_array_foreach(ts, j, v)
+                g->ts[g->n++] = json_integer_value(v);
+        } else if (nvals) {
+            g->cap = (uint32_t)nvals;
+            g->vals = xcalloc(nvals, sizeof(*g->vals));
+            json_array_foreach(vals, j, v) {
+                size_t vlen;
+                char *vk = mw_evtab_unhex(json_array_get(v, 0), &vlen);
+                struct mw_event *e = mw_evtab_get(t, json_array_get(v, 2));
+                if (vk == NULL || e == NULL) {
+                    free(vk);
+                    bad = true;
+                    break;
+                }
+                g->vals[g->n].key = vk;
+                g->vals[g->n].klen = vlen;
+                g->vals[g->n].ts = json_integer_value(json_array_get(v, 1));
+                g->vals[g->n].ev = mw_event_ref(e);
+                g->n++;
+            }
+        } else if (nbt) {
+            g->bt = xmalloc(ABSENT_TIMES_MAX * sizeof(*g->bt));
+            json_array_foreach(bt, j, v) {
+                g->bt[g->n].ts = json_integer_value(json_array_get(v, 0));
+                g->bt[g->n].seq = (uint64_t)json_integer_value(json_array_get(v, 1));
+                g->n++;
+            }
+        }
+        if (nev) {
+            g->ev = xcalloc(def->kind == MW_WINDOW_ABSENCE ? 1 : MW_WINDOW_ALERT_EVENTS,
+                            sizeof(*g->ev));
+            json_array_foreach(ev, j, v) {
+                struct mw_event *e = mw_evtab_get(t, v);
+                if (e == NULL || (def->kind == MW_WINDOW_ABSENCE && j > 0)) {
+                    bad = true;
+                    break;
+                }
+                g->ev[g->nev++] = mw_event_ref(e);
+            }
+        }
+        if (bad)
+            break;
+    }
+    if (bad) {
+        while (st->head)
+            group_drop(st, st->head);
+        return mw_error_set(err, "malformed window state");
+    }
     return 0;
 }
