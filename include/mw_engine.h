@@ -42,6 +42,17 @@ void mw_engine_dispatch(struct mw_engine *e, struct mw_event *ev);
 /* End of input: lets windows drop what can no longer complete. */
 void mw_engine_finish(struct mw_engine *e);
 
+/* Called with every alert the engine raises (after it is written to the
+ * outputs, if any); alert is borrowed for the call. For `moonwatch test`. */
+typedef void (*mw_engine_alert_fn)(void *ud, const json_t *alert);
+void mw_engine_set_alert_hook(struct mw_engine *e, mw_engine_alert_fn fn, void *ud);
+
+/* The rule files paths name (files as given; folders scanned recursively for
+ * *.lua in name order), as new strings in *files (free each and the array).
+ * Reports unreadable paths on stderr and returns how many there were. */
+int mw_engine_find_rules(char *const *paths, int npaths, char ***files,
+                         size_t *nfiles);
+
 uint64_t mw_engine_alerts(const struct mw_engine *e);
 /* Per-rule statistics as a JSON array (new reference). */
 json_t *mw_engine_stats(const struct mw_engine *e);

@@ -34,6 +34,8 @@ struct mw_engine {
     size_t nslots;
     uint64_t alerts;
     struct slot *current;           /* during dispatch, for the emit callback */
+    mw_engine_alert_fn hook;        /* may be NULL */
+    void *hook_ud;
 };
 
 struct mw_engine *mw_engine_new(const struct mw_engine_opts *opts,
@@ -128,7 +130,8 @@ static int scan(const char *path, struct pathlist *pl, int depth)
     return rc;
 }
 
-int mw_engine_load(struct mw_engine *e, char *const *paths, int npaths)
+int mw_engine_find_rules(char *const *paths, int npaths, char ***files,
+                         size_t *nfiles)
 {
     struct pathlist pl = {0};
     int failed = 0;
@@ -136,6 +139,16 @@ int mw_engine_load(struct mw_engine *e, char *const *paths, int npaths)
     for (int i = 0; i < npaths; i++)
         if (scan(paths[i], &pl, 0) < 0)
             failed++;
+    *files = pl.v;
+    *nfiles = pl.n;
+    return failed;
+}
+
+int mw_engine_load(struct mw_engine *e, char *const *paths, int npaths)
+{
+    struct pathlist pl = {0};
+    int failed = mw_engine_find_rules(paths, npaths, &pl.v, &pl.n);
+
     for (size_t i = 0; i < pl.n; i++) {
         struct mw_error err;
         struct mw_rule *r = mw_rule_load(pl.v[i], e->lua_dir, &e->opts.limits, &err);
@@ -204,6 +217,8 @@ static void emit(void *ud, struct mw_event *const *evs, int n)
     e->alerts++;
     if (e->out)
         mw_output_write(e->out, alert);
+    if (e->hook)
+        e->hook(e->hook_ud, alert);
     json_decref(alert);
 }
 
@@ -228,6 +243,12 @@ void mw_engine_finish(struct mw_engine *e)
 {
     (void)e;    /* sequences complete only on events; pending ones are
                  * reported as open in the statistics */
+}
+
+void mw_engine_set_alert_hook(struct mw_engine *e, mw_engine_alert_fn fn, void *ud)
+{
+    e->hook = fn;
+    e->hook_ud = ud;
 }
 
 uint64_t mw_engine_alerts(const struct mw_engine *e)

@@ -35,7 +35,38 @@ struct mw_seq_state {
     char *keybuf;                   /* owned scratch for key building */
     size_t keycap;
     struct mw_seq_stats stats;
+    mw_seq_observer_fn obs;         /* may be NULL: explain only */
+    void *obs_ud;
+    const struct mw_event *cur;     /* event being processed (for the observer) */
 };
+
+static void trace(const struct mw_seq_state *st, enum mw_seq_trace_kind kind,
+                  int step, const struct mw_event *ev, const struct partial *p)
+{
+    struct mw_seq_trace t = {kind, step, ev, p ? p->ev : NULL, p ? p->n : 0};
+    st->obs(st->obs_ud, &t);
+}
+
+#define TRACE(st, kind, step, ev, p)            \
+    do {                                        \
+        if ((st)->obs)                          \
+            trace((st), (kind), (step), (ev), (p)); \
+    } while (0)
+
+void mw_seq_set_observer(struct mw_seq_state *st, mw_seq_observer_fn fn, void *ud)
+{
+    st->obs = fn;
+    st->obs_ud = ud;
+}
+
+/* Reports each pending sequence of ks as dropped (before keystate_drop). */
+static void trace_drop(const struct mw_seq_state *st, const struct keystate *ks,
+                       enum mw_seq_trace_kind kind)
+{
+    for (int i = 0; i < st->nslots; i++)
+        if (ks->slot[i])
+            trace(st, kind, -1, st->cur, ks->slot[i]);
+}
 
 void mw_seq_def_free(struct mw_seq_def *def)
 {
@@ -142,6 +173,16 @@ void mw_seq_state_free(struct mw_seq_state *st)
 const struct mw_seq_stats *mw_seq_stats(const struct mw_seq_state *st)
 {
     return &st->stats;
+}
+
+void mw_seq_foreach_pending(const struct mw_seq_state *st,
+                            void (*fn)(void *ud, struct mw_event *const *evs, int n),
+                            void *ud)
+{
+    for (const struct keystate *ks = st->head; ks; ks = ks->next)
+        for (int i = 0; i < st->nslots; i++)
+            if (ks->slot[i])
+                fn(ud, ks->slot[i]->ev, ks->slot[i]->n);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -259,16 +300,22 @@ void mw_seq_advance(const struct mw_seq_def *def, struct mw_seq_state *st,
 {
     if (def->maxspan <= 0)
         return;
-    while (st->head && now - st->head->touched > def->maxspan)
+    while (st->head && now - st->head->touched > def->maxspan) {
+        if (st->obs)
+            trace_drop(st, st->head, MW_SEQ_T_EXPIRED);
         st->stats.expired += (uint64_t)keystate_drop(st, st->head);
+    }
 }
 
 static void enforce_cap(const struct mw_seq_def *def, struct mw_seq_state *st,
                         const struct keystate *keep)
 {
     while (def->max_keys && st->stats.open_keys > def->max_keys &&
-           st->head && st->head != keep)
+           st->head && st->head != keep) {
+        if (st->obs)
+            trace_drop(st, st->head, MW_SEQ_T_EVICTED);
         st->stats.evicted += (uint64_t)keystate_drop(st, st->head);
+    }
 }
 
 static void step_event(const struct mw_seq_def *def, struct mw_seq_state *st,
@@ -280,11 +327,13 @@ static void step_event(const struct mw_seq_def *def, struct mw_seq_state *st,
 
     if (klen < 0) {
         st->stats.no_key++;
+        TRACE(st, MW_SEQ_T_NO_KEY, k, ev, NULL);
         return;
     }
     if (k == 0) {
         ks = keystate_get(st, (size_t)klen, true);
         if (ks->slot[0]) {
+            TRACE(st, MW_SEQ_T_REPLACED, k, ev, ks->slot[0]);
             partial_free(ks->slot[0]);
             st->stats.replaced++;
             st->stats.open--;
@@ -296,18 +345,24 @@ static void step_event(const struct mw_seq_def *def, struct mw_seq_state *st,
         ks->slot[0] = p;
         st->stats.started++;
         st->stats.open++;
+        TRACE(st, MW_SEQ_T_STARTED, k, ev, p);
         touch(st, ks, ev->ts);
         enforce_cap(def, st, ks);
         return;
     }
 
     ks = keystate_get(st, (size_t)klen, false);
-    if (ks == NULL || ks->slot[k - 1] == NULL)
+    if (ks == NULL || ks->slot[k - 1] == NULL) {
+        TRACE(st, MW_SEQ_T_NO_PENDING, k, ev, NULL);
         return;
+    }
     p = ks->slot[k - 1];
-    if (mw_event_cmp(p->ev[p->n - 1], ev) >= 0)
+    if (mw_event_cmp(p->ev[p->n - 1], ev) >= 0) {
+        TRACE(st, MW_SEQ_T_NOT_AFTER, k, ev, p);
         return;  /* not strictly after the previous stage: cannot chain */
+    }
     if (def->maxspan > 0 && ev->ts - p->first_ts > def->maxspan) {
+        TRACE(st, MW_SEQ_T_EXPIRED, k, ev, p);
         ks->slot[k - 1] = NULL;
         partial_free(p);
         st->stats.expired++;
@@ -321,17 +376,20 @@ static void step_event(const struct mw_seq_def *def, struct mw_seq_state *st,
     if (k == def->nsteps - 1) {
         st->stats.completed++;
         st->stats.open--;
+        TRACE(st, MW_SEQ_T_COMPLETED, k, ev, p);
         emit(ud, p->ev, p->n);
         partial_free(p);
         drop_if_empty(st, ks);
         return;
     }
     if (ks->slot[k]) {
+        TRACE(st, MW_SEQ_T_REPLACED, k, ev, ks->slot[k]);
         partial_free(ks->slot[k]);
         st->stats.replaced++;
         st->stats.open--;
     }
     ks->slot[k] = p;
+    TRACE(st, MW_SEQ_T_ADVANCED, k, ev, p);
     touch(st, ks, p->first_ts);
 }
 
@@ -350,6 +408,7 @@ static void until_event(const struct mw_seq_def *def, struct mw_seq_state *st,
         struct partial *p = ks->slot[i];
         /* ES keeps a sequence whose last event is the until event itself */
         if (p && p->ev[p->n - 1] != ev) {
+            TRACE(st, MW_SEQ_T_CANCELLED, -1, ev, p);
             partial_free(p);
             ks->slot[i] = NULL;
             st->stats.cancelled++;
@@ -363,6 +422,7 @@ void mw_seq_process(const struct mw_seq_def *def, struct mw_seq_state *st,
                     struct mw_event *ev, const struct mw_match_ctx *ctx,
                     mw_seq_emit_fn emit, void *ud)
 {
+    st->cur = ev;
     mw_seq_advance(def, st, ev->ts);
     for (int k = def->nsteps - 1; k >= 0; k--) {
         if (mw_matcher_eval(def->where[k], ev, ctx) != MW_TRUE)
@@ -373,6 +433,7 @@ void mw_seq_process(const struct mw_seq_def *def, struct mw_seq_state *st,
     if (def->until_where &&
         mw_matcher_eval(def->until_where, ev, ctx) == MW_TRUE) {
         st->stats.until_matched++;
+        TRACE(st, MW_SEQ_T_UNTIL, -1, ev, NULL);
         until_event(def, st, ev);
     }
 }

@@ -166,6 +166,7 @@ local RULE_KEYS = {
   __kind = true, id = true, name = true, description = true, severity = true, risk_score = true,
   tags = true, references = true, author = true, license = true, version = true, threat = true,
   note = true, false_positives = true, message = true, where = true, sequence = true,
+  tests = true,
 }
 
 local SEVERITY = { low = true, medium = true, high = true, critical = true }
@@ -196,6 +197,7 @@ local function rule(d)
   check(type(d.message) == "string" and d.message ~= "", p .. ".message",
         "must be a non-empty string")
   check((d.where == nil) ~= (d.sequence == nil), p, "exactly one of where / sequence")
+  check(d.tests == nil or is_list(d.tests), p .. ".tests", "must be a list")
   if d.where ~= nil then
     matcher(d.where, p .. ".where")
   else
