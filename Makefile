@@ -12,9 +12,10 @@
 #   make valgrind   run the end-to-end suite under valgrind
 #   make deps       install missing Debian packages (needs root and apt)
 
-PKGS      := lua5.4 jansson libcurl
+PKGS      := lua5.4 jansson libcurl zlib
 DEB_PKGS  := build-essential pkg-config liblua5.4-dev lua5.4 libjansson-dev \
-             libcurl4-openssl-dev libcmocka-dev lua-busted jq valgrind
+             libcurl4-openssl-dev libcmocka-dev lua-busted jq valgrind \
+             zlib1g-dev
 PREFIX    ?= /usr/local
 
 CC        ?= cc

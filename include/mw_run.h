@@ -21,6 +21,15 @@ enum mw_summary_format {
     MW_SUMMARY_NONE,
 };
 
+/* Progress of a run, for `replay`'s progress bar and report. */
+struct mw_run_progress {
+    uint64_t events;            /* dispatched */
+    uint64_t bytes;             /* read from the input files (compressed for .gz) */
+    uint64_t lines, rejected;   /* over all inputs */
+    uint64_t late;              /* events older than one already dispatched */
+    bool done;                  /* the final call */
+};
+
 struct mw_run_opts {
     char *const *inputs;        /* borrowed; "-" is stdin; none means stdin */
     int ninputs;
@@ -29,6 +38,9 @@ struct mw_run_opts {
     const char *dead_letter;    /* NULL: none */
     enum mw_summary_format summary;
     int max_reports_per_input;  /* rejected-line messages before going quiet */
+    /* optional: called every few thousand events and once at the end */
+    void (*progress)(void *ud, const struct mw_run_progress *p);
+    void *progress_ud;
 };
 
 /* Runs the engine over the inputs to their end. Returns 0, or 2 when an

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #define CHUNK (64 * 1024)
 
@@ -31,6 +32,8 @@ struct mw_input {
     uint64_t offset;    /* file offset of buf[start] */
     uint64_t discard_offset;
     struct mw_input_stats stats;
+    gzFile gz;          /* owned, for *.gz inputs; owns fd then */
+    uint64_t raw_read;  /* bytes read from the file (compressed for .gz) */
 };
 
 static const char *const reject_names[MW_REJECT__COUNT] = {
@@ -73,6 +76,16 @@ struct mw_input *mw_input_open(const char *path, size_t max_line,
     in->max_line = max_line ? max_line : MW_DEFAULT_MAX_LINE;
     in->cap = in->max_line + 1 < CHUNK ? in->max_line + 1 : CHUNK;
     in->buf = xmalloc(in->cap);
+    size_t plen = strlen(path);
+    if (in->owns_fd && plen > 3 && strcmp(path + plen - 3, ".gz") == 0) {
+        in->gz = gzdopen(fd, "rb");
+        if (in->gz == NULL) {
+            mw_error_set(err, "%s: cannot open as gzip", path);
+            mw_input_close(in);
+            return NULL;
+        }
+        gzbuffer(in->gz, 128 * 1024);
+    }
     return in;
 }
 
@@ -80,7 +93,9 @@ void mw_input_close(struct mw_input *in)
 {
     if (in == NULL)
         return;
-    if (in->owns_fd)
+    if (in->gz)
+        gzclose(in->gz);
+    else if (in->owns_fd)
         close(in->fd);
     free(in->buf);
     free(in->name);
@@ -112,6 +127,26 @@ static ssize_t fill(struct mw_input *in, struct mw_error *err)
         in->buf = xrealloc(in->buf, ncap);
         in->cap = ncap;
     }
+    if (in->gz) {
+        int n = gzread(in->gz, in->buf + in->end, (unsigned)(in->cap - in->end));
+        if (n < 0) {
+            int zerr;
+            const char *msg = gzerror(in->gz, &zerr);
+            mw_error_set(err, "%s: gzip: %s", in->name, zerr == Z_ERRNO ? strerror(errno) : msg);
+            return -1;
+        }
+        if (n == 0) {
+            int zerr;
+            const char *msg = gzerror(in->gz, &zerr);
+            if (zerr != Z_OK) {     /* Z_BUF_ERROR: truncated stream */
+                mw_error_set(err, "%s: gzip: %s", in->name, msg);
+                return -1;
+            }
+        }
+        in->end += (size_t)n;
+        in->raw_read = (uint64_t)gzoffset(in->gz);
+        return n;
+    }
     for (;;) {
         ssize_t n = read(in->fd, in->buf + in->end, in->cap - in->end);
         if (n < 0 && errno == EINTR)
@@ -121,8 +156,14 @@ static ssize_t fill(struct mw_input *in, struct mw_error *err)
             return -1;
         }
         in->end += (size_t)n;
+        in->raw_read += (uint64_t)n;
         return n;
     }
+}
+
+uint64_t mw_input_bytes_read(const struct mw_input *in)
+{
+    return in->raw_read;
 }
 
 enum mw_line_status mw_input_next_line(struct mw_input *in, const char **line,

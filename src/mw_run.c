@@ -231,6 +231,19 @@ static void summary_text(struct mw_engine *e, struct src *srcs, int n)
     fprintf(stderr, "  total: %llu alerts\n", (unsigned long long)mw_engine_alerts(e));
 }
 
+static void progress_fill(struct mw_run_progress *p, struct src *srcs, int n,
+                          uint64_t events)
+{
+    p->events = events;
+    p->bytes = p->lines = p->rejected = 0;
+    for (int i = 0; i < n; i++) {
+        struct mw_input_stats *st = mw_input_stats(srcs[i].in);
+        p->bytes += mw_input_bytes_read(srcs[i].in);
+        p->lines += st->lines;
+        p->rejected += st->rejected;
+    }
+}
+
 int mw_run(struct mw_engine *e, struct mw_output *out, const struct mw_run_opts *o)
 {
     static char dash[] = "-";
@@ -241,6 +254,8 @@ int mw_run(struct mw_engine *e, struct mw_output *out, const struct mw_run_opts 
     struct run r = {o, NULL, NULL, 0};
     uint64_t seq = 0;
     int rc = 0;
+    struct mw_run_progress prog = {0};
+    mw_time_t last_ts = INT64_MIN;
 
     r.ts_path = mw_path_new(o->timestamp_field ? o->timestamp_field : "@timestamp");
     if (r.ts_path == NULL) {
@@ -279,10 +294,23 @@ int mw_run(struct mw_engine *e, struct mw_output *out, const struct mw_run_opts 
         struct mw_event *ev = srcs[best].head;
         srcs[best].head = NULL;
         ev->seq = ++seq;    /* arrival order: the tie-break on equal times */
+        if (ev->ts < last_ts)
+            prog.late++;
+        else
+            last_ts = ev->ts;
         mw_engine_dispatch(e, ev);
         mw_event_unref(ev);
+        if (o->progress && (seq & 4095) == 0) {
+            progress_fill(&prog, srcs, n, seq);
+            o->progress(o->progress_ud, &prog);
+        }
     }
     mw_engine_finish(e);
+    if (o->progress) {
+        progress_fill(&prog, srcs, n, seq);
+        prog.done = true;
+        o->progress(o->progress_ud, &prog);
+    }
 
     if (o->summary == MW_SUMMARY_JSON)
         summary_json(e, out, srcs, n, &r);
