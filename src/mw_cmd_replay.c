@@ -136,7 +136,8 @@ static int expand(const char *path, struct list *l, int depth)
             list_add(&local, child);
     }
     closedir(d);
-    qsort(local.v, local.n, sizeof(char *), cmp_str);
+    if (local.n > 1)    /* qsort(NULL, 0, ...) is undefined */
+        qsort(local.v, local.n, sizeof(char *), cmp_str);
     int rc = 0;
     for (size_t i = 0; i < local.n; i++) {
         if (expand(local.v[i], l, depth + 1) < 0)

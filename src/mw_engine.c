@@ -115,7 +115,8 @@ static int scan(const char *path, struct pathlist *pl, int depth)
             pl_add(&local, child);
     }
     closedir(d);
-    qsort(local.v, local.n, sizeof(char *), cmp_str);
+    if (local.n > 1)    /* qsort(NULL, 0, ...) is undefined */
+        qsort(local.v, local.n, sizeof(char *), cmp_str);
     int rc = 0;
     for (size_t i = 0; i < local.n; i++) {
         if (stat(local.v[i], &sb) == 0 && S_ISDIR(sb.st_mode)) {
