@@ -23,14 +23,14 @@ WERROR    ?= -Werror
 WARN      := -Wall -Wextra $(WERROR) -Wshadow -Wundef -Wwrite-strings \
              -Wstrict-prototypes -Wmissing-prototypes -Wold-style-definition \
              -Wredundant-decls -Wformat=2
-STD       := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
+STD       := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -pthread
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 OPT       ?= -O2 -g
 FINAL_CFLAGS  = $(STD) $(WARN) $(OPT) -Iinclude $(PKG_CFLAGS) \
                 -DMW_DEFAULT_LUA_DIR='"$(PREFIX)/share/moonwatch/lua"' $(CFLAGS)
 FINAL_LDFLAGS = $(LDFLAGS)
-FINAL_LIBS    = $(PKG_LIBS) -lm
+FINAL_LIBS    = $(PKG_LIBS) -lm -pthread
 
 V         ?= 0
 ifeq ($(V),0)
@@ -56,7 +56,7 @@ ASAN_LIB  := $(filter-out build/asan/main.o,$(ASAN_OBJS))
 UNITS     := $(patsubst tests/unit/%.c,build/release/tests/%,$(UNIT_SRCS))
 ASAN_UNITS:= $(patsubst tests/unit/%.c,build/asan/tests/%,$(UNIT_SRCS))
 
-.PHONY: all deps demo test check asan valgrind clean format format-check install units
+.PHONY: all deps demo test check asan valgrind clean format format-check install units tools
 
 all: bin/moonwatch
 
@@ -88,6 +88,14 @@ build/asan/tests/%: tests/unit/%.c $(ASAN_LIB)
 
 units: $(UNITS)
 
+# test helpers: a loopback HTTP server for the output tests (tests/tools/)
+TOOLS     := build/tools/mock_http
+tools: $(TOOLS)
+
+build/tools/%: tests/tools/%.c
+	@mkdir -p $(dir $@)
+	$(QLD)$(CC) $(STD) $(WARN) -Wno-missing-prototypes -O2 -g $< -pthread -o $@
+
 asan: bin/moonwatch-asan $(ASAN_UNITS)
 
 # Installs what is missing, only what is missing (Debian 12, as root).
@@ -111,12 +119,12 @@ demo: deps
 	    examples/azure-arc/signinlogs.ndjson examples/azure-arc/activitylogs.ndjson
 
 test: deps
-	@$(MAKE) --no-print-directory all units asan
+	@$(MAKE) --no-print-directory all units asan tools
 	@tests/run-all.sh
 
 check: test
 
-valgrind: all
+valgrind: all tools
 	@MW_VALGRIND=1 tests/e2e/run.sh
 
 install: all

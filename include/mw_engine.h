@@ -39,6 +39,10 @@ size_t mw_engine_rule_count(const struct mw_engine *e);
 
 /* Feeds one event to every rule. Borrows ev. */
 void mw_engine_dispatch(struct mw_engine *e, struct mw_event *ev);
+/* Routes alerts through shape (dedup, suppression, caps) before the
+ * outputs. Borrows shape; NULL writes straight to the outputs. */
+struct mw_shape;
+void mw_engine_set_shape(struct mw_engine *e, struct mw_shape *shape);
 /* End of input: lets windows drop what can no longer complete. */
 void mw_engine_finish(struct mw_engine *e);
 

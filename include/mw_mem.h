@@ -15,6 +15,11 @@ void *xrealloc(void *ptr, size_t size);
 char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
 
+/* Frees a string allocated by jansson (json_dumps): jansson's allocator may
+ * be replaced with json_set_alloc_funcs, so libc free() is not always right.
+ * NULL is a no-op. */
+void mw_json_free(char *s);
+
 /* Caller-provided error record, modelled on jansson's json_error_t. */
 struct mw_error {
     char msg[512];

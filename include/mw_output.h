@@ -1,9 +1,16 @@
-/* mw_output.h - alert sinks
+/* mw_output.h - alert sinks: stdout, files, webhooks, Elasticsearch
  *
- * Sinks receive finished alert documents (never Lua values) and write them
- * as NDJSON, one per line. Specs: "stdout" (the default) and "file:PATH"
- * (append). A sink that fails to write counts the failure and reports it;
- * it never stops detection.
+ * Sinks receive finished alert documents (never Lua values). stdout and
+ * file:PATH are written synchronously, one JSON per line (a file is reopened
+ * after SIGHUP or when it was moved away, so logrotate works). HTTP sinks
+ * (webhook:URL, elasticsearch:URL/INDEX) each own a sender thread with a
+ * bounded queue, so a slow or dead endpoint never blocks detection: when the
+ * queue is full, or while older alerts wait on disk, alerts are appended to
+ * the sink's spool file, and the sender delivers queue then spool in order,
+ * including a spool left by an earlier run. Nothing is lost: an alert is
+ * delivered, still spooled, or (refused by the endpoint as invalid) written
+ * to the sink's rejected file; the counters say which. docs/OUTPUTS.md has
+ * the spec syntax.
  */
 #ifndef MW_OUTPUT_H
 #define MW_OUTPUT_H
@@ -16,15 +23,32 @@
 struct mw_output;
 
 struct mw_output *mw_output_new(void);
-/* Adds a sink from a spec. Returns 0, or -1 with err set for a bad spec or
- * a file that cannot be opened. */
+/* Where HTTP sinks spool (copied; created when missing). Must be set before
+ * an HTTP sink is added. */
+void mw_output_set_spool_dir(struct mw_output *o, const char *dir);
+/* Adds a sink from a spec: "stdout", "file:PATH",
+ * "webhook:URL[,opt=value...]", "elasticsearch:URL/INDEX[,opt=value...]".
+ * Returns 0, or -1 with err set for a bad spec, a file that cannot be
+ * opened, a missing environment variable named by the spec, or an HTTP sink
+ * without a spool folder. Starts the sink's sender thread. */
 int mw_output_add(struct mw_output *o, const char *spec, struct mw_error *err);
-/* Writes the alert to every sink. Borrows alert. Returns the number of sinks
- * that failed. */
+/* Writes the alert to every sink (HTTP sinks: queued or spooled, never
+ * blocking on the network). Borrows alert. Returns the number of sinks that
+ * failed synchronously. */
 int mw_output_write(struct mw_output *o, const json_t *alert);
-/* Flushes and closes every sink. NULL is a no-op. */
+/* Finishes delivery: each sender keeps delivering until its queue and
+ * spool are empty or its drain time (spec option drain=, default 10s) is
+ * over; what is left is written to the spool in order. Emits one
+ * "output_stats" health record per HTTP sink. Idempotent. */
+void mw_output_drain(struct mw_output *o);
+/* Drains (if not done), flushes and closes every sink. NULL is a no-op. */
 void mw_output_free(struct mw_output *o);
-/* Appends one JSON object per sink to arr: {"spec", "written", "failed"}. */
+/* Appends one JSON object per sink to arr: {"spec", "type", "delivered",
+ * "retried", "spooled", "failed", "spool_pending", "written"} ("written" =
+ * "delivered", kept for older readers). */
 void mw_output_stats(const struct mw_output *o, json_t *arr);
+/* Asks file sinks to reopen their file before the next write.
+ * Async-signal-safe: call it from a SIGHUP handler. */
+void mw_output_request_reopen(void);
 
 #endif

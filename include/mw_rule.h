@@ -10,6 +10,7 @@
 #define MW_RULE_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "mw_match.h"
@@ -34,6 +35,27 @@ struct mw_rule_errors {
     uint64_t by_class[MW_FAIL__COUNT];  /* failed predicate calls per class */
     uint64_t consecutive;
     int64_t last_logged[MW_FAIL__COUNT]; /* wall seconds of the last log line */
+    uint64_t hook_failures;             /* on_alert calls that failed */
+    int64_t hook_last_logged;
+};
+
+/* Alert shaping declared by the rule (suppress, max_alerts); applied by
+ * mw_shape between the engine and the outputs. Zero values mean "off". */
+#define MW_SUPPRESS_MAX_FIELDS 8
+struct mw_alert_policy {
+    int nsuppress;                                  /* 0: no suppression */
+    struct mw_path *suppress_by[MW_SUPPRESS_MAX_FIELDS]; /* owned */
+    mw_time_t suppress_window;                      /* microseconds */
+    int64_t max_alerts;                             /* 0: no cap */
+    mw_time_t max_alerts_per;                       /* microseconds */
+};
+
+/* What an on_alert hook asked for. */
+enum mw_hook_result {
+    MW_HOOK_KEEP,       /* deliver (possibly changed) */
+    MW_HOOK_DROP,       /* the hook returned false: an allow-listed exception */
+    MW_HOOK_FAILED,     /* the hook raised or returned something invalid:
+                         * deliver unchanged, count the error */
 };
 
 struct mw_rule;
@@ -57,6 +79,17 @@ const char *mw_rule_shape(const struct mw_rule *r);
 /* The context that routes MW_OP_FN matchers into this rule's Lua state. */
 const struct mw_match_ctx *mw_rule_ctx(const struct mw_rule *r);
 struct mw_rule_errors *mw_rule_errors(struct mw_rule *r);
+/* The rule's suppression and cap settings. Borrowed, valid while r lives. */
+const struct mw_alert_policy *mw_rule_policy(const struct mw_rule *r);
+bool mw_rule_has_hook(const struct mw_rule *r);
+/* Runs the rule's on_alert hook (if any) in its sandbox under the per-call
+ * instruction budget, on a Lua copy of the alert's key fields and events
+ * (docs/RULE-API.md#on_alert). On MW_HOOK_KEEP the requested changes
+ * (message, title, severity, risk_score, fields) are applied to alert in
+ * place; on MW_HOOK_FAILED alert is left untouched, the error is counted in
+ * mw_rule_errors (by class, and in hook_failures) and logged at most once a
+ * minute. Borrows alert. */
+enum mw_hook_result mw_rule_on_alert(struct mw_rule *r, json_t *alert);
 size_t mw_rule_mem_used(const struct mw_rule *r);
 
 #endif

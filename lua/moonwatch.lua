@@ -1019,7 +1019,7 @@ end
 local RULE_KEYS = {
   "__kind", "id", "name", "description", "severity", "risk_score", "tags", "references",
   "author", "license", "version", "threat", "note", "false_positives", "message",
-  "where", "sequence", "tests",
+  "where", "sequence", "suppress", "max_alerts", "on_alert", "tests",
 }
 
 local TEST_KEYS = { "name", "events", "file", "files", "expect" }
@@ -1255,6 +1255,56 @@ mw.rule = api(function(...)
 
   if spec.tests ~= nil then
     rule.tests = check_tests(ctx .. ": field 'tests'", spec.tests)
+  end
+
+  -- Alert shaping and the alert hook (docs/RULE-API.md#alert-shaping).
+  if spec.suppress ~= nil then
+    local sctx = ctx .. ": field 'suppress'"
+    local sp = spec.suppress
+    if type(sp) ~= "table" or sp == mw.null then
+      fail("%s: expected { by = {fields...}, window = '1h' } (got %s)", sctx, describe(sp))
+    end
+    check_keys(sctx, "key", sp, { "by", "window" }, false)
+    local by = key_list(sctx, sp.by)
+    if #by == 0 then
+      fail("%s: 'by' needs at least one field path", sctx)
+    end
+    for i = 1, #by do
+      check_path(sctx, "by[" .. i .. "]", by[i], false)
+    end
+    if sp.window == nil then
+      fail("%s: 'window' is required (a duration such as '1h')", sctx)
+    end
+    local window_ms = parse_duration(sctx .. ": window", sp.window)
+    if window_ms < 1000 then
+      fail("%s: window must be at least 1s (got %s)", sctx, describe(sp.window))
+    end
+    rule.suppress = { by = by, window_ms = window_ms }
+  end
+  if spec.max_alerts ~= nil then
+    local mctx = ctx .. ": field 'max_alerts'"
+    local ma = spec.max_alerts
+    if type(ma) ~= "table" or ma == mw.null then
+      fail("%s: expected { count = 100, per = '15m' } (got %s)", mctx, describe(ma))
+    end
+    check_keys(mctx, "key", ma, { "count", "per" }, false)
+    if math.type(ma.count) ~= "integer" or ma.count < 1 then
+      fail("%s: 'count' must be an integer >= 1 (got %s)", mctx, describe(ma.count))
+    end
+    if ma.per == nil then
+      fail("%s: 'per' is required (a duration such as '15m')", mctx)
+    end
+    local per_ms = parse_duration(mctx .. ": per", ma.per)
+    if per_ms < 1000 then
+      fail("%s: per must be at least 1s (got %s)", mctx, describe(ma.per))
+    end
+    rule.max_alerts = { count = ma.count, per_ms = per_ms }
+  end
+  if spec.on_alert ~= nil then
+    if type(spec.on_alert) ~= "function" then
+      fail("%s: field 'on_alert' must be a function(alert) (got %s)", ctx, describe(spec.on_alert))
+    end
+    rule.on_alert = spec.on_alert
   end
 
   return rule

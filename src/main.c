@@ -5,15 +5,19 @@
  */
 #include "mw_cmd.h"
 #include "mw_engine.h"
+#include "mw_health.h"
 #include "mw_input.h"
 #include "mw_log.h"
 #include "mw_mem.h"
 #include "mw_output.h"
 #include "mw_run.h"
+#include "mw_shape.h"
 
 #include <curl/curl.h>
+#include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,7 +52,13 @@ static const char *const usage_run =
     "\n"
     "Options:\n"
     "  -r, --rules PATH            rule file or folder (scanned for *.lua); repeatable\n"
-    "  -o, --output SPEC           stdout (default) or file:PATH; repeatable\n"
+    "  -o, --output SPEC           stdout (default), file:PATH, webhook:URL[,opt=v...]\n"
+    "                              or elasticsearch:URL/INDEX[,opt=v...]; repeatable\n"
+    "                              (options: docs/OUTPUTS.md)\n"
+    "      --state-dir DIR         keep alert ids (dedup), suppression and cap state\n"
+    "                              across restarts; spool under DIR/spool\n"
+    "      --spool-dir DIR         where HTTP outputs keep undelivered alerts\n"
+    "      --health FILE           append health records there (default: stderr)\n"
     "  -t, --timestamp-field F     event time field (default @timestamp); RFC 3339\n"
     "                              strings or epoch milliseconds\n"
     "      --max-line-bytes N      longest accepted line (default 1048576)\n"
@@ -91,7 +101,16 @@ enum {
     OPT_RULE_INSN,
     OPT_LUA_DIR,
     OPT_STRICT,
+    OPT_STATE_DIR,
+    OPT_SPOOL_DIR,
+    OPT_HEALTH,
 };
+
+static void on_sighup(int sig)
+{
+    (void)sig;
+    mw_output_request_reopen();
+}
 
 static int cmd_run(int argc, char **argv)
 {
@@ -109,6 +128,9 @@ static int cmd_run(int argc, char **argv)
         {"lua-dir", required_argument, NULL, OPT_LUA_DIR},
         {"quiet", no_argument, NULL, 'q'},
         {"strict", no_argument, NULL, OPT_STRICT},
+        {"state-dir", required_argument, NULL, OPT_STATE_DIR},
+        {"spool-dir", required_argument, NULL, OPT_SPOOL_DIR},
+        {"health", required_argument, NULL, OPT_HEALTH},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -122,6 +144,9 @@ static int cmd_run(int argc, char **argv)
     char lua_buf[PATH_MAX + 8];
     struct mw_output *out = NULL;
     struct mw_engine *e = NULL;
+    struct mw_shape *shape = NULL;
+    const char *state_dir = NULL, *spool_dir = NULL, *health = NULL;
+    char spool_buf[PATH_MAX];
     size_t sz;
 
     eo.max_open_keys = 1000000;
@@ -179,6 +204,9 @@ static int cmd_run(int argc, char **argv)
             break;
         case OPT_LUA_DIR: lua_dir_opt = optarg; break;
         case OPT_STRICT: strict = true; break;
+        case OPT_STATE_DIR: state_dir = optarg; break;
+        case OPT_SPOOL_DIR: spool_dir = optarg; break;
+        case OPT_HEALTH: health = optarg; break;
         default: usage_error(usage_run, NULL); goto done;
         }
     }
@@ -188,7 +216,23 @@ static int cmd_run(int argc, char **argv)
     }
     eo.lua_dir = mw_find_lua_dir(lua_dir_opt, lua_buf, sizeof(lua_buf));
 
+    if (health) {
+        struct mw_error err;
+        if (mw_health_open(health, &err) < 0) {
+            mw_log_error("%s", err.msg);
+            goto done;
+        }
+    }
+    if (state_dir && mkdir(state_dir, 0700) != 0 && errno != EEXIST) {
+        mw_log_error("--state-dir %s: %s", state_dir, strerror(errno));
+        goto done;
+    }
+    if (spool_dir == NULL && state_dir) {
+        snprintf(spool_buf, sizeof(spool_buf), "%s/spool", state_dir);
+        spool_dir = spool_buf;
+    }
     out = mw_output_new();
+    mw_output_set_spool_dir(out, spool_dir);
     if (noutputs == 0)
         outputs[noutputs++] = (char *)"stdout";
     for (int i = 0; i < noutputs; i++) {
@@ -198,7 +242,17 @@ static int cmd_run(int argc, char **argv)
             goto done;
         }
     }
+    {
+        struct mw_error err;
+        shape = mw_shape_new(state_dir, out, &err);
+        if (shape == NULL) {
+            mw_log_error("%s", err.msg);
+            goto done;
+        }
+    }
+    signal(SIGHUP, on_sighup);
     e = mw_engine_new(&eo, out);
+    mw_engine_set_shape(e, shape);
     failed = mw_engine_load(e, rules, nrules);
     if (failed > 0 && strict) {
         mw_log_error("%d rule file(s) failed to load and --strict is set", failed);
@@ -219,6 +273,8 @@ static int cmd_run(int argc, char **argv)
 done:
     mw_engine_free(e);
     mw_output_free(out);
+    mw_shape_free(shape);
+    mw_health_close();
     free(rules);
     free(outputs);
     return rc;

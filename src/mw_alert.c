@@ -38,7 +38,7 @@ void mw_alert_id(const char *rule_id, struct mw_event *const *evs, int n,
         char *s = json_dumps(evs[i]->root, JSON_COMPACT | JSON_SORT_KEYS);
         if (s) {
             mw_sha256_update(&h, s, strlen(s) + 1);
-            free(s);
+            mw_json_free(s);
         }
     }
     mw_sha256_final(&h, dig);
@@ -105,7 +105,7 @@ static void sb_value(struct sbuf *b, const json_t *v)
         char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
         if (s) {
             sb_add(b, s, strlen(s));
-            free(s);
+            mw_json_free(s);
         }
     }
 }

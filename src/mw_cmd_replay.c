@@ -17,6 +17,7 @@
 #include "mw_log.h"
 #include "mw_output.h"
 #include "mw_run.h"
+#include "mw_shape.h"
 
 #include <dirent.h>
 #include <getopt.h>
@@ -269,7 +270,13 @@ static void report_text(json_t *doc)
         }
         printf("  alerts            %lld\n",
                (long long)json_integer_value(json_object_get(rs, "alerts")));
-        printf("  suppressed        n/a (no suppression in this version)\n");
+        printf("  alerts raised     %lld (before dedup, suppression, caps and hooks)\n",
+               (long long)json_integer_value(json_object_get(rs, "raised")));
+        printf("  suppressed        %lld, capped %lld, deduplicated %lld, dropped by hook %lld\n",
+               (long long)json_integer_value(json_object_get(rs, "suppressed")),
+               (long long)json_integer_value(json_object_get(rs, "capped")),
+               (long long)json_integer_value(json_object_get(rs, "deduplicated")),
+               (long long)json_integer_value(json_object_get(rs, "hook_dropped")));
         json_t *errs = json_object_get(rs, "errors");
         const char *k;
         json_t *v;
@@ -314,6 +321,7 @@ int mw_cmd_replay(int argc, char **argv)
     struct replay r = {0};
     struct list inputs = {0};
     struct mw_output *out = NULL;
+    struct mw_shape *shape = NULL;
     struct mw_engine *e = NULL;
 
     eo.max_open_keys = 1000000;
@@ -403,7 +411,18 @@ int mw_cmd_replay(int argc, char **argv)
             goto done;
         }
     }
+    {
+        /* alert shaping (dedup, suppression, caps, hooks) in memory only:
+         * a backtest must not touch a live run's state folder */
+        struct mw_error err;
+        shape = mw_shape_new(NULL, noutputs ? out : NULL, &err);
+        if (shape == NULL) {
+            mw_log_error("%s", err.msg);
+            goto done;
+        }
+    }
     e = mw_engine_new(&eo, noutputs ? out : NULL);
+    mw_engine_set_shape(e, shape);
     int failed = mw_engine_load(e, rules, nrules);
     if (failed > 0 && strict) {
         mw_log_error("%d rule file(s) failed to load and --strict is set", failed);
@@ -427,10 +446,6 @@ int mw_cmd_replay(int argc, char **argv)
     for (size_t i = 0; i < inputs.n; i++)
         json_array_append_new(names, json_string(inputs.v[i]));
     json_t *rstats = mw_engine_stats(e);
-    size_t i;
-    json_t *rs;
-    json_array_foreach(rstats, i, rs)
-        json_object_set_new(rs, "suppressed", json_null());  /* not in this version */
     json_t *doc = json_pack("{s:o, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:I, s:o}",
         "inputs", names, "bytes", (json_int_t)r.final.bytes,
         "events", (json_int_t)r.final.events, "lines", (json_int_t)r.final.lines,
@@ -449,6 +464,7 @@ int mw_cmd_replay(int argc, char **argv)
 
 done:
     mw_engine_free(e);
+    mw_shape_free(shape);
     mw_output_free(out);
     for (size_t k = 0; k < inputs.n; k++)
         free(inputs.v[k]);

@@ -14,6 +14,7 @@
 #include "mw_feed.h"
 #include "mw_log.h"
 #include "mw_rule.h"
+#include "mw_shape.h"
 
 #include <getopt.h>
 #include <stdarg.h>
@@ -153,6 +154,7 @@ static void run_case(const struct mw_engine_opts *eo, char *rule_file,
                      const json_t *tc, struct result *r)
 {
     struct mw_engine *e = mw_engine_new(eo, NULL);
+    struct mw_shape *shape = mw_shape_new(NULL, NULL, NULL);  /* in memory */
     struct mw_feed *feed = NULL;
     struct mw_error err;
     const json_t *events = json_object_get(tc, "events");
@@ -164,6 +166,7 @@ static void run_case(const struct mw_engine_opts *eo, char *rule_file,
     char name[512];
 
     mw_engine_set_alert_hook(e, collect, r);
+    mw_engine_set_shape(e, shape);
     if (mw_engine_load(e, paths, 1) > 0 || mw_engine_rule_count(e) != 1) {
         failf(r, "the rule does not load (see above)");
         goto out;
@@ -212,6 +215,7 @@ static void run_case(const struct mw_engine_opts *eo, char *rule_file,
     }
 out:
     mw_engine_free(e);
+    mw_shape_free(shape);
     mw_feed_free(feed);     /* after the engine: its state borrows input names */
 }
 

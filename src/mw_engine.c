@@ -11,6 +11,7 @@
 #include "mw_log.h"
 #include "mw_rule.h"
 #include "mw_seq.h"
+#include "mw_shape.h"
 
 #include <dirent.h>
 #include <stdlib.h>
@@ -22,7 +23,8 @@ struct slot {
     struct mw_rule *rule;           /* owned */
     struct mw_seq_state *state;     /* owned, sequence rules */
     uint64_t matched;               /* query rules: events matched */
-    uint64_t alerts;
+    uint64_t raised;                /* detections, before shaping */
+    uint64_t alerts;                /* delivered to the outputs */
     uint64_t alert_failures;
 };
 
@@ -30,6 +32,7 @@ struct mw_engine {
     struct mw_engine_opts opts;
     char *lua_dir;                  /* owned copy */
     struct mw_output *out;          /* borrowed */
+    struct mw_shape *shape;         /* borrowed, may be NULL */
     struct slot *slots;             /* owned */
     size_t nslots;
     uint64_t alerts;
@@ -208,18 +211,42 @@ static void emit(void *ud, struct mw_event *const *evs, int n)
     struct slot *s = e->current;
     mw_time_t at = e->opts.alert_time_from_events ? evs[n - 1]->ts : wall_now();
     json_t *alert = mw_alert_build(s->rule, evs, n, at);
+    const char *rid = mw_rule_meta(s->rule)->id;
+    const char *id;
 
     if (alert == NULL) {
         s->alert_failures++;
-        mw_log_error("rule %s: cannot build an alert", mw_rule_meta(s->rule)->id);
+        mw_log_error("rule %s: cannot build an alert", rid);
         return;
+    }
+    s->raised++;
+    id = json_string_value(json_object_get(json_object_get(alert, "event"), "id"));
+    if (e->shape && mw_shape_duplicate(e->shape, rid, id))
+        goto out;
+    switch (mw_rule_on_alert(s->rule, alert)) {
+    case MW_HOOK_DROP:
+        if (e->shape)
+            mw_shape_hook_dropped(e->shape, rid, id);
+        goto out;
+    case MW_HOOK_FAILED:
+        if (e->shape)
+            mw_shape_hook_failed(e->shape, rid);
+        break;
+    case MW_HOOK_KEEP:
+        break;
+    }
+    if (e->shape) {
+        if (mw_shape_submit(e->shape, rid, mw_rule_policy(s->rule), alert, evs, n,
+                            evs[n - 1]->ts) != MW_SHAPE_DELIVERED)
+            goto out;
+    } else if (e->out) {
+        mw_output_write(e->out, alert);
     }
     s->alerts++;
     e->alerts++;
-    if (e->out)
-        mw_output_write(e->out, alert);
     if (e->hook)
         e->hook(e->hook_ud, alert);
+out:
     json_decref(alert);
 }
 
@@ -242,8 +269,15 @@ void mw_engine_dispatch(struct mw_engine *e, struct mw_event *ev)
 
 void mw_engine_finish(struct mw_engine *e)
 {
-    (void)e;    /* sequences complete only on events; pending ones are
-                 * reported as open in the statistics */
+    /* sequences complete only on events; pending ones are reported as open
+     * in the statistics. Caps report what their last interval dropped. */
+    if (e->shape)
+        mw_shape_finish(e->shape);
+}
+
+void mw_engine_set_shape(struct mw_engine *e, struct mw_shape *shape)
+{
+    e->shape = shape;
 }
 
 void mw_engine_set_alert_hook(struct mw_engine *e, mw_engine_alert_fn fn, void *ud)
@@ -274,6 +308,10 @@ json_t *mw_engine_stats(const struct mw_engine *e)
             json_object_set_new(errs, mw_fail_name(c),
                                 json_integer((json_int_t)er->by_class[c]));
         json_object_set_new(o, "errors", errs);
+        json_object_set_new(o, "raised", json_integer((json_int_t)s->raised));
+        json_object_set_new(o, "hook_errors", json_integer((json_int_t)er->hook_failures));
+        if (e->shape)
+            mw_shape_rule_stats(e->shape, m->id, o);
         if (s->state) {
             const struct mw_seq_stats *st = mw_seq_stats(s->state);
             const struct mw_seq_def *d = mw_rule_seq(s->rule);

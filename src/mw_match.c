@@ -104,6 +104,17 @@ static void lower_ascii(char *s, size_t len)
             s[i] = (char)(s[i] - 'A' + 'a');
 }
 
+/* Shortest decimal text that reads back as the same double (0.1, not
+ * 0.10000000000000001), so ':' compares what a person wrote. */
+static void format_real(double v, char *buf, size_t size)
+{
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(buf, size, "%.*g", prec, v);
+        if (strtod(buf, NULL) == v)
+            return;
+    }
+}
+
 static inline char fold(char c)
 {
     return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
@@ -181,12 +192,12 @@ int mw_matcher_add_number(struct mw_matcher *m, double num, bool is_int,
     v = push_value(m);
     v->type = V_NUM;
     v->num = num;
-    v->is_int = is_int;
-    v->ival = (json_int_t)num;
-    if (is_int)
+    v->is_int = is_int && num >= -9.2e18 && num <= 9.2e18;
+    v->ival = v->is_int ? (json_int_t)num : 0;
+    if (v->is_int)
         snprintf(text, sizeof(text), "%lld", (long long)v->ival);
     else
-        snprintf(text, sizeof(text), "%.17g", num);
+        format_real(num, text, sizeof(text));
     v->s = xstrdup(text);
     v->len = strlen(text);
     return 0;
@@ -323,9 +334,16 @@ int mw_cidr_parse(const char *s, unsigned char net[16], int *prefix)
     if (slash == NULL) {
         bits = max;
     } else {
-        char *end;
-        long b = strtol(slash + 1, &end, 10);
-        if (slash[1] == '\0' || *end != '\0' || b < 0 || b > max)
+        const char *p = slash + 1;
+        long b = 0;
+        if (*p == '\0' || strlen(p) > 3)
+            return -1;
+        for (; *p; p++) {
+            if (*p < '0' || *p > '9')
+                return -1;
+            b = b * 10 + (*p - '0');
+        }
+        if (b > max)
             return -1;
         bits = (int)b;
     }
@@ -392,7 +410,7 @@ static bool scalar_value(enum mw_op op, const json_t *f, const struct value *v)
                 snprintf(text, sizeof(text), "%lld",
                          (long long)json_integer_value(f));
             else
-                snprintf(text, sizeof(text), "%.17g", json_real_value(f));
+                format_real(json_real_value(f), text, sizeof(text));
             s = text;
             len = strlen(text);
         } else if (json_is_boolean(f)) {

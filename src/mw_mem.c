@@ -1,6 +1,7 @@
 /* mw_mem.c - allocation wrappers that abort on OOM, and mw_error_set */
 #include "mw_mem.h"
 
+#include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,6 +48,16 @@ char *xstrndup(const char *s, size_t n)
 char *xstrdup(const char *s)
 {
     return xstrndup(s, strlen(s));
+}
+
+void mw_json_free(char *s)
+{
+    json_malloc_t m;
+    json_free_t f;
+    if (s == NULL)
+        return;
+    json_get_alloc_funcs(&m, &f);
+    f(s);
 }
 
 int mw_error_set(struct mw_error *err, const char *fmt, ...)

@@ -13,6 +13,7 @@
  * memory.
  */
 #include "mw_rule.h"
+#include "mw_alert.h"
 #include "mw_log.h"
 #include "mw_time.h"
 
@@ -38,6 +39,8 @@ struct mw_rule {
     int handle_ref;             /* registry slot of the current event handle */
     const struct mw_event *cur_ev; /* event the handle was made for (identity only) */
     uint64_t cur_seq;
+    struct mw_alert_policy policy;  /* owned paths */
+    int hook_ref;               /* registry slot of on_alert, or LUA_NOREF */
 };
 
 struct ev_handle {
@@ -389,6 +392,239 @@ static enum mw_tv call_fn(void *ud, int fn_ref, const struct mw_event *ev)
 }
 
 /* ---------------------------------------------------------------------- */
+/* on_alert hooks                                                          */
+
+/* Pushes t[key] (raw) and returns its type. */
+static int rawfield(lua_State *L, int t, const char *key)
+{
+    lua_pushstring(L, key);
+    return lua_rawget(L, t);
+}
+
+/* One hook call. The result fields are owned by the caller's struct (not by
+ * the protected trampoline), so a Lua error half-way leaks nothing: the
+ * caller frees whatever was filled in. */
+struct hook_call {
+    struct mw_rule *rule;
+    const json_t *alert;        /* borrowed */
+    bool drop;
+    char *message, *title, *severity; /* owned, NULL = unchanged */
+    int risk_score;             /* -1 = unchanged */
+    json_t *fields;             /* new reference or NULL */
+    char err[200];              /* invalid result, "" when fine */
+};
+
+static const char *const hook_keys[] = {
+    "message", "title", "severity", "risk_score", "fields",
+    /* the alert copy's own keys: returning the (edited) alert is fine */
+    "id", "rule_id", "rule_name", "type", "join_key", "start", "end", "events",
+    NULL,
+};
+
+static void set_str(lua_State *L, const char *k, const json_t *v) /* MW_MAY_RAISE */
+{
+    if (json_is_string(v)) {
+        lua_pushstring(L, json_string_value(v));
+        lua_setfield(L, -2, k);
+    }
+}
+
+/* Reads the hook's result (at -1) into h. Raw access only. */
+static void read_hook_result(lua_State *L, struct hook_call *h) /* MW_MAY_RAISE */
+{
+    int t = lua_absindex(L, -1);
+    int ty = lua_type(L, t);
+
+    if (ty == LUA_TNIL || (ty == LUA_TBOOLEAN && lua_toboolean(L, t)))
+        return;
+    if (ty == LUA_TBOOLEAN) {
+        h->drop = true;
+        return;
+    }
+    if (ty != LUA_TTABLE) {
+        snprintf(h->err, sizeof(h->err), "on_alert returned a %s (expected nil, "
+                 "true, false or a table of changes)", luaL_typename(L, t));
+        return;
+    }
+    lua_pushnil(L);
+    while (lua_next(L, t) != 0) {
+        bool known = false;
+        lua_pop(L, 1);
+        if (lua_type(L, -1) == LUA_TSTRING)
+            for (int i = 0; hook_keys[i]; i++)
+                if (strcmp(hook_keys[i], lua_tostring(L, -1)) == 0)
+                    known = true;
+        if (!known) {
+            snprintf(h->err, sizeof(h->err), "on_alert returned an unknown key '%s' "
+                     "(changes are message, title, severity, risk_score, fields)",
+                     lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "?");
+            lua_pop(L, 1);
+            return;
+        }
+    }
+    static const char *const strs[] = {"message", "title", "severity"};
+    char **outs[] = {&h->message, &h->title, &h->severity};
+    for (int i = 0; i < 3; i++) {
+        ty = rawfield(L, t, strs[i]);
+        if (ty == LUA_TSTRING) {
+            size_t len;
+            const char *v = lua_tolstring(L, -1, &len);
+            json_t *chk = json_stringn(v, len);     /* UTF-8 and no NUL */
+            if (chk == NULL || strlen(v) != len) {
+                json_decref(chk);
+                snprintf(h->err, sizeof(h->err), "on_alert: '%s' is not a valid "
+                         "UTF-8 string", strs[i]);
+                lua_pop(L, 1);
+                return;
+            }
+            json_decref(chk);
+            *outs[i] = xstrdup(v);
+        } else if (ty != LUA_TNIL) {
+            snprintf(h->err, sizeof(h->err), "on_alert: '%s' must be a string", strs[i]);
+            lua_pop(L, 1);
+            return;
+        }
+        lua_pop(L, 1);
+    }
+    if (h->severity && strcmp(h->severity, "low") && strcmp(h->severity, "medium") &&
+        strcmp(h->severity, "high") && strcmp(h->severity, "critical")) {
+        snprintf(h->err, sizeof(h->err), "on_alert: severity must be low, medium, "
+                 "high or critical");
+        return;
+    }
+    ty = rawfield(L, t, "risk_score");
+    if (ty == LUA_TNUMBER && lua_isinteger(L, -1) && lua_tointeger(L, -1) >= 0 &&
+        lua_tointeger(L, -1) <= 100) {
+        h->risk_score = (int)lua_tointeger(L, -1);
+    } else if (ty != LUA_TNIL) {
+        snprintf(h->err, sizeof(h->err), "on_alert: risk_score must be an integer "
+                 "from 0 to 100");
+        lua_pop(L, 1);
+        return;
+    }
+    lua_pop(L, 1);
+    ty = rawfield(L, t, "fields");
+    if (ty == LUA_TTABLE) {
+        h->fields = to_json(L, -1, 0);
+        if (h->fields == NULL || !json_is_object(h->fields))
+            snprintf(h->err, sizeof(h->err), "on_alert: fields must be a table "
+                     "of named values");
+    } else if (ty != LUA_TNIL) {
+        snprintf(h->err, sizeof(h->err), "on_alert: fields must be a table");
+    }
+    lua_pop(L, 1);
+}
+
+/* Protected trampoline: [hook_call(lightuserdata)] -> nothing. */
+static int l_call_hook(lua_State *L) /* MW_MAY_RAISE */
+{
+    struct hook_call *h = lua_touserdata(L, 1);
+    const json_t *a = h->alert;
+    const json_t *ev = json_object_get(a, "event");
+    const json_t *ru = json_object_get(a, "rule");
+    const json_t *mo = json_object_get(a, "moonwatch");
+    const json_t *evs = json_object_get(mo, "events"), *el;
+    size_t i;
+
+    lua_rawgeti(L, LUA_REGISTRYINDEX, h->rule->hook_ref);
+    lua_createtable(L, 0, 12);
+    set_str(L, "id", json_object_get(ev, "id"));
+    set_str(L, "rule_id", json_object_get(ru, "id"));
+    set_str(L, "rule_name", json_object_get(ru, "name"));
+    set_str(L, "type", json_object_get(mo, "type"));
+    set_str(L, "severity", json_object_get(mo, "severity"));
+    set_str(L, "message", json_object_get(a, "message"));
+    set_str(L, "start", json_object_get(ev, "start"));
+    set_str(L, "end", json_object_get(ev, "end"));
+    lua_pushinteger(L, (lua_Integer)json_integer_value(json_object_get(ev, "risk_score")));
+    lua_setfield(L, -2, "risk_score");
+    if (json_object_get(mo, "join_key")) {
+        push_json(L, json_object_get(mo, "join_key"), 0);
+        lua_setfield(L, -2, "join_key");
+    }
+    lua_createtable(L, (int)json_array_size(evs), 0);
+    json_array_foreach(evs, i, el) {
+        push_json(L, json_object_get(el, "event"), 0);
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    lua_setfield(L, -2, "events");
+    lua_call(L, 1, 1);
+    read_hook_result(L, h);
+    return 0;
+}
+
+static void hook_clear(struct hook_call *h)
+{
+    free(h->message);
+    free(h->title);
+    free(h->severity);
+    json_decref(h->fields);
+}
+
+enum mw_hook_result mw_rule_on_alert(struct mw_rule *r, json_t *alert)
+{
+    struct hook_call h = {0};
+    enum mw_hook_result res = MW_HOOK_KEEP;
+    lua_State *L;
+    int top;
+    char msg[512];
+    enum mw_fail f;
+
+    if (r->hook_ref == LUA_NOREF)
+        return MW_HOOK_KEEP;
+    L = mw_sandbox_lua(r->sb);
+    top = lua_gettop(L);
+    h.rule = r;
+    h.alert = alert;
+    h.risk_score = -1;
+    lua_pushcfunction(L, l_call_hook);
+    lua_pushlightuserdata(L, &h);
+    f = mw_sandbox_pcall(r->sb, 1, 0, 0, msg, sizeof(msg));
+    if (f == MW_FAIL_NONE && h.err[0] != '\0') {
+        f = MW_FAIL_SCRIPT;
+        snprintf(msg, sizeof(msg), "%s", h.err);
+    }
+    if (f != MW_FAIL_NONE) {
+        int64_t now = (int64_t)time(NULL);
+        r->errors.by_class[f]++;
+        r->errors.hook_failures++;
+        if (r->errors.hook_last_logged == 0 || now - r->errors.hook_last_logged >= 60) {
+            r->errors.hook_last_logged = now;
+            mw_log_warn("rule %s (%s): on_alert failed [%s]: %s; the alert is "
+                        "delivered without the hook's changes (further hook "
+                        "errors are counted, logged at most once a minute)",
+                        r->meta.id, r->file, mw_fail_name(f), msg);
+        }
+        res = MW_HOOK_FAILED;
+        goto out;
+    }
+    if (h.drop) {
+        res = MW_HOOK_DROP;
+        goto out;
+    }
+    json_t *ev = json_object_get(alert, "event");
+    json_t *mo = json_object_get(alert, "moonwatch");
+    if (h.message)
+        json_object_set_new(alert, "message", json_string(h.message));
+    if (h.title)
+        json_object_set_new(mo, "title", json_string(h.title));
+    if (h.severity) {
+        json_object_set_new(ev, "severity", json_integer(mw_severity_number(h.severity)));
+        json_object_set_new(mo, "severity", json_string(h.severity));
+    }
+    if (h.risk_score >= 0)
+        json_object_set_new(ev, "risk_score", json_integer(h.risk_score));
+    if (h.fields) {
+        json_object_set_new(mo, "context", h.fields);
+        h.fields = NULL;
+    }
+out:
+    hook_clear(&h);
+    lua_settop(L, top);
+    return res;
+}
+
+/* ---------------------------------------------------------------------- */
 /* descriptor compilation                                                  */
 
 struct compile {
@@ -405,12 +641,6 @@ struct compile {
         return -1;                                            \
     } while (0)
 
-/* Pushes t[key] (raw) and returns its type. */
-static int rawfield(lua_State *L, int t, const char *key)
-{
-    lua_pushstring(L, key);
-    return lua_rawget(L, t);
-}
 
 static int get_string(lua_State *L, struct compile *c, int t, const char *key,
                       char **out, bool required)
@@ -851,10 +1081,87 @@ fail_shared:
     return -1;
 }
 
+/* suppress = {by = {...}, window_ms = N}, max_alerts = {count = N,
+ * per_ms = N}, on_alert = function (all optional). */
+static int compile_shaping(lua_State *L, struct compile *c, int t)
+{
+    struct mw_rule *r = c->rule;
+    struct mw_alert_policy *p = &r->policy;
+    int ty;
+
+    if ((ty = rawfield(L, t, "suppress")) == LUA_TTABLE) {
+        int sp = lua_absindex(L, -1);
+        if (rawfield(L, sp, "by") != LUA_TTABLE) {
+            lua_pop(L, 2);
+            FAIL(c, "suppress.by must be a list of field paths");
+        }
+        lua_Integer n = (lua_Integer)lua_rawlen(L, -1);
+        if (n < 1 || n > MW_SUPPRESS_MAX_FIELDS) {
+            lua_pop(L, 2);
+            FAIL(c, "suppress.by needs 1 to %d field paths", MW_SUPPRESS_MAX_FIELDS);
+        }
+        for (lua_Integer i = 1; i <= n; i++) {
+            struct mw_path *path = NULL;
+            if (lua_rawgeti(L, -1, i) == LUA_TSTRING)
+                path = mw_path_new(lua_tostring(L, -1));
+            lua_pop(L, 1);
+            if (path == NULL) {
+                lua_pop(L, 2);
+                FAIL(c, "suppress.by[%lld] is not a valid field path", (long long)i);
+            }
+            p->suppress_by[p->nsuppress++] = path;
+        }
+        lua_pop(L, 1);
+        if (rawfield(L, sp, "window_ms") != LUA_TNUMBER || !lua_isinteger(L, -1) ||
+            lua_tointeger(L, -1) < 1000 || lua_tointeger(L, -1) > INT64_MAX / 1000) {
+            lua_pop(L, 2);
+            FAIL(c, "suppress.window must be a duration of at least 1s");
+        }
+        p->suppress_window = (mw_time_t)lua_tointeger(L, -1) * 1000;
+        lua_pop(L, 1);
+    } else if (ty != LUA_TNIL) {
+        lua_pop(L, 1);
+        FAIL(c, "suppress must be { by = {...}, window = '1h' }");
+    }
+    lua_pop(L, 1);
+
+    if ((ty = rawfield(L, t, "max_alerts")) == LUA_TTABLE) {
+        int ma = lua_absindex(L, -1);
+        if (rawfield(L, ma, "count") != LUA_TNUMBER || !lua_isinteger(L, -1) ||
+            lua_tointeger(L, -1) < 1) {
+            lua_pop(L, 2);
+            FAIL(c, "max_alerts.count must be an integer >= 1");
+        }
+        p->max_alerts = (int64_t)lua_tointeger(L, -1);
+        lua_pop(L, 1);
+        if (rawfield(L, ma, "per_ms") != LUA_TNUMBER || !lua_isinteger(L, -1) ||
+            lua_tointeger(L, -1) < 1000 || lua_tointeger(L, -1) > INT64_MAX / 1000) {
+            lua_pop(L, 2);
+            FAIL(c, "max_alerts.per must be a duration of at least 1s");
+        }
+        p->max_alerts_per = (mw_time_t)lua_tointeger(L, -1) * 1000;
+        lua_pop(L, 1);
+    } else if (ty != LUA_TNIL) {
+        lua_pop(L, 1);
+        FAIL(c, "max_alerts must be { count = N, per = '15m' }");
+    }
+    lua_pop(L, 1);
+
+    if ((ty = rawfield(L, t, "on_alert")) == LUA_TFUNCTION) {
+        r->hook_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+        return 0;
+    }
+    lua_pop(L, 1);
+    if (ty != LUA_TNIL)
+        FAIL(c, "on_alert must be a function(alert)");
+    return 0;
+}
+
 static const char *const rule_keys[] = {
     "__kind", "id", "name", "description", "severity", "risk_score", "tags",
     "references", "author", "license", "version", "threat", "note",
-    "false_positives", "message", "where", "sequence", "tests", NULL,
+    "false_positives", "message", "where", "sequence", "suppress", "max_alerts",
+    "on_alert", "tests", NULL,
 };
 
 static int compile_rule(lua_State *L, struct compile *c, int t)
@@ -973,7 +1280,7 @@ static int compile_rule(lua_State *L, struct compile *c, int t)
         if (r->seq->until_where)
             mw_matcher_optimize(r->seq->until_where);
     }
-    return 0;
+    return compile_shaping(L, c, t);
 }
 
 /* Protected entry: [ctx(lightuserdata), descriptor] */
@@ -1085,6 +1392,7 @@ struct mw_rule *mw_rule_load(const char *path, const char *lua_dir,
 
     r->file = xstrdup(path);
     r->handle_ref = LUA_NOREF;
+    r->hook_ref = LUA_NOREF;
     r->sb = mw_sandbox_new(limits, lua_dir);
     if (r->sb == NULL) {
         mw_error_set(err, "%s: cannot create a Lua state", path);
@@ -1150,6 +1458,8 @@ void mw_rule_free(struct mw_rule *r)
     json_decref(m->tests);
     mw_matcher_free(r->where);
     mw_seq_def_free(r->seq);
+    for (int i = 0; i < r->policy.nsuppress; i++)
+        mw_path_free(r->policy.suppress_by[i]);
     mw_sandbox_free(r->sb);
     free(r->shape);
     free(r->file);
@@ -1165,3 +1475,5 @@ const char *mw_rule_shape(const struct mw_rule *r) { return r->shape; }
 const struct mw_match_ctx *mw_rule_ctx(const struct mw_rule *r) { return &r->ctx; }
 struct mw_rule_errors *mw_rule_errors(struct mw_rule *r) { return &r->errors; }
 size_t mw_rule_mem_used(const struct mw_rule *r) { return mw_sandbox_mem_used(r->sb); }
+const struct mw_alert_policy *mw_rule_policy(const struct mw_rule *r) { return &r->policy; }
+bool mw_rule_has_hook(const struct mw_rule *r) { return r->hook_ref != LUA_NOREF; }

@@ -62,7 +62,7 @@ static void dead_letter(struct run *r, const char *input, uint64_t lineno,
     if (s) {
         fprintf(r->dead, "%s\n", s);
         r->dead_written++;
-        free(s);
+        mw_json_free(s);
     }
     json_decref(o);
 }
@@ -171,11 +171,11 @@ static void summary_json(struct mw_engine *e, struct mw_output *out,
         "inputs", inputs, "rules", mw_engine_stats(e), "outputs", outs);
     char *s = json_dumps(doc, JSON_COMPACT);
     fprintf(stderr, "%s\n", s);
-    free(s);
+    mw_json_free(s);
     json_decref(doc);
 }
 
-static void summary_text(struct mw_engine *e, struct src *srcs, int n)
+static void summary_text(struct mw_engine *e, struct mw_output *out, struct src *srcs, int n)
 {
     fprintf(stderr, "moonwatch: summary\n");
     for (int i = 0; i < n; i++) {
@@ -219,6 +219,13 @@ static void summary_text(struct mw_engine *e, struct src *srcs, int n)
         }
         fprintf(stderr, "alerts %lld",
                 (long long)json_integer_value(json_object_get(rs, "alerts")));
+        static const char *const shaping[] = {"deduplicated", "suppressed",
+            "suppressed_pending", "capped", "hook_dropped", "hook_errors"};
+        for (size_t k = 0; k < sizeof(shaping) / sizeof(shaping[0]); k++) {
+            json_int_t v = json_integer_value(json_object_get(rs, shaping[k]));
+            if (v)
+                fprintf(stderr, ", %s %lld", shaping[k], (long long)v);
+        }
         json_t *errs = json_object_get(rs, "errors");
         const char *k;
         json_t *v;
@@ -228,6 +235,25 @@ static void summary_text(struct mw_engine *e, struct src *srcs, int n)
         fputc('\n', stderr);
     }
     json_decref(rules);
+    if (out) {
+        json_t *outs = json_array();
+        json_t *os;
+        mw_output_stats(out, outs);
+        json_array_foreach(outs, i, os) {
+            if (json_array_size(outs) == 1 &&
+                strcmp(json_string_value(json_object_get(os, "type")), "stdout") == 0)
+                break;          /* the default: nothing to say */
+            fprintf(stderr, "  output %s: delivered %lld, retried %lld, spooled %lld, "
+                    "failed %lld, waiting in spool %lld\n",
+                    json_string_value(json_object_get(os, "spec")),
+                    (long long)json_integer_value(json_object_get(os, "delivered")),
+                    (long long)json_integer_value(json_object_get(os, "retried")),
+                    (long long)json_integer_value(json_object_get(os, "spooled")),
+                    (long long)json_integer_value(json_object_get(os, "failed")),
+                    (long long)json_integer_value(json_object_get(os, "spool_pending")));
+        }
+        json_decref(outs);
+    }
     fprintf(stderr, "  total: %llu alerts\n", (unsigned long long)mw_engine_alerts(e));
 }
 
@@ -306,6 +332,7 @@ int mw_run(struct mw_engine *e, struct mw_output *out, const struct mw_run_opts 
         }
     }
     mw_engine_finish(e);
+    mw_output_drain(out);   /* final delivery counts for the summary */
     if (o->progress) {
         progress_fill(&prog, srcs, n, seq);
         prog.done = true;
@@ -315,7 +342,7 @@ int mw_run(struct mw_engine *e, struct mw_output *out, const struct mw_run_opts 
     if (o->summary == MW_SUMMARY_JSON)
         summary_json(e, out, srcs, n, &r);
     else if (o->summary == MW_SUMMARY_TEXT)
-        summary_text(e, srcs, n);
+        summary_text(e, out, srcs, n);
 
 out:
     for (int i = 0; i < n; i++) {

@@ -32,7 +32,8 @@ struct mw_sandbox {
     int64_t budget_left;
     int64_t call_budget;
     int64_t load_budget;
-    bool mem_tripped;
+    bool mem_tripped;       /* an allocation was refused (Lua may recover) */
+    bool mem_raised;        /* a LUA_ERRMEM reached a pcall in this call */
     bool insn_tripped;
     bool blocked_tripped;
     char *lua_dir;          /* owned */
@@ -91,9 +92,12 @@ static void count_hook(lua_State *L, lua_Debug *ar)
     lua_error(L);
 }
 
+/* A limit was hit in this call: errors must propagate to the host. A
+ * refused allocation counts only once it became an error (mem_raised): Lua
+ * retries after an emergency collection and may well succeed. */
 static bool tripped(const struct mw_sandbox *sb)
 {
-    return sb->mem_tripped || sb->insn_tripped || sb->blocked_tripped;
+    return sb->mem_raised || sb->insn_tripped || sb->blocked_tripped;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -110,6 +114,8 @@ static int l_blocked(lua_State *L)
 static int finish_pcall(lua_State *L, int status, int base)
 {
     struct mw_sandbox *sb = mw_sandbox_from_lua(L);
+    if (status == LUA_ERRMEM)
+        sb->mem_raised = true;
     if (status != LUA_OK && tripped(sb))
         return lua_error(L);    /* re-raise: limits cannot be caught */
     lua_pushboolean(L, status == LUA_OK);
@@ -124,15 +130,52 @@ static int l_pcall(lua_State *L)
     return finish_pcall(L, status, 1);
 }
 
+/* The script's message handler runs through this wrapper: once a limit has
+ * tripped, the handler is not run at all (Lua calls message handlers with
+ * hooks off when the error comes from the count hook, so a looping handler
+ * could not be stopped). */
+static int l_xpcall_handler(lua_State *L)
+{
+    struct mw_sandbox *sb = mw_sandbox_from_lua(L);
+    if (sb->insn_tripped || sb->blocked_tripped || sb->mem_tripped)
+        return 1;               /* the error object, unchanged */
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, 1);
+    return 1;
+}
+
 static int l_xpcall(lua_State *L)
 {
     int n = lua_gettop(L);
     luaL_checktype(L, 2, LUA_TFUNCTION);
+    lua_pushvalue(L, 2);
+    lua_pushcclosure(L, l_xpcall_handler, 1);
+    lua_replace(L, 2);          /* wrapped handler at 2 */
     lua_pushvalue(L, 1);        /* function */
     lua_copy(L, 2, 1);          /* handler at 1 */
     lua_replace(L, 2);          /* function at 2 */
     int status = lua_pcall(L, n - 2, LUA_MULTRET, 1);
     return finish_pcall(L, status, 2);
+}
+
+/* setmetatable without finalizers: Lua runs __gc with hooks off (and from
+ * lua_close, outside any budget), so a looping finalizer could hang the
+ * host. Lua 5.4 registers finalizers only when setmetatable is called with
+ * a metatable that has __gc, so refusing that here is enough. */
+static int l_setmetatable(lua_State *L)
+{
+    if (lua_type(L, 2) == LUA_TTABLE &&
+        lua_getfield(L, 2, "__gc") != LUA_TNIL) {
+        struct mw_sandbox *sb = mw_sandbox_from_lua(L);
+        sb->blocked_tripped = true;
+        return luaL_error(L, "blocked: __gc metamethods are not available to rules");
+    }
+    lua_settop(L, 2);
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, 2, 1);
+    return 1;
 }
 
 static int l_print(lua_State *L)
@@ -332,6 +375,9 @@ static int open_libs(lua_State *L)
     lua_setfield(L, 1, "xpcall");
     lua_pushcfunction(L, l_print);
     lua_setfield(L, 1, "print");
+    lua_getfield(L, 1, "setmetatable");
+    lua_pushcclosure(L, l_setmetatable, 1);
+    lua_setfield(L, 1, "setmetatable");
     lua_pushcfunction(L, l_require);
     lua_setfield(L, 1, "require");
 
@@ -441,7 +487,7 @@ enum mw_fail mw_sandbox_pcall(struct mw_sandbox *sb, int nargs, int nres,
     enum mw_fail fail = MW_FAIL_NONE;
     int st;
 
-    sb->mem_tripped = sb->insn_tripped = sb->blocked_tripped = false;
+    sb->mem_tripped = sb->mem_raised = sb->insn_tripped = sb->blocked_tripped = false;
     sb->budget_left = budget > 0 ? budget : sb->call_budget;
     lua_sethook(L, count_hook, LUA_MASKCOUNT, HOOK_STEP);
     lua_pushcfunction(L, msgh);
@@ -453,7 +499,7 @@ enum mw_fail mw_sandbox_pcall(struct mw_sandbox *sb, int nargs, int nres,
         lua_remove(L, base);
         return MW_FAIL_NONE;
     }
-    if (sb->mem_tripped || st == LUA_ERRMEM)
+    if (st == LUA_ERRMEM || sb->mem_raised)
         fail = MW_FAIL_MEMORY;
     else if (sb->insn_tripped)
         fail = MW_FAIL_INSTRUCTIONS;
@@ -474,7 +520,7 @@ enum mw_fail mw_sandbox_pcall(struct mw_sandbox *sb, int nargs, int nres,
         msg[n] = '\0';
     }
     lua_settop(L, base - 1);
-    sb->mem_tripped = sb->insn_tripped = sb->blocked_tripped = false;
+    sb->mem_tripped = sb->mem_raised = sb->insn_tripped = sb->blocked_tripped = false;
     return fail;
 }
 

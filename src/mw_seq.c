@@ -5,7 +5,9 @@
  * Invariants: a keystate with every slot empty is freed at once; `touched`
  * is the newest first-event time among the slots it has held, so a keystate
  * whose touched time is more than maxspan behind "now" can hold nothing that
- * may still complete. The LRU list is ordered by last update.
+ * may still complete. The list is ordered by touched time (for events in
+ * time order; a late event can leave a key slightly out of place, which only
+ * delays its expiry).
  */
 #include "mw_seq.h"
 #include "mw_dict.h"
@@ -287,10 +289,15 @@ static struct keystate *keystate_get(struct mw_seq_state *st, size_t klen,
     return ks;
 }
 
+/* Keeps the list ordered by `touched` (the newest first-event time): a key
+ * moves to the back only when that time grows, so the expiry sweep can stop
+ * at the first key that is still live, and the cap evicts the key whose
+ * newest sequence started longest ago. */
 static void touch(struct mw_seq_state *st, struct keystate *ks, mw_time_t first_ts)
 {
-    if (first_ts > ks->touched)
-        ks->touched = first_ts;
+    if (first_ts <= ks->touched)
+        return;
+    ks->touched = first_ts;
     lru_unlink(st, ks);
     lru_append(st, ks);
 }
@@ -406,8 +413,9 @@ static void until_event(const struct mw_seq_def *def, struct mw_seq_state *st,
         return;
     for (int i = 0; i < st->nslots; i++) {
         struct partial *p = ks->slot[i];
-        /* ES keeps a sequence whose last event is the until event itself */
-        if (p && p->ev[p->n - 1] != ev) {
+        /* only sequences whose last event came before the until event; ES
+         * keeps one whose last event is the until event itself */
+        if (p && mw_event_cmp(p->ev[p->n - 1], ev) < 0) {
             TRACE(st, MW_SEQ_T_CANCELLED, -1, ev, p);
             partial_free(p);
             ks->slot[i] = NULL;

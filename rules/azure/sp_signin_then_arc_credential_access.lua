@@ -262,6 +262,11 @@ return mw.rule {
     .. "(app {key}) signed in from {1:source.ip} and listed Arc cluster credentials "
     .. "{gap} later",
 
+  -- At most 100 alerts per 15 minutes of event time (Elastic's max_signals
+  -- of 100 per 15m run of this rule). What goes beyond is counted and
+  -- reported in one health record per interval, never silently lost.
+  max_alerts = { count = 100, per = "15m" },
+
   -- The investigation guide travels with every alert. Write it for the
   -- analyst who has never seen this rule: why it matters, how to triage, how
   -- to respond, and what is usually benign.

@@ -42,7 +42,7 @@ expect_eq "replay: expired" "$(jq -r .rules[0].sequences.expired $R)" 20
 expect_eq "replay: still open" "$(jq -r .rules[0].sequences.open $R)" 10
 expect_eq "replay: no key" "$(jq -r .rules[0].sequences.no_key $R)" 5
 expect_eq "replay: evicted" "$(jq -r .rules[0].sequences.evicted $R)" 0
-expect_eq "replay: suppressed not available" "$(jq -r .rules[0].suppressed $R)" null
+expect_eq "replay: nothing suppressed" "$(jq -r .rules[0].suppressed $R)" 0
 expect_eq "replay: bytes = file sizes" "$(jq -r .bytes $R)" "$(cat "$C/signins.ndjson" "$C/sub/activity.ndjson.gz" "$C/other.ndjson" | wc -c | tr -d ' ')"
 expect_eq "replay: alerts written with -o" "$(lines "$T/replay-alerts.ndjson")" 50
 expect_eq "replay: alert time is event time" "$(jq -r '."@timestamp"' "$T/replay-alerts.ndjson" | head -1)" "2025-10-14T09:02:00.000Z"
@@ -55,8 +55,17 @@ expect_eq "replay text: exit" "$RC" 0
 expect_match "replay text: header" "$T/out" '^replay: 3 input\(s\), [0-9]+ bytes, 157 events \(157 lines, 0 rejected\), 1 late, '
 expect_match "replay text: steps" "$T/out" '^  matched per step  \[80, 75\]$'
 expect_match "replay text: evicted" "$T/out" 'evicted [1-9][0-9]*'
-expect_match "replay text: suppressed" "$T/out" '^  suppressed        n/a'
+expect_match "replay text: suppressed" "$T/out" '^  suppressed        0, capped 0, deduplicated 0, dropped by hook 0$'
 expect_eq "replay text: no progress with --progress none" "$(grep -c 'replay: 100%' "$T/err")" 0
+
+# suppression (issue 5's alert shaping) is counted: the 50 true positives
+# share one service principal name, so one alert per hour is delivered
+sed 's/^  sequence = mw.sequence {$/  suppress = { by = "azure.signinlogs.properties.service_principal_name", window = "1h" },\n&/' \
+    $ARC >"$T/arc_suppressed.lua"
+mw replay --rules "$T/arc_suppressed.lua" --format json --progress none "$C"
+expect_eq "replay suppress: raised" "$(jq -r .rules[0].raised "$T/out")" 50
+expect_eq "replay suppress: delivered" "$(jq -r .rules[0].alerts "$T/out")" 1
+expect_eq "replay suppress: suppressed" "$(jq -r .rules[0].suppressed "$T/out")" 49
 
 # a plain gz file given directly equals the uncompressed one
 zcat "$C/sub/activity.ndjson.gz" >"$T/activity.ndjson"

@@ -616,6 +616,69 @@ describe("mw.sequence", function()
   end)
 end)
 
+describe("mw.rule alert shaping and hooks", function()
+  local function minimal(extra)
+    local spec = { id = "r1", name = "Rule one", where = mw.eq("a", 1) }
+    for k, v in pairs(extra or {}) do
+      spec[k] = v
+    end
+    return spec
+  end
+
+  it("normalises suppress: by as a list, window in milliseconds", function()
+    local r = mw.rule(minimal({ suppress = { by = "user.name", window = "1h" } }))
+    assert.same({ by = { "user.name" }, window_ms = 3600000 }, r.suppress)
+    r = mw.rule(minimal({ suppress = { by = { "user.name", "source.ip" }, window = "10m" } }))
+    assert.same({ by = { "user.name", "source.ip" }, window_ms = 600000 }, r.suppress)
+    assert.is_true(contract.rule(r))
+  end)
+
+  it("refuses a bad suppress", function()
+    assert.equals("mw.rule: field 'suppress': expected { by = {fields...}, window = '1h' } (got 'x')",
+                  err(mw.rule, minimal({ suppress = "x" })))
+    assert.equals("mw.rule: field 'suppress': 'by' needs at least one field path",
+                  err(mw.rule, minimal({ suppress = { by = {}, window = "1h" } })))
+    assert.equals("mw.rule: field 'suppress': 'window' is required (a duration such as '1h')",
+                  err(mw.rule, minimal({ suppress = { by = "a" } })))
+    assert.equals("mw.rule: field 'suppress': window must be at least 1s (got '500ms')",
+                  err(mw.rule, minimal({ suppress = { by = "a", window = "500ms" } })))
+    assert.equals("mw.rule: field 'suppress': unknown key 'windw' (did you mean 'window'?)",
+                  err(mw.rule, minimal({ suppress = { by = "a", windw = "1h" } })))
+    assert.matches("not a valid dotted field path",
+                   err(mw.rule, minimal({ suppress = { by = "a..b", window = "1h" } })))
+  end)
+
+  it("normalises max_alerts", function()
+    local r = mw.rule(minimal({ max_alerts = { count = 100, per = "15m" } }))
+    assert.same({ count = 100, per_ms = 900000 }, r.max_alerts)
+    assert.is_true(contract.rule(r))
+  end)
+
+  it("refuses a bad max_alerts", function()
+    assert.equals("mw.rule: field 'max_alerts': expected { count = 100, per = '15m' } (got 100)",
+                  err(mw.rule, minimal({ max_alerts = 100 })))
+    assert.equals("mw.rule: field 'max_alerts': 'count' must be an integer >= 1 (got 0)",
+                  err(mw.rule, minimal({ max_alerts = { count = 0, per = "1m" } })))
+    assert.equals("mw.rule: field 'max_alerts': 'per' is required (a duration such as '15m')",
+                  err(mw.rule, minimal({ max_alerts = { count = 5 } })))
+    assert.matches("per: invalid duration", err(mw.rule, minimal({ max_alerts = { count = 5, per = "15 minutes" } })))
+  end)
+
+  it("keeps an on_alert function as is and refuses anything else", function()
+    local f = function() end
+    local r = mw.rule(minimal({ on_alert = f }))
+    assert.equals(f, r.on_alert)
+    assert.is_true(contract.rule(r))
+    assert.equals("mw.rule: field 'on_alert' must be a function(alert) (got 'x')",
+                  err(mw.rule, minimal({ on_alert = "x" })))
+  end)
+
+  it("suggests the shaping keys on a typo", function()
+    assert.equals("mw.rule: unknown field 'supress' (did you mean 'suppress'?)",
+                  err(mw.rule, minimal({ supress = {} })))
+  end)
+end)
+
 describe("mw.rule", function()
   local function minimal(extra)
     local spec = { id = "r1", name = "Rule one", where = mw.eq("a", 1) }

@@ -55,6 +55,12 @@ describe("rules/azure/sp_signin_then_arc_credential_access.lua", function()
     assert.is_true(#rule.false_positives >= 2)
   end)
 
+  it("caps alerts at 100 per 15 minutes, like Elastic's max_signals", function()
+    assert.same({ count = 100, per_ms = 15 * 60 * 1000 }, rule.max_alerts)
+    assert.is_nil(rule.suppress)
+    assert.is_nil(rule.on_alert)
+  end)
+
   it("maps to ATT&CK T1552.007 and T1078.004", function()
     assert.equals(2, #rule.threat)
     local t1, t2 = rule.threat[1], rule.threat[2]

@@ -166,7 +166,7 @@ local RULE_KEYS = {
   __kind = true, id = true, name = true, description = true, severity = true, risk_score = true,
   tags = true, references = true, author = true, license = true, version = true, threat = true,
   note = true, false_positives = true, message = true, where = true, sequence = true,
-  tests = true,
+  suppress = true, max_alerts = true, on_alert = true, tests = true,
 }
 
 local SEVERITY = { low = true, medium = true, high = true, critical = true }
@@ -203,6 +203,25 @@ local function rule(d)
   else
     sequence(d.sequence, p .. ".sequence")
   end
+  if d.suppress ~= nil then
+    only_keys(d.suppress, { by = true, window_ms = true }, p .. ".suppress")
+    check(is_list(d.suppress.by) and #d.suppress.by >= 1 and #d.suppress.by <= 8,
+          p .. ".suppress.by", "must be a list of 1 to 8 field paths")
+    for i, f in ipairs(d.suppress.by) do
+      check(path_ok(f), p .. ".suppress.by[" .. i .. "]", "must be a field path")
+    end
+    check(math.type(d.suppress.window_ms) == "integer" and d.suppress.window_ms >= 1000,
+          p .. ".suppress.window_ms", "must be an integer >= 1000")
+  end
+  if d.max_alerts ~= nil then
+    only_keys(d.max_alerts, { count = true, per_ms = true }, p .. ".max_alerts")
+    check(math.type(d.max_alerts.count) == "integer" and d.max_alerts.count >= 1,
+          p .. ".max_alerts.count", "must be an integer >= 1")
+    check(math.type(d.max_alerts.per_ms) == "integer" and d.max_alerts.per_ms >= 1000,
+          p .. ".max_alerts.per_ms", "must be an integer >= 1000")
+  end
+  check(d.on_alert == nil or type(d.on_alert) == "function", p .. ".on_alert",
+        "must be a function")
 end
 
 function contract.rule(d)

@@ -1,0 +1,73 @@
+/* mw_shape.h - alert shaping between the engine and the outputs
+ *
+ * Every alert the engine raises passes through here before any output sees
+ * it, in this order: dedup (an alert id already processed is dropped), the
+ * rule's on_alert hook (run by the engine, in the rule's sandbox), then
+ * suppression (one alert per suppression key per window; the next delivered
+ * alert for that key carries how many were suppressed, as Elastic's
+ * suppression.docs_count), then the rule's cap (max_alerts per interval;
+ * what is dropped is counted and reported in one health record per rule and
+ * interval).
+ *
+ * Windows and intervals run on event time (the last contributing event's
+ * time), so a replay gives the same result as the live run. State is keyed by
+ * rule id, never by the loaded rule object, so it survives a rule reload;
+ * with a state folder it also survives a restart: processed alert ids are
+ * appended to STATE/alert-ids as they are decided, and suppression windows
+ * and cap intervals are saved to STATE/shape.json on exit.
+ */
+#ifndef MW_SHAPE_H
+#define MW_SHAPE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "mw_mem.h"
+#include "mw_output.h"
+#include "mw_rule.h"
+
+struct mw_shape;
+
+/* state_dir may be NULL (in memory only); it is created when missing.
+ * Borrows out. Returns NULL with err set when the state cannot be read or
+ * the folder cannot be created. */
+struct mw_shape *mw_shape_new(const char *state_dir, struct mw_output *out,
+                              struct mw_error *err);
+/* Saves the state (when there is a state folder) and frees. NULL is a no-op. */
+void mw_shape_free(struct mw_shape *s);
+
+/* True when an alert with this id was already processed (now or, with a
+ * state folder, by an earlier run); counts it against rule_id. */
+bool mw_shape_duplicate(struct mw_shape *s, const char *rule_id, const char *id);
+
+/* Records that the rule's hook dropped the alert (the id counts as
+ * processed). */
+void mw_shape_hook_dropped(struct mw_shape *s, const char *rule_id, const char *id);
+void mw_shape_hook_failed(struct mw_shape *s, const char *rule_id);
+
+enum mw_shape_verdict {
+    MW_SHAPE_DELIVERED,
+    MW_SHAPE_SUPPRESSED,
+    MW_SHAPE_CAPPED,
+};
+
+/* Applies the rule's suppression and cap to alert (borrowed; gains a
+ * moonwatch.suppression object when the rule suppresses) at event time t,
+ * marks its id processed and, when it passes, writes it to the outputs. evs
+ * are the contributing events (suppression keys are read from the first event
+ * that has the field). */
+enum mw_shape_verdict mw_shape_submit(struct mw_shape *s, const char *rule_id,
+                                      const struct mw_alert_policy *p,
+                                      json_t *alert, struct mw_event *const *evs,
+                                      int n, mw_time_t t);
+
+/* End of input: one health record per rule whose current interval dropped
+ * alerts (the interval is then considered reported). */
+void mw_shape_finish(struct mw_shape *s);
+
+/* Adds the rule's shaping counters to the stats object o: delivered,
+ * deduplicated, suppressed, suppressed_pending, capped, hook_dropped,
+ * hook_errors. */
+void mw_shape_rule_stats(const struct mw_shape *s, const char *rule_id, json_t *o);
+
+#endif

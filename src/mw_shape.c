@@ -1,0 +1,493 @@
+/* mw_shape.c - dedup, suppression windows and alert caps
+ *
+ * Three tables, all keyed by strings so that nothing points into a rule:
+ *   ids    alert id -> (void *)1, every id decided so far (delivered,
+ *          suppressed, capped or dropped by a hook), so a replay or a
+ *          restart never raises the same detection twice;
+ *   supp   "rule id \x1f canonical JSON of the key values" -> struct supp;
+ *   rules  rule id -> struct rstats (counters and the current cap interval).
+ * Suppression entries whose window is over and that hold no pending count
+ * are swept every SWEEP_EVERY submissions, so memory follows the number of
+ * live keys. Ids are kept for the whole process lifetime (and in the state
+ * file), one small allocation each.
+ */
+#include "mw_shape.h"
+#include "mw_dict.h"
+#include "mw_health.h"
+#include "mw_log.h"
+#include "mw_time.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define SWEEP_EVERY 4096
+
+struct supp {
+    char *rule;                 /* owned */
+    json_t *terms;              /* owned: [{field, value}] */
+    mw_time_t window;
+    mw_time_t start;            /* window start (event time of its alert) */
+    mw_time_t first, last;      /* first/last suppressed alert time */
+    uint64_t count;             /* suppressed since the window's alert */
+};
+
+struct rstats {
+    uint64_t delivered, deduplicated, suppressed, capped, hook_dropped, hook_errors;
+    bool have_bucket;
+    int64_t bucket;             /* current cap interval: t / per */
+    mw_time_t per;
+    int64_t max;
+    int64_t count;              /* delivered in the interval */
+    uint64_t dropped;           /* capped in the interval, not yet reported */
+};
+
+struct mw_shape {
+    struct mw_output *out;      /* borrowed */
+    char *state_dir;            /* owned, NULL: memory only */
+    FILE *ids_fp;               /* owned, STATE/alert-ids (append) */
+    struct mw_dict *ids;        /* values are (void *)1 */
+    struct mw_dict *supp;       /* values owned: struct supp */
+    struct mw_dict *rules;      /* values owned: struct rstats */
+    uint64_t submits;
+};
+
+/* ---------------------------------------------------------------------- */
+
+static struct rstats *rstats(struct mw_shape *s, const char *rule_id)
+{
+    struct rstats *r = mw_dict_get(s->rules, rule_id, strlen(rule_id));
+    if (r == NULL) {
+        r = xcalloc(1, sizeof(*r));
+        mw_dict_put(s->rules, rule_id, strlen(rule_id), r);
+    }
+    return r;
+}
+
+static void mark_id(struct mw_shape *s, const char *id)
+{
+    if (mw_dict_put(s->ids, id, strlen(id), (void *)1) != NULL)
+        return;
+    if (s->ids_fp && (fprintf(s->ids_fp, "%s\n", id) < 0 || fflush(s->ids_fp) != 0))
+        mw_log_error("state: cannot record alert id: %s", strerror(errno));
+}
+
+static json_t *time_str(mw_time_t t)
+{
+    char buf[64];
+    if (mw_time_format(t, buf, sizeof(buf)) < 0)
+        return json_null();
+    return json_string(buf);
+}
+
+static void supp_free(struct supp *e)
+{
+    if (e == NULL)
+        return;
+    free(e->rule);
+    json_decref(e->terms);
+    free(e);
+}
+
+/* ---------------------------------------------------------------------- */
+/* state file                                                              */
+
+static char *state_path(const struct mw_shape *s, const char *name)
+{
+    size_t len = strlen(s->state_dir) + strlen(name) + 2;
+    char *p = xmalloc(len);
+    snprintf(p, len, "%s/%s", s->state_dir, name);
+    return p;
+}
+
+static int load_ids(struct mw_shape *s, struct mw_error *err)
+{
+    char *path = state_path(s, "alert-ids");
+    char line[128];
+    int rc = 0;
+
+    s->ids_fp = fopen(path, "a+");
+    if (s->ids_fp == NULL) {
+        rc = mw_error_set(err, "state %s: %s", path, strerror(errno));
+        goto out;
+    }
+    rewind(s->ids_fp);
+    while (fgets(line, sizeof(line), s->ids_fp)) {
+        size_t n = strcspn(line, "\r\n");
+        if (n > 0)
+            mw_dict_put(s->ids, line, n, (void *)1);
+    }
+    fseek(s->ids_fp, 0, SEEK_END);
+out:
+    free(path);
+    return rc;
+}
+
+static int load_shape(struct mw_shape *s, struct mw_error *err)
+{
+    char *path = state_path(s, "shape.json");
+    json_error_t je;
+    json_t *doc = NULL, *v;
+    size_t i;
+    int rc = 0;
+    struct stat sb;
+
+    if (stat(path, &sb) != 0)
+        goto out;               /* first run */
+    doc = json_load_file(path, 0, &je);
+    if (doc == NULL) {
+        rc = mw_error_set(err, "state %s:%d: %s", path, je.line, je.text);
+        goto out;
+    }
+    json_array_foreach(json_object_get(doc, "suppression"), i, v) {
+        const char *key = json_string_value(json_object_get(v, "key"));
+        const char *rule = json_string_value(json_object_get(v, "rule"));
+        if (key == NULL || rule == NULL)
+            continue;
+        struct supp *e = xcalloc(1, sizeof(*e));
+        e->rule = xstrdup(rule);
+        e->terms = json_incref(json_object_get(v, "terms"));
+        e->window = json_integer_value(json_object_get(v, "window"));
+        e->start = json_integer_value(json_object_get(v, "start"));
+        e->first = json_integer_value(json_object_get(v, "first"));
+        e->last = json_integer_value(json_object_get(v, "last"));
+        e->count = (uint64_t)json_integer_value(json_object_get(v, "count"));
+        supp_free(mw_dict_put(s->supp, key, strlen(key), e));
+    }
+    json_array_foreach(json_object_get(doc, "caps"), i, v) {
+        const char *rule = json_string_value(json_object_get(v, "rule"));
+        if (rule == NULL)
+            continue;
+        struct rstats *r = rstats(s, rule);
+        r->have_bucket = true;
+        r->bucket = json_integer_value(json_object_get(v, "bucket"));
+        r->per = json_integer_value(json_object_get(v, "per"));
+        r->max = json_integer_value(json_object_get(v, "max"));
+        r->count = json_integer_value(json_object_get(v, "count"));
+        r->dropped = (uint64_t)json_integer_value(json_object_get(v, "dropped"));
+    }
+out:
+    json_decref(doc);
+    free(path);
+    return rc;
+}
+
+static void save_supp(const void *key, size_t klen, void *val, void *ud)
+{
+    struct supp *e = val;
+    json_array_append_new(ud, json_pack("{s:s%, s:s, s:O, s:I, s:I, s:I, s:I, s:I}",
+        "key", (const char *)key, klen, "rule", e->rule, "terms", e->terms,
+        "window", (json_int_t)e->window, "start", (json_int_t)e->start,
+        "first", (json_int_t)e->first, "last", (json_int_t)e->last,
+        "count", (json_int_t)e->count));
+}
+
+static void save_caps(const void *key, size_t klen, void *val, void *ud)
+{
+    struct rstats *r = val;
+    if (!r->have_bucket)
+        return;
+    json_array_append_new(ud, json_pack("{s:s%, s:I, s:I, s:I, s:I, s:I}",
+        "rule", (const char *)key, klen, "bucket", (json_int_t)r->bucket,
+        "per", (json_int_t)r->per, "max", (json_int_t)r->max,
+        "count", (json_int_t)r->count, "dropped", (json_int_t)r->dropped));
+}
+
+static void save_shape(struct mw_shape *s)
+{
+    char *path = state_path(s, "shape.json");
+    char *tmp = state_path(s, "shape.json.tmp");
+    json_t *supp = json_array(), *caps = json_array();
+
+    mw_dict_foreach(s->supp, save_supp, supp);
+    mw_dict_foreach(s->rules, save_caps, caps);
+    json_t *doc = json_pack("{s:i, s:o, s:o}", "version", 1, "suppression", supp,
+                            "caps", caps);
+    if (json_dump_file(doc, tmp, JSON_COMPACT) != 0 || rename(tmp, path) != 0)
+        mw_log_error("state %s: cannot save: %s", path, strerror(errno));
+    json_decref(doc);
+    free(path);
+    free(tmp);
+}
+
+/* ---------------------------------------------------------------------- */
+
+struct mw_shape *mw_shape_new(const char *state_dir, struct mw_output *out,
+                              struct mw_error *err)
+{
+    struct mw_shape *s = xcalloc(1, sizeof(*s));
+    s->out = out;
+    s->ids = mw_dict_new();
+    s->supp = mw_dict_new();
+    s->rules = mw_dict_new();
+    if (state_dir == NULL)
+        return s;
+    s->state_dir = xstrdup(state_dir);
+    if (mkdir(state_dir, 0700) != 0 && errno != EEXIST) {
+        mw_error_set(err, "--state-dir %s: %s", state_dir, strerror(errno));
+        goto fail;
+    }
+    if (load_ids(s, err) < 0 || load_shape(s, err) < 0)
+        goto fail;
+    return s;
+fail:
+    free(s->state_dir);
+    s->state_dir = NULL;    /* do not overwrite the state we could not read */
+    mw_shape_free(s);
+    return NULL;
+}
+
+static void free_supp(const void *k, size_t kl, void *v, void *ud)
+{
+    (void)k; (void)kl; (void)ud;
+    supp_free(v);
+}
+
+static void free_val(const void *k, size_t kl, void *v, void *ud)
+{
+    (void)k; (void)kl; (void)ud;
+    free(v);
+}
+
+void mw_shape_free(struct mw_shape *s)
+{
+    if (s == NULL)
+        return;
+    if (s->state_dir)
+        save_shape(s);
+    if (s->ids_fp)
+        fclose(s->ids_fp);
+    mw_dict_foreach(s->supp, free_supp, NULL);
+    mw_dict_foreach(s->rules, free_val, NULL);
+    mw_dict_free(s->supp);
+    mw_dict_free(s->rules);
+    mw_dict_free(s->ids);
+    free(s->state_dir);
+    free(s);
+}
+
+bool mw_shape_duplicate(struct mw_shape *s, const char *rule_id, const char *id)
+{
+    if (mw_dict_get(s->ids, id, strlen(id)) == NULL)
+        return false;
+    rstats(s, rule_id)->deduplicated++;
+    return true;
+}
+
+void mw_shape_hook_dropped(struct mw_shape *s, const char *rule_id, const char *id)
+{
+    rstats(s, rule_id)->hook_dropped++;
+    mark_id(s, id);
+}
+
+void mw_shape_hook_failed(struct mw_shape *s, const char *rule_id)
+{
+    rstats(s, rule_id)->hook_errors++;
+}
+
+/* ---------------------------------------------------------------------- */
+/* suppression and caps                                                    */
+
+/* The key values: per field, the value in the first event that has it
+ * (null when none has it: missing values group together, as in Elastic). */
+static json_t *supp_terms(const struct mw_alert_policy *p, struct mw_event *const *evs,
+                          int n, json_t **values)
+{
+    json_t *terms = json_array();
+    *values = json_array();
+    for (int k = 0; k < p->nsuppress; k++) {
+        json_t *v = NULL;
+        for (int i = 0; i < n && v == NULL; i++) {
+            v = mw_path_get(evs[i]->root, p->suppress_by[k]);
+            if (json_is_null(v))
+                v = NULL;
+        }
+        json_array_append_new(*values, v ? json_incref(v) : json_null());
+        json_array_append_new(terms, json_pack("{s:s, s:O}", "field",
+            mw_path_str(p->suppress_by[k]), "value", v ? v : json_null()));
+    }
+    return terms;
+}
+
+struct sweep {
+    mw_time_t now;
+    struct mw_dict *dead;       /* keys to delete (values unused) */
+};
+
+static void sweep_one(const void *key, size_t klen, void *val, void *ud)
+{
+    struct supp *e = val;
+    struct sweep *sw = ud;
+    if (e->count == 0 && e->start + e->window <= sw->now)
+        mw_dict_put(sw->dead, key, klen, e);
+}
+
+static void sweep_del(const void *key, size_t klen, void *val, void *ud)
+{
+    mw_dict_del(ud, key, klen);
+    supp_free(val);
+}
+
+static void sweep(struct mw_shape *s, mw_time_t now)
+{
+    struct sweep sw = {now, mw_dict_new()};
+    mw_dict_foreach(s->supp, sweep_one, &sw);
+    mw_dict_foreach(sw.dead, sweep_del, s->supp);
+    mw_dict_free(sw.dead);
+}
+
+static void report_cap(const char *rule_id, struct rstats *r)
+{
+    if (r->dropped == 0)
+        return;
+    mw_health_emit("alerts_capped", json_pack("{s:s, s:I, s:o, s:o, s:I}",
+        "rule_id", rule_id, "max_alerts", (json_int_t)r->max,
+        "interval_start", time_str(r->bucket * r->per),
+        "interval_end", time_str((r->bucket + 1) * r->per),
+        "dropped", (json_int_t)r->dropped));
+    r->dropped = 0;
+}
+
+/* True when the cap lets one more alert through at t (and counts it). */
+static bool cap_admit(const char *rule_id, struct rstats *r,
+                      const struct mw_alert_policy *p, mw_time_t t)
+{
+    if (p->max_alerts <= 0)
+        return true;
+    int64_t b = t >= 0 ? t / p->max_alerts_per : (t + 1) / p->max_alerts_per - 1;
+    if (!r->have_bucket || b != r->bucket || r->per != p->max_alerts_per) {
+        report_cap(rule_id, r);
+        r->have_bucket = true;
+        r->bucket = b;
+        r->per = p->max_alerts_per;
+        r->count = 0;
+    }
+    r->max = p->max_alerts;
+    if (r->count >= p->max_alerts) {
+        r->dropped++;
+        return false;
+    }
+    r->count++;
+    return true;
+}
+
+enum mw_shape_verdict mw_shape_submit(struct mw_shape *s, const char *rule_id,
+                                      const struct mw_alert_policy *p,
+                                      json_t *alert, struct mw_event *const *evs,
+                                      int n, mw_time_t t)
+{
+    struct rstats *r = rstats(s, rule_id);
+    const char *id = json_string_value(json_object_get(json_object_get(alert, "event"), "id"));
+    enum mw_shape_verdict v = MW_SHAPE_DELIVERED;
+    struct supp *e = NULL;
+    char *key = NULL;
+    size_t klen = 0;
+
+    if (id)
+        mark_id(s, id);
+    if (p->nsuppress > 0) {
+        json_t *values;
+        json_t *terms = supp_terms(p, evs, n, &values);
+        char *vs = json_dumps(values, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+        json_decref(values);
+        klen = strlen(rule_id) + 1 + strlen(vs);
+        key = xmalloc(klen + 1);
+        snprintf(key, klen + 1, "%s\x1f%s", rule_id, vs);
+        free(vs);
+        e = mw_dict_get(s->supp, key, klen);
+        if (e != NULL && t < e->start + e->window) {
+            /* inside the window of the alert already delivered for this key */
+            if (e->count == 0)
+                e->first = t;
+            e->count++;
+            e->last = t;
+            r->suppressed++;
+            json_decref(terms);
+            v = MW_SHAPE_SUPPRESSED;
+            goto out;
+        }
+        if (!cap_admit(rule_id, r, p, t)) {
+            json_decref(terms);
+            r->capped++;
+            v = MW_SHAPE_CAPPED;
+            goto out;
+        }
+        json_t *sj = json_pack("{s:I, s:O}", "docs_count",
+                               (json_int_t)(e ? e->count : 0), "terms", terms);
+        if (e && e->count > 0) {
+            json_object_set_new(sj, "start", time_str(e->first));
+            json_object_set_new(sj, "end", time_str(e->last));
+        }
+        json_object_set_new(json_object_get(alert, "moonwatch"), "suppression", sj);
+        if (e == NULL) {
+            e = xcalloc(1, sizeof(*e));
+            e->rule = xstrdup(rule_id);
+            mw_dict_put(s->supp, key, klen, e);
+        }
+        json_decref(e->terms);
+        e->terms = terms;
+        e->window = p->suppress_window;
+        e->start = t;
+        e->count = 0;
+        e->first = e->last = 0;
+    } else if (!cap_admit(rule_id, r, p, t)) {
+        r->capped++;
+        v = MW_SHAPE_CAPPED;
+        goto out;
+    }
+    r->delivered++;
+    if (s->out)
+        mw_output_write(s->out, alert);
+out:
+    free(key);
+    if (++s->submits % SWEEP_EVERY == 0)
+        sweep(s, t);
+    return v;
+}
+
+static void finish_rule(const void *key, size_t klen, void *val, void *ud)
+{
+    char id[512];
+    (void)ud;
+    snprintf(id, sizeof(id), "%.*s", (int)klen, (const char *)key);
+    report_cap(id, val);
+}
+
+void mw_shape_finish(struct mw_shape *s)
+{
+    mw_dict_foreach(s->rules, finish_rule, NULL);
+}
+
+struct pending {
+    const char *rule;
+    size_t rlen;
+    uint64_t n;
+};
+
+static void count_pending(const void *key, size_t klen, void *val, void *ud)
+{
+    struct pending *pd = ud;
+    struct supp *e = val;
+    (void)klen;
+    if (strncmp(key, pd->rule, pd->rlen) == 0 && ((const char *)key)[pd->rlen] == '\x1f')
+        pd->n += e->count;
+}
+
+void mw_shape_rule_stats(const struct mw_shape *s, const char *rule_id, json_t *o)
+{
+    const struct rstats *r = mw_dict_get(s->rules, rule_id, strlen(rule_id));
+    static const struct rstats zero;
+    struct pending pd = {rule_id, strlen(rule_id), 0};
+    if (r == NULL)
+        r = &zero;
+    mw_dict_foreach(s->supp, count_pending, &pd);
+    json_object_set_new(o, "delivered", json_integer((json_int_t)r->delivered));
+    json_object_set_new(o, "deduplicated", json_integer((json_int_t)r->deduplicated));
+    json_object_set_new(o, "suppressed", json_integer((json_int_t)r->suppressed));
+    json_object_set_new(o, "suppressed_pending", json_integer((json_int_t)pd.n));
+    json_object_set_new(o, "capped", json_integer((json_int_t)r->capped));
+    json_object_set_new(o, "hook_dropped", json_integer((json_int_t)r->hook_dropped));
+    json_object_set_new(o, "hook_errors", json_integer((json_int_t)r->hook_errors));
+}
