@@ -4,7 +4,15 @@
  * state (so a later per-rule reload can keep state when the shape is
  * unchanged). Events are dispatched to every rule in order; each rule sees
  * each event exactly once. A rule's failures are counted against that rule
- * only.
+ * only; after quarantine_after failed predicate calls in a row the rule is
+ * quarantined (skipped) until it is reloaded.
+ *
+ * Reload is per rule file: the new version is loaded in a fresh sandbox off
+ * to the side and swapped in only if it loads; the caller does it between
+ * two dispatches, so no event is lost or seen twice by the rule. Window state
+ * survives when the rule id and shape (mw_rule_shape) are unchanged.
+ * Host events (loaded, reload failed, quarantined, state dropped, removed)
+ * are written as health records (mw_health) when opts.health_records.
  */
 #ifndef MW_ENGINE_H
 #define MW_ENGINE_H
@@ -22,6 +30,8 @@ struct mw_engine_opts {
     struct mw_sandbox_limits limits;
     bool alert_time_from_events;        /* @timestamp = last event time */
     size_t max_open_keys;               /* per sequence rule; 0 = unlimited */
+    uint64_t quarantine_after;          /* consecutive failures; 0 = never */
+    bool health_records;                /* write rule health records */
 };
 
 struct mw_engine;
@@ -37,6 +47,27 @@ void mw_engine_free(struct mw_engine *e);
 int mw_engine_load(struct mw_engine *e, char *const *paths, int npaths);
 size_t mw_engine_rule_count(const struct mw_engine *e);
 
+/* Lists the rule files under paths (files as given; folders scanned
+ * recursively for *.lua, in name order) into *files (new array of new
+ * strings, caller frees both). Returns the number of paths that could not
+ * be read (reported on stderr unless quiet). */
+int mw_engine_scan(char *const *paths, int npaths, char ***files, size_t *nfiles,
+                   bool quiet);
+
+/* Loads path in a fresh sandbox and, if it loads and its id is not taken by
+ * another file's rule, swaps it in for the rule loaded from path (or adds
+ * it). Window state is kept when id and shape are unchanged, else dropped
+ * with a log line and a state_dropped record; a quarantine is lifted.
+ * Returns 0, or -1 when the new version failed: the running version (if any)
+ * stays, the error ("path:line: msg") is logged and recorded. */
+int mw_engine_reload_file(struct mw_engine *e, const char *path);
+/* Removes the rule loaded from path and frees its window state. Returns 0,
+ * or -1 when no rule was loaded from path. */
+int mw_engine_remove_file(struct mw_engine *e, const char *path);
+bool mw_engine_has_file(const struct mw_engine *e, const char *path);
+/* Successful and failed reloads so far. */
+void mw_engine_reload_counts(const struct mw_engine *e, uint64_t *ok, uint64_t *failed);
+
 /* Feeds one event to every rule. Borrows ev. */
 void mw_engine_dispatch(struct mw_engine *e, struct mw_event *ev);
 /* Routes alerts through shape (dedup, suppression, caps) before the
@@ -51,11 +82,6 @@ void mw_engine_finish(struct mw_engine *e);
 typedef void (*mw_engine_alert_fn)(void *ud, const json_t *alert);
 void mw_engine_set_alert_hook(struct mw_engine *e, mw_engine_alert_fn fn, void *ud);
 
-/* The rule files paths name (files as given; folders scanned recursively for
- * *.lua in name order), as new strings in *files (free each and the array).
- * Reports unreadable paths on stderr and returns how many there were. */
-int mw_engine_find_rules(char *const *paths, int npaths, char ***files,
-                         size_t *nfiles);
 
 uint64_t mw_engine_alerts(const struct mw_engine *e);
 /* Per-rule statistics as a JSON array (new reference). */

@@ -62,15 +62,26 @@ enum mw_line_status {
     MW_LINE_OK,        /* line and len hold a line without its newline */
     MW_LINE_TOO_LONG,  /* a line over the limit was skipped; *len = its size */
     MW_LINE_EOF,
+    MW_LINE_AGAIN,     /* follow mode: no complete line yet, try later */
     MW_LINE_ERROR,     /* read error, reported in err */
 };
 
 /* Reads the next line. On MW_LINE_OK, *line is borrowed and valid until the
  * next call. *lineno and *offset are the line's 1-based number and byte
- * offset. A last line without a newline is returned at end of file. */
+ * offset. A last line without a newline is returned at end of file, except
+ * in follow mode, where it waits for its newline (MW_LINE_AGAIN). */
 enum mw_line_status mw_input_next_line(struct mw_input *in, const char **line,
                                        size_t *len, uint64_t *lineno,
                                        uint64_t *offset, struct mw_error *err);
+
+/* Follow mode (tail -f): at the end of a regular file, or when a pipe has
+ * nothing to read, mw_input_next_line returns MW_LINE_AGAIN instead of a
+ * partial last line or EOF; a pipe's real end is still MW_LINE_EOF. Turning
+ * follow off again (at shutdown) lets the next call return the partial line. */
+void mw_input_set_follow(struct mw_input *in, bool follow);
+/* The descriptor being read (for poll); borrowed. */
+int mw_input_fd(const struct mw_input *in);
+bool mw_input_is_regular(const struct mw_input *in);
 
 /* true when the line holds only JSON whitespace */
 bool mw_line_is_blank(const char *line, size_t len);

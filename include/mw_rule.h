@@ -33,7 +33,9 @@ struct mw_rule_meta {
 
 struct mw_rule_errors {
     uint64_t by_class[MW_FAIL__COUNT];  /* failed predicate calls per class */
-    uint64_t consecutive;
+    uint64_t consecutive;               /* failed calls in a row (quarantine) */
+    enum mw_fail last;                  /* class of the latest failure */
+    char last_msg[256];                 /* its message, first line */
     int64_t last_logged[MW_FAIL__COUNT]; /* wall seconds of the last log line */
     uint64_t hook_failures;             /* on_alert calls that failed */
     int64_t hook_last_logged;

@@ -14,6 +14,7 @@
 #include <stdio.h>
 
 #include "mw_engine.h"
+#include "mw_reload.h"
 
 enum mw_summary_format {
     MW_SUMMARY_TEXT,
@@ -38,13 +39,21 @@ struct mw_run_opts {
     const char *dead_letter;    /* NULL: none */
     enum mw_summary_format summary;
     int max_reports_per_input;  /* rejected-line messages before going quiet */
+    bool follow;                /* tail the inputs until SIGINT/SIGTERM */
+    struct mw_reload *reload;   /* borrowed, follow mode: rule watcher, may be NULL */
+    bool health_records;        /* started/stopped health records */
+    const char *metrics_file;   /* Prometheus textfile, NULL: none */
+    int metrics_interval_ms;    /* follow mode; <= 0: 5000 */
     /* optional: called every few thousand events and once at the end */
     void (*progress)(void *ud, const struct mw_run_progress *p);
     void *progress_ud;
 };
 
-/* Runs the engine over the inputs to their end. Returns 0, or 2 when an
- * input or the dead-letter file cannot be opened. Summary to stderr. */
+/* Runs the engine over the inputs to their end or, in follow mode, until
+ * SIGINT or SIGTERM (SIGHUP reloads every rule): then what the inputs hold
+ * is processed, outputs are flushed and it returns 0. Returns 2 when an
+ * input or the dead-letter file cannot be opened. Summary to stderr; the
+ * metrics file (if any) is rewritten every interval and at the end. */
 int mw_run(struct mw_engine *e, struct mw_output *out, const struct mw_run_opts *o);
 
 #endif

@@ -4,7 +4,9 @@
  * base (without dofile, loadfile, load, collectgarbage; print is mw.log),
  * table, string (without dump), math, utf8, a safe `os` (clock, date, time,
  * difftime), and a `require` that serves only modules from the project's lua/
- * folder, in text mode. A custom allocator caps memory; a count hook caps
+ * folder, in text mode, as read-only proxies (nested tables too, rawset
+ * refused). Reading io, debug, coroutine or package raises "blocked: global
+ * 'x' ..." instead of giving nil. A custom allocator caps memory; a count hook caps
  * instructions per call and re-arms itself with count 1 once tripped, and
  * pcall/xpcall re-raise while a limit is tripped, so a script cannot swallow
  * the kill. Failures are classified for counting and quarantine.

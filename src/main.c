@@ -10,6 +10,7 @@
 #include "mw_log.h"
 #include "mw_mem.h"
 #include "mw_output.h"
+#include "mw_reload.h"
 #include "mw_run.h"
 #include "mw_shape.h"
 
@@ -74,6 +75,18 @@ static const char *const usage_run =
     "      --lua-dir DIR           folder of the moonwatch Lua modules\n"
     "      --strict                refuse to start when any rule fails to load\n"
     "                              (default: report it and run the others)\n"
+    "  -f, --follow                keep reading the inputs as they grow (tail -f)\n"
+    "                              and reload changed rule files, until SIGINT or\n"
+    "                              SIGTERM; SIGHUP reloads every rule\n"
+    "      --reload-debounce MS    quiet time before reloading changed rules (100)\n"
+    "      --quarantine-after N    quarantine a rule after N failed predicate calls\n"
+    "                              in a row until it is reloaded (100; 0: never)\n"
+    "      --health-output SPEC    where health records go: stderr (default),\n"
+    "                              file:PATH (like --health PATH) or none; rule\n"
+    "                              records (loaded, reload failed, quarantined...)\n"
+    "                              are written with --follow or either option\n"
+    "      --metrics-file PATH     Prometheus textfile, rewritten atomically\n"
+    "      --metrics-interval S    seconds between rewrites in follow mode (5)\n"
     "  -q, --quiet                 only warnings and errors on stderr\n"
     "  -h, --help                  this help\n";
 
@@ -104,6 +117,11 @@ enum {
     OPT_STATE_DIR,
     OPT_SPOOL_DIR,
     OPT_HEALTH,
+    OPT_DEBOUNCE,
+    OPT_QUARANTINE,
+    OPT_HEALTH_OUTPUT,
+    OPT_METRICS,
+    OPT_METRICS_INTERVAL,
 };
 
 static void on_sighup(int sig)
@@ -131,6 +149,12 @@ static int cmd_run(int argc, char **argv)
         {"state-dir", required_argument, NULL, OPT_STATE_DIR},
         {"spool-dir", required_argument, NULL, OPT_SPOOL_DIR},
         {"health", required_argument, NULL, OPT_HEALTH},
+        {"follow", no_argument, NULL, 'f'},
+        {"reload-debounce", required_argument, NULL, OPT_DEBOUNCE},
+        {"quarantine-after", required_argument, NULL, OPT_QUARANTINE},
+        {"health-output", required_argument, NULL, OPT_HEALTH_OUTPUT},
+        {"metrics-file", required_argument, NULL, OPT_METRICS},
+        {"metrics-interval", required_argument, NULL, OPT_METRICS_INTERVAL},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -147,16 +171,21 @@ static int cmd_run(int argc, char **argv)
     struct mw_shape *shape = NULL;
     const char *state_dir = NULL, *spool_dir = NULL, *health = NULL;
     char spool_buf[PATH_MAX];
+    struct mw_reload *reload = NULL;
+    const char *health_spec = NULL;
+    size_t debounce = MW_RELOAD_DEFAULT_DEBOUNCE_MS;
     size_t sz;
 
     eo.max_open_keys = 1000000;
+    eo.quarantine_after = 100;
+    ro.metrics_interval_ms = 5000;
     ro.timestamp_field = "@timestamp";
     ro.max_line = MW_DEFAULT_MAX_LINE;
     ro.summary = MW_SUMMARY_TEXT;
     ro.max_reports_per_input = 100;
 
     optind = 1;
-    while ((c = getopt_long(argc, argv, "r:o:t:qh", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "r:o:t:qhf", longopts, NULL)) != -1) {
         switch (c) {
         case 'r': rules[nrules++] = optarg; break;
         case 'o': outputs[noutputs++] = optarg; break;
@@ -204,6 +233,32 @@ static int cmd_run(int argc, char **argv)
             break;
         case OPT_LUA_DIR: lua_dir_opt = optarg; break;
         case OPT_STRICT: strict = true; break;
+        case 'f': ro.follow = true; break;
+        case OPT_DEBOUNCE:
+            if (mw_parse_size(optarg, &debounce) < 0 || debounce > 60000) {
+                usage_error(usage_run, "--reload-debounce needs milliseconds in 1..60000");
+                goto done;
+            }
+            break;
+        case OPT_QUARANTINE:
+            if (strcmp(optarg, "0") == 0) {
+                eo.quarantine_after = 0;
+            } else if (mw_parse_size(optarg, &sz) < 0) {
+                usage_error(usage_run, "--quarantine-after needs a number (0: never)");
+                goto done;
+            } else {
+                eo.quarantine_after = sz;
+            }
+            break;
+        case OPT_HEALTH_OUTPUT: health_spec = optarg; break;
+        case OPT_METRICS: ro.metrics_file = optarg; break;
+        case OPT_METRICS_INTERVAL:
+            if (mw_parse_size(optarg, &sz) < 0 || sz > 86400) {
+                usage_error(usage_run, "--metrics-interval needs seconds in 1..86400");
+                goto done;
+            }
+            ro.metrics_interval_ms = (int)sz * 1000;
+            break;
         case OPT_STATE_DIR: state_dir = optarg; break;
         case OPT_SPOOL_DIR: spool_dir = optarg; break;
         case OPT_HEALTH: health = optarg; break;
@@ -216,6 +271,17 @@ static int cmd_run(int argc, char **argv)
     }
     eo.lua_dir = mw_find_lua_dir(lua_dir_opt, lua_buf, sizeof(lua_buf));
 
+    if (health_spec) {
+        /* --health-output SPEC: stderr, file:PATH or none */
+        if (strncmp(health_spec, "file:", 5) == 0 && health_spec[5] != '\0') {
+            health = health_spec + 5;
+        } else if (strcmp(health_spec, "none") == 0) {
+            health = "/dev/null";
+        } else if (strcmp(health_spec, "stderr") != 0) {
+            usage_error(usage_run, "--health-output is stderr, file:PATH or none");
+            goto done;
+        }
+    }
     if (health) {
         struct mw_error err;
         if (mw_health_open(health, &err) < 0) {
@@ -251,6 +317,10 @@ static int cmd_run(int argc, char **argv)
         }
     }
     signal(SIGHUP, on_sighup);
+    /* host-event records (rules loaded, reload failed, quarantined, ...):
+     * always in follow mode, otherwise when a health sink was asked for */
+    eo.health_records = ro.follow || health || health_spec;
+    ro.health_records = eo.health_records;
     e = mw_engine_new(&eo, out);
     mw_engine_set_shape(e, shape);
     failed = mw_engine_load(e, rules, nrules);
@@ -261,9 +331,15 @@ static int cmd_run(int argc, char **argv)
     if (failed > 0)
         mw_log_warn("%d rule file(s) failed to load (reported above); running "
                     "the %zu that loaded", failed, mw_engine_rule_count(e));
-    if (mw_engine_rule_count(e) == 0) {
+    if (mw_engine_rule_count(e) == 0 && !ro.follow) {
         mw_log_error("no rules loaded from the given --rules paths");
         goto done;
+    }
+    if (ro.follow) {
+        if (mw_engine_rule_count(e) == 0)
+            mw_log_warn("no rules loaded yet: waiting for rule files to appear or be fixed");
+        reload = mw_reload_new(e, rules, nrules, (int)debounce);
+        ro.reload = reload;
     }
     mw_log_info("loaded %zu rule(s)", mw_engine_rule_count(e));
     ro.inputs = argv + optind;
@@ -271,6 +347,7 @@ static int cmd_run(int argc, char **argv)
     rc = mw_run(e, out, &ro);
 
 done:
+    mw_reload_free(reload);
     mw_engine_free(e);
     mw_output_free(out);
     mw_shape_free(shape);

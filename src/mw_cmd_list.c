@@ -3,7 +3,8 @@
  * Each rule file is loaded in its sandbox (as `check` does) and shown with
  * its id, name, severity, MITRE ATT&CK techniques (sub-techniques when the
  * rule names them) and state: "loaded", or "failed" with the load error.
- * Quarantine does not exist yet (issue 4), so no rule is shown quarantined.
+ * Quarantine is a state of a running `run` (reported by its health records),
+ * so a rule freshly loaded here is never quarantined.
  */
 #include "mw_cmd.h"
 #include "mw_engine.h"
@@ -112,9 +113,9 @@ int mw_cmd_list(int argc, char **argv)
     }
     lua_dir = mw_find_lua_dir(lua_dir_opt, lua_buf, sizeof(lua_buf));
     if (optind < argc)
-        mw_engine_find_rules(argv + optind, argc - optind, &files, &nfiles);
+        mw_engine_scan(argv + optind, argc - optind, &files, &nfiles, false);
     else
-        mw_engine_find_rules(default_paths, 1, &files, &nfiles);
+        mw_engine_scan(default_paths, 1, &files, &nfiles, false);
 
     json_t *rows = json_array();
     for (size_t i = 0; i < nfiles; i++) {

@@ -270,9 +270,9 @@ int mw_cmd_test(int argc, char **argv)
     eo.alert_time_from_events = true;   /* the virtual clock: event time only */
     eo.max_open_keys = 1000000;
     if (optind < argc)
-        bad = mw_engine_find_rules(argv + optind, argc - optind, &files, &nfiles);
+        bad = mw_engine_scan(argv + optind, argc - optind, &files, &nfiles, false);
     else
-        bad = mw_engine_find_rules(default_paths, 1, &files, &nfiles);
+        bad = mw_engine_scan(default_paths, 1, &files, &nfiles, false);
     failed += bad;
     if (nfiles == 0 && bad == 0)
         mw_log_warn("no rule files found");

@@ -8,6 +8,7 @@
 #include "mw_engine.h"
 #include "mw_alert.h"
 #include "mw_dict.h"
+#include "mw_health.h"
 #include "mw_log.h"
 #include "mw_rule.h"
 #include "mw_seq.h"
@@ -26,6 +27,9 @@ struct slot {
     uint64_t raised;                /* detections, before shaping */
     uint64_t alerts;                /* delivered to the outputs */
     uint64_t alert_failures;
+    bool quarantined;               /* skipped by dispatch until reloaded */
+    int64_t loaded_at;              /* wall seconds of the last (re)load */
+    uint64_t reloads;               /* successful reloads of this file */
 };
 
 struct mw_engine {
@@ -36,6 +40,7 @@ struct mw_engine {
     struct slot *slots;             /* owned */
     size_t nslots;
     uint64_t alerts;
+    uint64_t reloads_ok, reloads_failed;
     struct slot *current;           /* during dispatch, for the emit callback */
     mw_engine_alert_fn hook;        /* may be NULL */
     void *hook_ud;
@@ -87,7 +92,7 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int scan(const char *path, struct pathlist *pl, int depth)
+static int scan(const char *path, struct pathlist *pl, int depth, bool quiet)
 {
     struct stat sb;
     DIR *d;
@@ -95,7 +100,8 @@ static int scan(const char *path, struct pathlist *pl, int depth)
     struct pathlist local = {0};
 
     if (stat(path, &sb) < 0) {
-        mw_log_error("%s: no such rule file or folder", path);
+        if (!quiet)
+            mw_log_error("%s: no such rule file or folder", path);
         return -1;
     }
     if (!S_ISDIR(sb.st_mode)) {
@@ -103,7 +109,8 @@ static int scan(const char *path, struct pathlist *pl, int depth)
         return 0;
     }
     if (depth > 16 || (d = opendir(path)) == NULL) {
-        mw_log_error("%s: cannot read folder", path);
+        if (!quiet)
+            mw_log_error("%s: cannot read folder", path);
         return -1;
     }
     while ((de = readdir(d)) != NULL) {
@@ -123,7 +130,7 @@ static int scan(const char *path, struct pathlist *pl, int depth)
     int rc = 0;
     for (size_t i = 0; i < local.n; i++) {
         if (stat(local.v[i], &sb) == 0 && S_ISDIR(sb.st_mode)) {
-            if (scan(local.v[i], pl, depth + 1) < 0)
+            if (scan(local.v[i], pl, depth + 1, quiet) < 0)
                 rc = -1;
         } else {
             pl_add(pl, local.v[i]);
@@ -134,44 +141,86 @@ static int scan(const char *path, struct pathlist *pl, int depth)
     return rc;
 }
 
-int mw_engine_find_rules(char *const *paths, int npaths, char ***files,
-                         size_t *nfiles)
+int mw_engine_scan(char *const *paths, int npaths, char ***files, size_t *nfiles,
+                   bool quiet)
 {
     struct pathlist pl = {0};
     int failed = 0;
-
     for (int i = 0; i < npaths; i++)
-        if (scan(paths[i], &pl, 0) < 0)
+        if (scan(paths[i], &pl, 0, quiet) < 0)
             failed++;
     *files = pl.v;
     *nfiles = pl.n;
     return failed;
 }
 
+static struct slot *find_file(struct mw_engine *e, const char *path)
+{
+    for (size_t k = 0; k < e->nslots; k++)
+        if (strcmp(mw_rule_file(e->slots[k].rule), path) == 0)
+            return &e->slots[k];
+    return NULL;
+}
+
+static void health(struct mw_engine *e, const char *kind, json_t *fields)
+{
+    if (e->opts.health_records)
+        mw_health_emit(kind, fields);
+    else
+        json_decref(fields);
+}
+
+static int64_t wall_seconds(void)
+{
+    return (int64_t)time(NULL);
+}
+
+/* Loads path off to the side and checks its id against the other rules.
+ * Returns the new rule, or NULL with err set. */
+static struct mw_rule *load_checked(struct mw_engine *e, const char *path,
+                                    struct mw_error *err)
+{
+    struct mw_rule *r = mw_rule_load(path, e->lua_dir, &e->opts.limits, err);
+    if (r == NULL)
+        return NULL;
+    const char *id = mw_rule_meta(r)->id;
+    for (size_t k = 0; k < e->nslots; k++) {
+        const char *other = mw_rule_file(e->slots[k].rule);
+        if (strcmp(other, path) != 0 && strcmp(mw_rule_meta(e->slots[k].rule)->id, id) == 0) {
+            mw_error_set(err, "%s: duplicate rule id '%s' (already loaded from %s)",
+                         path, id, other);
+            mw_rule_free(r);
+            return NULL;
+        }
+    }
+    if (mw_rule_kind(r) == MW_RULE_SEQUENCE)
+        ((struct mw_seq_def *)mw_rule_seq(r))->max_keys = e->opts.max_open_keys;
+    return r;
+}
+
+static json_t *rule_fields(const struct mw_rule *r)
+{
+    return json_pack("{s:s, s:s, s:s}", "rule_id", mw_rule_meta(r)->id,
+                     "rule_name", mw_rule_meta(r)->name, "file", mw_rule_file(r));
+}
+
 int mw_engine_load(struct mw_engine *e, char *const *paths, int npaths)
 {
-    struct pathlist pl = {0};
-    int failed = mw_engine_find_rules(paths, npaths, &pl.v, &pl.n);
+    char **files;
+    size_t nfiles;
+    int failed = mw_engine_scan(paths, npaths, &files, &nfiles, false);
 
-    for (size_t i = 0; i < pl.n; i++) {
+    for (size_t i = 0; i < nfiles; i++) {
         struct mw_error err;
-        struct mw_rule *r = mw_rule_load(pl.v[i], e->lua_dir, &e->opts.limits, &err);
+        struct mw_rule *r = NULL;
+        if (find_file(e, files[i]))
+            mw_error_set(&err, "%s: given twice (already loaded)", files[i]);
+        else
+            r = load_checked(e, files[i], &err);
         if (r == NULL) {
             mw_log_error("%s", err.msg);
-            failed++;
-            continue;
-        }
-        const char *id = mw_rule_meta(r)->id;
-        bool dup = false;
-        for (size_t k = 0; k < e->nslots; k++) {
-            if (strcmp(mw_rule_meta(e->slots[k].rule)->id, id) == 0) {
-                mw_log_error("%s: duplicate rule id '%s' (already loaded from %s)",
-                             pl.v[i], id, mw_rule_file(e->slots[k].rule));
-                dup = true;
-            }
-        }
-        if (dup) {
-            mw_rule_free(r);
+            health(e, "load_failed", json_pack("{s:s, s:s}", "file", files[i],
+                                               "error", err.msg));
             failed++;
             continue;
         }
@@ -179,15 +228,121 @@ int mw_engine_load(struct mw_engine *e, char *const *paths, int npaths)
         struct slot *s = &e->slots[e->nslots++];
         memset(s, 0, sizeof(*s));
         s->rule = r;
-        if (mw_rule_kind(r) == MW_RULE_SEQUENCE) {
-            ((struct mw_seq_def *)mw_rule_seq(r))->max_keys = e->opts.max_open_keys;
+        s->loaded_at = wall_seconds();
+        if (mw_rule_kind(r) == MW_RULE_SEQUENCE)
             s->state = mw_seq_state_new(mw_rule_seq(r));
-        }
+        health(e, "rule_loaded", rule_fields(r));
     }
-    for (size_t i = 0; i < pl.n; i++)
-        free(pl.v[i]);
-    free(pl.v);
+    for (size_t i = 0; i < nfiles; i++)
+        free(files[i]);
+    free(files);
     return failed;
+}
+
+/* ---------------------------------------------------------------------- */
+/* reload                                                                  */
+
+static uint64_t open_count(const struct slot *s)
+{
+    return s->state ? mw_seq_stats(s->state)->open : 0;
+}
+
+int mw_engine_reload_file(struct mw_engine *e, const char *path)
+{
+    struct mw_error err;
+    struct mw_rule *r = load_checked(e, path, &err);
+    struct slot *s = find_file(e, path);
+
+    if (r == NULL) {
+        e->reloads_failed++;
+        if (s)
+            mw_log_error("reload failed, rule %s keeps running its previous version: %s",
+                         mw_rule_meta(s->rule)->id, err.msg);
+        else
+            mw_log_error("reload failed: %s", err.msg);
+        json_t *f = json_pack("{s:s, s:s, s:b}", "file", path, "error", err.msg,
+                              "previous_version_kept", s != NULL);
+        if (s)
+            json_object_set_new(f, "rule_id", json_string(mw_rule_meta(s->rule)->id));
+        health(e, "reload_failed", f);
+        return -1;
+    }
+    e->reloads_ok++;
+    json_t *f = rule_fields(r);
+    if (s == NULL) {
+        e->slots = xrealloc(e->slots, (e->nslots + 1) * sizeof(*e->slots));
+        s = &e->slots[e->nslots++];
+        memset(s, 0, sizeof(*s));
+        s->rule = r;
+        if (mw_rule_kind(r) == MW_RULE_SEQUENCE)
+            s->state = mw_seq_state_new(mw_rule_seq(r));
+        json_object_set_new(f, "state", json_string(s->state ? "new" : "none"));
+    } else {
+        struct mw_rule *old = s->rule;
+        bool same_id = strcmp(mw_rule_meta(old)->id, mw_rule_meta(r)->id) == 0;
+        bool keep = same_id && strcmp(mw_rule_shape(old), mw_rule_shape(r)) == 0;
+        if (!keep && s->state) {
+            uint64_t open = open_count(s);
+            mw_log_warn("rule %s (%s): detection shape changed on reload (%s -> %s): "
+                        "window state dropped, %llu open sequence(s) freed",
+                        mw_rule_meta(old)->id, path, mw_rule_shape(old),
+                        mw_rule_shape(r), (unsigned long long)open);
+            json_t *d = rule_fields(old);
+            json_object_set_new(d, "old_shape", json_string(mw_rule_shape(old)));
+            json_object_set_new(d, "new_shape", json_string(mw_rule_shape(r)));
+            json_object_set_new(d, "new_rule_id", json_string(mw_rule_meta(r)->id));
+            json_object_set_new(d, "open_sequences_dropped", json_integer((json_int_t)open));
+            health(e, "state_dropped", d);
+            mw_seq_state_free(s->state);
+            s->state = NULL;
+        }
+        if (!same_id) {
+            s->matched = s->raised = s->alerts = s->alert_failures = 0;
+            s->reloads = 0;
+        }
+        if (s->state == NULL && mw_rule_kind(r) == MW_RULE_SEQUENCE)
+            s->state = mw_seq_state_new(mw_rule_seq(r));
+        if (s->quarantined)
+            mw_log_info("rule %s: quarantine lifted by the reload", mw_rule_meta(r)->id);
+        json_object_set_new(f, "state", json_string(s->state == NULL ? "none"
+                                                    : keep ? "kept" : "new"));
+        json_object_set_new(f, "quarantine_lifted", json_boolean(s->quarantined));
+        s->rule = r;
+        s->reloads++;
+        s->quarantined = false;
+        mw_rule_free(old);
+    }
+    s->loaded_at = wall_seconds();
+    json_object_set_new(f, "reload", json_true());
+    json_object_set_new(f, "open_sequences", json_integer((json_int_t)open_count(s)));
+    mw_log_info("rule %s reloaded from %s (window state %s)", mw_rule_meta(r)->id, path,
+                json_string_value(json_object_get(f, "state")));
+    health(e, "rule_loaded", f);
+    return 0;
+}
+
+int mw_engine_remove_file(struct mw_engine *e, const char *path)
+{
+    struct slot *s = find_file(e, path);
+    if (s == NULL)
+        return -1;
+    uint64_t open = open_count(s);
+    json_t *f = rule_fields(s->rule);
+    json_object_set_new(f, "open_sequences_freed", json_integer((json_int_t)open));
+    mw_log_info("rule %s removed (%s deleted): %llu open sequence(s) freed",
+                mw_rule_meta(s->rule)->id, path, (unsigned long long)open);
+    health(e, "rule_removed", f);
+    mw_seq_state_free(s->state);
+    mw_rule_free(s->rule);
+    size_t i = (size_t)(s - e->slots);
+    memmove(&e->slots[i], &e->slots[i + 1], (e->nslots - i - 1) * sizeof(*s));
+    e->nslots--;
+    return 0;
+}
+
+bool mw_engine_has_file(const struct mw_engine *e, const char *path)
+{
+    return find_file((struct mw_engine *)e, path) != NULL;
 }
 
 size_t mw_engine_rule_count(const struct mw_engine *e)
@@ -250,11 +405,28 @@ out:
     json_decref(alert);
 }
 
+static void quarantine(struct mw_engine *e, struct slot *s)
+{
+    const struct mw_rule_errors *er = mw_rule_errors(s->rule);
+    s->quarantined = true;
+    mw_log_error("rule %s (%s) quarantined after %llu consecutive failures (last: [%s] %s); "
+                 "it receives no events until it is reloaded",
+                 mw_rule_meta(s->rule)->id, mw_rule_file(s->rule),
+                 (unsigned long long)er->consecutive, mw_fail_name(er->last), er->last_msg);
+    json_t *f = rule_fields(s->rule);
+    json_object_set_new(f, "consecutive_failures", json_integer((json_int_t)er->consecutive));
+    json_object_set_new(f, "last_error_class", json_string(mw_fail_name(er->last)));
+    json_object_set_new(f, "last_error", json_string(er->last_msg));
+    health(e, "quarantined", f);
+}
+
 void mw_engine_dispatch(struct mw_engine *e, struct mw_event *ev)
 {
     for (size_t i = 0; i < e->nslots; i++) {
         struct slot *s = &e->slots[i];
         const struct mw_match_ctx *ctx = mw_rule_ctx(s->rule);
+        if (s->quarantined)
+            continue;
         e->current = s;
         if (s->state) {
             mw_seq_process(mw_rule_seq(s->rule), s->state, ev, ctx, emit, e);
@@ -263,6 +435,9 @@ void mw_engine_dispatch(struct mw_engine *e, struct mw_event *ev)
             s->matched++;
             emit(e, one, 1);
         }
+        if (e->opts.quarantine_after > 0 &&
+            mw_rule_errors(s->rule)->consecutive >= e->opts.quarantine_after)
+            quarantine(e, s);
     }
     e->current = NULL;
 }
@@ -291,6 +466,12 @@ uint64_t mw_engine_alerts(const struct mw_engine *e)
     return e->alerts;
 }
 
+void mw_engine_reload_counts(const struct mw_engine *e, uint64_t *ok, uint64_t *failed)
+{
+    *ok = e->reloads_ok;
+    *failed = e->reloads_failed;
+}
+
 json_t *mw_engine_stats(const struct mw_engine *e)
 {
     json_t *arr = json_array();
@@ -308,6 +489,9 @@ json_t *mw_engine_stats(const struct mw_engine *e)
             json_object_set_new(errs, mw_fail_name(c),
                                 json_integer((json_int_t)er->by_class[c]));
         json_object_set_new(o, "errors", errs);
+        json_object_set_new(o, "quarantined", json_boolean(s->quarantined));
+        json_object_set_new(o, "loaded_at", json_integer((json_int_t)s->loaded_at));
+        json_object_set_new(o, "reloads", json_integer((json_int_t)s->reloads));
         json_object_set_new(o, "raised", json_integer((json_int_t)s->raised));
         json_object_set_new(o, "hook_errors", json_integer((json_int_t)er->hook_failures));
         if (e->shape)

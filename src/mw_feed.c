@@ -165,6 +165,7 @@ static void refill(struct mw_feed *f, struct source *s)
 
         switch (ls) {
         case MW_LINE_EOF:
+        case MW_LINE_AGAIN:     /* follow mode only; feeds never follow */
             s->done = true;
             break;
         case MW_LINE_ERROR:

@@ -10,6 +10,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +28,8 @@ struct mw_input {
     char *buf;          /* owned */
     size_t cap, start, end; /* live bytes are buf[start..end) */
     bool eof;
+    bool follow;        /* end of data is "nothing yet", not the end */
+    bool regular;       /* a regular file (else pipe, tty, socket) */
     bool discarding;    /* inside an over-long line */
     size_t discarded;   /* bytes of the over-long line so far */
     uint64_t lineno;    /* number of the last line handed out */
@@ -76,6 +80,8 @@ struct mw_input *mw_input_open(const char *path, size_t max_line,
     in->max_line = max_line ? max_line : MW_DEFAULT_MAX_LINE;
     in->cap = in->max_line + 1 < CHUNK ? in->max_line + 1 : CHUNK;
     in->buf = xmalloc(in->cap);
+    struct stat sb;
+    in->regular = fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode);
     size_t plen = strlen(path);
     if (in->owns_fd && plen > 3 && strcmp(path + plen - 3, ".gz") == 0) {
         in->gz = gzdopen(fd, "rb");
@@ -112,8 +118,24 @@ struct mw_input_stats *mw_input_stats(struct mw_input *in)
     return &in->stats;
 }
 
+void mw_input_set_follow(struct mw_input *in, bool follow)
+{
+    in->follow = follow;
+}
+
+int mw_input_fd(const struct mw_input *in)
+{
+    return in->fd;
+}
+
+bool mw_input_is_regular(const struct mw_input *in)
+{
+    return in->regular;
+}
+
 /* Reads more bytes into the buffer, compacting or growing it first.
- * Returns bytes read, 0 at EOF, -1 on error. */
+ * Returns bytes read, 0 at EOF, -1 on error, -2 when a followed pipe has
+ * nothing to read now. */
 static ssize_t fill(struct mw_input *in, struct mw_error *err)
 {
     if (in->start > 0) {
@@ -146,6 +168,15 @@ static ssize_t fill(struct mw_input *in, struct mw_error *err)
         in->end += (size_t)n;
         in->raw_read = (uint64_t)gzoffset(in->gz);
         return n;
+    }
+    if (in->follow && !in->regular) {
+        /* a pipe or terminal: only read what is there, never block */
+        struct pollfd p = {in->fd, POLLIN, 0};
+        int r;
+        while ((r = poll(&p, 1, 0)) < 0 && errno == EINTR)
+            ;
+        if (r == 0)
+            return -2;
     }
     for (;;) {
         ssize_t n = read(in->fd, in->buf + in->end, in->cap - in->end);
@@ -231,8 +262,12 @@ enum mw_line_status mw_input_next_line(struct mw_input *in, const char **line,
             return MW_LINE_EOF;
         }
         ssize_t got = fill(in, err);
+        if (got == -2)
+            return MW_LINE_AGAIN;
         if (got < 0)
             return MW_LINE_ERROR;
+        if (got == 0 && in->follow && in->regular)
+            return MW_LINE_AGAIN;   /* a partial last line waits for its newline */
         if (got == 0)
             in->eof = true;
     }

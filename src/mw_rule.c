@@ -381,6 +381,8 @@ static enum mw_tv call_fn(void *ud, int fn_ref, const struct mw_event *ev)
     if (f != MW_FAIL_NONE) {
         r->errors.by_class[f]++;
         r->errors.consecutive++;
+        r->errors.last = f;
+        snprintf(r->errors.last_msg, sizeof(r->errors.last_msg), "%.255s", msg);
         log_failure(r, f, msg);
         res = MW_NULL;
     } else {

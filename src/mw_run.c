@@ -1,18 +1,39 @@
-/* mw_run.c - read, frame, parse, merge by event time, dispatch, summarise */
+/* mw_run.c - read, frame, parse, merge by event time, dispatch, summarise
+ *
+ * Follow mode (tail -f) uses the same loop: an input with no complete line
+ * yet reports MW_LINE_AGAIN and does not hold back the others; when no input
+ * has an event the loop sleeps in poll() on an inotify watch of the input
+ * files, the rule watcher and any followed pipe, with a short timeout as a
+ * fallback. Between two events (every few hundred events when busy, and at
+ * every wake-up) it acts on signals, runs due rule reloads and rewrites the
+ * metrics file. Signal handlers only set sig_atomic_t flags.
+ */
 #include "mw_run.h"
+#include "mw_health.h"
 #include "mw_input.h"
 #include "mw_log.h"
 #include "mw_mem.h"
+#include "mw_metrics.h"
 
 #include <errno.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
+#include <time.h>
+#include <unistd.h>
+
+#define FOLLOW_WAIT_MS 250      /* longest sleep when idle (fallback to inotify) */
+#define FOLLOW_CHECK_EVERY 256  /* events between two checks when busy */
 
 struct src {
     struct mw_input *in;        /* owned */
     struct mw_event *head;      /* owned: next event, or NULL */
     bool done;
+    bool waiting;               /* follow mode: no complete line yet */
     int reported;
+    uint64_t late;              /* events older than one already dispatched */
 };
 
 struct run {
@@ -20,7 +41,30 @@ struct run {
     struct mw_path *ts_path;    /* owned */
     FILE *dead;                 /* owned, may be NULL */
     uint64_t dead_written;
+    bool draining;              /* shutdown: "nothing yet" means done */
 };
+
+static volatile sig_atomic_t stop_signal;   /* SIGINT or SIGTERM received */
+static volatile sig_atomic_t hup_signal;    /* SIGHUP received */
+
+static void on_stop(int sig)
+{
+    stop_signal = sig;
+}
+
+static void on_hup(int sig)
+{
+    (void)sig;
+    hup_signal = 1;
+    mw_output_request_reopen();     /* what SIGHUP does outside follow mode */
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static void dead_letter(struct run *r, const char *input, uint64_t lineno,
                         enum mw_reject reason, const char *msg,
@@ -87,7 +131,8 @@ static void reject(struct run *r, struct src *s, uint64_t lineno,
 /* Reads until the source has a head event or is exhausted. */
 static int refill(struct run *r, struct src *s)
 {
-    while (!s->done && s->head == NULL) {
+    s->waiting = false;
+    while (!s->done && !s->waiting && s->head == NULL) {
         const char *line;
         size_t len;
         uint64_t lineno, offset;
@@ -99,6 +144,12 @@ static int refill(struct run *r, struct src *s)
         switch (ls) {
         case MW_LINE_EOF:
             s->done = true;
+            break;
+        case MW_LINE_AGAIN:
+            if (r->draining)
+                s->done = true;
+            else
+                s->waiting = true;
             break;
         case MW_LINE_ERROR:
             mw_log_error("%s", err.msg);
@@ -132,7 +183,8 @@ static int refill(struct run *r, struct src *s)
     return 0;
 }
 
-static void summary_json(struct mw_engine *e, struct mw_output *out,
+/* The statistics document: the JSON summary, and the source of the metrics. */
+static json_t *stats_doc(struct mw_engine *e, struct mw_output *out,
                          struct src *srcs, int n, struct run *r)
 {
     json_t *inputs = json_array(), *outs = json_array();
@@ -152,10 +204,11 @@ static void summary_json(struct mw_engine *e, struct mw_output *out,
         parsed += st->parsed;
         rejected += st->rejected;
         blank += st->blank;
-        json_array_append_new(inputs, json_pack("{s:s, s:I, s:I, s:I, s:I, s:o}",
+        json_array_append_new(inputs, json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:o}",
             "name", mw_input_name(srcs[i].in), "lines", (json_int_t)st->lines,
             "parsed", (json_int_t)st->parsed, "rejected", (json_int_t)st->rejected,
-            "blank", (json_int_t)st->blank, "rejected_by_reason", rs));
+            "blank", (json_int_t)st->blank, "late", (json_int_t)srcs[i].late,
+            "rejected_by_reason", rs));
     }
     json_t *rs = json_object();
     for (int k = 1; k < MW_REJECT__COUNT; k++)
@@ -169,6 +222,17 @@ static void summary_json(struct mw_engine *e, struct mw_output *out,
         "rejected_by_reason", rs, "alerts", (json_int_t)mw_engine_alerts(e),
         "dead_letters", (json_int_t)r->dead_written,
         "inputs", inputs, "rules", mw_engine_stats(e), "outputs", outs);
+    uint64_t ok, failed;
+    mw_engine_reload_counts(e, &ok, &failed);
+    json_object_set_new(doc, "reloads_ok", json_integer((json_int_t)ok));
+    json_object_set_new(doc, "reloads_failed", json_integer((json_int_t)failed));
+    return doc;
+}
+
+static void summary_json(struct mw_engine *e, struct mw_output *out,
+                         struct src *srcs, int n, struct run *r)
+{
+    json_t *doc = stats_doc(e, out, srcs, n, r);
     char *s = json_dumps(doc, JSON_COMPACT);
     fprintf(stderr, "%s\n", s);
     mw_json_free(s);
@@ -261,13 +325,63 @@ static void progress_fill(struct mw_run_progress *p, struct src *srcs, int n,
                           uint64_t events)
 {
     p->events = events;
-    p->bytes = p->lines = p->rejected = 0;
+    p->bytes = p->lines = p->rejected = p->late = 0;
     for (int i = 0; i < n; i++) {
         struct mw_input_stats *st = mw_input_stats(srcs[i].in);
         p->bytes += mw_input_bytes_read(srcs[i].in);
         p->lines += st->lines;
         p->rejected += st->rejected;
+        p->late += srcs[i].late;
     }
+}
+
+static void write_metrics(struct mw_engine *e, struct mw_output *out,
+                          struct src *srcs, int n, struct run *r)
+{
+    struct mw_error err;
+    json_t *doc = stats_doc(e, out, srcs, n, r);
+    static bool reported;
+    if (mw_metrics_write(r->o->metrics_file, doc, &err) < 0) {
+        if (!reported)
+            mw_log_error("%s (further failures are not reported)", err.msg);
+        reported = true;
+    }
+    json_decref(doc);
+}
+
+/* Picks the source whose head event comes first (time, then input order),
+ * refilling every source first. Returns -1 when no source has an event. */
+static int next_source(struct run *r, struct src *srcs, int n)
+{
+    int best = -1;
+    for (int i = 0; i < n; i++) {
+        refill(r, &srcs[i]);
+        if (srcs[i].head && (best < 0 || srcs[i].head->ts < srcs[best].head->ts))
+            best = i;
+    }
+    return best;
+}
+
+/* Sleeps until an input or a rule file changes, a pipe has data, a signal
+ * arrives, or timeout_ms passes. */
+static void follow_wait(int in_fd, struct mw_reload *rl, struct src *srcs, int n,
+                        int timeout_ms)
+{
+    struct pollfd *p = xcalloc((size_t)n + 2, sizeof(*p));
+    nfds_t k = 0;
+    if (in_fd >= 0)
+        p[k++] = (struct pollfd){in_fd, POLLIN, 0};
+    if (rl && mw_reload_fd(rl) >= 0)
+        p[k++] = (struct pollfd){mw_reload_fd(rl), POLLIN, 0};
+    for (int i = 0; i < n; i++)
+        if (!srcs[i].done && !mw_input_is_regular(srcs[i].in))
+            p[k++] = (struct pollfd){mw_input_fd(srcs[i].in), POLLIN, 0};
+    if (poll(p, k, timeout_ms) > 0 && in_fd >= 0 && (p[0].revents & POLLIN)) {
+        char buf[4096];
+        while (read(in_fd, buf, sizeof(buf)) > 0)
+            ;   /* which file grew does not matter: every input is read */
+    }
+    free(p);
 }
 
 int mw_run(struct mw_engine *e, struct mw_output *out, const struct mw_run_opts *o)
@@ -277,11 +391,16 @@ int mw_run(struct mw_engine *e, struct mw_output *out, const struct mw_run_opts 
     char *const *names = o->ninputs > 0 ? o->inputs : stdin_only;
     int n = o->ninputs > 0 ? o->ninputs : 1;
     struct src *srcs = xcalloc((size_t)n, sizeof(*srcs));
-    struct run r = {o, NULL, NULL, 0};
+    struct run r = {o, NULL, NULL, 0, false};
+    struct sigaction sa_stop, sa_hup, old_int, old_term, old_hup;
+    int in_fd = -1;
+    int interval = o->metrics_interval_ms > 0 ? o->metrics_interval_ms : 5000;
+    int64_t next_metrics = 0;
+    mw_time_t last_ts = MW_TIME_MIN;
+    unsigned busy = 0;
     uint64_t seq = 0;
     int rc = 0;
     struct mw_run_progress prog = {0};
-    mw_time_t last_ts = INT64_MIN;
 
     r.ts_path = mw_path_new(o->timestamp_field ? o->timestamp_field : "@timestamp");
     if (r.ts_path == NULL) {
@@ -307,32 +426,120 @@ int mw_run(struct mw_engine *e, struct mw_output *out, const struct mw_run_opts 
         }
     }
 
-    for (;;) {
-        int best = -1;
+    if (o->follow) {
+        memset(&sa_stop, 0, sizeof(sa_stop));
+        sa_stop.sa_handler = on_stop;   /* no SA_RESTART: poll returns EINTR */
+        sigemptyset(&sa_stop.sa_mask);
+        sa_hup = sa_stop;
+        sa_hup.sa_handler = on_hup;
+        stop_signal = hup_signal = 0;
+        sigaction(SIGINT, &sa_stop, &old_int);
+        sigaction(SIGTERM, &sa_stop, &old_term);
+        sigaction(SIGHUP, &sa_hup, &old_hup);
+        in_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
         for (int i = 0; i < n; i++) {
-            refill(&r, &srcs[i]);
-            if (srcs[i].head &&
-                (best < 0 || srcs[i].head->ts < srcs[best].head->ts))
-                best = i;
+            mw_input_set_follow(srcs[i].in, true);
+            if (in_fd >= 0 && mw_input_is_regular(srcs[i].in))
+                inotify_add_watch(in_fd, names[i], IN_MODIFY);
         }
-        if (best < 0)
+        next_metrics = mono_ms() + interval;
+        if (o->health_records) {
+            json_t *ins = json_array();
+            for (int i = 0; i < n; i++)
+                json_array_append_new(ins, json_string(mw_input_name(srcs[i].in)));
+            mw_health_emit("started", json_pack("{s:o, s:I, s:I}", "inputs", ins, "rules",
+                           (json_int_t)mw_engine_rule_count(e), "pid", (json_int_t)getpid()));
+        }
+        mw_log_info("following %d input(s); SIGHUP reloads the rules, SIGINT/SIGTERM stops", n);
+    }
+
+    for (;;) {
+        int best = next_source(&r, srcs, n);
+        if (best >= 0) {
+            struct mw_event *ev = srcs[best].head;
+            srcs[best].head = NULL;
+            ev->seq = ++seq;    /* arrival order: the tie-break on equal times */
+            if (ev->ts < last_ts)
+                srcs[best].late++;
+            else
+                last_ts = ev->ts;
+            mw_engine_dispatch(e, ev);
+            mw_event_unref(ev);
+            if (o->progress && (seq & 4095) == 0) {
+                progress_fill(&prog, srcs, n, seq);
+                o->progress(o->progress_ud, &prog);
+            }
+            if (!o->follow || (++busy < FOLLOW_CHECK_EVERY && !stop_signal && !hup_signal))
+                continue;
+        } else if (!o->follow) {
             break;
-        struct mw_event *ev = srcs[best].head;
-        srcs[best].head = NULL;
-        ev->seq = ++seq;    /* arrival order: the tie-break on equal times */
-        if (ev->ts < last_ts)
-            prog.late++;
-        else
-            last_ts = ev->ts;
-        mw_engine_dispatch(e, ev);
-        mw_event_unref(ev);
-        if (o->progress && (seq & 4095) == 0) {
-            progress_fill(&prog, srcs, n, seq);
-            o->progress(o->progress_ud, &prog);
+        } else {
+            bool all_done = true;   /* only followed pipes can end */
+            for (int i = 0; i < n; i++)
+                all_done = all_done && srcs[i].done;
+            if (all_done)
+                break;
         }
+        /* follow mode, between two events */
+        busy = 0;
+        if (stop_signal)
+            break;
+        if (hup_signal) {
+            hup_signal = 0;
+            mw_log_info("SIGHUP: reloading every rule file");
+            if (o->reload)
+                mw_reload_pass(o->reload, true);
+        }
+        int64_t now = mono_ms();
+        int due = o->reload ? mw_reload_tick(o->reload, now) : -1;
+        if (o->metrics_file && now >= next_metrics) {
+            write_metrics(e, out, srcs, n, &r);
+            next_metrics = now + interval;
+        }
+        if (best >= 0)
+            continue;
+        int wait = FOLLOW_WAIT_MS;
+        if (due >= 0 && due < wait)
+            wait = due;
+        if (o->metrics_file && next_metrics - now < wait)
+            wait = (int)(next_metrics - now > 0 ? next_metrics - now : 0);
+        follow_wait(in_fd, o->reload, srcs, n, wait);
+    }
+
+    if (o->follow) {
+        /* flush: what the files hold now, including a last line without its
+         * newline, is processed before exiting */
+        r.draining = true;
+        for (int i = 0; i < n; i++)
+            if (mw_input_is_regular(srcs[i].in))
+                mw_input_set_follow(srcs[i].in, false);
+        for (int best; (best = next_source(&r, srcs, n)) >= 0;) {
+            struct mw_event *ev = srcs[best].head;
+            srcs[best].head = NULL;
+            ev->seq = ++seq;
+            if (ev->ts < last_ts)
+                srcs[best].late++;
+            else
+                last_ts = ev->ts;
+            mw_engine_dispatch(e, ev);
+            mw_event_unref(ev);
+        }
+        const char *why = stop_signal == SIGINT ? "SIGINT"
+                          : stop_signal == SIGTERM ? "SIGTERM" : "end of input";
+        mw_log_info("%s: stopping", why);
+        if (o->health_records)
+            mw_health_emit("stopped", json_pack("{s:s, s:I}", "reason", why,
+                       "alerts", (json_int_t)mw_engine_alerts(e)));
+        sigaction(SIGINT, &old_int, NULL);
+        sigaction(SIGTERM, &old_term, NULL);
+        sigaction(SIGHUP, &old_hup, NULL);
+        if (in_fd >= 0)
+            close(in_fd);
     }
     mw_engine_finish(e);
     mw_output_drain(out);   /* final delivery counts for the summary */
+    if (o->metrics_file)
+        write_metrics(e, out, srcs, n, &r);
     if (o->progress) {
         progress_fill(&prog, srcs, n, seq);
         prog.done = true;

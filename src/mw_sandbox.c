@@ -111,6 +111,25 @@ static int l_blocked(lua_State *L)
                       lua_tostring(L, lua_upvalueindex(1)));
 }
 
+/* __index of the global table: the libraries rules do not get are named in
+ * the error (class blocked) instead of reading as nil, so `coroutine.wrap`
+ * or `io.open` fail with a clear message. Other undefined globals are nil. */
+static int l_blocked_global(lua_State *L) /* MW_MAY_RAISE */
+{
+    static const char *const absent[] = {"io", "debug", "coroutine", "package", NULL};
+    const char *name = lua_tostring(L, 2);
+    if (lua_type(L, 2) != LUA_TSTRING)
+        return 0;
+    for (int i = 0; absent[i]; i++) {
+        if (strcmp(name, absent[i]) == 0) {
+            struct mw_sandbox *sb = mw_sandbox_from_lua(L);
+            sb->blocked_tripped = true;
+            return luaL_error(L, "blocked: global '%s' is not available to rules", name);
+        }
+    }
+    return 0;
+}
+
 static int finish_pcall(lua_State *L, int status, int base)
 {
     struct mw_sandbox *sb = mw_sandbox_from_lua(L);
@@ -171,6 +190,9 @@ static int l_setmetatable(lua_State *L)
         sb->blocked_tripped = true;
         return luaL_error(L, "blocked: __gc metamethods are not available to rules");
     }
+    /* checked here too, so the error names the rule's line, not this wrapper */
+    if (lua_type(L, 1) == LUA_TTABLE && luaL_getmetafield(L, 1, "__metatable") != LUA_TNIL)
+        return luaL_error(L, "cannot change a protected metatable");
     lua_settop(L, 2);
     lua_pushvalue(L, lua_upvalueindex(1));
     lua_insert(L, 1);
@@ -196,16 +218,6 @@ static int l_print(lua_State *L)
 
 /* ---------------------------------------------------------------------- */
 /* require: modules from lua/ only, text mode                              */
-
-static int luaB_next_shim(lua_State *L)
-{
-    luaL_checktype(L, 1, LUA_TTABLE);
-    lua_settop(L, 2);
-    if (lua_next(L, 1))
-        return 2;
-    lua_pushnil(L);
-    return 1;
-}
 
 static bool valid_module_name(const char *s)
 {
@@ -245,39 +257,132 @@ static char *read_file(const char *path, size_t *len)
 
 static const char *const LOADED_KEY = "mw.loaded";
 
-static int l_readonly_newindex(lua_State *L)
+static const char *const PROXIES_KEY = "mw.proxies"; /* raw table -> proxy */
+static const char *const PROXYSET_KEY = "mw.proxyset"; /* proxy -> true */
+
+static int l_readonly_newindex(lua_State *L) /* MW_MAY_RAISE */
 {
-    return luaL_error(L, "attempt to modify read-only module field '%s'",
+    mw_sandbox_from_lua(L)->blocked_tripped = true;
+    return luaL_error(L, "blocked: attempt to modify read-only module field '%s'",
                       luaL_tolstring(L, 2, NULL));
 }
 
-static int l_proxy_pairs(lua_State *L)
+static void push_readonly(lua_State *L, int idx);
+
+/* __index of a proxy: the module's value, nested plain tables proxied too,
+ * so `mw.x.y = v` fails like `mw.x = v`. Upvalue 1: the module table. */
+static int l_ro_index(lua_State *L)
 {
-    lua_getmetatable(L, 1);
-    lua_getfield(L, -1, "__index");
-    lua_pushcfunction(L, luaB_next_shim);
-    lua_insert(L, -2);
+    lua_settop(L, 2);
+    lua_pushvalue(L, 2);
+    if (lua_rawget(L, lua_upvalueindex(1)) == LUA_TTABLE) {
+        if (lua_getmetatable(L, -1))
+            lua_pop(L, 1);      /* an object (mw.null): returned as it is */
+        else
+            push_readonly(L, -1);
+    }
+    return 1;
+}
+
+static int l_ro_len(lua_State *L)
+{
+    lua_pushinteger(L, (lua_Integer)lua_rawlen(L, lua_upvalueindex(1)));
+    return 1;
+}
+
+/* The iterator __pairs returns: next over the module table, values proxied. */
+static int l_ro_next(lua_State *L)
+{
+    lua_settop(L, 2);
+    if (!lua_next(L, lua_upvalueindex(1))) {
+        lua_pushnil(L);
+        return 1;
+    }
+    if (lua_type(L, -1) == LUA_TTABLE) {
+        if (lua_getmetatable(L, -1))
+            lua_pop(L, 1);      /* an object: returned as it is */
+        else {
+            push_readonly(L, -1);
+            lua_replace(L, -2); /* key, proxy */
+        }
+    }
+    return 2;
+}
+
+static int l_ro_pairs(lua_State *L)
+{
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_pushcclosure(L, l_ro_next, 1);
+    lua_pushvalue(L, 1);
     lua_pushnil(L);
     return 3;
 }
 
-/* Replaces the table at the top of the stack by a read-only proxy: reads go
- * to the module, writes raise, the metatable is hidden. Rules share nothing
- * (one state each), but a rule must not be able to redefine mw.* for the
- * modules it loads. */
-static void make_readonly(lua_State *L)
+/* rawset would write into the proxy itself and shadow the module's field. */
+static int l_rawset(lua_State *L) /* MW_MAY_RAISE */
 {
+    luaL_checktype(L, 1, LUA_TTABLE);
+    luaL_checkany(L, 2);
+    luaL_checkany(L, 3);
+    lua_getfield(L, LUA_REGISTRYINDEX, PROXYSET_KEY);
+    lua_pushvalue(L, 1);
+    if (lua_rawget(L, -2) != LUA_TNIL) {
+        mw_sandbox_from_lua(L)->blocked_tripped = true;
+        return luaL_error(L, "blocked: attempt to modify a read-only module with rawset");
+    }
+    lua_pop(L, 2);
+    lua_settop(L, 3);
+    lua_rawset(L, 1);
+    return 1;
+}
+
+/* Pushes the read-only proxy of the table at idx (one per table, cached):
+ * reads go to the table, writes raise, the metatable is hidden, # and pairs
+ * work. Rules share nothing (one state each), but a rule must not be able to
+ * redefine mw.* (or the catalogue tables behind mw.mitre) for the modules it
+ * loads. Tables that have a metatable (objects such as mw.null) are returned
+ * as they are. [-0, +1, m] */
+static void push_readonly(lua_State *L, int idx)
+{
+    idx = lua_absindex(L, idx);
+    lua_getfield(L, LUA_REGISTRYINDEX, PROXIES_KEY);
+    lua_pushvalue(L, idx);
+    if (lua_rawget(L, -2) == LUA_TTABLE) {
+        lua_remove(L, -2);
+        return;
+    }
+    lua_pop(L, 1);
     lua_newtable(L);                        /* proxy */
-    lua_createtable(L, 0, 4);               /* its metatable */
-    lua_pushvalue(L, -3);
+    lua_createtable(L, 0, 5);               /* its metatable */
+    lua_pushvalue(L, idx);
+    lua_pushcclosure(L, l_ro_index, 1);
     lua_setfield(L, -2, "__index");
     lua_pushcfunction(L, l_readonly_newindex);
     lua_setfield(L, -2, "__newindex");
-    lua_pushcfunction(L, l_proxy_pairs);
+    lua_pushvalue(L, idx);
+    lua_pushcclosure(L, l_ro_pairs, 1);
     lua_setfield(L, -2, "__pairs");
+    lua_pushvalue(L, idx);
+    lua_pushcclosure(L, l_ro_len, 1);
+    lua_setfield(L, -2, "__len");
     lua_pushboolean(L, 0);
     lua_setfield(L, -2, "__metatable");
     lua_setmetatable(L, -2);
+    lua_pushvalue(L, idx);
+    lua_pushvalue(L, -2);
+    lua_rawset(L, -4);                      /* proxies[t] = proxy */
+    lua_getfield(L, LUA_REGISTRYINDEX, PROXYSET_KEY);
+    lua_pushvalue(L, -2);
+    lua_pushboolean(L, 1);
+    lua_rawset(L, -3);                      /* proxyset[proxy] = true */
+    lua_pop(L, 1);
+    lua_remove(L, -2);
+}
+
+/* Replaces the table at the top of the stack by its read-only proxy. */
+static void make_readonly(lua_State *L)
+{
+    push_readonly(L, -1);
     lua_replace(L, -2);
 }
 static const char *const PRELOAD_KEY = "mw.preload";
@@ -380,6 +485,14 @@ static int open_libs(lua_State *L)
     lua_setfield(L, 1, "setmetatable");
     lua_pushcfunction(L, l_require);
     lua_setfield(L, 1, "require");
+    lua_pushcfunction(L, l_rawset);
+    lua_setfield(L, 1, "rawset");
+    lua_createtable(L, 0, 2);
+    lua_pushcfunction(L, l_blocked_global);
+    lua_setfield(L, -2, "__index");
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "__metatable");
+    lua_setmetatable(L, 1);
 
     lua_getfield(L, 1, LUA_STRLIBNAME);                 /* 2: string */
     block(L, 2, "dump", "string.dump");
@@ -409,6 +522,10 @@ static int open_libs(lua_State *L)
     lua_setfield(L, LUA_REGISTRYINDEX, LOADED_KEY);
     lua_newtable(L);
     lua_setfield(L, LUA_REGISTRYINDEX, PRELOAD_KEY);
+    lua_newtable(L);
+    lua_setfield(L, LUA_REGISTRYINDEX, PROXIES_KEY);
+    lua_newtable(L);
+    lua_setfield(L, LUA_REGISTRYINDEX, PROXYSET_KEY);
     lua_settop(L, 0);
     return 0;
 }
