@@ -76,3 +76,25 @@ expect_eq "invalid tests: check fails" "$RC" 2
 expect_match "invalid tests: message" "$T/err" "badtests.lua:[0-9]+: .*field 'expect' is required"
 mw test "$T/badtests.lua"
 expect_eq "invalid tests: test fails" "$RC" 1
+
+# mw.null and moonwatch.testing through the read-only module view: a null
+# event field stays null (it once arrived as the null's metatable, i.e. {})
+cat >"$T/nulls.lua" <<'LUA'
+local mw = require("moonwatch")
+local t = require("moonwatch.testing")
+local base = { ["@timestamp"] = "2025-01-01T00:00:00Z", b = 1, a = "x" }
+return mw.rule {
+  id = "e2e-nulls", name = "a is null or missing",
+  where = mw.all { mw.eq("b", 1), mw.not_(mw.exists("a")) },
+  tests = {
+    { name = "null via testing", events = { t.event(base, { a = mw.null }) }, expect = { count = 1 } },
+    { name = "removed via testing", events = { t.event(base, { a = t.REMOVE }) }, expect = { count = 1 } },
+    { name = "null inline", events = { { ["@timestamp"] = "2025-01-01T00:00:00Z", b = 1, a = mw.null } },
+      expect = { count = 1, fields = { ["moonwatch.events.0.event.a"] = mw.null } } },
+    { name = "present", events = { base }, expect = { count = 0 } },
+  },
+}
+LUA
+mw test "$T/nulls.lua"
+expect_eq "mw.null in tests: exit" "$RC" 0
+expect_match "mw.null in tests: all pass" "$T/out" '^4 passed, 0 failed$'
