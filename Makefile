@@ -7,6 +7,8 @@
 #                   (cmocka units, busted specs, end-to-end through the
 #                   binary, and the ASan+UBSan build of units + end-to-end);
 #                   ends with one "N passed, N failed" line
+#   make conformance  the EQL conformance suite (sequence queries)
+#   make bench      state benchmark (events/s, RSS, bytes per open sequence)
 #   make V=1      show compiler command lines
 #   make asan       build bin/moonwatch-asan and the units with sanitizers
 #   make valgrind   run the end-to-end suite under valgrind
@@ -56,7 +58,8 @@ ASAN_LIB  := $(filter-out build/asan/main.o,$(ASAN_OBJS))
 UNITS     := $(patsubst tests/unit/%.c,build/release/tests/%,$(UNIT_SRCS))
 ASAN_UNITS:= $(patsubst tests/unit/%.c,build/asan/tests/%,$(UNIT_SRCS))
 
-.PHONY: all deps demo test check asan valgrind clean format format-check install units tools
+.PHONY: all deps demo test check asan valgrind clean format format-check install units tools \
+        conformance bench
 
 all: bin/moonwatch
 
@@ -123,6 +126,16 @@ test: deps
 	@tests/run-all.sh
 
 check: test
+
+# EQL conformance: every sequence query of ../shared/conformance/eql as a
+# moonwatch rule (skips with a message when the suite is absent)
+conformance: all
+	@lua5.4 tests/conformance/run.lua
+
+# State benchmark: events/s, peak RSS, bytes per open partial sequence with
+# 1,000,000 join keys open, RSS after they expire (not a timed test)
+bench: all
+	@tests/bench/bench.sh
 
 valgrind: all tools
 	@MW_VALGRIND=1 tests/e2e/run.sh

@@ -32,4 +32,11 @@ char *mw_alert_message(const struct mw_rule_meta *m, const struct mw_seq_def *se
 json_t *mw_alert_build(const struct mw_rule *rule, struct mw_event *const *evs,
                        int n, mw_time_t raised_at);
 
+/* The alert of a window rule (threshold, distinct, new_terms, absence):
+ * key is the group key values, details goes to moonwatch.<kind> (both
+ * borrowed). Returns a new reference. */
+json_t *mw_alert_build_window(const struct mw_rule *rule, struct mw_event *const *evs,
+                              int n, mw_time_t raised_at, const json_t *key,
+                              json_t *details);
+
 #endif

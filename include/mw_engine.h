@@ -29,7 +29,9 @@ struct mw_engine_opts {
     const char *lua_dir;                /* borrowed */
     struct mw_sandbox_limits limits;
     bool alert_time_from_events;        /* @timestamp = last event time */
-    size_t max_open_keys;               /* per sequence rule; 0 = unlimited */
+    size_t max_open_keys;               /* per window rule; 0 = unlimited */
+    mw_time_t lateness;                 /* --max-lateness, microseconds */
+    const char *state_dir;              /* borrowed; NULL: no persistence */
     uint64_t quarantine_after;          /* consecutive failures; 0 = never */
     bool health_records;                /* write rule health records */
 };
@@ -70,11 +72,20 @@ void mw_engine_reload_counts(const struct mw_engine *e, uint64_t *ok, uint64_t *
 
 /* Feeds one event to every rule. Borrows ev. */
 void mw_engine_dispatch(struct mw_engine *e, struct mw_event *ev);
+/* An event refused as too late: counted against each rule it would have
+ * matched (any step, until, where). Borrows ev. */
+void mw_engine_count_late(struct mw_engine *e, const struct mw_event *ev);
+/* Moves every rule's notion of now to the given event time (never back):
+ * frees expired state and fires windows that complete by the passage of
+ * time (absence). Dispatch does this with each event's time; a follow mode
+ * calls it as wall time passes over quiet inputs. */
+void mw_engine_advance(struct mw_engine *e, mw_time_t now);
 /* Routes alerts through shape (dedup, suppression, caps) before the
  * outputs. Borrows shape; NULL writes straight to the outputs. */
 struct mw_shape;
 void mw_engine_set_shape(struct mw_engine *e, struct mw_shape *shape);
-/* End of input: lets windows drop what can no longer complete. */
+/* End of input: fires absence windows that ended by now, writes new_terms
+ * state to the state directory. */
 void mw_engine_finish(struct mw_engine *e);
 
 /* Called with every alert the engine raises (after it is written to the

@@ -29,6 +29,8 @@ enum mw_reject {
     MW_REJECT_INVALID_UTF8,
     MW_REJECT_TOO_LONG,
     MW_REJECT_DUPLICATE_KEY,
+    MW_REJECT_FUTURE_TIMESTAMP, /* further ahead of the wall clock than allowed */
+    MW_REJECT_TOO_LATE,         /* further behind "now" than --max-lateness */
     MW_REJECT__COUNT,
 };
 
@@ -38,7 +40,10 @@ const char *mw_reject_name(enum mw_reject r);
 struct mw_input_stats {
     uint64_t lines;     /* non-blank lines seen (including too long ones) */
     uint64_t blank;     /* empty or whitespace-only lines, skipped */
-    uint64_t parsed;    /* lines that became events */
+    uint64_t parsed;    /* lines that became events (too late ones are
+                         * moved to rejected when found so) */
+    uint64_t reordered; /* events that arrived behind "now" and were placed
+                         * in event-time order */
     uint64_t rejected;  /* sum of by_reason */
     uint64_t by_reason[MW_REJECT__COUNT];
 };

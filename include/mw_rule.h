@@ -17,10 +17,12 @@
 #include "mw_mem.h"
 #include "mw_sandbox.h"
 #include "mw_seq.h"
+#include "mw_window.h"
 
 enum mw_rule_kind {
     MW_RULE_QUERY,      /* one alert per matching event */
     MW_RULE_SEQUENCE,
+    MW_RULE_WINDOW,     /* threshold, distinct, new_terms, absence */
 };
 
 struct mw_rule_meta {
@@ -75,6 +77,7 @@ const struct mw_rule_meta *mw_rule_meta(const struct mw_rule *r);
 enum mw_rule_kind mw_rule_kind(const struct mw_rule *r);
 const struct mw_matcher *mw_rule_where(const struct mw_rule *r);
 const struct mw_seq_def *mw_rule_seq(const struct mw_rule *r);
+const struct mw_window_def *mw_rule_window(const struct mw_rule *r);
 /* A string that changes whenever the window shape changes (kind, steps,
  * keys, maxspan): window state survives a reload only when it is equal. */
 const char *mw_rule_shape(const struct mw_rule *r);

@@ -5,6 +5,13 @@
  * next, so separate exports of different data sets interleave as they
  * happened. Rejected lines are reported with input name and line number,
  * counted per reason and optionally kept in a dead-letter file.
+ *
+ * "Now" is the newest event time dispatched. An event behind now by at most
+ * max_lateness is dispatched at once and the windows place it in event-time
+ * order (no event waits); one further behind is refused as too_late (counted
+ * per input and, through mw_engine_count_late, per rule; dead-lettered). An
+ * event further ahead of the wall clock than max_future is refused as
+ * future_timestamp, so a wrong clock cannot move now for everyone.
  */
 #ifndef MW_RUN_H
 #define MW_RUN_H
@@ -27,7 +34,8 @@ struct mw_run_progress {
     uint64_t events;            /* dispatched */
     uint64_t bytes;             /* read from the input files (compressed for .gz) */
     uint64_t lines, rejected;   /* over all inputs */
-    uint64_t late;              /* events older than one already dispatched */
+    uint64_t reordered;         /* out of order, within the lateness: placed in order */
+    uint64_t too_late;          /* further behind: refused (also in rejected) */
     bool done;                  /* the final call */
 };
 
@@ -39,6 +47,8 @@ struct mw_run_opts {
     const char *dead_letter;    /* NULL: none */
     enum mw_summary_format summary;
     int max_reports_per_input;  /* rejected-line messages before going quiet */
+    mw_time_t max_lateness;     /* how far behind "now" an event may arrive */
+    mw_time_t max_future;       /* how far ahead of the wall clock; <0: no bound */
     bool follow;                /* tail the inputs until SIGINT/SIGTERM */
     struct mw_reload *reload;   /* borrowed, follow mode: rule watcher, may be NULL */
     bool health_records;        /* started/stopped health records */

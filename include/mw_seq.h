@@ -9,6 +9,13 @@
  * takes no part; an `until` match for a key cancels that key's pending
  * sequences whose last event came before it.
  *
+ * Late events: with def->lateness > 0 an event older than "now" (but not by
+ * more than the lateness) takes its place in (ts, seq) order: it can start,
+ * advance, complete or cancel sequences exactly as if it had arrived in
+ * order, except that alerts already raised are never withdrawn. In-order
+ * events are applied at once. Events later than that bound must not be fed
+ * (the caller counts them); see mw_seq.c for the log-and-replay scheme.
+ *
  * The definition (mw_seq_def) belongs to the compiled rule and is immutable;
  * the state (mw_seq_state) holds the pending sequences and can outlive a
  * rule reload when the definition's shape is unchanged. Keystates sit in a
@@ -45,6 +52,9 @@ struct mw_seq_def {
     mw_time_t maxspan;                       /* 0: none */
     bool keys_ci;                            /* case-insensitive string keys */
     size_t max_keys;                         /* 0: unlimited open keys */
+    mw_time_t lateness;                      /* how far behind "now" an event
+                                              * may arrive and still take its
+                                              * place in order; 0: none */
 };
 
 struct mw_seq_stats {
@@ -59,6 +69,7 @@ struct mw_seq_stats {
     uint64_t completed;
     uint64_t open;          /* pending sequences now */
     uint64_t open_keys;     /* keys with state now */
+    uint64_t late_replays;  /* out-of-order events placed by a replay */
 };
 
 struct mw_seq_state;
@@ -112,7 +123,10 @@ void mw_seq_process(const struct mw_seq_def *def, struct mw_seq_state *st,
                     struct mw_event *ev, const struct mw_match_ctx *ctx,
                     mw_seq_emit_fn emit, void *ud);
 
-/* Drops pending sequences that can no longer complete at event time now. */
+/* Moves "now" forward to the given event time (never back) and drops
+ * pending sequences that no event still acceptable (time >= now -
+ * lateness) can complete. The engine calls it before each event with the
+ * run's notion of now; a follow mode calls it as wall time passes. */
 void mw_seq_advance(const struct mw_seq_def *def, struct mw_seq_state *st,
                     mw_time_t now);
 

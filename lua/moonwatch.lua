@@ -834,6 +834,169 @@ mw.sequence = api(function(...)
 end)
 
 ----------------------------------------------------------------------------
+-- Windows: threshold, distinct count, first-seen (new_terms), absence
+----------------------------------------------------------------------------
+
+local MAX_COUNT = 100000
+local MAX_DISTINCT = 1000
+
+local function window_table(ctx, usage, ...)
+  check_arity(ctx, 1, usage, ...)
+  local spec = ...
+  if type(spec) ~= "table" or spec == mw.null then
+    fail("%s: expects a table: %s (got %s)", ctx, usage, describe(spec))
+  end
+  return spec
+end
+
+local function count_field(ctx, spec, hi)
+  local v = spec.count
+  if math.type(v) ~= "integer" or v < 1 or v > hi then
+    fail("%s: 'count' must be an integer from 1 to %d (got %s)", ctx, hi, describe(v))
+  end
+  return v
+end
+
+local function required_duration(ctx, spec, key)
+  if spec[key] == nil then
+    fail("%s: '%s' is required (a duration like '5m')", ctx, key)
+  end
+  local ms = parse_duration(ctx .. ": " .. key, spec[key])
+  if ms <= 0 then
+    fail("%s: '%s' must be greater than 0", ctx, key)
+  end
+  return ms
+end
+
+local function ci_field(ctx, spec)
+  if spec.keys_ci ~= nil and type(spec.keys_ci) ~= "boolean" then
+    fail("%s: keys_ci must be a boolean (got %s)", ctx, describe(spec.keys_ci))
+  end
+  return spec.keys_ci == true
+end
+
+-- Validate a window descriptor (docs/DESCRIPTORS.md) in place.
+local function check_window(ctx, w)
+  if type(w) ~= "table" or w.__kind == nil then
+    fail("%s: expected a descriptor built with mw.threshold/mw.distinct/mw.new_terms/"
+         .. "mw.absence (got %s)", ctx, describe(w))
+  end
+  local k = w.__kind
+  if k == "threshold" or k == "distinct" then
+    check_keys(ctx, "key", w, { "__kind", "where", "by", "field", "count", "window_ms",
+                                "keys_ci" }, false)
+    w.where = normalize(w.where, ctx .. ": where")
+    check_keylist(ctx, w.by)
+    if k == "distinct" then
+      check_path(ctx, "field", w.field)
+    end
+  elseif k == "new_terms" then
+    check_keys(ctx, "key", w, { "__kind", "where", "fields", "history_ms", "warmup",
+                                "keys_ci" }, false)
+    w.where = normalize(w.where, ctx .. ": where")
+    local n = check_keylist(ctx, w.fields)
+    if n < 1 or n > 3 then
+      fail("%s: 'fields' must list 1 to 3 field paths (got %d)", ctx, n)
+    end
+  elseif k == "absence" then
+    check_keys(ctx, "key", w, { "__kind", "first", "absent", "within_ms", "keys_ci" }, false)
+    w.first.where = normalize(w.first.where, ctx .. ": first: where")
+    w.absent.where = normalize(w.absent.where, ctx .. ": absent: where")
+    if check_keylist(ctx .. ": first", w.first.by) ~= check_keylist(ctx .. ": absent", w.absent.by) then
+      fail("%s: 'first' and 'absent' must have the same number of 'by' keys", ctx)
+    end
+  else
+    fail("%s: unknown window kind %s", ctx, describe(k))
+  end
+end
+
+mw.threshold = api(function(...)
+  local ctx = "mw.threshold"
+  local spec = window_table(ctx, "mw.threshold{ where = ..., by = ..., count = N, window = '5m' }", ...)
+  check_keys(ctx, "key", spec, { "where", "by", "count", "window", "keys_ci" }, false)
+  if spec.where == nil then
+    fail("%s: 'where' is required", ctx)
+  end
+  local w = {
+    __kind = "threshold", where = spec.where, by = key_list(ctx, spec.by),
+    count = count_field(ctx, spec, MAX_COUNT),
+    window_ms = required_duration(ctx, spec, "window"), keys_ci = ci_field(ctx, spec),
+  }
+  check_window(ctx, w)
+  return w
+end)
+
+mw.distinct = api(function(...)
+  local ctx = "mw.distinct"
+  local spec = window_table(ctx,
+    "mw.distinct{ where = ..., by = ..., field = 'source.ip', count = N, window = '1h' }", ...)
+  check_keys(ctx, "key", spec, { "where", "by", "field", "count", "window", "keys_ci" }, false)
+  if spec.where == nil then
+    fail("%s: 'where' is required", ctx)
+  end
+  if spec.field == nil then
+    fail("%s: 'field' (the field whose distinct values are counted) is required", ctx)
+  end
+  local w = {
+    __kind = "distinct", where = spec.where, by = key_list(ctx, spec.by), field = spec.field,
+    count = count_field(ctx, spec, MAX_DISTINCT),
+    window_ms = required_duration(ctx, spec, "window"), keys_ci = ci_field(ctx, spec),
+  }
+  check_window(ctx, w)
+  return w
+end)
+
+mw.new_terms = api(function(...)
+  local ctx = "mw.new_terms"
+  local spec = window_table(ctx,
+    "mw.new_terms{ where = ..., fields = { 'a', 'b' }, history = '7d' }", ...)
+  check_keys(ctx, "key", spec, { "where", "fields", "history", "warmup", "keys_ci" }, false)
+  if spec.where == nil then
+    fail("%s: 'where' is required", ctx)
+  end
+  if spec.fields == nil then
+    fail("%s: 'fields' (1 to 3 field paths) is required", ctx)
+  end
+  if spec.warmup ~= nil and type(spec.warmup) ~= "boolean" then
+    fail("%s: warmup must be a boolean (got %s)", ctx, describe(spec.warmup))
+  end
+  local w = {
+    __kind = "new_terms", where = spec.where, fields = key_list(ctx, spec.fields),
+    history_ms = required_duration(ctx, spec, "history"), warmup = spec.warmup == true,
+    keys_ci = ci_field(ctx, spec),
+  }
+  check_window(ctx, w)
+  return w
+end)
+
+mw.absence = api(function(...)
+  local ctx = "mw.absence"
+  local usage = "mw.absence{ first = { where = ..., by = ... }, absent = { where = ..., by = ... }, "
+             .. "within = '10m' }"
+  local spec = window_table(ctx, usage, ...)
+  check_keys(ctx, "key", spec, { "first", "absent", "within", "keys_ci" }, false)
+  local parts = {}
+  for _, name in ipairs({ "first", "absent" }) do
+    local s = spec[name]
+    if type(s) ~= "table" or s == mw.null or s.op ~= nil then
+      fail("%s: '%s' must be a table { where = <matcher>, by = <field or fields> } (got %s)",
+           ctx, name, (type(s) == "table" and s.op ~= nil) and "a matcher" or describe(s))
+    end
+    check_keys(ctx .. ": " .. name, "key", s, { "where", "by" }, false)
+    if s.where == nil then
+      fail("%s: %s: 'where' is required", ctx, name)
+    end
+    parts[name] = { where = s.where, by = key_list(ctx .. ": " .. name, s.by) }
+  end
+  local w = {
+    __kind = "absence", first = parts.first, absent = parts.absent,
+    within_ms = required_duration(ctx, spec, "within"), keys_ci = ci_field(ctx, spec),
+  }
+  check_window(ctx, w)
+  return w
+end)
+
+----------------------------------------------------------------------------
 -- MITRE ATT&CK
 ----------------------------------------------------------------------------
 
@@ -1019,7 +1182,8 @@ end
 local RULE_KEYS = {
   "__kind", "id", "name", "description", "severity", "risk_score", "tags", "references",
   "author", "license", "version", "threat", "note", "false_positives", "message",
-  "where", "sequence", "suppress", "max_alerts", "on_alert", "tests",
+  "where", "sequence", "threshold", "distinct", "new_terms", "absence",
+  "suppress", "max_alerts", "on_alert", "tests",
 }
 
 local TEST_KEYS = { "name", "events", "file", "files", "expect" }
@@ -1231,18 +1395,36 @@ mw.rule = api(function(...)
   rule.note = string_field(ctx, spec, "note")
   rule.false_positives = string_list_field(ctx, spec, "false_positives")
 
-  -- Detection: exactly one of `where` (single event) or `sequence`.
+  -- Detection: exactly one of `where` (single event), `sequence` or a window.
   local positions
-  if spec.where ~= nil and spec.sequence ~= nil then
+  local given = {}
+  for _, k in ipairs({ "where", "sequence", "threshold", "distinct", "new_terms", "absence" }) do
+    if spec[k] ~= nil then
+      given[#given + 1] = k
+    end
+  end
+  if #given == 2 and spec.where ~= nil and spec.sequence ~= nil then
     fail("%s: give either 'where' (single-event rule) or 'sequence', not both", ctx)
+  elseif #given > 1 then
+    fail("%s: give exactly one detection, not both '%s' and '%s'", ctx, given[1], given[2])
   elseif spec.where ~= nil then
     rule.where = normalize(spec.where, ctx .. ": field 'where'")
     positions = 1
   elseif spec.sequence ~= nil then
     positions = check_sequence(ctx .. ": field 'sequence'", spec.sequence)
     rule.sequence = spec.sequence
+  elseif #given == 1 then
+    local k = given[1]
+    local w = spec[k]
+    if type(w) ~= "table" or w.__kind ~= k then
+      fail("%s: field '%s' must be built with mw.%s{...} (got %s)", ctx, k, k, describe(w))
+    end
+    check_window(ctx .. ": field '" .. k .. "'", w)
+    rule[k] = w
+    positions = 1
   else
-    fail("%s: a rule needs a detection: field 'where' (single event) or 'sequence'", ctx)
+    fail("%s: a rule needs a detection: field 'where' (single event), 'sequence', "
+         .. "'threshold', 'distinct', 'new_terms' or 'absence'", ctx)
   end
 
   -- The default message is the rule's name, braces escaped so it renders as is.

@@ -56,8 +56,9 @@ static const char *const usage_run =
     "  -o, --output SPEC           stdout (default), file:PATH, webhook:URL[,opt=v...]\n"
     "                              or elasticsearch:URL/INDEX[,opt=v...]; repeatable\n"
     "                              (options: docs/OUTPUTS.md)\n"
-    "      --state-dir DIR         keep alert ids (dedup), suppression and cap state\n"
-    "                              across restarts; spool under DIR/spool\n"
+    "      --state-dir DIR         keep alert ids (dedup), suppression and cap state,\n"
+    "                              first-seen (new_terms) history across restarts;\n"
+    "                              spool under DIR/spool\n"
     "      --spool-dir DIR         where HTTP outputs keep undelivered alerts\n"
     "      --health FILE           append health records there (default: stderr)\n"
     "  -t, --timestamp-field F     event time field (default @timestamp); RFC 3339\n"
@@ -67,8 +68,13 @@ static const char *const usage_run =
     "      --summary FORMAT        text (default), json or none\n"
     "      --alert-time MODE       wall (default): alert @timestamp is when it was\n"
     "                              raised; event: the last event's time (replays)\n"
-    "      --max-open-keys N       per sequence rule, cap on join keys with open\n"
-    "                              state; the oldest is evicted (default 1000000)\n"
+    "      --max-open-keys N       per window rule, cap on open states (join keys,\n"
+    "                              groups, terms); the oldest is evicted (default 1000000)\n"
+    "      --max-lateness DUR      how far behind the newest event time an event may\n"
+    "                              arrive and still take its place in time order\n"
+    "                              (default 5m; 0s: none; later ones are too_late)\n"
+    "      --max-future DUR        refuse events further ahead of the wall clock\n"
+    "                              (default 1h; off: no bound)\n"
     "      --rule-memory BYTES     memory cap of each rule's Lua state (default 64 MiB)\n"
     "      --rule-instructions N   Lua instruction budget per predicate call\n"
     "                              (default 1000000)\n"
@@ -114,6 +120,8 @@ enum {
     OPT_RULE_INSN,
     OPT_LUA_DIR,
     OPT_STRICT,
+    OPT_LATENESS,
+    OPT_FUTURE,
     OPT_STATE_DIR,
     OPT_SPOOL_DIR,
     OPT_HEALTH,
@@ -146,6 +154,8 @@ static int cmd_run(int argc, char **argv)
         {"lua-dir", required_argument, NULL, OPT_LUA_DIR},
         {"quiet", no_argument, NULL, 'q'},
         {"strict", no_argument, NULL, OPT_STRICT},
+        {"max-lateness", required_argument, NULL, OPT_LATENESS},
+        {"max-future", required_argument, NULL, OPT_FUTURE},
         {"state-dir", required_argument, NULL, OPT_STATE_DIR},
         {"spool-dir", required_argument, NULL, OPT_SPOOL_DIR},
         {"health", required_argument, NULL, OPT_HEALTH},
@@ -177,6 +187,8 @@ static int cmd_run(int argc, char **argv)
     size_t sz;
 
     eo.max_open_keys = 1000000;
+    eo.lateness = 5 * 60 * (mw_time_t)1000000;
+    ro.max_future = 3600 * (mw_time_t)1000000;
     eo.quarantine_after = 100;
     ro.metrics_interval_ms = 5000;
     ro.timestamp_field = "@timestamp";
@@ -233,6 +245,20 @@ static int cmd_run(int argc, char **argv)
             break;
         case OPT_LUA_DIR: lua_dir_opt = optarg; break;
         case OPT_STRICT: strict = true; break;
+        case OPT_LATENESS:
+            if (mw_duration_parse(optarg, &eo.lateness) < 0) {
+                usage_error(usage_run, "--max-lateness needs a duration like 5m or 0s");
+                goto done;
+            }
+            break;
+        case OPT_FUTURE:
+            if (strcmp(optarg, "off") == 0) {
+                ro.max_future = -1;
+            } else if (mw_duration_parse(optarg, &ro.max_future) < 0) {
+                usage_error(usage_run, "--max-future needs a duration like 1h, or off");
+                goto done;
+            }
+            break;
         case 'f': ro.follow = true; break;
         case OPT_DEBOUNCE:
             if (mw_parse_size(optarg, &debounce) < 0 || debounce > 60000) {
@@ -293,6 +319,7 @@ static int cmd_run(int argc, char **argv)
         mw_log_error("--state-dir %s: %s", state_dir, strerror(errno));
         goto done;
     }
+    eo.state_dir = state_dir;
     if (spool_dir == NULL && state_dir) {
         snprintf(spool_buf, sizeof(spool_buf), "%s/spool", state_dir);
         spool_dir = spool_buf;
@@ -342,6 +369,7 @@ static int cmd_run(int argc, char **argv)
         ro.reload = reload;
     }
     mw_log_info("loaded %zu rule(s)", mw_engine_rule_count(e));
+    ro.max_lateness = eo.lateness;
     ro.inputs = argv + optind;
     ro.ninputs = argc - optind;
     rc = mw_run(e, out, &ro);

@@ -112,12 +112,12 @@ static void sb_value(struct sbuf *b, const json_t *v)
 
 static void render_placeholder(struct sbuf *b, const char *name, size_t len,
                                const struct mw_rule_meta *m,
-                               const struct mw_seq_def *seq,
+                               const struct mw_seq_def *seq, const json_t *key,
                                struct mw_event *const *evs, int n)
 {
     char tmp[256];
     if (len == 3 && memcmp(name, "key", 3) == 0) {
-        json_t *keys = key_values(seq, evs[0]);
+        json_t *keys = key ? json_copy((json_t *)key) : key_values(seq, evs[0]);
         size_t i;
         json_t *v;
         json_array_foreach(keys, i, v) {
@@ -158,8 +158,8 @@ static void render_placeholder(struct sbuf *b, const char *name, size_t len,
     sb_add(b, "?", 1);
 }
 
-char *mw_alert_message(const struct mw_rule_meta *m, const struct mw_seq_def *seq,
-                       struct mw_event *const *evs, int n)
+static char *render_message(const struct mw_rule_meta *m, const struct mw_seq_def *seq,
+                            const json_t *key, struct mw_event *const *evs, int n)
 {
     struct sbuf b = {NULL, 0, 0};
     const char *t = m->message && m->message[0] ? m->message : m->name;
@@ -174,7 +174,7 @@ char *mw_alert_message(const struct mw_rule_meta *m, const struct mw_seq_def *se
             t += 2;
         } else if (t[0] == '{' && strchr(t, '}')) {
             const char *end = strchr(t, '}');
-            render_placeholder(&b, t + 1, (size_t)(end - t - 1), m, seq, evs, n);
+            render_placeholder(&b, t + 1, (size_t)(end - t - 1), m, seq, key, evs, n);
             t = end + 1;
         } else {
             sb_add(&b, t, 1);
@@ -184,20 +184,33 @@ char *mw_alert_message(const struct mw_rule_meta *m, const struct mw_seq_def *se
     return b.s;
 }
 
+char *mw_alert_message(const struct mw_rule_meta *m, const struct mw_seq_def *seq,
+                       struct mw_event *const *evs, int n)
+{
+    return render_message(m, seq, NULL, evs, n);
+}
+
 /* ---------------------------------------------------------------------- */
 
-json_t *mw_alert_build(const struct mw_rule *rule, struct mw_event *const *evs,
-                       int n, mw_time_t raised_at)
+/* key: the join/group key values (borrowed), NULL for a sequence's own;
+ * details: moonwatch.<window kind> (borrowed), NULL for none. */
+static json_t *build(const struct mw_rule *rule, struct mw_event *const *evs,
+                     int n, mw_time_t raised_at, const json_t *key, json_t *details)
 {
     const struct mw_rule_meta *m = mw_rule_meta(rule);
     const struct mw_seq_def *seq = mw_rule_seq(rule);
+    const char *type = "query";
     char id[33];
     char *msg;
     json_t *events = json_array();
     json_t *a;
 
+    if (mw_rule_kind(rule) == MW_RULE_SEQUENCE)
+        type = "sequence";
+    else if (mw_rule_kind(rule) == MW_RULE_WINDOW)
+        type = mw_window_kind_name(mw_rule_window(rule)->kind);
     mw_alert_id(m->id, evs, n, id);
-    msg = mw_alert_message(m, seq, evs, n);
+    msg = render_message(m, seq, key, evs, n);
     for (int i = 0; i < n; i++) {
         json_array_append_new(events, json_pack(
             "{s:i, s:{s:s, s:I, s:I}, s:O}",
@@ -240,12 +253,27 @@ json_t *mw_alert_build(const struct mw_rule *rule, struct mw_event *const *evs,
 
     json_t *mwobj = json_pack(
         "{s:s, s:s, s:o, s:s, s:O, s:o}",
-        "type", mw_rule_kind(rule) == MW_RULE_SEQUENCE ? "sequence" : "query",
+        "type", type,
         "severity", m->severity,
-        "join_key", key_values(seq, evs[0]),
+        "join_key", key ? json_copy((json_t *)key) : key_values(seq, evs[0]),
         "investigation_guide", m->note,
         "false_positives", m->false_positives,
         "events", events);
+    if (details)
+        json_object_set(mwobj, type, details);
     json_object_set_new(a, "moonwatch", mwobj);
     return a;
+}
+
+json_t *mw_alert_build(const struct mw_rule *rule, struct mw_event *const *evs,
+                       int n, mw_time_t raised_at)
+{
+    return build(rule, evs, n, raised_at, NULL, NULL);
+}
+
+json_t *mw_alert_build_window(const struct mw_rule *rule, struct mw_event *const *evs,
+                              int n, mw_time_t raised_at, const json_t *key,
+                              json_t *details)
+{
+    return build(rule, evs, n, raised_at, key, details);
 }

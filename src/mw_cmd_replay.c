@@ -8,7 +8,8 @@
  * it writes a per-rule report on stdout (text or JSON): events matched per
  * step, partial sequences opened / completed / replaced / expired /
  * cancelled / evicted / still open, events without a join key, alerts, Lua
- * errors, and the late (out-of-order) events of the whole replay.
+ * errors, and the out-of-order events of the whole replay (placed in order
+ * within --max-lateness, refused as too late beyond it).
  * Alerts are only counted unless outputs are given with -o.
  */
 #include "mw_cmd.h"
@@ -18,6 +19,7 @@
 #include "mw_output.h"
 #include "mw_run.h"
 #include "mw_shape.h"
+#include "mw_time.h"
 
 #include <dirent.h>
 #include <getopt.h>
@@ -49,6 +51,8 @@ const char *const mw_usage_replay =
     "      --progress-interval S   seconds between progress lines (default 5; 0:\n"
     "                              every 4096 events)\n"
     "  -t, --timestamp-field F     event time field (default @timestamp)\n"
+    "      --max-lateness DUR      how far behind the newest event time an event may\n"
+    "                              come and still be placed in order (default 5m)\n"
     "      --max-open-keys N       per sequence rule, cap on open join keys\n"
     "      --lua-dir DIR           folder of the moonwatch Lua modules\n"
     "      --strict                refuse to start if any rule fails to load\n"
@@ -230,13 +234,15 @@ static void report_text(json_t *doc)
     size_t i;
     json_t *rs;
     printf("replay: %lld input(s), %lld bytes, %lld events (%lld lines, %lld rejected), "
-           "%lld late, %.2fs, %.0f events/s, %lld alert(s)\n",
+           "%lld out of order placed in order, %lld too late, %.2fs, %.0f events/s, "
+           "%lld alert(s)\n",
            (long long)json_array_size(json_object_get(doc, "inputs")),
            (long long)json_integer_value(json_object_get(doc, "bytes")),
            (long long)json_integer_value(json_object_get(doc, "events")),
            (long long)json_integer_value(json_object_get(doc, "lines")),
            (long long)json_integer_value(json_object_get(doc, "rejected")),
-           (long long)json_integer_value(json_object_get(doc, "late")),
+           (long long)json_integer_value(json_object_get(doc, "reordered")),
+           (long long)json_integer_value(json_object_get(doc, "too_late")),
            json_real_value(json_object_get(doc, "seconds")),
            json_real_value(json_object_get(doc, "events_per_second")),
            (long long)json_integer_value(json_object_get(doc, "alerts")));
@@ -303,6 +309,7 @@ int mw_cmd_replay(int argc, char **argv)
         {"progress-interval", required_argument, NULL, 'I'},
         {"timestamp-field", required_argument, NULL, 't'},
         {"max-open-keys", required_argument, NULL, 'K'},
+        {"max-lateness", required_argument, NULL, 'M'},
         {"lua-dir", required_argument, NULL, 'L'},
         {"strict", no_argument, NULL, 'S'},
         {"quiet", no_argument, NULL, 'q'},
@@ -326,6 +333,7 @@ int mw_cmd_replay(int argc, char **argv)
 
     eo.max_open_keys = 1000000;
     eo.alert_time_from_events = true;
+    eo.lateness = 5 * 60 * (mw_time_t)1000000;
     ro.timestamp_field = "@timestamp";
     ro.max_line = MW_DEFAULT_MAX_LINE;
     ro.summary = MW_SUMMARY_NONE;
@@ -371,6 +379,12 @@ int mw_cmd_replay(int argc, char **argv)
             }
             break;
         case 'L': lua_dir_opt = optarg; break;
+        case 'M':
+            if (mw_duration_parse(optarg, &eo.lateness) < 0) {
+                fprintf(stderr, "moonwatch: --max-lateness needs a duration like 5m or 0s\n");
+                goto done;
+            }
+            break;
         case 'S': strict = true; break;
         case 'q': mw_log_set_level(MW_LOG_WARN); break;
         case 'h': fputs(mw_usage_replay, stdout); rc = 0; goto done;
@@ -433,6 +447,7 @@ int mw_cmd_replay(int argc, char **argv)
         goto done;
     }
     mw_log_info("replaying %zu input(s) through %zu rule(s)", inputs.n, mw_engine_rule_count(e));
+    ro.max_lateness = eo.lateness;
     ro.inputs = inputs.v;
     ro.ninputs = (int)inputs.n;
     ro.progress = on_progress;
@@ -446,10 +461,11 @@ int mw_cmd_replay(int argc, char **argv)
     for (size_t i = 0; i < inputs.n; i++)
         json_array_append_new(names, json_string(inputs.v[i]));
     json_t *rstats = mw_engine_stats(e);
-    json_t *doc = json_pack("{s:o, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:I, s:o}",
+    json_t *doc = json_pack("{s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:I, s:o}",
         "inputs", names, "bytes", (json_int_t)r.final.bytes,
         "events", (json_int_t)r.final.events, "lines", (json_int_t)r.final.lines,
-        "rejected", (json_int_t)r.final.rejected, "late", (json_int_t)r.final.late,
+        "rejected", (json_int_t)r.final.rejected, "reordered", (json_int_t)r.final.reordered,
+        "too_late", (json_int_t)r.final.too_late,
         "seconds", secs, "events_per_second", secs > 0 ? (double)r.final.events / secs : 0.0,
         "alerts", (json_int_t)mw_engine_alerts(e), "rules", rstats);
     if (as_json) {

@@ -2,8 +2,10 @@
  *
  * Each slot pairs a compiled rule with its window state. Dispatch is a loop
  * over the slots: query rules evaluate their matcher, sequence rules feed
- * their state machine; completed detections become alert documents and go to
- * the outputs at once. Rules never do I/O and never see each other.
+ * their state machine, window rules (threshold, distinct, new_terms,
+ * absence) theirs; completed detections become alert documents and go to
+ * the outputs at once. Rules never do I/O and never see each other (the
+ * engine itself reads and writes first-seen state files under --state-dir).
  */
 #include "mw_engine.h"
 #include "mw_alert.h"
@@ -13,6 +15,7 @@
 #include "mw_rule.h"
 #include "mw_seq.h"
 #include "mw_shape.h"
+#include "mw_window.h"
 
 #include <dirent.h>
 #include <stdlib.h>
@@ -23,7 +26,9 @@
 struct slot {
     struct mw_rule *rule;           /* owned */
     struct mw_seq_state *state;     /* owned, sequence rules */
+    struct mw_window_state *win;    /* owned, window rules */
     uint64_t matched;               /* query rules: events matched */
+    uint64_t late;                  /* too-late events it would have matched */
     uint64_t raised;                /* detections, before shaping */
     uint64_t alerts;                /* delivered to the outputs */
     uint64_t alert_failures;
@@ -63,6 +68,7 @@ void mw_engine_free(struct mw_engine *e)
         return;
     for (size_t i = 0; i < e->nslots; i++) {
         mw_seq_state_free(e->slots[i].state);
+        mw_window_state_free(e->slots[i].win);
         mw_rule_free(e->slots[i].rule);
     }
     free(e->slots);
@@ -193,9 +199,74 @@ static struct mw_rule *load_checked(struct mw_engine *e, const char *path,
             return NULL;
         }
     }
-    if (mw_rule_kind(r) == MW_RULE_SEQUENCE)
-        ((struct mw_seq_def *)mw_rule_seq(r))->max_keys = e->opts.max_open_keys;
+    if (mw_rule_kind(r) == MW_RULE_SEQUENCE) {
+        struct mw_seq_def *sd = (struct mw_seq_def *)mw_rule_seq(r);
+        sd->max_keys = e->opts.max_open_keys;
+        sd->lateness = e->opts.lateness;
+    } else if (mw_rule_kind(r) == MW_RULE_WINDOW) {
+        struct mw_window_def *wd = (struct mw_window_def *)mw_rule_window(r);
+        wd->max_states = e->opts.max_open_keys;
+        wd->lateness = e->opts.lateness;
+    }
     return r;
+}
+
+/* The first-seen state file of a rule: its id with anything but
+ * [A-Za-z0-9_-] replaced, so an id cannot name a path outside the folder. */
+static void state_path(const struct mw_engine *e, const char *id, char *buf,
+                       size_t size)
+{
+    int n = snprintf(buf, size, "%s/new_terms-", e->opts.state_dir);
+    for (const char *p = id; *p && n > 0 && (size_t)n < size - 8; p++) {
+        char ch = *p;
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+              (ch >= '0' && ch <= '9') || ch == '-' || ch == '_'))
+            ch = '_';
+        buf[n++] = ch;
+    }
+    if (n > 0 && (size_t)n < size - 7)
+        snprintf(buf + n, size - (size_t)n, ".state");
+}
+
+/* Gives the slot's rule fresh window state when it has none (first-seen
+ * rules read their history from --state-dir). */
+static void new_state(struct mw_engine *e, struct slot *s)
+{
+    struct mw_rule *r = s->rule;
+    if (mw_rule_kind(r) == MW_RULE_SEQUENCE && s->state == NULL) {
+        s->state = mw_seq_state_new(mw_rule_seq(r));
+    } else if (mw_rule_kind(r) == MW_RULE_WINDOW && s->win == NULL) {
+        const struct mw_window_def *wd = mw_rule_window(r);
+        const char *id = mw_rule_meta(r)->id;
+        s->win = mw_window_state_new(wd);
+        if (wd->kind == MW_WINDOW_NEW_TERMS && e->opts.state_dir) {
+            char path[4096];
+            struct mw_error err;
+            state_path(e, id, path, sizeof(path));
+            if (mw_window_load(wd, s->win, id, path, &err) < 0)
+                mw_log_error("%s (starting with no history)", err.msg);
+            else if (mw_window_stats(s->win)->loaded)
+                mw_log_info("rule %s: %llu terms loaded from %s", id,
+                            (unsigned long long)mw_window_stats(s->win)->loaded, path);
+        }
+    }
+}
+
+/* Writes a first-seen rule's history to --state-dir. */
+static void save_state(struct mw_engine *e, const struct slot *s)
+{
+    const struct mw_window_def *wd;
+    char path[4096];
+    struct mw_error err;
+    const char *id = mw_rule_meta(s->rule)->id;
+    if (s->win == NULL || e->opts.state_dir == NULL)
+        return;
+    wd = mw_rule_window(s->rule);
+    if (wd->kind != MW_WINDOW_NEW_TERMS)
+        return;
+    state_path(e, id, path, sizeof(path));
+    if (mw_window_save(wd, s->win, id, path, &err) < 0)
+        mw_log_error("rule %s: cannot save its state: %s", id, err.msg);
 }
 
 static json_t *rule_fields(const struct mw_rule *r)
@@ -229,8 +300,7 @@ int mw_engine_load(struct mw_engine *e, char *const *paths, int npaths)
         memset(s, 0, sizeof(*s));
         s->rule = r;
         s->loaded_at = wall_seconds();
-        if (mw_rule_kind(r) == MW_RULE_SEQUENCE)
-            s->state = mw_seq_state_new(mw_rule_seq(r));
+        new_state(e, s);
         health(e, "rule_loaded", rule_fields(r));
     }
     for (size_t i = 0; i < nfiles; i++)
@@ -244,7 +314,8 @@ int mw_engine_load(struct mw_engine *e, char *const *paths, int npaths)
 
 static uint64_t open_count(const struct slot *s)
 {
-    return s->state ? mw_seq_stats(s->state)->open : 0;
+    return s->state ? mw_seq_stats(s->state)->open
+         : s->win ? mw_window_stats(s->win)->open : 0;
 }
 
 int mw_engine_reload_file(struct mw_engine *e, const char *path)
@@ -274,14 +345,13 @@ int mw_engine_reload_file(struct mw_engine *e, const char *path)
         s = &e->slots[e->nslots++];
         memset(s, 0, sizeof(*s));
         s->rule = r;
-        if (mw_rule_kind(r) == MW_RULE_SEQUENCE)
-            s->state = mw_seq_state_new(mw_rule_seq(r));
-        json_object_set_new(f, "state", json_string(s->state ? "new" : "none"));
+        new_state(e, s);
+        json_object_set_new(f, "state", json_string(s->state || s->win ? "new" : "none"));
     } else {
         struct mw_rule *old = s->rule;
         bool same_id = strcmp(mw_rule_meta(old)->id, mw_rule_meta(r)->id) == 0;
         bool keep = same_id && strcmp(mw_rule_shape(old), mw_rule_shape(r)) == 0;
-        if (!keep && s->state) {
+        if (!keep && (s->state || s->win)) {
             uint64_t open = open_count(s);
             mw_log_warn("rule %s (%s): detection shape changed on reload (%s -> %s): "
                         "window state dropped, %llu open sequence(s) freed",
@@ -293,21 +363,24 @@ int mw_engine_reload_file(struct mw_engine *e, const char *path)
             json_object_set_new(d, "new_rule_id", json_string(mw_rule_meta(r)->id));
             json_object_set_new(d, "open_sequences_dropped", json_integer((json_int_t)open));
             health(e, "state_dropped", d);
+            save_state(e, s);
             mw_seq_state_free(s->state);
             s->state = NULL;
+            mw_window_state_free(s->win);
+            s->win = NULL;
         }
         if (!same_id) {
             s->matched = s->raised = s->alerts = s->alert_failures = 0;
             s->reloads = 0;
         }
-        if (s->state == NULL && mw_rule_kind(r) == MW_RULE_SEQUENCE)
-            s->state = mw_seq_state_new(mw_rule_seq(r));
         if (s->quarantined)
             mw_log_info("rule %s: quarantine lifted by the reload", mw_rule_meta(r)->id);
-        json_object_set_new(f, "state", json_string(s->state == NULL ? "none"
-                                                    : keep ? "kept" : "new"));
-        json_object_set_new(f, "quarantine_lifted", json_boolean(s->quarantined));
+        bool had = s->state || s->win;
         s->rule = r;
+        new_state(e, s);
+        json_object_set_new(f, "state", json_string(!(s->state || s->win) ? "none"
+                                                    : keep && had ? "kept" : "new"));
+        json_object_set_new(f, "quarantine_lifted", json_boolean(s->quarantined));
         s->reloads++;
         s->quarantined = false;
         mw_rule_free(old);
@@ -332,7 +405,9 @@ int mw_engine_remove_file(struct mw_engine *e, const char *path)
     mw_log_info("rule %s removed (%s deleted): %llu open sequence(s) freed",
                 mw_rule_meta(s->rule)->id, path, (unsigned long long)open);
     health(e, "rule_removed", f);
+    save_state(e, s);
     mw_seq_state_free(s->state);
+    mw_window_state_free(s->win);
     mw_rule_free(s->rule);
     size_t i = (size_t)(s - e->slots);
     memmove(&e->slots[i], &e->slots[i + 1], (e->nslots - i - 1) * sizeof(*s));
@@ -360,12 +435,11 @@ static mw_time_t wall_now(void)
     return (mw_time_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-static void emit(void *ud, struct mw_event *const *evs, int n)
+/* Takes a built alert (NULL: it could not be built) through dedup, the
+ * rule's on_alert hook and shaping to the outputs. Steals alert. */
+static void deliver(struct mw_engine *e, struct slot *s, json_t *alert,
+                    struct mw_event *const *evs, int n)
 {
-    struct mw_engine *e = ud;
-    struct slot *s = e->current;
-    mw_time_t at = e->opts.alert_time_from_events ? evs[n - 1]->ts : wall_now();
-    json_t *alert = mw_alert_build(s->rule, evs, n, at);
     const char *rid = mw_rule_meta(s->rule)->id;
     const char *id;
 
@@ -405,6 +479,23 @@ out:
     json_decref(alert);
 }
 
+static void emit(void *ud, struct mw_event *const *evs, int n)
+{
+    struct mw_engine *e = ud;
+    struct slot *s = e->current;
+    mw_time_t at = e->opts.alert_time_from_events ? evs[n - 1]->ts : wall_now();
+    deliver(e, s, mw_alert_build(s->rule, evs, n, at), evs, n);
+}
+
+static void emit_window(void *ud, struct mw_event *const *evs, int n, json_t *key,
+                        json_t *details)
+{
+    struct mw_engine *e = ud;
+    struct slot *s = e->current;
+    mw_time_t at = e->opts.alert_time_from_events ? evs[n - 1]->ts : wall_now();
+    deliver(e, s, mw_alert_build_window(s->rule, evs, n, at, key, details), evs, n);
+}
+
 static void quarantine(struct mw_engine *e, struct slot *s)
 {
     const struct mw_rule_errors *er = mw_rule_errors(s->rule);
@@ -430,6 +521,8 @@ void mw_engine_dispatch(struct mw_engine *e, struct mw_event *ev)
         e->current = s;
         if (s->state) {
             mw_seq_process(mw_rule_seq(s->rule), s->state, ev, ctx, emit, e);
+        } else if (s->win) {
+            mw_window_process(mw_rule_window(s->rule), s->win, ev, ctx, emit_window, e);
         } else if (mw_matcher_eval(mw_rule_where(s->rule), ev, ctx) == MW_TRUE) {
             struct mw_event *one[1] = {ev};
             s->matched++;
@@ -442,10 +535,58 @@ void mw_engine_dispatch(struct mw_engine *e, struct mw_event *ev)
     e->current = NULL;
 }
 
+void mw_engine_count_late(struct mw_engine *e, const struct mw_event *ev)
+{
+    for (size_t i = 0; i < e->nslots; i++) {
+        struct slot *s = &e->slots[i];
+        const struct mw_match_ctx *ctx = mw_rule_ctx(s->rule);
+        bool hit = false;
+        if (s->quarantined)
+            continue;
+        if (s->state) {
+            const struct mw_seq_def *d = mw_rule_seq(s->rule);
+            for (int k = 0; k < d->nsteps && !hit; k++)
+                hit = (k == 0 || d->where[k] != d->where[k - 1]) &&
+                      mw_matcher_eval(d->where[k], ev, ctx) == MW_TRUE;
+            if (!hit && d->until_where)
+                hit = mw_matcher_eval(d->until_where, ev, ctx) == MW_TRUE;
+        } else if (s->win) {
+            hit = mw_window_matches(mw_rule_window(s->rule), ev, ctx);
+        } else {
+            hit = mw_matcher_eval(mw_rule_where(s->rule), ev, ctx) == MW_TRUE;
+        }
+        if (hit)
+            s->late++;
+    }
+}
+
+void mw_engine_advance(struct mw_engine *e, mw_time_t now)
+{
+    for (size_t i = 0; i < e->nslots; i++) {
+        struct slot *s = &e->slots[i];
+        e->current = s;
+        if (s->state)
+            mw_seq_advance(mw_rule_seq(s->rule), s->state, now);
+        else if (s->win)
+            mw_window_advance(mw_rule_window(s->rule), s->win, now, emit_window, e);
+    }
+    e->current = NULL;
+}
+
 void mw_engine_finish(struct mw_engine *e)
 {
     /* sequences complete only on events; pending ones are reported as open
-     * in the statistics. Caps report what their last interval dropped. */
+     * in the statistics. Absence windows that ended by now fire, first-seen
+     * history is saved. Caps report what their last interval dropped. */
+    for (size_t i = 0; i < e->nslots; i++) {
+        struct slot *s = &e->slots[i];
+        if (s->win == NULL)
+            continue;
+        e->current = s;
+        mw_window_finish(mw_rule_window(s->rule), s->win, emit_window, e);
+        save_state(e, s);
+    }
+    e->current = NULL;
     if (e->shape)
         mw_shape_finish(e->shape);
 }
@@ -482,8 +623,11 @@ json_t *mw_engine_stats(const struct mw_engine *e)
         json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:I}",
                               "id", m->id, "name", m->name,
                               "file", mw_rule_file(s->rule),
-                              "type", s->state ? "sequence" : "query",
+                              "type", s->state ? "sequence" : s->win
+                                  ? mw_window_kind_name(mw_rule_window(s->rule)->kind)
+                                  : "query",
                               "alerts", (json_int_t)s->alerts);
+        json_object_set_new(o, "late", json_integer((json_int_t)s->late));
         json_t *errs = json_object();
         for (int c = MW_FAIL_MEMORY; c < MW_FAIL__COUNT; c++)
             json_object_set_new(errs, mw_fail_name(c),
@@ -514,6 +658,21 @@ json_t *mw_engine_stats(const struct mw_engine *e)
                 "no_key", (json_int_t)st->no_key,
                 "open", (json_int_t)st->open,
                 "open_keys", (json_int_t)st->open_keys));
+            json_object_set_new(json_object_get(o, "sequences"), "reordered",
+                                json_integer((json_int_t)st->late_replays));
+        } else if (s->win) {
+            const struct mw_window_stats *ws = mw_window_stats(s->win);
+            json_object_set_new(o, "matched", json_integer((json_int_t)ws->matched));
+            json_object_set_new(o, "window", json_pack(
+                "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+                "absent_matched", (json_int_t)ws->absent_matched,
+                "no_key", (json_int_t)ws->no_key,
+                "fired", (json_int_t)ws->fired,
+                "expired", (json_int_t)ws->expired,
+                "evicted", (json_int_t)ws->evicted,
+                "cancelled", (json_int_t)ws->cancelled,
+                "open", (json_int_t)ws->open,
+                "loaded", (json_int_t)ws->loaded));
         } else {
             json_object_set_new(o, "matched", json_integer((json_int_t)s->matched));
         }
@@ -527,7 +686,10 @@ void mw_engine_list(const struct mw_engine *e, FILE *fp)
     for (size_t i = 0; i < e->nslots; i++) {
         const struct mw_rule_meta *m = mw_rule_meta(e->slots[i].rule);
         fprintf(fp, "ok   %s  %s  (%s, %s)\n", mw_rule_file(e->slots[i].rule),
-                m->id, m->name, mw_rule_kind(e->slots[i].rule) == MW_RULE_SEQUENCE
-                                    ? "sequence" : "query");
+                m->id, m->name,
+                mw_rule_kind(e->slots[i].rule) == MW_RULE_SEQUENCE ? "sequence"
+                : mw_rule_kind(e->slots[i].rule) == MW_RULE_WINDOW
+                    ? mw_window_kind_name(mw_rule_window(e->slots[i].rule)->kind)
+                    : "query");
     }
 }

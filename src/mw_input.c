@@ -49,6 +49,8 @@ static const char *const reject_names[MW_REJECT__COUNT] = {
     [MW_REJECT_INVALID_UTF8] = "invalid_utf8",
     [MW_REJECT_TOO_LONG] = "too_long",
     [MW_REJECT_DUPLICATE_KEY] = "duplicate_key",
+    [MW_REJECT_FUTURE_TIMESTAMP] = "future_timestamp",
+    [MW_REJECT_TOO_LATE] = "too_late",
 };
 
 const char *mw_reject_name(enum mw_reject r)

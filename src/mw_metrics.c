@@ -81,8 +81,12 @@ void mw_metrics_render(const json_t *doc, FILE *fp)
               "Lines that became events.");
     per_input(fp, inputs, "moonwatch_input_rejected_total", "rejected",
               "Lines rejected (malformed JSON, bad timestamp, too long, ...).");
+    per_input(fp, inputs, "moonwatch_input_reordered_total", "reordered",
+              "Events that arrived behind the newest event time and were placed in "
+              "event-time order (within --max-lateness).");
     per_input(fp, inputs, "moonwatch_input_late_total", "late",
-              "Events older than an event already processed (arrived out of order).");
+              "Events refused as too late (behind the newest event time by more than "
+              "--max-lateness).");
 
     family(fp, "moonwatch_rule_matched_total", "counter",
            "Events that matched the rule (sequences: per step).");

@@ -32,6 +32,7 @@ struct mw_rule {
     enum mw_rule_kind kind;
     struct mw_matcher *where;   /* owned, query rules */
     struct mw_seq_def *seq;     /* owned, sequence rules */
+    struct mw_window_def *win;  /* owned, window rules */
     char *shape;                /* owned */
     struct mw_sandbox *sb;      /* owned */
     struct mw_match_ctx ctx;
@@ -1162,9 +1163,130 @@ static int compile_shaping(lua_State *L, struct compile *c, int t)
 static const char *const rule_keys[] = {
     "__kind", "id", "name", "description", "severity", "risk_score", "tags",
     "references", "author", "license", "version", "threat", "note",
-    "false_positives", "message", "where", "sequence", "suppress", "max_alerts",
-    "on_alert", "tests", NULL,
+    "false_positives", "message", "where", "sequence", "threshold", "distinct",
+    "new_terms", "absence", "suppress", "max_alerts", "on_alert", "tests", NULL,
 };
+
+static const char *const window_fields[] = {
+    [MW_WINDOW_THRESHOLD] = "threshold",
+    [MW_WINDOW_DISTINCT] = "distinct",
+    [MW_WINDOW_NEW_TERMS] = "new_terms",
+    [MW_WINDOW_ABSENCE] = "absence",
+};
+
+/* Reads t[key] as a whole number of milliseconds > 0 into *out (us). */
+static int get_span(lua_State *L, struct compile *c, int t, const char *key,
+                    mw_time_t *out)
+{
+    lua_Number ms;
+    if (rawfield(L, t, key) != LUA_TNUMBER) {
+        lua_pop(L, 1);
+        FAIL(c, "window field '%s' must be a number of milliseconds", key);
+    }
+    ms = lua_tonumber(L, -1);
+    lua_pop(L, 1);
+    if (!(ms > 0 && ms <= 9.2e12))
+        FAIL(c, "window field '%s' out of range", key);
+    *out = (mw_time_t)(ms * 1000);
+    return 0;
+}
+
+/* A matcher at t[key], compiled, validated and optimised into *out. */
+static int get_matcher(lua_State *L, struct compile *c, int t, const char *key,
+                       struct mw_matcher **out)
+{
+    struct mw_error e;
+    rawfield(L, t, key);
+    int rc = compile_matcher(L, c, -1, NULL, out);
+    lua_pop(L, 1);
+    if (rc < 0)
+        return -1;
+    if (mw_matcher_validate(*out, &e) < 0)
+        FAIL(c, "%s: %s", key, e.msg);
+    mw_matcher_optimize(*out);
+    return 0;
+}
+
+static int compile_window(lua_State *L, struct compile *c, int t,
+                          enum mw_window_kind kind)
+{
+    struct mw_window_def *def = xcalloc(1, sizeof(*def));
+    const char *what = window_fields[kind];
+    int rc, nk = 0;
+
+    c->rule->win = def;
+    def->kind = kind;
+    if (rawfield(L, t, "keys_ci") == LUA_TBOOLEAN)
+        def->keys_ci = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    if (kind == MW_WINDOW_ABSENCE) {
+        int nk2 = 0;
+        if (get_span(L, c, t, "within_ms", &def->span) < 0)
+            return -1;
+        if (rawfield(L, t, "first") != LUA_TTABLE || rawfield(L, t, "absent") != LUA_TTABLE) {
+            lua_pop(L, 2);
+            FAIL(c, "absence needs 'first' and 'absent' tables");
+        }
+        int fi = lua_absindex(L, -2), ab = lua_absindex(L, -1);
+        rc = get_matcher(L, c, fi, "where", &def->where);
+        if (rc == 0)
+            rc = get_matcher(L, c, ab, "where", &def->absent_where);
+        if (rc == 0) {
+            rawfield(L, fi, "by");
+            rc = compile_keys(L, c, &def->by, &nk, "absence first");
+            lua_pop(L, 1);
+        }
+        if (rc == 0) {
+            rawfield(L, ab, "by");
+            rc = compile_keys(L, c, &def->absent_by, &nk2, "absence absent");
+            lua_pop(L, 1);
+        }
+        lua_pop(L, 2);
+        if (rc < 0)
+            return -1;
+        if (nk != nk2)
+            FAIL(c, "absence: 'first' has %d keys, 'absent' has %d", nk, nk2);
+        def->nby = nk;
+        return 0;
+    }
+    if (get_matcher(L, c, t, "where", &def->where) < 0)
+        return -1;
+    rawfield(L, t, kind == MW_WINDOW_NEW_TERMS ? "fields" : "by");
+    rc = compile_keys(L, c, &def->by, &nk, what);
+    lua_pop(L, 1);
+    if (rc < 0)
+        return -1;
+    def->nby = nk;
+    if (kind == MW_WINDOW_NEW_TERMS) {
+        if (nk < 1 || nk > 3)
+            FAIL(c, "new_terms needs 1 to 3 fields");
+        if (rawfield(L, t, "warmup") == LUA_TBOOLEAN)
+            def->warmup = lua_toboolean(L, -1);
+        lua_pop(L, 1);
+        return get_span(L, c, t, "history_ms", &def->span);
+    }
+    if (get_span(L, c, t, "window_ms", &def->span) < 0)
+        return -1;
+    lua_Integer cnt = 0;
+    if (rawfield(L, t, "count") == LUA_TNUMBER && lua_isinteger(L, -1))
+        cnt = lua_tointeger(L, -1);
+    lua_pop(L, 1);
+    if (cnt < 1 || cnt > (kind == MW_WINDOW_DISTINCT ? MW_WINDOW_MAX_DISTINCT
+                                                     : MW_WINDOW_MAX_COUNT))
+        FAIL(c, "%s count out of range", what);
+    def->count = (uint64_t)cnt;
+    if (kind == MW_WINDOW_DISTINCT) {
+        if (rawfield(L, t, "field") != LUA_TSTRING) {
+            lua_pop(L, 1);
+            FAIL(c, "distinct needs a 'field'");
+        }
+        def->field = mw_path_new(lua_tostring(L, -1));
+        lua_pop(L, 1);
+        if (def->field == NULL)
+            FAIL(c, "distinct: invalid field path");
+    }
+    return 0;
+}
 
 static int compile_rule(lua_State *L, struct compile *c, int t)
 {
@@ -1246,9 +1368,29 @@ static int compile_rule(lua_State *L, struct compile *c, int t)
     lua_pop(L, 1);
     has_seq = rawfield(L, t, "sequence") != LUA_TNIL;
     lua_pop(L, 1);
-    if (has_where == has_seq)
-        FAIL(c, "a rule needs exactly one of 'where' (single event) or "
-             "'sequence'");
+    int nwin = 0, wkind = -1;
+    for (int k = 0; k <= MW_WINDOW_ABSENCE; k++) {
+        if (rawfield(L, t, window_fields[k]) != LUA_TNIL) {
+            nwin++;
+            wkind = k;
+        }
+        lua_pop(L, 1);
+    }
+    if (has_where + has_seq + nwin != 1)
+        FAIL(c, "a rule needs exactly one of 'where' (single event), "
+             "'sequence', 'threshold', 'distinct', 'new_terms' or 'absence'");
+    if (nwin) {
+        r->kind = MW_RULE_WINDOW;
+        if (rawfield(L, t, window_fields[wkind]) != LUA_TTABLE) {
+            lua_pop(L, 1);
+            FAIL(c, "%s must be mw.%s{...}", window_fields[wkind], window_fields[wkind]);
+        }
+        int rc = compile_window(L, c, lua_absindex(L, -1), (enum mw_window_kind)wkind);
+        lua_pop(L, 1);
+        if (rc < 0)
+            return -1;
+        return compile_shaping(L, c, t);
+    }
     if (has_where) {
         r->kind = MW_RULE_QUERY;
         rawfield(L, t, "where");
@@ -1299,6 +1441,18 @@ static char *make_shape(const struct mw_rule *r)
     size_t pos = 0;
     if (r->kind == MW_RULE_QUERY)
         return xstrdup("query");
+    if (r->kind == MW_RULE_WINDOW) {
+        const struct mw_window_def *w = r->win;
+        pos += (size_t)snprintf(buf + pos, sizeof(buf) - pos,
+                                "%s span=%lld count=%llu ci=%d keys=",
+                                mw_window_kind_name(w->kind), (long long)w->span,
+                                (unsigned long long)w->count, w->keys_ci);
+        for (int k = 0; k < w->nby && pos < sizeof(buf) - 256; k++)
+            pos += (size_t)snprintf(buf + pos, sizeof(buf) - pos, "%s%s,",
+                                    w->by.optional[k] ? "?" : "",
+                                    mw_path_str(w->by.paths[k]));
+        return xstrdup(buf);
+    }
     const struct mw_seq_def *d = r->seq;
     pos += (size_t)snprintf(buf + pos, sizeof(buf) - pos,
                             "sequence maxspan=%lld steps=%d keys=%d ci=%d",
@@ -1460,6 +1614,7 @@ void mw_rule_free(struct mw_rule *r)
     json_decref(m->tests);
     mw_matcher_free(r->where);
     mw_seq_def_free(r->seq);
+    mw_window_def_free(r->win);
     for (int i = 0; i < r->policy.nsuppress; i++)
         mw_path_free(r->policy.suppress_by[i]);
     mw_sandbox_free(r->sb);
@@ -1473,6 +1628,7 @@ const struct mw_rule_meta *mw_rule_meta(const struct mw_rule *r) { return &r->me
 enum mw_rule_kind mw_rule_kind(const struct mw_rule *r) { return r->kind; }
 const struct mw_matcher *mw_rule_where(const struct mw_rule *r) { return r->where; }
 const struct mw_seq_def *mw_rule_seq(const struct mw_rule *r) { return r->seq; }
+const struct mw_window_def *mw_rule_window(const struct mw_rule *r) { return r->win; }
 const char *mw_rule_shape(const struct mw_rule *r) { return r->shape; }
 const struct mw_match_ctx *mw_rule_ctx(const struct mw_rule *r) { return &r->ctx; }
 struct mw_rule_errors *mw_rule_errors(struct mw_rule *r) { return &r->errors; }

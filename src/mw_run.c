@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -33,7 +34,6 @@ struct src {
     bool done;
     bool waiting;               /* follow mode: no complete line yet */
     int reported;
-    uint64_t late;              /* events older than one already dispatched */
 };
 
 struct run {
@@ -42,7 +42,18 @@ struct run {
     FILE *dead;                 /* owned, may be NULL */
     uint64_t dead_written;
     bool draining;              /* shutdown: "nothing yet" means done */
+    mw_time_t now;              /* newest event time dispatched */
+    bool started;               /* now is set */
+    int64_t now_mono;           /* monotonic ms when `now` last moved */
+    mw_time_t advanced;         /* event time the windows were last advanced to */
 };
+
+static mw_time_t wall_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (mw_time_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
 
 static volatile sig_atomic_t stop_signal;   /* SIGINT or SIGTERM received */
 static volatile sig_atomic_t hup_signal;    /* SIGHUP received */
@@ -172,15 +183,101 @@ static int refill(struct run *r, struct src *s)
             st->lines++;
             s->head = mw_ingest_parse(line, len, r->ts_path, mw_input_name(s->in),
                                       lineno, offset, 0, &reason, &err);
-            if (s->head == NULL)
+            if (s->head != NULL && r->o->max_future >= 0 &&
+                s->head->ts > wall_now() + r->o->max_future) {
+                char msg[160], when[MW_TIME_FORMAT_SIZE];
+                mw_time_format(s->head->ts, when, sizeof(when));
+                snprintf(msg, sizeof(msg), "event time %s is more than "
+                         "--max-future ahead of the wall clock", when);
+                mw_event_unref(s->head);
+                s->head = NULL;
+                reject(r, s, lineno, MW_REJECT_FUTURE_TIMESTAMP, msg, line, len);
+            } else if (s->head == NULL) {
                 reject(r, s, lineno, reason, err.msg, line, len);
-            else
+            } else {
                 st->parsed++;
+            }
             break;
         }
         }
     }
     return 0;
+}
+
+/* An event behind now by more than the lateness bound: refused, counted
+ * per input (rejected, too_late) and per rule, dead-lettered whole. */
+static void too_late(struct run *r, struct mw_engine *e, struct src *s,
+                     struct mw_event *ev)
+{
+    char msg[200], when[MW_TIME_FORMAT_SIZE], lag[64];
+    char *raw = json_dumps(ev->root, JSON_COMPACT);
+
+    mw_time_format(ev->ts, when, sizeof(when));
+    mw_duration_format(r->now - ev->ts, lag, sizeof(lag));
+    snprintf(msg, sizeof(msg), "event time %s is %s behind the newest event "
+             "time, more than --max-lateness", when, lag);
+    mw_input_stats(s->in)->parsed--;
+    mw_engine_count_late(e, ev);
+    reject(r, s, ev->line, MW_REJECT_TOO_LATE, msg, raw, raw ? strlen(raw) : 0);
+    mw_json_free(raw);
+}
+
+/* Hands the source's head event to the engine in arrival order: in order
+ * (at or after now) or late within --max-lateness it is dispatched at once
+ * (the windows place a late one in event-time order); further behind it is
+ * refused as too late. */
+static void dispatch_head(struct run *r, struct mw_engine *e, struct src *s,
+                          uint64_t seq)
+{
+    struct mw_event *ev = s->head;
+    s->head = NULL;
+    ev->seq = seq;      /* arrival order: the tie-break on equal times */
+    if (r->started && ev->ts < r->now - r->o->max_lateness) {
+        too_late(r, e, s, ev);
+    } else {
+        if (r->started && ev->ts < r->now)
+            mw_input_stats(s->in)->reordered++;
+        if (!r->started || ev->ts > r->now) {
+            r->now = ev->ts;
+            r->now_mono = mono_ms();
+        }
+        r->started = true;
+        mw_engine_dispatch(e, ev);
+    }
+    mw_event_unref(ev);
+}
+
+/* Follow mode, inputs quiet: event time keeps running with the wall clock
+ * from the newest event seen, held back by --max-lateness (an event that
+ * could still arrive in time must still find its windows open). Windows that
+ * complete by the passage of time (absence, the end of a threshold or cap
+ * interval) fire without waiting for the next event. */
+static void advance_idle(struct run *r, struct mw_engine *e)
+{
+    mw_time_t t;
+    if (!r->started)
+        return;
+    t = r->now + (mw_time_t)(mono_ms() - r->now_mono) * 1000 - r->o->max_lateness;
+    if (t > r->now && t > r->advanced) {
+        r->advanced = t;
+        mw_engine_advance(e, t);
+    }
+}
+
+/* Resident set size now and at its peak, in bytes (0 when unknown). */
+static void memory_usage(uint64_t *rss, uint64_t *peak)
+{
+    struct rusage ru;
+    unsigned long pages = 0, resident = 0;
+    FILE *fp = fopen("/proc/self/statm", "r");
+    *rss = *peak = 0;
+    if (fp) {
+        if (fscanf(fp, "%lu %lu", &pages, &resident) == 2)
+            *rss = (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE);
+        fclose(fp);
+    }
+    if (getrusage(RUSAGE_SELF, &ru) == 0)
+        *peak = (uint64_t)ru.ru_maxrss * 1024;
 }
 
 /* The statistics document: the JSON summary, and the source of the metrics. */
@@ -204,10 +301,11 @@ static json_t *stats_doc(struct mw_engine *e, struct mw_output *out,
         parsed += st->parsed;
         rejected += st->rejected;
         blank += st->blank;
-        json_array_append_new(inputs, json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:o}",
+        json_array_append_new(inputs, json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:o}",
             "name", mw_input_name(srcs[i].in), "lines", (json_int_t)st->lines,
             "parsed", (json_int_t)st->parsed, "rejected", (json_int_t)st->rejected,
-            "blank", (json_int_t)st->blank, "late", (json_int_t)srcs[i].late,
+            "blank", (json_int_t)st->blank, "reordered", (json_int_t)st->reordered,
+            "late", (json_int_t)st->by_reason[MW_REJECT_TOO_LATE],
             "rejected_by_reason", rs));
     }
     json_t *rs = json_object();
@@ -233,6 +331,10 @@ static void summary_json(struct mw_engine *e, struct mw_output *out,
                          struct src *srcs, int n, struct run *r)
 {
     json_t *doc = stats_doc(e, out, srcs, n, r);
+    uint64_t rss, peak;
+    memory_usage(&rss, &peak);
+    json_object_set_new(doc, "memory", json_pack("{s:I, s:I}", "rss_bytes", (json_int_t)rss,
+                                                 "peak_rss_bytes", (json_int_t)peak));
     char *s = json_dumps(doc, JSON_COMPACT);
     fprintf(stderr, "%s\n", s);
     mw_json_free(s);
@@ -258,6 +360,9 @@ static void summary_text(struct mw_engine *e, struct mw_output *out, struct src 
         fprintf(stderr, "%s", sep[0] == ',' ? ")" : "");
         if (st->blank)
             fprintf(stderr, ", %llu blank skipped", (unsigned long long)st->blank);
+        if (st->reordered)
+            fprintf(stderr, ", %llu out of order placed in time order",
+                    (unsigned long long)st->reordered);
         fputc('\n', stderr);
     }
     json_t *rules = mw_engine_stats(e);
@@ -325,13 +430,14 @@ static void progress_fill(struct mw_run_progress *p, struct src *srcs, int n,
                           uint64_t events)
 {
     p->events = events;
-    p->bytes = p->lines = p->rejected = p->late = 0;
+    p->bytes = p->lines = p->rejected = p->reordered = p->too_late = 0;
     for (int i = 0; i < n; i++) {
         struct mw_input_stats *st = mw_input_stats(srcs[i].in);
         p->bytes += mw_input_bytes_read(srcs[i].in);
         p->lines += st->lines;
         p->rejected += st->rejected;
-        p->late += srcs[i].late;
+        p->reordered += st->reordered;
+        p->too_late += st->by_reason[MW_REJECT_TOO_LATE];
     }
 }
 
@@ -391,12 +497,11 @@ int mw_run(struct mw_engine *e, struct mw_output *out, const struct mw_run_opts 
     char *const *names = o->ninputs > 0 ? o->inputs : stdin_only;
     int n = o->ninputs > 0 ? o->ninputs : 1;
     struct src *srcs = xcalloc((size_t)n, sizeof(*srcs));
-    struct run r = {o, NULL, NULL, 0, false};
+    struct run r = {.o = o};
     struct sigaction sa_stop, sa_hup, old_int, old_term, old_hup;
     int in_fd = -1;
     int interval = o->metrics_interval_ms > 0 ? o->metrics_interval_ms : 5000;
     int64_t next_metrics = 0;
-    mw_time_t last_ts = MW_TIME_MIN;
     unsigned busy = 0;
     uint64_t seq = 0;
     int rc = 0;
@@ -456,15 +561,7 @@ int mw_run(struct mw_engine *e, struct mw_output *out, const struct mw_run_opts 
     for (;;) {
         int best = next_source(&r, srcs, n);
         if (best >= 0) {
-            struct mw_event *ev = srcs[best].head;
-            srcs[best].head = NULL;
-            ev->seq = ++seq;    /* arrival order: the tie-break on equal times */
-            if (ev->ts < last_ts)
-                srcs[best].late++;
-            else
-                last_ts = ev->ts;
-            mw_engine_dispatch(e, ev);
-            mw_event_unref(ev);
+            dispatch_head(&r, e, &srcs[best], ++seq);
             if (o->progress && (seq & 4095) == 0) {
                 progress_fill(&prog, srcs, n, seq);
                 o->progress(o->progress_ud, &prog);
@@ -498,6 +595,7 @@ int mw_run(struct mw_engine *e, struct mw_output *out, const struct mw_run_opts 
         }
         if (best >= 0)
             continue;
+        advance_idle(&r, e);
         int wait = FOLLOW_WAIT_MS;
         if (due >= 0 && due < wait)
             wait = due;
@@ -514,15 +612,7 @@ int mw_run(struct mw_engine *e, struct mw_output *out, const struct mw_run_opts 
             if (mw_input_is_regular(srcs[i].in))
                 mw_input_set_follow(srcs[i].in, false);
         for (int best; (best = next_source(&r, srcs, n)) >= 0;) {
-            struct mw_event *ev = srcs[best].head;
-            srcs[best].head = NULL;
-            ev->seq = ++seq;
-            if (ev->ts < last_ts)
-                srcs[best].late++;
-            else
-                last_ts = ev->ts;
-            mw_engine_dispatch(e, ev);
-            mw_event_unref(ev);
+            dispatch_head(&r, e, &srcs[best], ++seq);
         }
         const char *why = stop_signal == SIGINT ? "SIGINT"
                           : stop_signal == SIGTERM ? "SIGTERM" : "end of input";

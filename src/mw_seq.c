@@ -1,13 +1,28 @@
 /* mw_seq.c - EQL sequence state machines keyed by join key
  *
  * Layout: a keystate holds one slot per non-final stage; slot k holds the
- * pending sequence that has matched stages 0..k (k+1 events, refcounted).
- * Invariants: a keystate with every slot empty is freed at once; `touched`
- * is the newest first-event time among the slots it has held, so a keystate
- * whose touched time is more than maxspan behind "now" can hold nothing that
- * may still complete. The list is ordered by touched time (for events in
- * time order; a late event can leave a key slightly out of place, which only
- * delays its expiry).
+ * pending sequence that has matched stages 0..k (k+1 events). Partials are
+ * immutable and refcounted, so two slot arrays can share them.
+ *
+ * Late events (lateness > 0): a keystate also keeps a *log* of the events
+ * that touched it (stage mask, until flag) whose time is within the
+ * lateness bound of "now", and a *base*: the slots as they were before the
+ * first logged event. Invariant: current slots == replay(base, log). An
+ * in-order event is appended to the log and applied to the current slots at
+ * once (no delay); an out-of-order event is inserted at its (ts, seq) place
+ * and the current slots are rebuilt by replaying the log over the base,
+ * emitting only the completions that hold the late event (alerts already
+ * raised stand). Log entries older than now - lateness can be preceded by
+ * no acceptable event any more, so they are folded into the base.
+ *
+ * Invariants: a keystate with nothing in its slots, base and log is freed at
+ * once; `touched` is the newest first-event time among the slots it has
+ * held; a keystate is stale (and freed by mw_seq_advance) when
+ * now - lateness is more than maxspan past `touched` and past its newest
+ * logged event. The list is ordered by `touched` (for events in time order;
+ * a late event, or a key whose log is still within the lateness, can leave
+ * a key slightly out of place, which only delays expiry by at most the
+ * lateness).
  */
 #include "mw_seq.h"
 #include "mw_dict.h"
@@ -15,33 +30,53 @@
 
 #include <stdlib.h>
 #include <string.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 struct partial {
+    int refs;
     int n;
     mw_time_t first_ts;
     struct mw_event *ev[];  /* owned references */
 };
 
+struct logent {
+    struct mw_event *ev;            /* owned reference */
+    uint64_t mask[2];               /* stages it matched with this key */
+    bool until;
+};
+
 struct keystate {
     struct keystate *prev, *next;   /* LRU list */
     mw_time_t touched;
+    mw_time_t log_newest;
+    struct logent *log;             /* owned, (ts, seq) order */
+    uint32_t nlog, logcap;
     size_t klen;
     char *key;                      /* points into this allocation */
-    struct partial *slot[];         /* nsteps - 1 slots */
+    struct partial *slot[];         /* nslots current, then nslots base
+                                     * when lateness > 0 */
 };
 
 struct mw_seq_state {
     int nslots;
+    mw_time_t lateness;             /* copied from the def at creation */
+    mw_time_t now;                  /* newest event time accepted */
     struct mw_dict *keys;           /* key bytes -> struct keystate */
     struct keystate *head, *tail;   /* LRU: head is the oldest */
     char *keybuf;                   /* owned scratch for key building */
     size_t keycap;
+    char *groupbuf;                 /* owned scratch: one event's keys */
+    size_t groupcap;
     struct mw_seq_stats stats;
     mw_seq_observer_fn obs;         /* may be NULL: explain only */
     void *obs_ud;
     const struct mw_event *cur;     /* event being processed (for the observer) */
 };
 
+/* The observer sees the live path only: a late event's replay (lateness > 0)
+ * re-applies logged events and is not reported step by step. */
 static void trace(const struct mw_seq_state *st, enum mw_seq_trace_kind kind,
                   int step, const struct mw_event *ev, const struct partial *p)
 {
@@ -49,25 +84,16 @@ static void trace(const struct mw_seq_state *st, enum mw_seq_trace_kind kind,
     st->obs(st->obs_ud, &t);
 }
 
-#define TRACE(st, kind, step, ev, p)            \
-    do {                                        \
-        if ((st)->obs)                          \
-            trace((st), (kind), (step), (ev), (p)); \
+#define TRACE(a, kind, step, ev, p)                         \
+    do {                                                    \
+        if ((a)->st->obs && (a)->live)                      \
+            trace((a)->st, (kind), (step), (ev), (p));      \
     } while (0)
 
 void mw_seq_set_observer(struct mw_seq_state *st, mw_seq_observer_fn fn, void *ud)
 {
     st->obs = fn;
     st->obs_ud = ud;
-}
-
-/* Reports each pending sequence of ks as dropped (before keystate_drop). */
-static void trace_drop(const struct mw_seq_state *st, const struct keystate *ks,
-                       enum mw_seq_trace_kind kind)
-{
-    for (int i = 0; i < st->nslots; i++)
-        if (ks->slot[i])
-            trace(st, kind, -1, st->cur, ks->slot[i]);
 }
 
 void mw_seq_def_free(struct mw_seq_def *def)
@@ -90,15 +116,40 @@ struct mw_seq_state *mw_seq_state_new(const struct mw_seq_def *def)
 {
     struct mw_seq_state *st = xcalloc(1, sizeof(*st));
     st->nslots = def->nsteps - 1;
+    st->lateness = def->lateness > 0 ? def->lateness : 0;
+    st->now = INT64_MIN / 2;
     st->keys = mw_dict_new();
     st->keycap = 256;
     st->keybuf = xmalloc(st->keycap);
+    st->groupcap = 256;
+    st->groupbuf = xmalloc(st->groupcap);
     return st;
 }
 
-static void partial_free(struct partial *p)
+/* A new partial: prev's events (may be NULL) followed by ev. */
+static struct partial *partial_new(const struct partial *prev, struct mw_event *ev)
 {
-    if (p == NULL)
+    int n = prev ? prev->n + 1 : 1;
+    struct partial *p = xmalloc(sizeof(*p) + (size_t)n * sizeof(struct mw_event *));
+    p->refs = 1;
+    p->n = n;
+    p->first_ts = prev ? prev->first_ts : ev->ts;
+    for (int i = 0; i < n - 1; i++)
+        p->ev[i] = mw_event_ref(prev->ev[i]);
+    p->ev[n - 1] = mw_event_ref(ev);
+    return p;
+}
+
+static struct partial *partial_ref(struct partial *p)
+{
+    if (p)
+        p->refs++;
+    return p;
+}
+
+static void partial_unref(struct partial *p)
+{
+    if (p == NULL || --p->refs > 0)
         return;
     for (int i = 0; i < p->n; i++)
         mw_event_unref(p->ev[i]);
@@ -135,10 +186,15 @@ static int keystate_drop(struct mw_seq_state *st, struct keystate *ks)
     int n = 0;
     for (int i = 0; i < st->nslots; i++) {
         if (ks->slot[i]) {
-            partial_free(ks->slot[i]);
+            partial_unref(ks->slot[i]);
             n++;
         }
+        if (st->lateness > 0)
+            partial_unref(ks->slot[st->nslots + i]);
     }
+    for (uint32_t i = 0; i < ks->nlog; i++)
+        mw_event_unref(ks->log[i].ev);
+    free(ks->log);
     lru_unlink(st, ks);
     mw_dict_del(st->keys, ks->key, ks->klen);
     st->stats.open -= (uint64_t)n;
@@ -149,16 +205,21 @@ static int keystate_drop(struct mw_seq_state *st, struct keystate *ks)
 
 static bool keystate_empty(const struct mw_seq_state *st, const struct keystate *ks)
 {
-    for (int i = 0; i < st->nslots; i++)
+    int nptr = st->nslots * (st->lateness > 0 ? 2 : 1);
+    if (ks->nlog > 0)
+        return false;
+    for (int i = 0; i < nptr; i++)
         if (ks->slot[i])
             return false;
     return true;
 }
 
-static void drop_if_empty(struct mw_seq_state *st, struct keystate *ks)
+static bool drop_if_empty(struct mw_seq_state *st, struct keystate *ks)
 {
-    if (keystate_empty(st, ks))
-        keystate_drop(st, ks);
+    if (!keystate_empty(st, ks))
+        return false;
+    keystate_drop(st, ks);
+    return true;
 }
 
 void mw_seq_state_free(struct mw_seq_state *st)
@@ -169,22 +230,13 @@ void mw_seq_state_free(struct mw_seq_state *st)
         keystate_drop(st, st->head);
     mw_dict_free(st->keys);
     free(st->keybuf);
+    free(st->groupbuf);
     free(st);
 }
 
 const struct mw_seq_stats *mw_seq_stats(const struct mw_seq_state *st)
 {
     return &st->stats;
-}
-
-void mw_seq_foreach_pending(const struct mw_seq_state *st,
-                            void (*fn)(void *ud, struct mw_event *const *evs, int n),
-                            void *ud)
-{
-    for (const struct keystate *ks = st->head; ks; ks = ks->next)
-        for (int i = 0; i < st->nslots; i++)
-            if (ks->slot[i])
-                fn(ud, ks->slot[i]->ev, ks->slot[i]->n);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -272,17 +324,31 @@ static int build_key(struct mw_seq_state *st, const struct mw_seq_keys *keys,
 /* ---------------------------------------------------------------------- */
 /* state machine                                                           */
 
+/* How one application of an event to a slot array reports: live (count and
+ * emit), replay (emit only completions holding `must`, count nothing but
+ * those), or quiet (folding into the base: neither). */
+struct apply {
+    const struct mw_seq_def *def;
+    struct mw_seq_state *st;
+    mw_seq_emit_fn emit;
+    void *ud;
+    const struct mw_event *must;    /* replay: the late event */
+    bool live, quiet;
+};
+
 static struct keystate *keystate_get(struct mw_seq_state *st, size_t klen,
                                      bool create)
 {
     struct keystate *ks = mw_dict_get(st->keys, st->keybuf, klen);
+    size_t nptr = (size_t)st->nslots * (st->lateness > 0 ? 2 : 1);
     if (ks || !create)
         return ks;
-    ks = xcalloc(1, sizeof(*ks) + (size_t)st->nslots * sizeof(struct partial *) + klen);
+    ks = xcalloc(1, sizeof(*ks) + nptr * sizeof(struct partial *) + klen);
     ks->klen = klen;
-    ks->key = (char *)(ks->slot + st->nslots);
+    ks->key = (char *)(ks->slot + nptr);
     memcpy(ks->key, st->keybuf, klen);
     ks->touched = INT64_MIN;
+    ks->log_newest = INT64_MIN;
     mw_dict_put(st->keys, ks->key, klen, ks);
     lru_append(st, ks);
     st->stats.open_keys++;
@@ -302,16 +368,57 @@ static void touch(struct mw_seq_state *st, struct keystate *ks, mw_time_t first_
     lru_append(st, ks);
 }
 
+/* A keystate can go when no event still to come (time >= now - lateness)
+ * can complete or chain with anything it holds. */
+static bool keystate_stale(const struct mw_seq_def *def,
+                           const struct mw_seq_state *st,
+                           const struct keystate *ks, mw_time_t horizon)
+{
+    (void)st;
+    if (ks->nlog > 0 && ks->log_newest >= horizon)
+        return false;
+    return ks->touched == INT64_MIN || horizon - ks->touched > def->maxspan;
+}
+
+/* Reports each pending sequence of ks as dropped (before keystate_drop). */
+static void trace_drop(const struct mw_seq_state *st, const struct keystate *ks,
+                       enum mw_seq_trace_kind kind)
+{
+    for (int i = 0; i < st->nslots; i++)
+        if (ks->slot[i])
+            trace(st, kind, -1, st->cur, ks->slot[i]);
+}
+
+void mw_seq_foreach_pending(const struct mw_seq_state *st,
+                            void (*fn)(void *ud, struct mw_event *const *evs, int n),
+                            void *ud)
+{
+    for (const struct keystate *ks = st->head; ks; ks = ks->next)
+        for (int i = 0; i < st->nslots; i++)
+            if (ks->slot[i])
+                fn(ud, ks->slot[i]->ev, ks->slot[i]->n);
+}
+
 void mw_seq_advance(const struct mw_seq_def *def, struct mw_seq_state *st,
                     mw_time_t now)
 {
+    if (now > st->now)
+        st->now = now;
     if (def->maxspan <= 0)
         return;
-    while (st->head && now - st->head->touched > def->maxspan) {
+    mw_time_t horizon = st->now - st->lateness;
+    uint64_t dropped = 0;
+    while (st->head && keystate_stale(def, st, st->head, horizon)) {
         if (st->obs)
             trace_drop(st, st->head, MW_SEQ_T_EXPIRED);
         st->stats.expired += (uint64_t)keystate_drop(st, st->head);
+        dropped++;
     }
+#ifdef __GLIBC__
+    /* a mass expiry frees many small blocks: hand the pages back */
+    if (dropped >= 65536)
+        malloc_trim(0);
+#endif
 }
 
 static void enforce_cap(const struct mw_seq_def *def, struct mw_seq_state *st,
@@ -325,123 +432,305 @@ static void enforce_cap(const struct mw_seq_def *def, struct mw_seq_state *st,
     }
 }
 
-static void step_event(const struct mw_seq_def *def, struct mw_seq_state *st,
-                       struct mw_event *ev, int k, mw_seq_emit_fn emit, void *ud)
+static bool holds(const struct partial *p, const struct mw_event *ev)
 {
-    int klen = build_key(st, &def->keys[k], def->nkeys, def->keys_ci, ev);
-    struct keystate *ks;
+    for (int i = 0; i < p->n; i++)
+        if (p->ev[i] == ev)
+            return true;
+    return false;
+}
+
+/* Puts p into sl[k], releasing what was there. */
+static void slot_set(struct apply *a, struct partial **sl, int k, struct partial *p,
+                     const struct mw_event *ev)
+{
+    if (sl[k]) {
+        TRACE(a, MW_SEQ_T_REPLACED, k, ev, sl[k]);
+        partial_unref(sl[k]);
+        if (a->live)
+            a->st->stats.replaced++;
+    }
+    sl[k] = p;
+}
+
+/* Event ev matched stage k with this keystate's key: R4 on the slots sl. */
+static void apply_step(struct apply *a, struct keystate *ks, struct partial **sl,
+                       struct mw_event *ev, int k)
+{
+    const struct mw_seq_def *def = a->def;
+    struct mw_seq_state *st = a->st;
     struct partial *p;
 
-    if (klen < 0) {
-        st->stats.no_key++;
-        TRACE(st, MW_SEQ_T_NO_KEY, k, ev, NULL);
-        return;
-    }
     if (k == 0) {
-        ks = keystate_get(st, (size_t)klen, true);
-        if (ks->slot[0]) {
-            TRACE(st, MW_SEQ_T_REPLACED, k, ev, ks->slot[0]);
-            partial_free(ks->slot[0]);
-            st->stats.replaced++;
-            st->stats.open--;
-        }
-        p = xmalloc(sizeof(*p) + sizeof(struct mw_event *));
-        p->n = 1;
-        p->first_ts = ev->ts;
-        p->ev[0] = mw_event_ref(ev);
-        ks->slot[0] = p;
-        st->stats.started++;
-        st->stats.open++;
-        TRACE(st, MW_SEQ_T_STARTED, k, ev, p);
-        touch(st, ks, ev->ts);
-        enforce_cap(def, st, ks);
+        slot_set(a, sl, 0, partial_new(NULL, ev), ev);
+        if (a->live)
+            st->stats.started++;
+        TRACE(a, MW_SEQ_T_STARTED, 0, ev, sl[0]);
+        if (!a->quiet)
+            touch(st, ks, ev->ts);
         return;
     }
-
-    ks = keystate_get(st, (size_t)klen, false);
-    if (ks == NULL || ks->slot[k - 1] == NULL) {
-        TRACE(st, MW_SEQ_T_NO_PENDING, k, ev, NULL);
+    p = sl[k - 1];
+    if (p == NULL) {
+        TRACE(a, MW_SEQ_T_NO_PENDING, k, ev, NULL);
         return;
     }
-    p = ks->slot[k - 1];
     if (mw_event_cmp(p->ev[p->n - 1], ev) >= 0) {
-        TRACE(st, MW_SEQ_T_NOT_AFTER, k, ev, p);
+        TRACE(a, MW_SEQ_T_NOT_AFTER, k, ev, p);
         return;  /* not strictly after the previous stage: cannot chain */
     }
     if (def->maxspan > 0 && ev->ts - p->first_ts > def->maxspan) {
-        TRACE(st, MW_SEQ_T_EXPIRED, k, ev, p);
-        ks->slot[k - 1] = NULL;
-        partial_free(p);
-        st->stats.expired++;
-        st->stats.open--;
-        drop_if_empty(st, ks);
+        TRACE(a, MW_SEQ_T_EXPIRED, k, ev, p);
+        sl[k - 1] = NULL;
+        partial_unref(p);
+        if (a->live)
+            st->stats.expired++;
         return;
     }
-    ks->slot[k - 1] = NULL;
-    p = xrealloc(p, sizeof(*p) + (size_t)(p->n + 1) * sizeof(struct mw_event *));
-    p->ev[p->n++] = mw_event_ref(ev);
+    sl[k - 1] = NULL;
+    struct partial *np = partial_new(p, ev);
+    partial_unref(p);
     if (k == def->nsteps - 1) {
-        st->stats.completed++;
-        st->stats.open--;
-        TRACE(st, MW_SEQ_T_COMPLETED, k, ev, p);
-        emit(ud, p->ev, p->n);
-        partial_free(p);
-        drop_if_empty(st, ks);
+        if (!a->quiet && (a->must == NULL || holds(np, a->must))) {
+            st->stats.completed++;
+            TRACE(a, MW_SEQ_T_COMPLETED, k, ev, np);
+            a->emit(a->ud, np->ev, np->n);
+        }
+        partial_unref(np);
         return;
     }
-    if (ks->slot[k]) {
-        TRACE(st, MW_SEQ_T_REPLACED, k, ev, ks->slot[k]);
-        partial_free(ks->slot[k]);
-        st->stats.replaced++;
-        st->stats.open--;
-    }
-    ks->slot[k] = p;
-    TRACE(st, MW_SEQ_T_ADVANCED, k, ev, p);
-    touch(st, ks, p->first_ts);
+    slot_set(a, sl, k, np, ev);
+    TRACE(a, MW_SEQ_T_ADVANCED, k, ev, np);
+    if (!a->quiet)
+        touch(st, ks, np->first_ts);
 }
 
-static void until_event(const struct mw_seq_def *def, struct mw_seq_state *st,
-                        struct mw_event *ev)
+static void apply_until(struct apply *a, struct partial **sl, struct mw_event *ev)
 {
-    int klen = build_key(st, &def->until_keys, def->nkeys, def->keys_ci, ev);
-    struct keystate *ks;
-
-    if (klen < 0)
-        return;
-    ks = keystate_get(st, (size_t)klen, false);
-    if (ks == NULL)
-        return;
-    for (int i = 0; i < st->nslots; i++) {
-        struct partial *p = ks->slot[i];
+    for (int i = 0; i < a->st->nslots; i++) {
+        struct partial *p = sl[i];
         /* only sequences whose last event came before the until event; ES
          * keeps one whose last event is the until event itself */
         if (p && mw_event_cmp(p->ev[p->n - 1], ev) < 0) {
-            TRACE(st, MW_SEQ_T_CANCELLED, -1, ev, p);
-            partial_free(p);
-            ks->slot[i] = NULL;
-            st->stats.cancelled++;
-            st->stats.open--;
+            TRACE(a, MW_SEQ_T_CANCELLED, -1, ev, p);
+            partial_unref(p);
+            sl[i] = NULL;
+            if (a->live)
+                a->st->stats.cancelled++;
         }
     }
-    drop_if_empty(st, ks);
+}
+
+static void apply_entry(struct apply *a, struct keystate *ks, struct partial **sl,
+                        const struct logent *le)
+{
+    for (int k = a->def->nsteps - 1; k >= 0; k--)
+        if (le->mask[k / 64] & (UINT64_C(1) << (k % 64)))
+            apply_step(a, ks, sl, le->ev, k);
+    if (le->until)
+        apply_until(a, sl, le->ev);
+}
+
+static int count_slots(const struct mw_seq_state *st, struct partial *const *sl)
+{
+    int n = 0;
+    for (int i = 0; i < st->nslots; i++)
+        n += sl[i] != NULL;
+    return n;
+}
+
+/* Moves log entries that no acceptable event can precede any more
+ * (time < now - lateness) into the base state. */
+static void fold(const struct mw_seq_def *def, struct mw_seq_state *st,
+                 struct keystate *ks)
+{
+    mw_time_t horizon = st->now - st->lateness;
+    struct partial **base = ks->slot + st->nslots;
+    uint32_t n = 0;
+
+    if (ks->nlog == 0 || ks->log[0].ev->ts >= horizon)
+        return;
+    if (ks->log_newest < horizon) {
+        /* the whole log folds: the base becomes the current state */
+        for (int i = 0; i < st->nslots; i++) {
+            partial_unref(base[i]);
+            base[i] = partial_ref(ks->slot[i]);
+        }
+        n = ks->nlog;
+    } else {
+        struct apply a = {def, st, NULL, NULL, NULL, false, true};
+        while (n < ks->nlog && ks->log[n].ev->ts < horizon)
+            apply_entry(&a, ks, base, &ks->log[n++]);
+    }
+    for (uint32_t i = 0; i < n; i++)
+        mw_event_unref(ks->log[i].ev);
+    memmove(ks->log, ks->log + n, (ks->nlog - n) * sizeof(*ks->log));
+    ks->nlog -= n;
+    if (ks->nlog == 0) {
+        free(ks->log);
+        ks->log = NULL;
+        ks->logcap = 0;
+    }
+}
+
+/* Records ev in ks's log. Returns the entry's index; *inorder tells whether
+ * it went at the end (the in-order path). An event already recorded (it
+ * matched several stages with this key) gets its mask extended. */
+static uint32_t log_add(struct keystate *ks, struct mw_event *ev, bool *inorder)
+{
+    uint32_t at = ks->nlog;
+    if (at > 0 && ks->log[at - 1].ev == ev) {
+        *inorder = true;
+        return at - 1;
+    }
+    while (at > 0 && mw_event_cmp(ks->log[at - 1].ev, ev) > 0)
+        at--;
+    if (at > 0 && ks->log[at - 1].ev == ev) {
+        *inorder = false;
+        return at - 1;
+    }
+    if (ks->nlog == ks->logcap) {
+        ks->logcap = ks->logcap ? ks->logcap * 2 : 2;
+        ks->log = xrealloc(ks->log, ks->logcap * sizeof(*ks->log));
+    }
+    memmove(ks->log + at + 1, ks->log + at, (ks->nlog - at) * sizeof(*ks->log));
+    memset(&ks->log[at], 0, sizeof(ks->log[at]));
+    ks->log[at].ev = mw_event_ref(ev);
+    ks->nlog++;
+    if (ev->ts > ks->log_newest)
+        ks->log_newest = ev->ts;
+    *inorder = at == ks->nlog - 1;
+    return at;
+}
+
+/* Rebuilds ks's current state from its base and its log after a late event
+ * went into the log; emits only the completions that hold the late event. */
+static void replay(struct apply *live, struct keystate *ks, struct mw_event *late)
+{
+    struct mw_seq_state *st = live->st;
+    struct partial **base = ks->slot + st->nslots;
+    struct apply a = *live;
+
+    a.live = false;
+    a.must = late;
+    st->stats.open -= (uint64_t)count_slots(st, ks->slot);
+    for (int i = 0; i < st->nslots; i++) {
+        partial_unref(ks->slot[i]);
+        ks->slot[i] = partial_ref(base[i]);
+    }
+    for (uint32_t i = 0; i < ks->nlog; i++)
+        apply_entry(&a, ks, ks->slot, &ks->log[i]);
+    st->stats.open += (uint64_t)count_slots(st, ks->slot);
+    st->stats.late_replays++;
+}
+
+/* The steps of one event that share one key, applied together. */
+struct group {
+    size_t klen_off, klen;
+    uint64_t mask[2];
+    bool until;
+};
+
+static void process_group(struct apply *a, struct keystate *ks, struct mw_event *ev,
+                          const uint64_t mask[2], bool until)
+{
+    struct mw_seq_state *st = a->st;
+    struct logent one = {ev, {mask[0], mask[1]}, until};
+    int before = count_slots(st, ks->slot);
+
+    if (st->lateness > 0) {
+        bool inorder;
+        fold(a->def, st, ks);
+        uint32_t at = log_add(ks, ev, &inorder);
+        ks->log[at].mask[0] |= mask[0];
+        ks->log[at].mask[1] |= mask[1];
+        ks->log[at].until |= until;
+        if (!inorder) {
+            replay(a, ks, ev);
+            drop_if_empty(st, ks);
+            return;
+        }
+    }
+    apply_entry(a, ks, ks->slot, &one);
+    st->stats.open += (uint64_t)count_slots(st, ks->slot);
+    st->stats.open -= (uint64_t)before;
+    if (!drop_if_empty(st, ks))
+        enforce_cap(a->def, st, ks);
 }
 
 void mw_seq_process(const struct mw_seq_def *def, struct mw_seq_state *st,
                     struct mw_event *ev, const struct mw_match_ctx *ctx,
                     mw_seq_emit_fn emit, void *ud)
 {
+    struct apply a = {def, st, emit, ud, NULL, true, false};
+    struct group g[MW_SEQ_MAX_STEPS + 1];
+    size_t keys_len = 0;
+    int ng = 0;
+    bool any = false;
+
     st->cur = ev;
     mw_seq_advance(def, st, ev->ts);
-    for (int k = def->nsteps - 1; k >= 0; k--) {
-        if (mw_matcher_eval(def->where[k], ev, ctx) != MW_TRUE)
+    /* stages from the last to the first (R5), then until; each matched
+     * stage is grouped with the others of the same key value */
+    for (int k = def->nsteps; k >= 0; k--) {
+        bool is_until = k == def->nsteps;
+        const struct mw_matcher *m = is_until ? def->until_where : def->where[k];
+        if (m == NULL || mw_matcher_eval(m, ev, ctx) != MW_TRUE)
             continue;
-        st->stats.matched[k]++;
-        step_event(def, st, ev, k, emit, ud);
+        if (is_until)
+            st->stats.until_matched++;
+        else
+            st->stats.matched[k]++;
+        int klen = build_key(st, is_until ? &def->until_keys : &def->keys[k],
+                             def->nkeys, def->keys_ci, ev);
+        if (klen < 0) {
+            if (!is_until) {
+                st->stats.no_key++;
+                TRACE(&a, MW_SEQ_T_NO_KEY, k, ev, NULL);
+            }
+            continue;
+        }
+        if (is_until)
+            TRACE(&a, MW_SEQ_T_UNTIL, -1, ev, NULL);
+        int gi;
+        for (gi = 0; gi < ng; gi++)
+            if (g[gi].klen == (size_t)klen &&
+                memcmp(st->groupbuf + g[gi].klen_off, st->keybuf, (size_t)klen) == 0)
+                break;
+        if (gi == ng) {
+            if (keys_len + (size_t)klen > st->groupcap) {
+                st->groupcap = (keys_len + (size_t)klen) * 2 + 64;
+                st->groupbuf = xrealloc(st->groupbuf, st->groupcap);
+            }
+            memcpy(st->groupbuf + keys_len, st->keybuf, (size_t)klen);
+            memset(&g[ng], 0, sizeof(g[ng]));
+            g[ng].klen_off = keys_len;
+            g[ng].klen = (size_t)klen;
+            keys_len += (size_t)klen;
+            ng++;
+        }
+        if (is_until)
+            g[gi].until = true;
+        else
+            g[gi].mask[k / 64] |= UINT64_C(1) << (k % 64);
+        any = true;
     }
-    if (def->until_where &&
-        mw_matcher_eval(def->until_where, ev, ctx) == MW_TRUE) {
-        st->stats.until_matched++;
-        TRACE(st, MW_SEQ_T_UNTIL, -1, ev, NULL);
-        until_event(def, st, ev);
+    /* until is looked at first above only to group keys: each group's
+     * entry applies its stages last to first, then until (R5, R10) */
+    for (int gi = 0; any && gi < ng; gi++) {
+        bool creates = (g[gi].mask[0] & 1) || st->lateness > 0;
+        if (g[gi].klen > st->keycap) {
+            st->keycap = g[gi].klen * 2;
+            st->keybuf = xrealloc(st->keybuf, st->keycap);
+        }
+        memcpy(st->keybuf, st->groupbuf + g[gi].klen_off, g[gi].klen);
+        struct keystate *ks = keystate_get(st, g[gi].klen, creates);
+        if (ks == NULL) {
+            for (int k = def->nsteps - 1; st->obs && k > 0; k--)
+                if (g[gi].mask[k / 64] & (UINT64_C(1) << (k % 64)))
+                    TRACE(&a, MW_SEQ_T_NO_PENDING, k, ev, NULL);
+            continue;
+        }
+        process_group(&a, ks, ev, g[gi].mask, g[gi].until);
     }
 }

@@ -22,9 +22,12 @@ jq -n -c --slurpfile L "$T/l.json" --argjson t0 $T0 '
   + [range(20) as $j | l($t0 + $j * 60000 + 1000 + 31 * 60000; "ex-\($j)")]
   + [range(5) as $k | l($t0 + 600000 + $k * 1000; null) | del(.azure.activitylogs.identity.claims.appid)]
   | sort_by(."@timestamp") | .[]' | gzip >"$C/sub/activity.ndjson.gz"
-# two unrelated events, the second older than the first: one late event
+# three unrelated events: the second 65 minutes behind the first (beyond the
+# default --max-lateness of 5m: refused as too late), the third 2 minutes
+# behind (placed in order)
 printf '%s\n' "{\"@timestamp\":$((T0 + 4200000)),\"event\":{\"dataset\":\"other\"}}" \
-    "{\"@timestamp\":$((T0 + 300000)),\"event\":{\"dataset\":\"other\"}}" >"$C/other.ndjson"
+    "{\"@timestamp\":$((T0 + 300000)),\"event\":{\"dataset\":\"other\"}}" \
+    "{\"@timestamp\":$((T0 + 4080000)),\"event\":{\"dataset\":\"other\"}}" >"$C/other.ndjson"
 echo "not an event file" >"$C/README.txt"
 
 mw replay --rules $ARC --format json --progress lines --progress-interval 0 -o "file:$T/replay-alerts.ndjson" "$C"
@@ -32,8 +35,11 @@ expect_eq "replay: exit" "$RC" 0
 R="$T/out"
 expect_eq "replay: inputs (folder scanned, README skipped)" "$(jq -r '.inputs | length' $R)" 3
 expect_eq "replay: .gz input listed" "$(jq -r '.inputs | map(select(endswith(".gz"))) | length' $R)" 1
-expect_eq "replay: events" "$(jq -r .events $R)" 157
-expect_eq "replay: late" "$(jq -r .late $R)" 1
+expect_eq "replay: events" "$(jq -r .events $R)" 158
+expect_eq "replay: lines" "$(jq -r .lines $R)" 158
+expect_eq "replay: too late (refused)" "$(jq -r .too_late $R)" 1
+expect_eq "replay: rejected counts the too late one" "$(jq -r .rejected $R)" 1
+expect_eq "replay: out of order, placed in order" "$(jq -r .reordered $R)" 1
 expect_eq "replay: alerts" "$(jq -r .alerts $R)" 50
 expect_eq "replay: matched per step" "$(jq -r '.rules[0].matched_per_step | map(tostring) | join(",")' $R)" "80,75"
 expect_eq "replay: started" "$(jq -r .rules[0].sequences.started $R)" 80
@@ -46,13 +52,13 @@ expect_eq "replay: nothing suppressed" "$(jq -r .rules[0].suppressed $R)" 0
 expect_eq "replay: bytes = file sizes" "$(jq -r .bytes $R)" "$(cat "$C/signins.ndjson" "$C/sub/activity.ndjson.gz" "$C/other.ndjson" | wc -c | tr -d ' ')"
 expect_eq "replay: alerts written with -o" "$(lines "$T/replay-alerts.ndjson")" 50
 expect_eq "replay: alert time is event time" "$(jq -r '."@timestamp"' "$T/replay-alerts.ndjson" | head -1)" "2025-10-14T09:02:00.000Z"
-expect_match "replay: plain progress line at the end" "$T/err" '^moonwatch: replay: 100% .* of .*, 157 events, [0-9]+ events/s, ETA done$'
+expect_match "replay: plain progress line at the end" "$T/err" '^moonwatch: replay: 100% .* of .*, 158 events, [0-9]+ events/s, ETA done$'
 expect_nomatch "replay: no bar when not a TTY" "$T/err" $'\r'
 
 # the same replay, text report, evictions with a tiny key cap
 mw replay --rules $ARC --progress none --max-open-keys 5 "$C"
 expect_eq "replay text: exit" "$RC" 0
-expect_match "replay text: header" "$T/out" '^replay: 3 input\(s\), [0-9]+ bytes, 157 events \(157 lines, 0 rejected\), 1 late, '
+expect_match "replay text: header" "$T/out" '^replay: 3 input\(s\), [0-9]+ bytes, 158 events \(158 lines, 1 rejected\), 1 out of order placed in order, 1 too late, '
 expect_match "replay text: steps" "$T/out" '^  matched per step  \[80, 75\]$'
 expect_match "replay text: evicted" "$T/out" 'evicted [1-9][0-9]*'
 expect_match "replay text: suppressed" "$T/out" '^  suppressed        0, capped 0, deduplicated 0, dropped by hook 0$'

@@ -804,7 +804,8 @@ describe("mw.rule", function()
       local seq = mw.sequence({ { where = mw.eq("a", 1) }, { where = mw.eq("b", 1) } })
       assert.equals("mw.rule: give either 'where' (single-event rule) or 'sequence', not both",
                     err(mw.rule, minimal({ sequence = seq })))
-      assert.equals("mw.rule: a rule needs a detection: field 'where' (single event) or 'sequence'",
+      assert.equals("mw.rule: a rule needs a detection: field 'where' (single event), 'sequence', "
+                    .. "'threshold', 'distinct', 'new_terms' or 'absence'",
                     err(mw.rule, { id = "x", name = "n" }))
       assert.equals("mw.rule: field 'sequence': expected a sequence built with mw.sequence{...} (got table)",
                     err(mw.rule, { id = "x", name = "n", sequence = { { where = mw.eq("a", 1) } } }))

@@ -134,6 +134,50 @@ local function sequence(s, path)
   end
 end
 
+local WINDOW_KEYS = {
+  threshold = { "where", "by", "count", "window_ms", "keys_ci" },
+  distinct = { "where", "by", "field", "count", "window_ms", "keys_ci" },
+  new_terms = { "where", "fields", "history_ms", "warmup", "keys_ci" },
+  absence = { "first", "absent", "within_ms", "keys_ci" },
+}
+
+local function window(w, kind, path)
+  local allowed = { __kind = true }
+  for _, k in ipairs(WINDOW_KEYS[kind]) do
+    allowed[k] = true
+  end
+  only_keys(w, allowed, path)
+  check(w.__kind == kind, path, "__kind must be '" .. kind .. "'")
+  check(type(w.keys_ci) == "boolean", path, "keys_ci must be a boolean")
+  local function span(k)
+    check(math.type(w[k]) == "integer" and w[k] > 0, path .. "." .. k, "must be a positive integer")
+  end
+  if kind == "absence" then
+    span("within_ms")
+    for _, part in ipairs({ "first", "absent" }) do
+      only_keys(w[part], { where = true, by = true }, path .. "." .. part)
+      matcher(w[part].where, path .. "." .. part .. ".where")
+    end
+    check(keys(w.first.by, path .. ".first.by") == keys(w.absent.by, path .. ".absent.by"),
+          path, "first and absent key counts differ")
+    return
+  end
+  matcher(w.where, path .. ".where")
+  if kind == "new_terms" then
+    span("history_ms")
+    local n = keys(w.fields, path .. ".fields")
+    check(n >= 1 and n <= 3, path .. ".fields", "must list 1 to 3 fields")
+    check(type(w.warmup) == "boolean", path .. ".warmup", "must be a boolean")
+    return
+  end
+  span("window_ms")
+  keys(w.by, path .. ".by")
+  check(math.type(w.count) == "integer" and w.count >= 1, path .. ".count", "must be >= 1")
+  if kind == "distinct" then
+    check(path_ok(w.field), path .. ".field", "must be a field path")
+  end
+end
+
 local function ref(r, path, extra)
   only_keys(r, { id = true, name = true, reference = true, [extra or 1] = extra and true }, path)
   for _, k in ipairs({ "id", "name", "reference" }) do
@@ -166,6 +210,7 @@ local RULE_KEYS = {
   __kind = true, id = true, name = true, description = true, severity = true, risk_score = true,
   tags = true, references = true, author = true, license = true, version = true, threat = true,
   note = true, false_positives = true, message = true, where = true, sequence = true,
+  threshold = true, distinct = true, new_terms = true, absence = true,
   suppress = true, max_alerts = true, on_alert = true, tests = true,
 }
 
@@ -196,12 +241,24 @@ local function rule(d)
   string_list(d.false_positives, p .. ".false_positives")
   check(type(d.message) == "string" and d.message ~= "", p .. ".message",
         "must be a non-empty string")
-  check((d.where == nil) ~= (d.sequence == nil), p, "exactly one of where / sequence")
+  local detections = 0
+  for _, k in ipairs({ "where", "sequence", "threshold", "distinct", "new_terms", "absence" }) do
+    if d[k] ~= nil then
+      detections = detections + 1
+    end
+  end
+  check(detections == 1, p, "exactly one of where / sequence / a window")
   check(d.tests == nil or is_list(d.tests), p .. ".tests", "must be a list")
   if d.where ~= nil then
     matcher(d.where, p .. ".where")
-  else
+  elseif d.sequence ~= nil then
     sequence(d.sequence, p .. ".sequence")
+  else
+    for kind in pairs(WINDOW_KEYS) do
+      if d[kind] ~= nil then
+        window(d[kind], kind, p .. "." .. kind)
+      end
+    end
   end
   if d.suppress ~= nil then
     only_keys(d.suppress, { by = true, window_ms = true }, p .. ".suppress")
