@@ -17,7 +17,7 @@
 PKGS      := lua5.4 jansson libcurl zlib
 DEB_PKGS  := build-essential pkg-config liblua5.4-dev lua5.4 libjansson-dev \
              libcurl4-openssl-dev libcmocka-dev lua-busted jq valgrind \
-             zlib1g-dev
+             openssl stunnel4 zlib1g-dev
 PREFIX    ?= /usr/local
 
 CC        ?= cc

@@ -13,8 +13,16 @@
  * time), so a replay gives the same result as the live run. State is keyed by
  * rule id, never by the loaded rule object, so it survives a rule reload;
  * with a state folder it also survives a restart: processed alert ids are
- * appended to STATE/alert-ids as they are decided, and suppression windows
- * and cap intervals are saved to STATE/shape.json on exit.
+ * appended to STATE/alert-ids as they are decided ("ID EPOCH_MS" per line),
+ * and suppression windows and cap intervals are saved to STATE/shape.json
+ * by a saver thread every save_interval while they change, and on exit, so a
+ * crash loses at most one interval of shaping state.
+ *
+ * The dedup store is bounded: an id is forgotten dedup_ttl (wall clock)
+ * after it was recorded. Ids sit on a list in the order they were recorded,
+ * so expiry costs O(1) per id; STATE/alert-ids is rewritten (temp file,
+ * fsync, rename) when at least half of its lines are expired or superseded.
+ * Every entry point is safe against the saver thread (one mutex).
  */
 #ifndef MW_SHAPE_H
 #define MW_SHAPE_H
@@ -25,14 +33,30 @@
 #include "mw_mem.h"
 #include "mw_output.h"
 #include "mw_rule.h"
+#include "mw_time.h"
 
 struct mw_shape;
 
+#define MW_SHAPE_DEFAULT_DEDUP_TTL (7 * 86400 * INT64_C(1000000))   /* 7 days */
+#define MW_SHAPE_DEFAULT_SAVE_INTERVAL (5 * INT64_C(1000000))      /* 5 s */
+
+struct mw_shape_opts {
+    mw_time_t dedup_ttl;        /* > 0; 0 means the default */
+    mw_time_t save_interval;    /* > 0; 0 means the default */
+    mw_time_t (*now)(void);     /* wall clock (us); NULL: the real one */
+};
+
 /* state_dir may be NULL (in memory only); it is created when missing.
- * Borrows out. Returns NULL with err set when the state cannot be read or
- * the folder cannot be created. */
+ * o may be NULL (defaults). Borrows out. Returns NULL with err set when the
+ * state cannot be read or the folder cannot be created. */
+struct mw_shape *mw_shape_open(const char *state_dir, const struct mw_shape_opts *o,
+                               struct mw_output *out, struct mw_error *err);
+/* mw_shape_open with the default options. */
 struct mw_shape *mw_shape_new(const char *state_dir, struct mw_output *out,
                               struct mw_error *err);
+/* Writes the shaping state now when it changed since the last save (the
+ * saver thread does this every save_interval); fsyncs the id store. */
+void mw_shape_save(struct mw_shape *s);
 /* Saves the state (when there is a state folder) and frees. NULL is a no-op. */
 void mw_shape_free(struct mw_shape *s);
 

@@ -59,6 +59,10 @@ static const char *const usage_run =
     "      --state-dir DIR         keep alert ids (dedup), suppression and cap state,\n"
     "                              first-seen (new_terms) history across restarts;\n"
     "                              spool under DIR/spool\n"
+    "      --dedup-ttl DUR         forget a processed alert id DUR after it was\n"
+    "                              recorded (default 7d)\n"
+    "      --state-interval DUR    save suppression and cap state this often while\n"
+    "                              it changes (default 5s; also at exit)\n"
     "      --spool-dir DIR         where HTTP outputs keep undelivered alerts\n"
     "      --health FILE           append health records there (default: stderr)\n"
     "  -t, --timestamp-field F     event time field (default @timestamp); RFC 3339\n"
@@ -125,6 +129,8 @@ enum {
     OPT_STATE_DIR,
     OPT_SPOOL_DIR,
     OPT_HEALTH,
+    OPT_DEDUP_TTL,
+    OPT_STATE_INTERVAL,
     OPT_DEBOUNCE,
     OPT_QUARANTINE,
     OPT_HEALTH_OUTPUT,
@@ -159,6 +165,8 @@ static int cmd_run(int argc, char **argv)
         {"state-dir", required_argument, NULL, OPT_STATE_DIR},
         {"spool-dir", required_argument, NULL, OPT_SPOOL_DIR},
         {"health", required_argument, NULL, OPT_HEALTH},
+        {"dedup-ttl", required_argument, NULL, OPT_DEDUP_TTL},
+        {"state-interval", required_argument, NULL, OPT_STATE_INTERVAL},
         {"follow", no_argument, NULL, 'f'},
         {"reload-debounce", required_argument, NULL, OPT_DEBOUNCE},
         {"quarantine-after", required_argument, NULL, OPT_QUARANTINE},
@@ -179,6 +187,7 @@ static int cmd_run(int argc, char **argv)
     struct mw_output *out = NULL;
     struct mw_engine *e = NULL;
     struct mw_shape *shape = NULL;
+    struct mw_shape_opts so = {0};
     const char *state_dir = NULL, *spool_dir = NULL, *health = NULL;
     char spool_buf[PATH_MAX];
     struct mw_reload *reload = NULL;
@@ -288,6 +297,18 @@ static int cmd_run(int argc, char **argv)
         case OPT_STATE_DIR: state_dir = optarg; break;
         case OPT_SPOOL_DIR: spool_dir = optarg; break;
         case OPT_HEALTH: health = optarg; break;
+        case OPT_DEDUP_TTL:
+            if (mw_duration_parse(optarg, &so.dedup_ttl) < 0 || so.dedup_ttl <= 0) {
+                usage_error(usage_run, "--dedup-ttl needs a positive duration (e.g. 7d)");
+                goto done;
+            }
+            break;
+        case OPT_STATE_INTERVAL:
+            if (mw_duration_parse(optarg, &so.save_interval) < 0 || so.save_interval <= 0) {
+                usage_error(usage_run, "--state-interval needs a positive duration (e.g. 5s)");
+                goto done;
+            }
+            break;
         default: usage_error(usage_run, NULL); goto done;
         }
     }
@@ -337,7 +358,7 @@ static int cmd_run(int argc, char **argv)
     }
     {
         struct mw_error err;
-        shape = mw_shape_new(state_dir, out, &err);
+        shape = mw_shape_open(state_dir, &so, out, &err);
         if (shape == NULL) {
             mw_log_error("%s", err.msg);
             goto done;

@@ -396,6 +396,17 @@ static struct http *http_new(enum sink_type type, const char *rest,
     h->headers = curl_slist_append(h->headers, type == SINK_ES || h->batch > 1
                                                    ? "Content-Type: application/x-ndjson"
                                                    : "Content-Type: application/json");
+    if (h->cacert && access(h->cacert, R_OK) != 0) {
+        mw_error_set(err, "output %s: cacert=%s: %s", h->url, h->cacert, strerror(errno));
+        goto fail;
+    }
+    if (h->insecure) {
+        /* loud on purpose: anyone on the path can read and change the alerts */
+        mw_log_warn("output %s: TLS verification is DISABLED (insecure): the "
+                    "server's certificate and name are not checked", h->url);
+        mw_health_emit("output_insecure", json_pack("{s:s, s:s}", "output", h->url,
+                       "warning", "TLS certificate and host name verification disabled"));
+    }
     if (spool_dir == NULL) {
         mw_error_set(err, "output %s needs a spool folder for alerts it cannot "
                      "deliver yet: give --state-dir or --spool-dir", h->url);
@@ -442,6 +453,33 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
     return n;
 }
 
+/* Names a TLS failure as such in h->errbuf (it is what the health record
+ * and the log show), with the usual fix for an untrusted certificate. */
+static void tls_explain(struct http *h, CURLcode rc)
+{
+    char msg[CURL_ERROR_SIZE + 96];
+    const char *what, *hint = "";
+    switch (rc) {
+    case CURLE_PEER_FAILED_VERIFICATION:
+        what = "TLS certificate verification failed";
+        hint = h->cacert ? "" : " (a private CA? give cacert=PATH)";
+        break;
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_INVALIDCERTSTATUS:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+        what = "TLS error";
+        break;
+    default:
+        return;
+    }
+    snprintf(msg, sizeof(msg), "%s: %s%s", what, h->errbuf, hint);
+    snprintf(h->errbuf, sizeof(h->errbuf), "%.*s", (int)sizeof(h->errbuf) - 1, msg);
+}
+
 /* POSTs body. Returns the HTTP status, or 0 on a transport error (message
  * in h->errbuf). *retry_after gets the server's Retry-After (us) or -1. */
 static long post(struct http *h, const char *body, size_t len, mw_time_t *retry_after)
@@ -477,6 +515,7 @@ static long post(struct http *h, const char *body, size_t len, mw_time_t *retry_
     if (rc != CURLE_OK) {
         if (h->errbuf[0] == '\0')
             snprintf(h->errbuf, sizeof(h->errbuf), "%s", curl_easy_strerror(rc));
+        tls_explain(h, rc);
         return 0;
     }
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);

@@ -1,15 +1,24 @@
 /* mw_shape.c - dedup, suppression windows and alert caps
  *
  * Three tables, all keyed by strings so that nothing points into a rule:
- *   ids    alert id -> (void *)1, every id decided so far (delivered,
- *          suppressed, capped or dropped by a hook), so a replay or a
- *          restart never raises the same detection twice;
+ *   ids    alert id -> struct idrec, every id decided (delivered,
+ *          suppressed, capped or dropped by a hook) within the last
+ *          dedup_ttl, so a replay or a restart never raises the same
+ *          detection twice; the records also form a list in the order they
+ *          were recorded, oldest first, so expiry pops from the front;
  *   supp   "rule id \x1f canonical JSON of the key values" -> struct supp;
  *   rules  rule id -> struct rstats (counters and the current cap interval).
  * Suppression entries whose window is over and that hold no pending count
  * are swept every SWEEP_EVERY submissions, so memory follows the number of
- * live keys. Ids are kept for the whole process lifetime (and in the state
- * file), one small allocation each.
+ * live keys.
+ *
+ * Persistence (with a state folder): every id is appended to alert-ids and
+ * flushed as it is decided (so even a kill -9 keeps it); the saver thread
+ * fsyncs that file, rewrites it without the dead lines once they are half of
+ * it, and writes shape.json (suppression and caps) when it changed, every
+ * save_interval. All of it runs under s->mu; the JSON text is built under
+ * the lock and written outside it. Suppression terms are owned by the table
+ * alone (alerts get a copy), so the saver never races the alert's refcounts.
  */
 #include "mw_shape.h"
 #include "mw_dict.h"
@@ -18,10 +27,15 @@
 #include "mw_time.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #define SWEEP_EVERY 4096
 
@@ -44,15 +58,40 @@ struct rstats {
     uint64_t dropped;           /* capped in the interval, not yet reported */
 };
 
+struct idrec {
+    struct idrec *prev, *next;  /* recording order: prev is older */
+    mw_time_t t;                /* wall clock when recorded */
+    size_t len;
+    char id[];
+};
+
 struct mw_shape {
     struct mw_output *out;      /* borrowed */
     char *state_dir;            /* owned, NULL: memory only */
     FILE *ids_fp;               /* owned, STATE/alert-ids (append) */
-    struct mw_dict *ids;        /* values are (void *)1 */
+    struct mw_dict *ids;        /* values owned: struct idrec */
+    struct idrec *oldest, *newest;
+    uint64_t ids_lines;         /* lines in STATE/alert-ids */
     struct mw_dict *supp;       /* values owned: struct supp */
     struct mw_dict *rules;      /* values owned: struct rstats */
     uint64_t submits;
+    mw_time_t ttl, interval;
+    mw_time_t (*now)(void);
+
+    pthread_mutex_t mu;         /* everything above, against the saver */
+    pthread_cond_t cv;
+    pthread_t saver;
+    bool saver_on, stopping;
+    bool dirty;                 /* shape.json is behind */
+    bool ids_unsynced;          /* alert-ids appended since the last fsync */
 };
+
+static mw_time_t wall_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (mw_time_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
 
 /* ---------------------------------------------------------------------- */
 
@@ -66,12 +105,67 @@ static struct rstats *rstats(struct mw_shape *s, const char *rule_id)
     return r;
 }
 
+/* The id store (mu held) ----------------------------------------------- */
+
+static void ids_unlink(struct mw_shape *s, struct idrec *r)
+{
+    if (r->prev)
+        r->prev->next = r->next;
+    else
+        s->oldest = r->next;
+    if (r->next)
+        r->next->prev = r->prev;
+    else
+        s->newest = r->prev;
+}
+
+/* Records id at time t (replacing an earlier record of it). */
+static struct idrec *ids_add(struct mw_shape *s, const char *id, size_t len, mw_time_t t)
+{
+    struct idrec *r = xmalloc(sizeof(*r) + len + 1), *old;
+    memcpy(r->id, id, len);
+    r->id[len] = '\0';
+    r->len = len;
+    r->t = t;
+    r->next = NULL;
+    r->prev = s->newest;
+    if (s->newest)
+        s->newest->next = r;
+    else
+        s->oldest = r;
+    s->newest = r;
+    if ((old = mw_dict_put(s->ids, id, len, r)) != NULL) {
+        ids_unlink(s, old);
+        free(old);
+    }
+    return r;
+}
+
+/* Forgets the ids recorded more than ttl ago. */
+static void ids_expire(struct mw_shape *s, mw_time_t now)
+{
+    while (s->oldest && s->oldest->t <= now - s->ttl) {
+        struct idrec *r = s->oldest;
+        mw_dict_del(s->ids, r->id, r->len);
+        ids_unlink(s, r);
+        free(r);
+    }
+}
+
 static void mark_id(struct mw_shape *s, const char *id)
 {
-    if (mw_dict_put(s->ids, id, strlen(id), (void *)1) != NULL)
+    mw_time_t now = s->now();
+    size_t len = strlen(id);
+    ids_expire(s, now);
+    if (mw_dict_get(s->ids, id, len) != NULL)
         return;
-    if (s->ids_fp && (fprintf(s->ids_fp, "%s\n", id) < 0 || fflush(s->ids_fp) != 0))
+    ids_add(s, id, len, now);
+    if (s->ids_fp == NULL)
+        return;
+    if (fprintf(s->ids_fp, "%s %" PRId64 "\n", id, now / 1000) < 0 || fflush(s->ids_fp) != 0)
         mw_log_error("state: cannot record alert id: %s", strerror(errno));
+    s->ids_lines++;
+    s->ids_unsynced = true;
 }
 
 static json_t *time_str(mw_time_t t)
@@ -102,10 +196,93 @@ static char *state_path(const struct mw_shape *s, const char *name)
     return p;
 }
 
+/* Writes data to path atomically: a temp file, fsync, rename, fsync of the
+ * folder. Returns 0 or -1 (logged; path is then untouched). */
+static int write_atomic(const struct mw_shape *s, const char *path, const char *data,
+                        size_t len)
+{
+    size_t tlen = strlen(path) + 5;
+    char *tmp = xmalloc(tlen);
+    int fd, rc = -1;
+
+    snprintf(tmp, tlen, "%s.tmp", path);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
+        goto out;
+    for (size_t off = 0; off < len;) {
+        ssize_t n = write(fd, data + off, len - off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            close(fd);
+            goto out;
+        }
+        off += (size_t)n;
+    }
+    if (fsync(fd) != 0) {
+        close(fd);
+        goto out;
+    }
+    if (close(fd) != 0 || rename(tmp, path) != 0)
+        goto out;
+    if ((fd = open(s->state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
+        fsync(fd);
+        close(fd);
+    }
+    rc = 0;
+out:
+    if (rc < 0) {
+        mw_log_error("state %s: cannot save: %s", path, strerror(errno));
+        unlink(tmp);
+    }
+    free(tmp);
+    return rc;
+}
+
+/* Rewrites alert-ids with the live ids only (mu held). */
+static void ids_compact(struct mw_shape *s)
+{
+    char *path = state_path(s, "alert-ids");
+    size_t cap = 4096, len = 0, n = 0;
+    char *buf = xmalloc(cap);
+    FILE *fp;
+
+    for (struct idrec *r = s->oldest; r; r = r->next, n++) {
+        if (len + r->len + 32 > cap) {
+            cap = (len + r->len + 32) * 2;
+            buf = xrealloc(buf, cap);
+        }
+        len += (size_t)snprintf(buf + len, cap - len, "%s %" PRId64 "\n", r->id, r->t / 1000);
+    }
+    if (write_atomic(s, path, buf, len) == 0 && (fp = fopen(path, "a")) != NULL) {
+        mw_log_info("state %s: compacted (%" PRIu64 " lines -> %zu)", path, s->ids_lines, n);
+        fclose(s->ids_fp);
+        s->ids_fp = fp;
+        s->ids_lines = n;
+        s->ids_unsynced = false;
+    }
+    free(buf);
+    free(path);
+}
+
+/* Compacts once at least half of the file is dead (amortised O(1) per id). */
+static void ids_maybe_compact(struct mw_shape *s)
+{
+    uint64_t live = mw_dict_size(s->ids);
+    if (s->ids_fp && s->ids_lines > live && s->ids_lines - live >= live)
+        ids_compact(s);
+}
+
+/* Lines are "ID EPOCH_MS"; a line with an id only (written by an older
+ * version) counts as recorded now. */
 static int load_ids(struct mw_shape *s, struct mw_error *err)
 {
     char *path = state_path(s, "alert-ids");
-    char line[128];
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    mw_time_t now = s->now();
+    uint64_t expired = 0;
     int rc = 0;
 
     s->ids_fp = fopen(path, "a+");
@@ -114,12 +291,31 @@ static int load_ids(struct mw_shape *s, struct mw_error *err)
         goto out;
     }
     rewind(s->ids_fp);
-    while (fgets(line, sizeof(line), s->ids_fp)) {
-        size_t n = strcspn(line, "\r\n");
-        if (n > 0)
-            mw_dict_put(s->ids, line, n, (void *)1);
+    while ((n = getline(&line, &cap, s->ids_fp)) > 0) {
+        size_t idlen = strcspn(line, " \r\n");
+        mw_time_t t = now;
+        char *end;
+        s->ids_lines++;
+        if (idlen == 0)
+            continue;
+        if (line[idlen] == ' ') {
+            long long ms = strtoll(line + idlen + 1, &end, 10);
+            if (end != line + idlen + 1 && ms >= 0 && ms < INT64_MAX / 1000)
+                t = (mw_time_t)ms * 1000;
+        }
+        if (t <= now - s->ttl) {
+            expired++;
+            continue;
+        }
+        ids_add(s, line, idlen, t);
     }
+    free(line);
     fseek(s->ids_fp, 0, SEEK_END);
+    ids_expire(s, now);
+    if (expired)
+        mw_log_info("state %s: %" PRIu64 " alert id(s) expired (older than the dedup "
+                    "ttl), %zu kept", path, expired, mw_dict_size(s->ids));
+    ids_maybe_compact(s);
 out:
     free(path);
     return rc;
@@ -195,33 +391,101 @@ static void save_caps(const void *key, size_t klen, void *val, void *ud)
         "count", (json_int_t)r->count, "dropped", (json_int_t)r->dropped));
 }
 
-static void save_shape(struct mw_shape *s)
+/* The state as JSON text (mu held); the caller frees it. */
+static char *shape_text(struct mw_shape *s)
 {
-    char *path = state_path(s, "shape.json");
-    char *tmp = state_path(s, "shape.json.tmp");
     json_t *supp = json_array(), *caps = json_array();
-
     mw_dict_foreach(s->supp, save_supp, supp);
     mw_dict_foreach(s->rules, save_caps, caps);
     json_t *doc = json_pack("{s:i, s:o, s:o}", "version", 1, "suppression", supp,
                             "caps", caps);
-    if (json_dump_file(doc, tmp, JSON_COMPACT) != 0 || rename(tmp, path) != 0)
-        mw_log_error("state %s: cannot save: %s", path, strerror(errno));
+    char *text = json_dumps(doc, JSON_COMPACT);
     json_decref(doc);
+    s->dirty = false;
+    return text;
+}
+
+static void shape_write(struct mw_shape *s, char *text)
+{
+    char *path = state_path(s, "shape.json");
+    if (text)
+        write_atomic(s, path, text, strlen(text));
+    mw_json_free(text);
     free(path);
-    free(tmp);
+}
+
+/* One save: expiry and compaction of the id store, fsync of its appends,
+ * shape.json when it changed (or always, when force). */
+static void save_now(struct mw_shape *s, bool force)
+{
+    char *text = NULL;
+    int fd = -1;
+    pthread_mutex_lock(&s->mu);
+    ids_expire(s, s->now());
+    ids_maybe_compact(s);
+    if (s->ids_unsynced && s->ids_fp) {
+        fd = dup(fileno(s->ids_fp));
+        s->ids_unsynced = false;
+    }
+    if (s->dirty || force)
+        text = shape_text(s);
+    pthread_mutex_unlock(&s->mu);
+    if (fd >= 0) {
+        fsync(fd);
+        close(fd);
+    }
+    if (text)
+        shape_write(s, text);
+}
+
+void mw_shape_save(struct mw_shape *s)
+{
+    if (s && s->state_dir)
+        save_now(s, false);
+}
+
+static void *saver(void *arg)
+{
+    struct mw_shape *s = arg;
+    pthread_mutex_lock(&s->mu);
+    while (!s->stopping) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        mw_time_t at = (mw_time_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000 + s->interval;
+        ts.tv_sec = (time_t)(at / 1000000);
+        ts.tv_nsec = (long)(at % 1000000) * 1000;
+        while (!s->stopping && pthread_cond_timedwait(&s->cv, &s->mu, &ts) != ETIMEDOUT)
+            ;
+        if (s->stopping)
+            break;
+        pthread_mutex_unlock(&s->mu);
+        save_now(s, false);
+        pthread_mutex_lock(&s->mu);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
 }
 
 /* ---------------------------------------------------------------------- */
 
-struct mw_shape *mw_shape_new(const char *state_dir, struct mw_output *out,
-                              struct mw_error *err)
+struct mw_shape *mw_shape_open(const char *state_dir, const struct mw_shape_opts *o,
+                               struct mw_output *out, struct mw_error *err)
 {
     struct mw_shape *s = xcalloc(1, sizeof(*s));
+    pthread_condattr_t ca;
     s->out = out;
     s->ids = mw_dict_new();
     s->supp = mw_dict_new();
     s->rules = mw_dict_new();
+    s->ttl = o && o->dedup_ttl > 0 ? o->dedup_ttl : MW_SHAPE_DEFAULT_DEDUP_TTL;
+    s->interval = o && o->save_interval > 0 ? o->save_interval
+                                            : MW_SHAPE_DEFAULT_SAVE_INTERVAL;
+    s->now = o && o->now ? o->now : wall_now;
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&s->cv, &ca);
+    pthread_condattr_destroy(&ca);
     if (state_dir == NULL)
         return s;
     s->state_dir = xstrdup(state_dir);
@@ -231,12 +495,23 @@ struct mw_shape *mw_shape_new(const char *state_dir, struct mw_output *out,
     }
     if (load_ids(s, err) < 0 || load_shape(s, err) < 0)
         goto fail;
+    if (pthread_create(&s->saver, NULL, saver, s) != 0) {
+        mw_error_set(err, "--state-dir %s: cannot start the state saver thread", state_dir);
+        goto fail;
+    }
+    s->saver_on = true;
     return s;
 fail:
     free(s->state_dir);
     s->state_dir = NULL;    /* do not overwrite the state we could not read */
     mw_shape_free(s);
     return NULL;
+}
+
+struct mw_shape *mw_shape_new(const char *state_dir, struct mw_output *out,
+                              struct mw_error *err)
+{
+    return mw_shape_open(state_dir, NULL, out, err);
 }
 
 static void free_supp(const void *k, size_t kl, void *v, void *ud)
@@ -255,36 +530,58 @@ void mw_shape_free(struct mw_shape *s)
 {
     if (s == NULL)
         return;
+    if (s->saver_on) {
+        pthread_mutex_lock(&s->mu);
+        s->stopping = true;
+        pthread_cond_signal(&s->cv);
+        pthread_mutex_unlock(&s->mu);
+        pthread_join(s->saver, NULL);
+    }
     if (s->state_dir)
-        save_shape(s);
+        save_now(s, true);
     if (s->ids_fp)
         fclose(s->ids_fp);
+    while (s->oldest) {
+        struct idrec *r = s->oldest;
+        s->oldest = r->next;
+        free(r);
+    }
     mw_dict_foreach(s->supp, free_supp, NULL);
     mw_dict_foreach(s->rules, free_val, NULL);
     mw_dict_free(s->supp);
     mw_dict_free(s->rules);
     mw_dict_free(s->ids);
+    pthread_mutex_destroy(&s->mu);
+    pthread_cond_destroy(&s->cv);
     free(s->state_dir);
     free(s);
 }
 
 bool mw_shape_duplicate(struct mw_shape *s, const char *rule_id, const char *id)
 {
-    if (mw_dict_get(s->ids, id, strlen(id)) == NULL)
-        return false;
-    rstats(s, rule_id)->deduplicated++;
-    return true;
+    bool dup;
+    pthread_mutex_lock(&s->mu);
+    ids_expire(s, s->now());
+    dup = mw_dict_get(s->ids, id, strlen(id)) != NULL;
+    if (dup)
+        rstats(s, rule_id)->deduplicated++;
+    pthread_mutex_unlock(&s->mu);
+    return dup;
 }
 
 void mw_shape_hook_dropped(struct mw_shape *s, const char *rule_id, const char *id)
 {
+    pthread_mutex_lock(&s->mu);
     rstats(s, rule_id)->hook_dropped++;
     mark_id(s, id);
+    pthread_mutex_unlock(&s->mu);
 }
 
 void mw_shape_hook_failed(struct mw_shape *s, const char *rule_id)
 {
+    pthread_mutex_lock(&s->mu);
     rstats(s, rule_id)->hook_errors++;
+    pthread_mutex_unlock(&s->mu);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -335,6 +632,8 @@ static void sweep(struct mw_shape *s, mw_time_t now)
     struct sweep sw = {now, mw_dict_new()};
     mw_dict_foreach(s->supp, sweep_one, &sw);
     mw_dict_foreach(sw.dead, sweep_del, s->supp);
+    if (mw_dict_size(sw.dead) > 0)
+        s->dirty = true;
     mw_dict_free(sw.dead);
 }
 
@@ -385,6 +684,9 @@ enum mw_shape_verdict mw_shape_submit(struct mw_shape *s, const char *rule_id,
     char *key = NULL;
     size_t klen = 0;
 
+    pthread_mutex_lock(&s->mu);
+    if (p->nsuppress > 0 || p->max_alerts > 0)
+        s->dirty = true;
     if (id)
         mark_id(s, id);
     if (p->nsuppress > 0) {
@@ -414,8 +716,10 @@ enum mw_shape_verdict mw_shape_submit(struct mw_shape *s, const char *rule_id,
             v = MW_SHAPE_CAPPED;
             goto out;
         }
-        json_t *sj = json_pack("{s:I, s:O}", "docs_count",
-                               (json_int_t)(e ? e->count : 0), "terms", terms);
+        /* the alert gets its own copy: the table's terms are touched only
+         * under the lock (the saver serialises them) */
+        json_t *sj = json_pack("{s:I, s:o}", "docs_count",
+                               (json_int_t)(e ? e->count : 0), "terms", json_deep_copy(terms));
         if (e && e->count > 0) {
             json_object_set_new(sj, "start", time_str(e->first));
             json_object_set_new(sj, "end", time_str(e->last));
@@ -438,12 +742,13 @@ enum mw_shape_verdict mw_shape_submit(struct mw_shape *s, const char *rule_id,
         goto out;
     }
     r->delivered++;
-    if (s->out)
-        mw_output_write(s->out, alert);
 out:
     free(key);
     if (++s->submits % SWEEP_EVERY == 0)
         sweep(s, t);
+    pthread_mutex_unlock(&s->mu);
+    if (v == MW_SHAPE_DELIVERED && s->out)
+        mw_output_write(s->out, alert);
     return v;
 }
 
@@ -457,7 +762,10 @@ static void finish_rule(const void *key, size_t klen, void *val, void *ud)
 
 void mw_shape_finish(struct mw_shape *s)
 {
+    pthread_mutex_lock(&s->mu);
     mw_dict_foreach(s->rules, finish_rule, NULL);
+    s->dirty = true;
+    pthread_mutex_unlock(&s->mu);
 }
 
 struct pending {
@@ -475,19 +783,22 @@ static void count_pending(const void *key, size_t klen, void *val, void *ud)
         pd->n += e->count;
 }
 
-void mw_shape_rule_stats(const struct mw_shape *s, const char *rule_id, json_t *o)
+void mw_shape_rule_stats(const struct mw_shape *cs, const char *rule_id, json_t *o)
 {
-    const struct rstats *r = mw_dict_get(s->rules, rule_id, strlen(rule_id));
+    struct mw_shape *s = (struct mw_shape *)cs;   /* for the lock only */
     static const struct rstats zero;
+    struct rstats r;
     struct pending pd = {rule_id, strlen(rule_id), 0};
-    if (r == NULL)
-        r = &zero;
+    pthread_mutex_lock(&s->mu);
+    const struct rstats *rp = mw_dict_get(s->rules, rule_id, strlen(rule_id));
+    r = rp ? *rp : zero;
     mw_dict_foreach(s->supp, count_pending, &pd);
-    json_object_set_new(o, "delivered", json_integer((json_int_t)r->delivered));
-    json_object_set_new(o, "deduplicated", json_integer((json_int_t)r->deduplicated));
-    json_object_set_new(o, "suppressed", json_integer((json_int_t)r->suppressed));
+    pthread_mutex_unlock(&s->mu);
+    json_object_set_new(o, "delivered", json_integer((json_int_t)r.delivered));
+    json_object_set_new(o, "deduplicated", json_integer((json_int_t)r.deduplicated));
+    json_object_set_new(o, "suppressed", json_integer((json_int_t)r.suppressed));
     json_object_set_new(o, "suppressed_pending", json_integer((json_int_t)pd.n));
-    json_object_set_new(o, "capped", json_integer((json_int_t)r->capped));
-    json_object_set_new(o, "hook_dropped", json_integer((json_int_t)r->hook_dropped));
-    json_object_set_new(o, "hook_errors", json_integer((json_int_t)r->hook_errors));
+    json_object_set_new(o, "capped", json_integer((json_int_t)r.capped));
+    json_object_set_new(o, "hook_dropped", json_integer((json_int_t)r.hook_dropped));
+    json_object_set_new(o, "hook_errors", json_integer((json_int_t)r.hook_errors));
 }

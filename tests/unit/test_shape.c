@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -170,6 +171,139 @@ static void test_caps(void **state)
     mw_shape_free(s);
 }
 
+/* a clock the test moves by hand */
+static mw_time_t fake_now;
+static mw_time_t fake_clock(void) { return fake_now; }
+#define DAY (86400 * INT64_C(1000000))
+
+static int count_lines(const char *dir, const char *name)
+{
+    char path[256], line[256];
+    int n = 0;
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    FILE *fp = fopen(path, "r");
+    if (fp == NULL)
+        return -1;
+    while (fgets(line, sizeof(line), fp))
+        n++;
+    fclose(fp);
+    return n;
+}
+
+static void rm_rf(const char *dir)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+static void test_dedup_ttl_memory(void **state)
+{
+    (void)state;
+    struct mw_shape_opts o = {.dedup_ttl = 60 * MIN, .now = fake_clock};
+    struct mw_alert_policy p = {0};
+    fake_now = 1000 * DAY;
+    struct mw_shape *s = mw_shape_open(NULL, &o, NULL, NULL);
+    submit(s, &p, "old", "u", 0, NULL);
+    fake_now += 30 * MIN;
+    submit(s, &p, "young", "u", 1, NULL);
+    fake_now += 30 * MIN - 1;          /* "old" is 1us short of the ttl */
+    assert_true(mw_shape_duplicate(s, "rule-1", "old"));
+    fake_now += 1;                      /* exactly the ttl: forgotten */
+    assert_false(mw_shape_duplicate(s, "rule-1", "old"));
+    assert_true(mw_shape_duplicate(s, "rule-1", "young"));
+    /* raised again, it is recorded afresh */
+    assert_int_equal(submit(s, &p, "old", "u", 2, NULL), MW_SHAPE_DELIVERED);
+    fake_now += 31 * MIN;
+    assert_false(mw_shape_duplicate(s, "rule-1", "young"));
+    assert_true(mw_shape_duplicate(s, "rule-1", "old"));
+    mw_shape_free(s);
+}
+
+static void test_dedup_ttl_restart(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/mw-test-shape.XXXXXX";
+    struct mw_error err;
+    struct mw_alert_policy p = {0};
+    struct mw_shape_opts o = {.now = fake_clock};   /* default ttl: 7d */
+    assert_non_null(mkdtemp(dir));
+    fake_now = 1000 * DAY;
+    struct mw_shape *s = mw_shape_open(dir, &o, NULL, &err);
+    assert_non_null(s);
+    submit(s, &p, "day0-a", "u", 0, NULL);
+    submit(s, &p, "day0-b", "u", 1, NULL);
+    fake_now += 5 * DAY;
+    submit(s, &p, "day5", "u", 2, NULL);
+    mw_shape_free(s);
+    assert_int_equal(count_lines(dir, "alert-ids"), 3);
+
+    fake_now += 3 * DAY;                /* day 8: day0-* expired */
+    s = mw_shape_open(dir, &o, NULL, &err);
+    assert_non_null(s);
+    /* 2 of 3 lines dead: rewritten at load, only the live id is left */
+    assert_int_equal(count_lines(dir, "alert-ids"), 1);
+    assert_false(mw_shape_duplicate(s, "rule-1", "day0-a"));
+    assert_true(mw_shape_duplicate(s, "rule-1", "day5"));
+    assert_int_equal(submit(s, &p, "day0-a", "u", 3, NULL), MW_SHAPE_DELIVERED);
+    mw_shape_free(s);
+    assert_int_equal(count_lines(dir, "alert-ids"), 2);
+
+    s = mw_shape_open(dir, &o, NULL, &err);     /* day0-a now counts from day 8 */
+    assert_true(mw_shape_duplicate(s, "rule-1", "day0-a"));
+    assert_false(mw_shape_duplicate(s, "rule-1", "day0-b"));
+    mw_shape_free(s);
+    assert_int_equal(count_lines(dir, "alert-ids"), 2);  /* nothing dead: kept */
+    rm_rf(dir);
+}
+
+static void test_dedup_legacy_lines(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/mw-test-shape.XXXXXX", path[128];
+    struct mw_error err;
+    struct mw_shape_opts o = {.now = fake_clock};
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/alert-ids", dir);
+    FILE *fp = fopen(path, "w");
+    fputs("legacy-id\n\nwith-time 1\n", fp);   /* no time; blank; 1970 */
+    fclose(fp);
+    fake_now = 1000 * DAY;
+    struct mw_shape *s = mw_shape_open(dir, &o, NULL, &err);
+    assert_non_null(s);
+    assert_true(mw_shape_duplicate(s, "rule-1", "legacy-id"));    /* counts from now */
+    assert_false(mw_shape_duplicate(s, "rule-1", "with-time"));   /* long expired */
+    mw_shape_free(s);
+    rm_rf(dir);
+}
+
+static void test_save_when_changed(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/mw-test-shape.XXXXXX", path[128];
+    struct mw_error err;
+    struct mw_alert_policy p = {0};
+    struct mw_shape_opts o = {.save_interval = 3600 * INT64_C(1000000)};
+    struct stat sb;
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/shape.json", dir);
+    struct mw_shape *s = mw_shape_open(dir, &o, NULL, &err);
+    assert_non_null(s);
+    mw_shape_save(s);
+    assert_int_not_equal(stat(path, &sb), 0);   /* nothing changed yet */
+    p.max_alerts = 2;
+    p.max_alerts_per = 15 * MIN;
+    submit(s, &p, "x1", "u", 0, NULL);
+    mw_shape_save(s);                           /* without exiting */
+    json_t *doc = json_load_file(path, 0, NULL);
+    assert_non_null(doc);
+    assert_int_equal(json_integer_value(json_object_get(
+        json_array_get(json_object_get(doc, "caps"), 0), "count")), 1);
+    json_decref(doc);
+    mw_shape_free(s);
+    rm_rf(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -177,6 +311,10 @@ int main(void)
         cmocka_unit_test(test_dedup_state_dir),
         cmocka_unit_test(test_suppression),
         cmocka_unit_test(test_caps),
+        cmocka_unit_test(test_dedup_ttl_memory),
+        cmocka_unit_test(test_dedup_ttl_restart),
+        cmocka_unit_test(test_dedup_legacy_lines),
+        cmocka_unit_test(test_save_when_changed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
