@@ -8,7 +8,10 @@
 #                   binary, and the ASan+UBSan build of units + end-to-end);
 #                   ends with one "N passed, N failed" line
 #   make conformance  the EQL conformance suite (sequence queries)
-#   make bench      state benchmark (events/s, RSS, bytes per open sequence)
+#   make bench      both benchmarks: the state benchmark (events/s, RSS, bytes
+#                   per open sequence) and bench-throughput
+#   make bench-throughput  parse-bound throughput, prefilter, threads (bench/,
+#                   docs/BENCHMARKS.md)
 #   make V=1      show compiler command lines
 #   make asan       build bin/moonwatch-asan and the units with sanitizers
 #   make valgrind   run the end-to-end suite under valgrind
@@ -59,7 +62,7 @@ UNITS     := $(patsubst tests/unit/%.c,build/release/tests/%,$(UNIT_SRCS))
 ASAN_UNITS:= $(patsubst tests/unit/%.c,build/asan/tests/%,$(UNIT_SRCS))
 
 .PHONY: all deps demo test check asan valgrind clean format format-check install units tools \
-        conformance bench
+        conformance bench bench-throughput
 
 all: bin/moonwatch
 
@@ -99,6 +102,14 @@ build/tools/%: tests/tools/%.c
 	@mkdir -p $(dir $@)
 	$(QLD)$(CC) $(STD) $(WARN) -Wno-missing-prototypes -O2 -g $< -pthread -o $@
 
+# throughput benchmark tools (bench/*.c): corpus generator, bare jansson
+# parse loop, and a runner that measures wall time, CPU time and peak RSS
+BENCH_BINS := build/bench/gen build/bench/parse_loop build/bench/measure
+
+build/bench/%: bench/%.c
+	@mkdir -p $(dir $@)
+	$(QLD)$(CC) $(FINAL_CFLAGS) -Wno-missing-prototypes $< $(FINAL_LIBS) -o $@
+
 asan: bin/moonwatch-asan $(ASAN_UNITS)
 
 # Installs what is missing, only what is missing (Debian 12, as root).
@@ -122,7 +133,7 @@ demo: deps
 	    examples/azure-arc/signinlogs.ndjson examples/azure-arc/activitylogs.ndjson
 
 test: deps
-	@$(MAKE) --no-print-directory all units asan tools
+	@$(MAKE) --no-print-directory all units asan tools build/bench/gen
 	@tests/run-all.sh
 
 check: test
@@ -134,8 +145,15 @@ conformance: all
 
 # State benchmark: events/s, peak RSS, bytes per open partial sequence with
 # 1,000,000 join keys open, RSS after they expire (not a timed test)
-bench: all
+bench: all $(BENCH_BINS)
 	@tests/bench/bench.sh
+	@bench/run.sh
+
+# Throughput (a benchmark, not a test): generated Azure corpora, a bare
+# jansson parse loop against moonwatch with 1 and 50 rules, prefilter on and
+# off, 1 and 2 threads; checks alert counts; docs/BENCHMARKS.md
+bench-throughput: all $(BENCH_BINS)
+	@bench/run.sh
 
 valgrind: all tools
 	@MW_VALGRIND=1 tests/e2e/run.sh

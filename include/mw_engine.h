@@ -23,6 +23,7 @@
 
 #include "mw_event.h"
 #include "mw_output.h"
+#include "mw_prefilter.h"
 #include "mw_sandbox.h"
 
 struct mw_engine_opts {
@@ -80,6 +81,9 @@ void mw_engine_count_late(struct mw_engine *e, const struct mw_event *ev);
  * time (absence). Dispatch does this with each event's time; a follow mode
  * calls it as wall time passes over quiet inputs. */
 void mw_engine_advance(struct mw_engine *e, mw_time_t now);
+/* The prefilter of the loaded rules (borrowed; rebuilt, and the old one
+ * released, whenever the rule set changes: load, reload, removal). */
+const struct mw_prefilter *mw_engine_prefilter(const struct mw_engine *e);
 /* Routes alerts through shape (dedup, suppression, caps) before the
  * outputs. Borrows shape; NULL writes straight to the outputs. */
 struct mw_shape;

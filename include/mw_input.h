@@ -44,6 +44,7 @@ struct mw_input_stats {
                          * moved to rejected when found so) */
     uint64_t reordered; /* events that arrived behind "now" and were placed
                          * in event-time order */
+    uint64_t skipped;   /* lines the prefilter did not parse (time only) */
     uint64_t rejected;  /* sum of by_reason */
     uint64_t by_reason[MW_REJECT__COUNT];
 };

@@ -77,6 +77,9 @@ void mw_matcher_free(struct mw_matcher *m);
  * commutative in EQL's three-valued logic. Call once after compiling. */
 void mw_matcher_optimize(struct mw_matcher *m);
 
+/* true when m or a descendant is a Lua predicate */
+bool mw_matcher_has_fn(const struct mw_matcher *m);
+
 /* Checks arity after construction (a leaf with values, NOT with one child). */
 int mw_matcher_validate(const struct mw_matcher *m, struct mw_error *err);
 
@@ -112,5 +115,47 @@ bool mw_wildcard_match(const char *pat, size_t plen, const char *s, size_t slen,
 int mw_cidr_parse(const char *s, unsigned char net[16], int *prefix);
 /* Parses an IPv4/IPv6 address into 16 bytes (IPv4-mapped). 0 or -1. */
 int mw_ip_parse(const char *s, size_t len, unsigned char addr[16]);
+
+/* ---------------------------------------------------------------------- */
+/* literals for the prefilter                                              */
+
+/* A literal that appears in the raw JSON text of an event: s (len bytes,
+ * lowercased when ci) is borrowed from the matcher and valid while it lives. */
+struct mw_lit {
+    const char *s;
+    size_t len;
+    bool ci;                    /* compare ASCII case-insensitively */
+};
+
+/* A clause: every event the matcher accepts contains at least one of lits
+ * in the raw text of one of its string values (assuming the value is written
+ * without JSON escapes; the prefilter deals with escapes). */
+struct mw_litset {
+    struct mw_lit *lits;        /* owned array */
+    size_t n;
+};
+
+/* Necessary conditions: every accepted event satisfies every clause, so any
+ * one clause can serve as the prefilter of the matcher. n == 0: none. */
+struct mw_litcnf {
+    struct mw_litset *sets;     /* owned array */
+    size_t n;
+};
+
+/* Derives the clauses of m. `all`: the clauses of every child; `any`: one
+ * clause, the union of the best clause of each child (none if a child has
+ * none); eq/category/prefix/suffix/contains on strings: the values; ieq and
+ * like: the longest run between wildcards, unless the pattern could match a
+ * number's text (numbers can be written many ways in JSON); numbers, booleans,
+ * comparisons, exists, cidr, not and Lua predicates: none. Empty literals
+ * are dropped with their clause. Appends to *out (initialised to {0}). */
+void mw_matcher_literals(const struct mw_matcher *m, struct mw_litcnf *out);
+void mw_litcnf_free(struct mw_litcnf *c);
+/* true when a literal holds a byte JSON may write as a short escape
+ * (quote, backslash, slash, control) */
+bool mw_lit_escapable(const struct mw_lit *l);
+/* Prefers clauses that scan fast and select well: no escapable bytes, case
+ * sensitive, few and long literals. Higher is better. */
+double mw_litset_score(const struct mw_litset *s);
 
 #endif

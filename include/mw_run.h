@@ -12,6 +12,14 @@
  * per input and, through mw_engine_count_late, per rule; dead-lettered). An
  * event further ahead of the wall clock than max_future is refused as
  * future_timestamp, so a wrong clock cannot move now for everyone.
+ *
+ * With the engine's prefilter active, a line that contains none of the
+ * rules' literals is not parsed: its top-level timestamp is read and it
+ * moves event time like an event that matches nothing (mw_engine_advance),
+ * so windows and counters are as if it had been parsed. With threads > 1,
+ * framed lines go in batches to parser threads (prefilter and parse there);
+ * this thread consumes each input's batches in order and dispatches as with
+ * one thread, so event order, alerts and counters are the same.
  */
 #ifndef MW_RUN_H
 #define MW_RUN_H
@@ -47,6 +55,8 @@ struct mw_run_opts {
     const char *dead_letter;    /* NULL: none */
     enum mw_summary_format summary;
     int max_reports_per_input;  /* rejected-line messages before going quiet */
+    bool no_prefilter;          /* parse every line */
+    int threads;                /* parser threads; <= 1: parse on this thread */
     mw_time_t max_lateness;     /* how far behind "now" an event may arrive */
     mw_time_t max_future;       /* how far ahead of the wall clock; <0: no bound */
     bool follow;                /* tail the inputs until SIGINT/SIGTERM */

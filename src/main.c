@@ -83,6 +83,10 @@ static const char *const usage_run =
     "      --rule-instructions N   Lua instruction budget per predicate call\n"
     "                              (default 1000000)\n"
     "      --lua-dir DIR           folder of the moonwatch Lua modules\n"
+    "      --threads N             parser threads (default 1: parse on the rule\n"
+    "                              thread); rules still see events in order\n"
+    "      --no-prefilter          parse every line (default: lines that contain\n"
+    "                              none of the rules' literals are not parsed)\n"
     "      --strict                refuse to start when any rule fails to load\n"
     "                              (default: report it and run the others)\n"
     "  -f, --follow                keep reading the inputs as they grow (tail -f)\n"
@@ -124,6 +128,8 @@ enum {
     OPT_RULE_INSN,
     OPT_LUA_DIR,
     OPT_STRICT,
+    OPT_THREADS,
+    OPT_NO_PREFILTER,
     OPT_LATENESS,
     OPT_FUTURE,
     OPT_STATE_DIR,
@@ -160,6 +166,8 @@ static int cmd_run(int argc, char **argv)
         {"lua-dir", required_argument, NULL, OPT_LUA_DIR},
         {"quiet", no_argument, NULL, 'q'},
         {"strict", no_argument, NULL, OPT_STRICT},
+        {"threads", required_argument, NULL, OPT_THREADS},
+        {"no-prefilter", no_argument, NULL, OPT_NO_PREFILTER},
         {"max-lateness", required_argument, NULL, OPT_LATENESS},
         {"max-future", required_argument, NULL, OPT_FUTURE},
         {"state-dir", required_argument, NULL, OPT_STATE_DIR},
@@ -254,6 +262,14 @@ static int cmd_run(int argc, char **argv)
             break;
         case OPT_LUA_DIR: lua_dir_opt = optarg; break;
         case OPT_STRICT: strict = true; break;
+        case OPT_THREADS:
+            if (mw_parse_size(optarg, &sz) < 0 || sz > 16) {
+                usage_error(usage_run, "--threads needs a number from 1 to 16");
+                goto done;
+            }
+            ro.threads = (int)sz;
+            break;
+        case OPT_NO_PREFILTER: ro.no_prefilter = true; break;
         case OPT_LATENESS:
             if (mw_duration_parse(optarg, &eo.lateness) < 0) {
                 usage_error(usage_run, "--max-lateness needs a duration like 5m or 0s");
@@ -436,6 +452,8 @@ static int cmd_check(int argc, char **argv)
     else
         failed = mw_engine_load(e, default_paths, 1);
     mw_engine_list(e, stdout);
+    if (mw_engine_rule_count(e) > 0)
+        mw_prefilter_describe(mw_engine_prefilter(e), stderr);
     fprintf(stderr, "moonwatch: %zu rule(s) loaded, %d failed\n",
             mw_engine_rule_count(e), failed);
     mw_engine_free(e);

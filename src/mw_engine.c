@@ -12,6 +12,7 @@
 #include "mw_dict.h"
 #include "mw_health.h"
 #include "mw_log.h"
+#include "mw_prefilter.h"
 #include "mw_rule.h"
 #include "mw_seq.h"
 #include "mw_shape.h"
@@ -49,6 +50,7 @@ struct mw_engine {
     struct slot *current;           /* during dispatch, for the emit callback */
     mw_engine_alert_fn hook;        /* may be NULL */
     void *hook_ud;
+    struct mw_prefilter *prefilter; /* owned reference: rebuilt whenever rules change */
 };
 
 struct mw_engine *mw_engine_new(const struct mw_engine_opts *opts,
@@ -72,6 +74,7 @@ void mw_engine_free(struct mw_engine *e)
         mw_rule_free(e->slots[i].rule);
     }
     free(e->slots);
+    mw_prefilter_unref(e->prefilter);
     free(e->lua_dir);
     free(e);
 }
@@ -275,6 +278,23 @@ static json_t *rule_fields(const struct mw_rule *r)
                      "rule_name", mw_rule_meta(r)->name, "file", mw_rule_file(r));
 }
 
+/* The prefilter follows the rule set: rebuilt after every change to it. A
+ * run that still uses the old one holds its own reference. */
+static void rebuild_prefilter(struct mw_engine *e)
+{
+    struct mw_rule **rules = xcalloc(e->nslots ? e->nslots : 1, sizeof(*rules));
+    for (size_t i = 0; i < e->nslots; i++)
+        rules[i] = e->slots[i].rule;
+    mw_prefilter_unref(e->prefilter);
+    e->prefilter = mw_prefilter_build(rules, e->nslots);
+    free(rules);
+}
+
+const struct mw_prefilter *mw_engine_prefilter(const struct mw_engine *e)
+{
+    return e->prefilter;
+}
+
 int mw_engine_load(struct mw_engine *e, char *const *paths, int npaths)
 {
     char **files;
@@ -306,6 +326,7 @@ int mw_engine_load(struct mw_engine *e, char *const *paths, int npaths)
     for (size_t i = 0; i < nfiles; i++)
         free(files[i]);
     free(files);
+    rebuild_prefilter(e);
     return failed;
 }
 
@@ -391,6 +412,7 @@ int mw_engine_reload_file(struct mw_engine *e, const char *path)
     mw_log_info("rule %s reloaded from %s (window state %s)", mw_rule_meta(r)->id, path,
                 json_string_value(json_object_get(f, "state")));
     health(e, "rule_loaded", f);
+    rebuild_prefilter(e);
     return 0;
 }
 
@@ -412,6 +434,7 @@ int mw_engine_remove_file(struct mw_engine *e, const char *path)
     size_t i = (size_t)(s - e->slots);
     memmove(&e->slots[i], &e->slots[i + 1], (e->nslots - i - 1) * sizeof(*s));
     e->nslots--;
+    rebuild_prefilter(e);
     return 0;
 }
 

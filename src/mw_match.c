@@ -653,12 +653,12 @@ enum mw_tv mw_matcher_explain(const struct mw_matcher *m, const struct mw_event 
 /* ---------------------------------------------------------------------- */
 /* optimisation                                                            */
 
-static bool has_fn(const struct mw_matcher *m)
+bool mw_matcher_has_fn(const struct mw_matcher *m)
 {
     if (m->op == MW_OP_FN)
         return true;
     for (size_t i = 0; i < m->nkids; i++)
-        if (has_fn(m->kids[i]))
+        if (mw_matcher_has_fn(m->kids[i]))
             return true;
     return false;
 }
@@ -677,11 +677,179 @@ void mw_matcher_optimize(struct mw_matcher *m)
         return;
     tmp = xmalloc(m->nkids * sizeof(*tmp));
     for (size_t i = 0; i < m->nkids; i++)
-        if (!has_fn(m->kids[i]))
+        if (!mw_matcher_has_fn(m->kids[i]))
             tmp[k++] = m->kids[i];
     for (size_t i = 0; i < m->nkids; i++)
-        if (has_fn(m->kids[i]))
+        if (mw_matcher_has_fn(m->kids[i]))
             tmp[k++] = m->kids[i];
     memcpy(m->kids, tmp, m->nkids * sizeof(*tmp));
     free(tmp);
+}
+
+/* ---------------------------------------------------------------------- */
+/* literals for the prefilter                                              */
+
+static void set_add(struct mw_litset *s, const char *p, size_t len, bool ci)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (s->lits[i].len == len && s->lits[i].ci == ci && memcmp(s->lits[i].s, p, len) == 0)
+            return;
+    s->lits = xrealloc(s->lits, (s->n + 1) * sizeof(*s->lits));
+    s->lits[s->n].s = p;
+    s->lits[s->n].len = len;
+    s->lits[s->n].ci = ci;
+    s->n++;
+}
+
+static void cnf_push(struct mw_litcnf *c, struct mw_litset s)
+{
+    c->sets = xrealloc(c->sets, (c->n + 1) * sizeof(*c->sets));
+    c->sets[c->n++] = s;
+}
+
+void mw_litcnf_free(struct mw_litcnf *c)
+{
+    if (c == NULL)
+        return;
+    for (size_t i = 0; i < c->n; i++)
+        free(c->sets[i].lits);
+    free(c->sets);
+    c->sets = NULL;
+    c->n = 0;
+}
+
+bool mw_lit_escapable(const struct mw_lit *l)
+{
+    for (size_t i = 0; i < l->len; i++) {
+        unsigned char ch = (unsigned char)l->s[i];
+        if (ch < 0x20 || ch == '"' || ch == '\\' || ch == '/')
+            return true;
+    }
+    return false;
+}
+
+double mw_litset_score(const struct mw_litset *s)
+{
+    double score = 0;
+    size_t minlen = (size_t)-1;
+    bool esc = false, ci = false;
+    for (size_t i = 0; i < s->n; i++) {
+        esc |= mw_lit_escapable(&s->lits[i]);
+        ci |= s->lits[i].ci;
+        if (s->lits[i].len < minlen)
+            minlen = s->lits[i].len;
+    }
+    if (!esc)
+        score += 1000;
+    if (!ci)
+        score += 100;
+    score -= 4.0 * (double)s->n;
+    score += (double)(minlen > 24 ? 24 : minlen);
+    return score;
+}
+
+/* Can a wildcard pattern match the text of a JSON number (digits, sign,
+ * point, exponent)? Then a raw-text literal would be unsound: 1e2 is 100. */
+static bool numeric_pattern(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        if (c == '*' || c == '?')
+            continue;
+        if (!((c >= '0' && c <= '9') || c == '.' || c == '-' || c == '+' ||
+              c == 'e' || c == 'E'))
+            return false;
+    }
+    return true;
+}
+
+/* The leaf's clause; false when it has none. */
+static bool leaf_literals(const struct mw_matcher *m, struct mw_litset *out)
+{
+    switch (m->op) {
+    case MW_OP_EQ:
+    case MW_OP_CATEGORY:
+    case MW_OP_PREFIX:
+    case MW_OP_SUFFIX:
+    case MW_OP_CONTAINS:
+    case MW_OP_IEQ:
+    case MW_OP_LIKE:
+        break;
+    default:
+        return false;
+    }
+    for (size_t i = 0; i < m->nvals; i++) {
+        const struct value *v = &m->vals[i];
+        const char *best = v->s;
+        size_t blen = v->len;
+        if (v->type != V_STR)
+            goto none;
+        if (m->op == MW_OP_IEQ || m->op == MW_OP_LIKE) {
+            if (numeric_pattern(v->s, v->len))
+                goto none;
+            if (v->wild) {
+                /* the longest run of plain bytes between wildcards */
+                size_t start = 0;
+                blen = 0;
+                for (size_t k = 0; k <= v->len; k++) {
+                    if (k == v->len || v->s[k] == '*' || v->s[k] == '?') {
+                        if (k - start > blen) {
+                            best = v->s + start;
+                            blen = k - start;
+                        }
+                        start = k + 1;
+                    }
+                }
+            }
+        }
+        if (blen == 0)
+            goto none;
+        set_add(out, best, blen, v->ci);
+    }
+    return out->n > 0;
+none:
+    free(out->lits);
+    out->lits = NULL;
+    out->n = 0;
+    return false;
+}
+
+void mw_matcher_literals(const struct mw_matcher *m, struct mw_litcnf *out)
+{
+    switch (m->op) {
+    case MW_OP_ALL:
+        for (size_t i = 0; i < m->nkids; i++)
+            mw_matcher_literals(m->kids[i], out);
+        return;
+    case MW_OP_ANY: {
+        struct mw_litset u = {0};
+        for (size_t i = 0; i < m->nkids; i++) {
+            struct mw_litcnf kc = {0};
+            size_t best = 0;
+            mw_matcher_literals(m->kids[i], &kc);
+            if (kc.n == 0) {
+                free(u.lits);
+                return;     /* this branch needs no literal: neither does any */
+            }
+            for (size_t k = 1; k < kc.n; k++)
+                if (mw_litset_score(&kc.sets[k]) > mw_litset_score(&kc.sets[best]))
+                    best = k;
+            for (size_t k = 0; k < kc.sets[best].n; k++)
+                set_add(&u, kc.sets[best].lits[k].s, kc.sets[best].lits[k].len,
+                        kc.sets[best].lits[k].ci);
+            mw_litcnf_free(&kc);
+        }
+        cnf_push(out, u);
+        return;
+    }
+    case MW_OP_NOT:
+    case MW_OP_FN:
+        return;
+    default: {
+        struct mw_litset s = {0};
+        if (leaf_literals(m, &s))
+            cnf_push(out, s);
+        return;
+    }
+    }
 }

@@ -7,6 +7,14 @@
  * fallback. Between two events (every few hundred events when busy, and at
  * every wake-up) it acts on signals, runs due rule reloads and rewrites the
  * metrics file. Signal handlers only set sig_atomic_t flags.
+ *
+ * Prefilter: a line that contains none of the rules' literals is not parsed;
+ * its top-level timestamp is read and it takes its place in the merge as a
+ * time marker that moves event time (mw_engine_advance) and counts as an
+ * arrival (arrival number, now, reordered, too late, future), so windows and
+ * counters are as with every line parsed. Threads: framed lines go in
+ * batches to parser threads; each input's batches are consumed here in
+ * order, so everything downstream is as with one thread.
  */
 #include "mw_run.h"
 #include "mw_health.h"
@@ -16,6 +24,7 @@
 #include "mw_metrics.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -28,13 +37,69 @@
 #define FOLLOW_WAIT_MS 250      /* longest sleep when idle (fallback to inotify) */
 #define FOLLOW_CHECK_EVERY 256  /* events between two checks when busy */
 
+/* One framed line after prefilter and parse: what the consumer needs. */
+enum lkind {
+    L_BLANK,
+    L_EVENT,    /* ev holds the event */
+    L_SKIP,     /* not parsed; ts holds its event time */
+    L_REJECT,   /* reason and msg */
+    L_TOO_LONG, /* len is the size of the skipped line */
+};
+
+struct lres {
+    enum lkind kind;
+    enum mw_reject reason;
+    struct mw_event *ev;        /* owned until consumed */
+    mw_time_t ts;
+    char *msg;                  /* owned, L_REJECT from a worker */
+    uint64_t lineno, offset;
+    size_t off, len;            /* the line in its batch buffer */
+};
+
+enum job {
+    JOB_PARSE,
+    JOB_CLEANUP,
+};
+
+struct src;
+
+/* A run of framed lines of one input, parsed by a worker thread. */
+struct batch {
+    struct batch *next;         /* worker queue or free list link */
+    struct src *src;            /* borrowed: the source it belongs to */
+    const char *input;          /* borrowed: its name */
+    enum job job;
+    int owner;                  /* the worker that parses and frees it */
+    char *buf;                  /* owned: the lines' bytes */
+    size_t used, cap;
+    struct lres *res;           /* owned */
+    size_t n, cap_res, pos;     /* pos: next result to consume */
+    bool done;                  /* parsed (under the pool mutex) */
+};
+
+#define MAX_DEPTH 64
+
+#define BATCH_LINES 8
+#define BATCH_BYTES (512 * 1024)
+
 struct src {
     struct mw_input *in;        /* owned */
-    struct mw_event *head;      /* owned: next event, or NULL */
+    struct mw_event *head;      /* owned (threaded: borrowed from its batch), or NULL */
+    bool head_skip;             /* the head is a skipped line at skip_ts */
+    mw_time_t skip_ts;
+    uint64_t skip_line;         /* its line number and length */
+    size_t skip_len;
     bool done;
     bool waiting;               /* follow mode: no complete line yet */
+    bool eof;                   /* threaded: framing reached the end */
     int reported;
+    struct batch *q[MAX_DEPTH]; /* threaded: batches in input order (ring) */
+    int qhead, qlen;
+    struct batch *free_list;    /* owned, under the pool mutex */
+    int nbatches;               /* allocated for this source */
 };
+
+struct pool;
 
 struct run {
     const struct mw_run_opts *o;
@@ -46,6 +111,13 @@ struct run {
     bool started;               /* now is set */
     int64_t now_mono;           /* monotonic ms when `now` last moved */
     mw_time_t advanced;         /* event time the windows were last advanced to */
+    struct mw_prefilter *pf;    /* a reference, or NULL: parse every line;
+                                 * swapped under the pool mutex on reload */
+    const struct mw_prefilter *pf_seen; /* the engine's, when pf was chosen */
+    const char *ts_key;         /* top-level timestamp key for skipped lines */
+    size_t ts_keylen;
+    struct pool *pool;          /* owned, NULL with one thread */
+    int depth;                  /* batches in flight per input */
 };
 
 static mw_time_t wall_now(void)
@@ -139,18 +211,110 @@ static void reject(struct run *r, struct src *s, uint64_t lineno,
     dead_letter(r, mw_input_name(s->in), lineno, reason, msg, line, len);
 }
 
-/* Reads until the source has a head event or is exhausted. */
+/* ---------------------------------------------------------------------- */
+/* per line: prefilter, then parse (thread-safe: touches only its line)    */
+
+/* What parsing a line needs: immutable for the duration of a batch. */
+struct pctx {
+    const struct mw_prefilter *pf;  /* NULL: parse every line */
+    const char *ts_key;
+    size_t ts_keylen;
+    const struct mw_path *ts_path;
+};
+
+static void process_line(const struct pctx *c, const char *input, const char *line,
+                         size_t len, struct lres *res, struct mw_error *err)
+{
+    if (mw_line_is_blank(line, len)) {
+        res->kind = L_BLANK;
+        return;
+    }
+    if (c->pf != NULL && !mw_prefilter_pass(c->pf, line, len) &&
+        mw_prefilter_scan_ts(line, len, c->ts_key, c->ts_keylen, &res->ts) == 0) {
+        res->kind = L_SKIP;
+        return;
+    }
+    res->ev = mw_ingest_parse(line, len, c->ts_path, input, res->lineno, res->offset,
+                              0, &res->reason, err);
+    res->kind = res->ev != NULL ? L_EVENT : L_REJECT;
+}
+
+/* Consumes one line's result, in input order: counts it, reports a
+ * rejection, or makes it the source's head. line is NULL for too long. */
+static void take(struct run *r, struct src *s, struct lres *res, const char *line,
+                 const char *msg)
+{
+    struct mw_input_stats *st = mw_input_stats(s->in);
+
+    switch (res->kind) {
+    case L_BLANK:
+        st->blank++;
+        break;
+    case L_EVENT:
+    case L_SKIP: {
+        mw_time_t ts = res->kind == L_EVENT ? res->ev->ts : res->ts;
+        st->lines++;
+        if (r->o->max_future >= 0 && ts > wall_now() + r->o->max_future) {
+            char buf[160], when[MW_TIME_FORMAT_SIZE];
+            mw_time_format(ts, when, sizeof(when));
+            snprintf(buf, sizeof(buf), "event time %s is more than "
+                     "--max-future ahead of the wall clock", when);
+            if (r->pool == NULL) {
+                mw_event_unref(res->ev);
+                res->ev = NULL;
+            }   /* threaded: the batch keeps it and its worker frees it */
+            reject(r, s, res->lineno, MW_REJECT_FUTURE_TIMESTAMP, buf, line, res->len);
+        } else if (res->kind == L_EVENT) {
+            st->parsed++;
+            s->head = res->ev;
+            res->ev = NULL;
+        } else {
+            st->skipped++;
+            s->head_skip = true;
+            s->skip_ts = res->ts;
+            s->skip_line = res->lineno;
+            s->skip_len = res->len;
+        }
+        break;
+    }
+    case L_REJECT:
+        st->lines++;
+        reject(r, s, res->lineno, res->reason, msg, line, res->len);
+        break;
+    case L_TOO_LONG: {
+        char buf[128];
+        st->lines++;
+        snprintf(buf, sizeof(buf), "line of %zu bytes exceeds the limit of %zu",
+                 res->len, r->o->max_line);
+        reject(r, s, res->lineno, MW_REJECT_TOO_LONG, buf, NULL, res->len);
+        break;
+    }
+    }
+}
+
+static bool has_head(const struct src *s)
+{
+    return s->head != NULL || s->head_skip;
+}
+
+static mw_time_t head_ts(const struct src *s)
+{
+    return s->head != NULL ? s->head->ts : s->skip_ts;
+}
+
+/* Reads until the source has a head (event or skipped line), has nothing
+ * yet (follow mode) or is exhausted. One thread: frame, prefilter and parse
+ * here. */
 static int refill(struct run *r, struct src *s)
 {
     s->waiting = false;
-    while (!s->done && !s->waiting && s->head == NULL) {
+    while (!s->done && !s->waiting && !has_head(s)) {
         const char *line;
         size_t len;
-        uint64_t lineno, offset;
+        struct lres res = {0};
         struct mw_error err;
         enum mw_line_status ls =
-            mw_input_next_line(s->in, &line, &len, &lineno, &offset, &err);
-        struct mw_input_stats *st = mw_input_stats(s->in);
+            mw_input_next_line(s->in, &line, &len, &res.lineno, &res.offset, &err);
 
         switch (ls) {
         case MW_LINE_EOF:
@@ -166,39 +330,325 @@ static int refill(struct run *r, struct src *s)
             mw_log_error("%s", err.msg);
             s->done = true;
             return -1;
-        case MW_LINE_TOO_LONG: {
-            char msg[128];
-            st->lines++;
-            snprintf(msg, sizeof(msg), "line of %zu bytes exceeds the limit of %zu",
-                     len, r->o->max_line);
-            reject(r, s, lineno, MW_REJECT_TOO_LONG, msg, NULL, len);
+        case MW_LINE_TOO_LONG:
+            res.kind = L_TOO_LONG;
+            res.len = len;
+            take(r, s, &res, NULL, NULL);
             break;
-        }
         case MW_LINE_OK: {
-            enum mw_reject reason;
-            if (mw_line_is_blank(line, len)) {
-                st->blank++;
-                break;
-            }
-            st->lines++;
-            s->head = mw_ingest_parse(line, len, r->ts_path, mw_input_name(s->in),
-                                      lineno, offset, 0, &reason, &err);
-            if (s->head != NULL && r->o->max_future >= 0 &&
-                s->head->ts > wall_now() + r->o->max_future) {
-                char msg[160], when[MW_TIME_FORMAT_SIZE];
-                mw_time_format(s->head->ts, when, sizeof(when));
-                snprintf(msg, sizeof(msg), "event time %s is more than "
-                         "--max-future ahead of the wall clock", when);
-                mw_event_unref(s->head);
-                s->head = NULL;
-                reject(r, s, lineno, MW_REJECT_FUTURE_TIMESTAMP, msg, line, len);
-            } else if (s->head == NULL) {
-                reject(r, s, lineno, reason, err.msg, line, len);
-            } else {
-                st->parsed++;
-            }
+            struct pctx c = {r->pf, r->ts_key, r->ts_keylen, r->ts_path};
+            res.len = len;
+            process_line(&c, mw_input_name(s->in), line, len, &res, &err);
+            take(r, s, &res, line, err.msg);
             break;
         }
+        }
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* parser threads                                                          */
+
+/* Each batch is parsed by one worker and later handed back to that same
+ * worker to free its events, so memory returns to the arena (and cache) it
+ * came from: freeing jansson trees on another thread costs more than the
+ * parse saves. Events that windows still hold after dispatch are released
+ * by the rule thread as usual. */
+struct worker {
+    pthread_t th;
+    pthread_cond_t work;        /* its queue got a job, or stop */
+    struct batch *head, *tail;  /* its queue */
+    struct pool *p;
+};
+
+struct pool {
+    pthread_mutex_t mu;         /* guards queues, done flags, free lists */
+    pthread_cond_t done;        /* a batch was parsed or freed */
+    struct worker *w;           /* owned */
+    int nthreads, next;
+    bool stop;
+    const struct run *r;
+};
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    struct pool *p = w->p;
+    pthread_mutex_lock(&p->mu);
+    for (;;) {
+        while (w->head == NULL && !p->stop)
+            pthread_cond_wait(&w->work, &p->mu);
+        if (w->head == NULL)
+            break;
+        struct batch *b = w->head;
+        w->head = b->next;
+        if (w->head == NULL)
+            w->tail = NULL;
+        pthread_mutex_unlock(&p->mu);
+
+        if (b->job == JOB_PARSE) {
+            /* this job's prefilter: the current one, kept alive by our
+             * reference if a reload swaps it meanwhile */
+            pthread_mutex_lock(&p->mu);
+            struct mw_prefilter *pf = mw_prefilter_ref(p->r->pf);
+            struct pctx c = {pf, p->r->ts_key, p->r->ts_keylen, p->r->ts_path};
+            pthread_mutex_unlock(&p->mu);
+            for (size_t i = 0; i < b->n; i++) {
+                struct lres *res = &b->res[i];
+                struct mw_error err;
+                if (res->kind == L_TOO_LONG)
+                    continue;
+                process_line(&c, b->input, b->buf + res->off, res->len, res, &err);
+                if (res->kind == L_REJECT)
+                    res->msg = xstrdup(err.msg);
+            }
+            mw_prefilter_unref(pf);
+        } else {
+            /* the rule thread handed back only events nothing else holds */
+            for (size_t i = 0; i < b->n; i++) {
+                mw_event_unref(b->res[i].ev);
+                b->res[i].ev = NULL;
+            }
+        }
+
+        pthread_mutex_lock(&p->mu);
+        if (b->job == JOB_PARSE) {
+            b->done = true;
+        } else {
+            b->next = b->src->free_list;
+            b->src->free_list = b;
+        }
+        pthread_cond_broadcast(&p->done);
+    }
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
+
+static struct pool *pool_new(const struct run *r, int n)
+{
+    struct pool *p = xcalloc(1, sizeof(*p));
+    p->r = r;
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->done, NULL);
+    p->w = xcalloc((size_t)n, sizeof(*p->w));
+    for (int i = 0; i < n; i++) {
+        p->w[i].p = p;
+        pthread_cond_init(&p->w[i].work, NULL);
+        if (pthread_create(&p->w[i].th, NULL, worker_main, &p->w[i]) != 0) {
+            pthread_cond_destroy(&p->w[i].work);
+            mw_log_warn("cannot start parser thread %d; going on with %d", i + 1, i);
+            break;
+        }
+        p->nthreads++;
+    }
+    if (p->nthreads == 0) {
+        free(p->w);
+        pthread_cond_destroy(&p->done);
+        pthread_mutex_destroy(&p->mu);
+        free(p);
+        return NULL;
+    }
+    return p;
+}
+
+/* Stops the workers after they have drained their queues. */
+static void pool_free(struct pool *p)
+{
+    if (p == NULL)
+        return;
+    pthread_mutex_lock(&p->mu);
+    p->stop = true;
+    for (int i = 0; i < p->nthreads; i++)
+        pthread_cond_signal(&p->w[i].work);
+    pthread_mutex_unlock(&p->mu);
+    for (int i = 0; i < p->nthreads; i++) {
+        pthread_join(p->w[i].th, NULL);
+        pthread_cond_destroy(&p->w[i].work);
+    }
+    pthread_cond_destroy(&p->done);
+    pthread_mutex_destroy(&p->mu);
+    free(p->w);
+    free(p);
+}
+
+static void submit(struct pool *p, struct batch *b, enum job job)
+{
+    pthread_mutex_lock(&p->mu);
+    if (job == JOB_PARSE) {
+        b->owner = p->next;
+        p->next = (p->next + 1) % p->nthreads;
+        b->done = false;
+    }
+    b->job = job;
+    b->next = NULL;
+    struct worker *w = &p->w[b->owner];
+    if (w->tail)
+        w->tail->next = b;
+    else
+        w->head = b;
+    w->tail = b;
+    pthread_cond_signal(&w->work);
+    pthread_mutex_unlock(&p->mu);
+}
+
+/* Only with no worker running (or never handed to one). */
+static void batch_free(struct batch *b)
+{
+    if (b == NULL)
+        return;
+    for (size_t i = 0; i < b->n; i++) {
+        mw_event_unref(b->res[i].ev);
+        free(b->res[i].msg);
+    }
+    free(b->buf);
+    free(b->res);
+    free(b);
+}
+
+static struct lres *batch_push(struct batch *b)
+{
+    if (b->n == b->cap_res) {
+        b->cap_res = b->cap_res ? b->cap_res * 2 : BATCH_LINES;
+        b->res = xrealloc(b->res, b->cap_res * sizeof(*b->res));
+    }
+    struct lres *res = &b->res[b->n++];
+    memset(res, 0, sizeof(*res));
+    return res;
+}
+
+/* Frames lines into a batch until it is full or the input ends. The
+ * batch's buffers are reused: no allocation once warm. */
+static void fill_batch(struct run *r, struct src *s, struct batch *b)
+{
+    b->used = b->n = b->pos = 0;
+    while (b->n < BATCH_LINES && b->used < BATCH_BYTES) {
+        const char *line;
+        size_t len;
+        uint64_t lineno, offset;
+        struct mw_error err;
+        enum mw_line_status ls =
+            mw_input_next_line(s->in, &line, &len, &lineno, &offset, &err);
+        if (ls == MW_LINE_AGAIN && !r->draining) {
+            s->waiting = true;      /* follow mode: submit what we have */
+            return;
+        }
+        if (ls == MW_LINE_EOF || ls == MW_LINE_ERROR || ls == MW_LINE_AGAIN) {
+            if (ls == MW_LINE_ERROR)
+                mw_log_error("%s", err.msg);
+            s->eof = true;
+            return;
+        }
+        struct lres *res = batch_push(b);
+        res->lineno = lineno;
+        res->offset = offset;
+        res->len = len;
+        if (ls == MW_LINE_TOO_LONG) {
+            res->kind = L_TOO_LONG;
+            continue;
+        }
+        if (b->used + len > b->cap) {
+            b->cap = (b->used + len) * 2;
+            b->buf = xrealloc(b->buf, b->cap);
+        }
+        memcpy(b->buf + b->used, line, len);
+        res->off = b->used;
+        b->used += len;
+    }
+}
+
+/* A batch to fill: a freed one, a new one while under the cap, or wait
+ * for a worker to free one. */
+static struct batch *get_batch(struct run *r, struct src *s)
+{
+    struct batch *b = NULL;
+    pthread_mutex_lock(&r->pool->mu);
+    for (;;) {
+        if (s->free_list) {
+            b = s->free_list;
+            s->free_list = b->next;
+            break;
+        }
+        if (s->nbatches < r->depth + 2) {
+            s->nbatches++;
+            break;
+        }
+        pthread_cond_wait(&r->pool->done, &r->pool->mu);
+    }
+    pthread_mutex_unlock(&r->pool->mu);
+    if (b == NULL) {
+        b = xcalloc(1, sizeof(*b));
+        b->cap = BATCH_BYTES;
+        b->buf = xmalloc(b->cap);
+        b->src = s;
+        b->input = mw_input_name(s->in);
+    }
+    return b;
+}
+
+/* Keeps `depth` batches of the source in flight. */
+static void pump(struct run *r, struct src *s)
+{
+    while (!s->eof && !s->waiting && s->qlen < r->depth) {
+        struct batch *b = get_batch(r, s);
+        fill_batch(r, s, b);
+        if (b->n == 0) {
+            pthread_mutex_lock(&r->pool->mu);
+            b->next = s->free_list;
+            s->free_list = b;
+            pthread_mutex_unlock(&r->pool->mu);
+            break;
+        }
+        s->q[(s->qhead + s->qlen) % MAX_DEPTH] = b;
+        s->qlen++;
+        submit(r->pool, b, JOB_PARSE);
+    }
+}
+
+/* The front batch is consumed and its last head dispatched: release what
+ * windows hold, hand the rest back to its worker to free. */
+static void retire(struct run *r, struct src *s)
+{
+    struct batch *b = s->q[s->qhead];
+    for (size_t i = 0; i < b->n; i++) {
+        struct mw_event *ev = b->res[i].ev;
+        if (ev != NULL && ev->refcount > 1) {
+            mw_event_unref(ev);
+            b->res[i].ev = NULL;
+        }
+    }
+    s->qhead = (s->qhead + 1) % MAX_DEPTH;
+    s->qlen--;
+    submit(r->pool, b, JOB_CLEANUP);
+}
+
+/* Threaded refill: consume the source's batches in order. Called when the
+ * previous head has been dispatched. Events stay owned by their batch. */
+static int refill_threaded(struct run *r, struct src *s)
+{
+    s->waiting = false;
+    while (!s->done && !has_head(s)) {
+        if (s->qlen > 0 && s->q[s->qhead]->pos == s->q[s->qhead]->n)
+            retire(r, s);
+        pump(r, s);
+        if (s->qlen == 0) {
+            if (s->eof)
+                s->done = true;
+            break;      /* else follow mode: nothing yet (s->waiting) */
+        }
+        struct batch *b = s->q[s->qhead];
+        pthread_mutex_lock(&r->pool->mu);
+        while (!b->done)
+            pthread_cond_wait(&r->pool->done, &r->pool->mu);
+        pthread_mutex_unlock(&r->pool->mu);
+        while (b->pos < b->n && !has_head(s)) {
+            struct lres *res = &b->res[b->pos++];
+            struct mw_event *ev = res->ev;
+            take(r, s, res, res->kind == L_TOO_LONG ? NULL : b->buf + res->off,
+                 res->msg);
+            res->ev = ev;   /* the batch keeps its reference; the head borrows */
+            free(res->msg);
+            res->msg = NULL;
         }
     }
     return 0;
@@ -229,6 +679,32 @@ static void too_late(struct run *r, struct mw_engine *e, struct src *s,
 static void dispatch_head(struct run *r, struct mw_engine *e, struct src *s,
                           uint64_t seq)
 {
+    if (s->head_skip) {
+        /* a line no rule can match: only event time moves, as an event
+         * that matches nothing would move it */
+        mw_time_t ts = s->skip_ts;
+        s->head_skip = false;
+        if (r->started && ts < r->now - r->o->max_lateness) {
+            char msg[200], when[MW_TIME_FORMAT_SIZE], lag[64];
+            mw_time_format(ts, when, sizeof(when));
+            mw_duration_format(r->now - ts, lag, sizeof(lag));
+            snprintf(msg, sizeof(msg), "event time %s is %s behind the newest event "
+                     "time, more than --max-lateness", when, lag);
+            mw_input_stats(s->in)->skipped--;
+            /* the line was not kept: the dead letter has its size */
+            reject(r, s, s->skip_line, MW_REJECT_TOO_LATE, msg, NULL, s->skip_len);
+            return;
+        }
+        if (r->started && ts < r->now)
+            mw_input_stats(s->in)->reordered++;
+        if (!r->started || ts > r->now) {
+            r->now = ts;
+            r->now_mono = mono_ms();
+        }
+        r->started = true;
+        mw_engine_advance(e, ts);
+        return;
+    }
     struct mw_event *ev = s->head;
     s->head = NULL;
     ev->seq = seq;      /* arrival order: the tie-break on equal times */
@@ -244,7 +720,8 @@ static void dispatch_head(struct run *r, struct mw_engine *e, struct src *s,
         r->started = true;
         mw_engine_dispatch(e, ev);
     }
-    mw_event_unref(ev);
+    if (r->pool == NULL)
+        mw_event_unref(ev); /* threaded: its batch holds the reference */
 }
 
 /* Follow mode, inputs quiet: event time keeps running with the wall clock
@@ -285,7 +762,7 @@ static json_t *stats_doc(struct mw_engine *e, struct mw_output *out,
                          struct src *srcs, int n, struct run *r)
 {
     json_t *inputs = json_array(), *outs = json_array();
-    uint64_t lines = 0, parsed = 0, rejected = 0, blank = 0;
+    uint64_t lines = 0, parsed = 0, rejected = 0, blank = 0, skipped = 0;
     uint64_t reasons[MW_REJECT__COUNT] = {0};
 
     for (int i = 0; i < n; i++) {
@@ -301,9 +778,11 @@ static json_t *stats_doc(struct mw_engine *e, struct mw_output *out,
         parsed += st->parsed;
         rejected += st->rejected;
         blank += st->blank;
-        json_array_append_new(inputs, json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:o}",
+        skipped += st->skipped;
+        json_array_append_new(inputs, json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}",
             "name", mw_input_name(srcs[i].in), "lines", (json_int_t)st->lines,
-            "parsed", (json_int_t)st->parsed, "rejected", (json_int_t)st->rejected,
+            "parsed", (json_int_t)st->parsed, "skipped", (json_int_t)st->skipped,
+            "rejected", (json_int_t)st->rejected,
             "blank", (json_int_t)st->blank, "reordered", (json_int_t)st->reordered,
             "late", (json_int_t)st->by_reason[MW_REJECT_TOO_LATE],
             "rejected_by_reason", rs));
@@ -314,8 +793,9 @@ static json_t *stats_doc(struct mw_engine *e, struct mw_output *out,
             json_object_set_new(rs, mw_reject_name(k), json_integer((json_int_t)reasons[k]));
     if (out)
         mw_output_stats(out, outs);
-    json_t *doc = json_pack("{s:I, s:I, s:I, s:I, s:o, s:I, s:I, s:o, s:o, s:o}",
+    json_t *doc = json_pack("{s:I, s:I, s:I, s:I, s:I, s:o, s:I, s:I, s:o, s:o, s:o}",
         "events_read", (json_int_t)lines, "events_parsed", (json_int_t)parsed,
+        "events_skipped", (json_int_t)skipped,
         "events_rejected", (json_int_t)rejected, "blank_lines", (json_int_t)blank,
         "rejected_by_reason", rs, "alerts", (json_int_t)mw_engine_alerts(e),
         "dead_letters", (json_int_t)r->dead_written,
@@ -358,6 +838,9 @@ static void summary_text(struct mw_engine *e, struct mw_output *out, struct src 
             }
         }
         fprintf(stderr, "%s", sep[0] == ',' ? ")" : "");
+        if (st->skipped)
+            fprintf(stderr, ", %llu not parsed (prefilter)",
+                    (unsigned long long)st->skipped);
         if (st->blank)
             fprintf(stderr, ", %llu blank skipped", (unsigned long long)st->blank);
         if (st->reordered)
@@ -461,11 +944,46 @@ static int next_source(struct run *r, struct src *srcs, int n)
 {
     int best = -1;
     for (int i = 0; i < n; i++) {
-        refill(r, &srcs[i]);
-        if (srcs[i].head && (best < 0 || srcs[i].head->ts < srcs[best].head->ts))
+        if (r->pool)
+            refill_threaded(r, &srcs[i]);
+        else
+            refill(r, &srcs[i]);
+        if (has_head(&srcs[i]) && (best < 0 || head_ts(&srcs[i]) < head_ts(&srcs[best])))
             best = i;
     }
     return best;
+}
+
+/* Takes the engine's current prefilter (again after a reload changed the
+ * rules), unless --no-prefilter or the timestamp field rules it out. */
+static void choose_prefilter(struct run *r, struct mw_engine *e)
+{
+    const struct mw_prefilter *pf = mw_engine_prefilter(e);
+    struct mw_prefilter *use = NULL, *old;
+    if (pf == r->pf_seen)
+        return;
+    r->pf_seen = pf;
+    if (!r->o->no_prefilter) {
+        const char *tsf = mw_path_str(r->ts_path);
+        if (!mw_prefilter_active(pf)) {
+            if (mw_prefilter_off_reason(pf))
+                mw_log_info("prefilter off: %s", mw_prefilter_off_reason(pf));
+        } else if (strchr(tsf, '.') != NULL) {
+            mw_log_info("prefilter off: the timestamp field '%s' is not a top-level "
+                        "key, so skipped lines could not move event time", tsf);
+        } else {
+            use = mw_prefilter_ref((struct mw_prefilter *)pf);
+        }
+    }
+    if (r->pool)
+        pthread_mutex_lock(&r->pool->mu);
+    old = r->pf;
+    r->pf = use;
+    r->ts_key = mw_path_str(r->ts_path);
+    r->ts_keylen = strlen(r->ts_key);
+    if (r->pool)
+        pthread_mutex_unlock(&r->pool->mu);
+    mw_prefilter_unref(old);
 }
 
 /* Sleeps until an input or a rule file changes, a pipe has data, a signal
@@ -531,6 +1049,12 @@ int mw_run(struct mw_engine *e, struct mw_output *out, const struct mw_run_opts 
         }
     }
 
+    choose_prefilter(&r, e);
+    if (o->threads > 1) {
+        r.pool = pool_new(&r, o->threads);
+        r.depth = o->threads + 1;   /* <= MAX_DEPTH: --threads is at most 16 */
+    }
+
     if (o->follow) {
         memset(&sa_stop, 0, sizeof(sa_stop));
         sa_stop.sa_handler = on_stop;   /* no SA_RESTART: poll returns EINTR */
@@ -589,6 +1113,7 @@ int mw_run(struct mw_engine *e, struct mw_output *out, const struct mw_run_opts 
         }
         int64_t now = mono_ms();
         int due = o->reload ? mw_reload_tick(o->reload, now) : -1;
+        choose_prefilter(&r, e);    /* the rules may have changed */
         if (o->metrics_file && now >= next_metrics) {
             write_metrics(e, out, srcs, n, &r);
             next_metrics = now + interval;
@@ -641,11 +1166,23 @@ int mw_run(struct mw_engine *e, struct mw_output *out, const struct mw_run_opts 
     else if (o->summary == MW_SUMMARY_TEXT)
         summary_text(e, out, srcs, n);
 
-out:
+out:;
+    bool threaded = r.pool != NULL;
+    pool_free(r.pool);  /* first: no worker may touch a batch after this */
+    r.pool = NULL;
     for (int i = 0; i < n; i++) {
-        mw_event_unref(srcs[i].head);
+        if (!threaded)
+            mw_event_unref(srcs[i].head);   /* threaded: its batch owns it */
+        for (int k = 0; k < srcs[i].qlen; k++)
+            batch_free(srcs[i].q[(srcs[i].qhead + k) % MAX_DEPTH]);
+        while (srcs[i].free_list) {
+            struct batch *b = srcs[i].free_list;
+            srcs[i].free_list = b->next;
+            batch_free(b);
+        }
         mw_input_close(srcs[i].in);
     }
+    mw_prefilter_unref(r.pf);
     free(srcs);
     if (r.dead)
         fclose(r.dead);

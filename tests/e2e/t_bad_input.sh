@@ -1,9 +1,11 @@
 # Bad input: every bad line is reported with input and line, counted by
-# reason, kept in the dead-letter file; the events around it still alert
+# reason, kept in the dead-letter file; the events around it still alert.
+# --no-prefilter: every line is parsed (with the prefilter on, a line that no
+# rule can match is only checked for its timestamp; see the end of the file)
 B=tests/fixtures/bad
 M=$B/malformed.ndjson
 rm -f "$T/dead.ndjson"
-mw run --rules rules --summary json --dead-letter "$T/dead.ndjson" $M
+mw run --rules rules --no-prefilter --summary json --dead-letter "$T/dead.ndjson" $M
 expect_eq "malformed: exit" "$RC" 0
 expect_eq "malformed: the true positive still alerts" "$(lines "$T/out")" 1
 # each expected bad line is reported as input:line with its reason
@@ -31,7 +33,7 @@ expect_eq "dead letter keeps the raw line" "$(jq -r 'select(.reason=="missing_ti
 jq -r 'select(.reason=="invalid_utf8") | .raw_escaped' "$T/dead.ndjson" >"$T/esc.txt"
 expect_match "invalid UTF-8 kept escaped" "$T/esc.txt" '\\xff\\xfe'
 # the text summary names the reasons
-mw run --rules rules $M
+mw run --rules rules --no-prefilter $M
 expect_match "text summary reasons" "$T/err" 'rejected \(malformed_json 3, not_object 2'
 
 # an over-long line (2 MiB, over the default 1 MiB limit) is skipped without
@@ -64,3 +66,18 @@ expect_eq "random bytes: no alerts" "$(lines "$T/out")" 0
 sed 's/$/\r/' tests/fixtures/arc/true_positive.ndjson >"$T/crlf.ndjson"
 mw run --rules rules "$T/crlf.ndjson"
 expect_eq "CRLF input alerts" "$(lines "$T/out")" 1
+
+# With the prefilter (the default), a bad line that contains none of the
+# rules' literals cannot match and is not parsed: it is counted as skipped,
+# not rejected. Lines whose top-level timestamp is missing or unreadable, and
+# lines that are not objects, are still parsed and rejected; the true
+# positive still alerts and nothing is lost from the counts.
+mw run --rules rules --summary json $M
+expect_eq "prefilter on bad input: still alerts" "$(lines "$T/out")" 1
+expect_eq "prefilter on bad input: read = parsed + skipped + rejected" \
+    "$(summary '.events_parsed + .events_skipped + .events_rejected')" "$(summary .events_read)"
+expect_eq "prefilter on bad input: skipped" "$(summary .events_skipped)" 4
+for reason in not_object missing_timestamp bad_timestamp; do
+    want=$(awk -F'\t' -v r=$reason '$1=="malformed.ndjson" && $3==r' $B/EXPECTED.tsv | wc -l | tr -d ' ')
+    expect_eq "prefilter on: $reason still rejected" "$(summary ".rejected_by_reason.$reason // 0")" "$want"
+done
