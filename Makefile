@@ -15,6 +15,7 @@
 #   make V=1      show compiler command lines
 #   make asan       build bin/moonwatch-asan and the units with sanitizers
 #   make valgrind   run the end-to-end suite under valgrind
+#   make fuzz       libFuzzer targets (tests/fuzz/), FUZZ_SECONDS each (60)
 #   make deps       install missing Debian packages (needs root and apt)
 
 PKGS      := lua5.4 jansson libcurl zlib
@@ -62,7 +63,7 @@ UNITS     := $(patsubst tests/unit/%.c,build/release/tests/%,$(UNIT_SRCS))
 ASAN_UNITS:= $(patsubst tests/unit/%.c,build/asan/tests/%,$(UNIT_SRCS))
 
 .PHONY: all deps demo test check asan valgrind clean format format-check install units tools \
-        conformance bench bench-throughput
+        conformance bench bench-throughput fuzz fuzz-build fuzz-tools
 
 all: bin/moonwatch
 
@@ -102,6 +103,54 @@ build/tools/%: tests/tools/%.c
 	@mkdir -p $(dir $@)
 	$(QLD)$(CC) $(STD) $(WARN) -Wno-missing-prototypes -O2 -g $< -pthread -o $@
 
+# Fuzzing (tests/fuzz/, docs in README "Fuzzing"): each fuzz_<target>.c is
+# built twice: with clang and libFuzzer for `make fuzz`, and with $(CC) and
+# ASan+UBSan around a small replay driver that `make test` runs over the
+# committed corpus and the regression inputs.
+FUZZ_TARGETS := ingest rule engine
+FUZZ_SECONDS ?= 60
+FUZZ_CC   ?= $(shell command -v clang-14 >/dev/null 2>&1 && echo clang-14 || echo clang)
+FUZZ_DEFS  = -Itests/fuzz -DMW_FUZZ_ROOT='"$(CURDIR)"'
+FUZZ_SAN  := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_OBJS := $(patsubst src/%.c,build/fuzz/%.o,$(LIB_SRCS))
+FUZZ_BINS := $(patsubst %,build/fuzz/fuzz_%,$(FUZZ_TARGETS))
+FUZZ_REPLAYS := $(patsubst %,build/asan/fuzz/replay_%,$(FUZZ_TARGETS))
+.SECONDARY: $(FUZZ_OBJS)
+
+build/fuzz/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	$(QCC)$(FUZZ_CC) $(FINAL_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer-no-link -O1 -MMD -MP -c $< -o $@
+
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_common.h $(FUZZ_OBJS)
+	$(QLD)$(FUZZ_CC) $(FINAL_CFLAGS) $(FUZZ_DEFS) $(FUZZ_SAN) -fsanitize=fuzzer -O1 \
+	    -Wno-missing-prototypes $< $(FUZZ_OBJS) $(FINAL_LIBS) -o $@
+
+build/asan/fuzz/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c tests/fuzz/fuzz_common.h $(ASAN_LIB)
+	@mkdir -p $(dir $@)
+	$(QLD)$(CC) $(FINAL_CFLAGS) $(FUZZ_DEFS) $(SAN) -O1 -Wno-missing-prototypes \
+	    $< tests/fuzz/replay.c $(ASAN_LIB) $(FINAL_LIBS) -o $@
+
+# clang and its libFuzzer runtime: Debian's clang-14 and libclang-rt-14-dev.
+# Checked here rather than in DEB_PKGS, so `make test` does not pull a
+# compiler it does not use; installed when missing and running as root.
+fuzz-tools:
+	@if ! echo 'int LLVMFuzzerTestOneInput(const char *d, long n) { (void)d; (void)n; return 0; }' \
+	        | $(FUZZ_CC) -fsanitize=fuzzer -x c - -o /dev/null 2>/dev/null; then \
+	    echo "moonwatch: make fuzz needs clang with libFuzzer (Debian: clang-14 libclang-rt-14-dev)" >&2; \
+	    if [ "$$(id -u)" != 0 ]; then echo "moonwatch: run as root, or install them yourself" >&2; exit 1; fi; \
+	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	        clang-14 libclang-rt-14-dev >/dev/null || exit 1; \
+	fi
+
+fuzz-build: fuzz-tools
+	@$(MAKE) --no-print-directory FUZZ_CC=$(FUZZ_CC) $(FUZZ_BINS)
+
+# Runs each target for FUZZ_SECONDS over its seed corpus; new inputs go to
+# build/fuzz/corpus/<target>/, crashes to build/fuzz/artifacts/<target>/.
+fuzz: deps fuzz-build
+	@tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
 # throughput benchmark tools (bench/*.c): corpus generator, bare jansson
 # parse loop, and a runner that measures wall time, CPU time and peak RSS
 BENCH_BINS := build/bench/gen build/bench/parse_loop build/bench/measure
@@ -110,7 +159,7 @@ build/bench/%: bench/%.c
 	@mkdir -p $(dir $@)
 	$(QLD)$(CC) $(FINAL_CFLAGS) -Wno-missing-prototypes $< $(FINAL_LIBS) -o $@
 
-asan: bin/moonwatch-asan $(ASAN_UNITS)
+asan: bin/moonwatch-asan $(ASAN_UNITS) $(FUZZ_REPLAYS)
 
 # Installs what is missing, only what is missing (Debian 12, as root).
 deps:
@@ -155,7 +204,7 @@ bench: all $(BENCH_BINS)
 bench-throughput: all $(BENCH_BINS)
 	@bench/run.sh
 
-valgrind: all tools
+valgrind: all tools build/bench/gen
 	@MW_VALGRIND=1 tests/e2e/run.sh
 
 install: all
@@ -173,4 +222,4 @@ format-check:
 clean:
 	rm -rf build bin
 
--include $(REL_OBJS:.o=.d) $(ASAN_OBJS:.o=.d)
+-include $(REL_OBJS:.o=.d) $(ASAN_OBJS:.o=.d) $(FUZZ_OBJS:.o=.d)

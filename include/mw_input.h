@@ -31,6 +31,8 @@ enum mw_reject {
     MW_REJECT_DUPLICATE_KEY,
     MW_REJECT_FUTURE_TIMESTAMP, /* further ahead of the wall clock than allowed */
     MW_REJECT_TOO_LATE,         /* further behind "now" than --max-lateness */
+    MW_REJECT_NUMBER_RANGE,     /* a number beyond int64 or double (1e400) */
+    MW_REJECT_TOO_DEEP,         /* nesting deeper than jansson's 2048 levels */
     MW_REJECT__COUNT,
 };
 

@@ -51,6 +51,8 @@ static const char *const reject_names[MW_REJECT__COUNT] = {
     [MW_REJECT_DUPLICATE_KEY] = "duplicate_key",
     [MW_REJECT_FUTURE_TIMESTAMP] = "future_timestamp",
     [MW_REJECT_TOO_LATE] = "too_late",
+    [MW_REJECT_NUMBER_RANGE] = "number_out_of_range",
+    [MW_REJECT_TOO_DEEP] = "too_deep",
 };
 
 const char *mw_reject_name(enum mw_reject r)
@@ -292,6 +294,10 @@ static enum mw_reject classify(const json_error_t *jerr)
         return MW_REJECT_INVALID_UTF8;
     case json_error_duplicate_key:
         return MW_REJECT_DUPLICATE_KEY;
+    case json_error_numeric_overflow:
+        return MW_REJECT_NUMBER_RANGE;
+    case json_error_stack_overflow:
+        return MW_REJECT_TOO_DEEP;
     default:
         return MW_REJECT_MALFORMED_JSON;
     }
@@ -311,6 +317,12 @@ struct mw_event *mw_ingest_parse(const char *line, size_t len,
     /* a CRLF line ending is framing, not content */
     if (len > 0 && line[len - 1] == '\r')
         len--;
+    /* a UTF-8 byte order mark before the value (Windows exports) is
+     * framing too; RFC 8259 section 8.1 lets a parser ignore it */
+    if (len >= 3 && memcmp(line, "\xef\xbb\xbf", 3) == 0) {
+        line += 3;
+        len -= 3;
+    }
     root = json_loadb(line, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
     if (root == NULL) {
         *reason = classify(&jerr);

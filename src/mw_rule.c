@@ -645,11 +645,26 @@ struct compile {
     } while (0)
 
 
+/* true when the Lua string at idx is valid UTF-8 without a NUL byte: what
+ * alerts and statistics (JSON) can carry */
+static bool is_text(lua_State *L, int idx)
+{
+    size_t len;
+    const char *s = lua_tolstring(L, idx, &len);
+    json_t *chk = json_stringn(s, len);     /* NULL when not UTF-8 */
+    bool ok = chk != NULL && strlen(s) == len;
+    json_decref(chk);
+    return ok;
+}
+
 static int get_string(lua_State *L, struct compile *c, int t, const char *key,
                       char **out, bool required)
 {
     int ty = rawfield(L, t, key);
-    if (ty == LUA_TSTRING) {
+    if (ty == LUA_TSTRING && !is_text(L, -1)) {
+        lua_pop(L, 1);
+        FAIL(c, "rule field '%s' is not valid UTF-8 text (or holds a NUL byte)", key);
+    } else if (ty == LUA_TSTRING) {
         *out = xstrdup(lua_tostring(L, -1));
     } else if (ty == LUA_TNIL && !required) {
         *out = xstrdup("");
@@ -685,6 +700,10 @@ static int get_strlist(lua_State *L, struct compile *c, int t, const char *key,
     int ty = rawfield(L, t, key);
     *out = json_array();
     if (ty == LUA_TSTRING) {
+        if (!is_text(L, -1)) {
+            lua_pop(L, 1);
+            FAIL(c, "rule field '%s' holds a string that is not UTF-8", key);
+        }
         json_array_append_new(*out, json_string(lua_tostring(L, -1)));
     } else if (ty == LUA_TTABLE) {
         lua_Integer n = (lua_Integer)lua_rawlen(L, -1);
@@ -693,7 +712,7 @@ static int get_strlist(lua_State *L, struct compile *c, int t, const char *key,
                 lua_pop(L, 2);
                 FAIL(c, "rule field '%s' must be a list of strings", key);
             }
-            json_t *s = json_string(lua_tostring(L, -1));
+            json_t *s = is_text(L, -1) ? json_string(lua_tostring(L, -1)) : NULL;
             if (s == NULL) {
                 lua_pop(L, 2);
                 FAIL(c, "rule field '%s' holds a string that is not UTF-8", key);

@@ -2,7 +2,8 @@
 # tests/run-all.sh - runs every suite and prints one closing "N passed, N failed"
 #
 # Suites: cmocka units (release and ASan+UBSan builds), busted specs (Lua API
-# and rules), the EQL conformance runner (its pass count; skipped when the
+# and rules), the fuzz targets' replay drivers over their corpus and
+# regression inputs, the EQL conformance runner (its pass count; skipped when the
 # suite folder is absent), end-to-end tests through bin/moonwatch (and again
 # through the ASan+UBSan binary). Each suite's own output is shown; the
 # counts are summed.
@@ -70,6 +71,28 @@ e2e() { # label binary
     echo "$1: $p passed, $f failed"
     add "$1" "$p" "$f"
 }
+# fuzz regressions: every committed corpus and regression input of each
+# fuzz target through its replay driver (ASan+UBSan, no libFuzzer); one
+# pass per input, a crash fails the target's remaining inputs
+echo "== fuzz replay (tests/fuzz/corpus, tests/fuzz/regressions; ASan+UBSan)"
+fp=0; ff=0
+for t in build/asan/fuzz/replay_*; do
+    [ -x "$t" ] || continue
+    name=${t##*/replay_}
+    want=$(find tests/fuzz/corpus/$name tests/fuzz/regressions/$name -type f -not -name '.*' 2>/dev/null | wc -l)
+    rout=$("$t" tests/fuzz/corpus/$name tests/fuzz/regressions/$name 2>"$t.err")
+    rrc=$?
+    got=$(printf '%s\n' "$rout" | grep -c '^ok ')
+    if [ "$rrc" -ne 0 ] || [ "$got" -ne "$want" ]; then
+        echo "FAIL: fuzz replay $name: $got of $want inputs ok, exit $rrc"
+        grep -E 'ERROR|runtime error|SUMMARY' "$t.err" | head -5
+        ff=$((ff + want - got)); [ "$got" -eq "$want" ] && ff=$((ff + 1))
+    fi
+    fp=$((fp + got))
+done
+echo "fuzz-replay: $fp passed, $ff failed"
+add "fuzz-replay" "$fp" "$ff"
+
 echo "== EQL conformance (sequence queries of ../shared/conformance/eql)"
 cout=$(lua5.4 tests/conformance/run.lua 2>&1)
 crc=$?

@@ -297,6 +297,8 @@ static void test_reject_names(void **state)
     assert_string_equal(mw_reject_name(MW_REJECT_INVALID_UTF8), "invalid_utf8");
     assert_string_equal(mw_reject_name(MW_REJECT_TOO_LONG), "too_long");
     assert_string_equal(mw_reject_name(MW_REJECT_DUPLICATE_KEY), "duplicate_key");
+    assert_string_equal(mw_reject_name(MW_REJECT_NUMBER_RANGE), "number_out_of_range");
+    assert_string_equal(mw_reject_name(MW_REJECT_TOO_DEEP), "too_deep");
     assert_string_equal(mw_reject_name(MW_REJECT__COUNT), "unknown");
     assert_string_equal(mw_reject_name((enum mw_reject)-1), "unknown");
 }
@@ -455,6 +457,44 @@ static void test_parse_nul_byte(void **state)
     expect_reject(f->ts, escaped, sizeof escaped - 1, MW_REJECT_MALFORMED_JSON);
 }
 
+/* numbers beyond int64/double and nesting beyond jansson's depth limit have
+ * reasons of their own; a leading UTF-8 BOM is ignored, only one */
+static void test_parse_hostile(void **state)
+{
+    struct fx *f = *state;
+    const struct mw_path *ts = f->ts;
+    struct mw_error err;
+    enum mw_reject reason;
+    char deep[5000];
+    size_t n = 0;
+
+    REJECT(ts, "{\"@timestamp\": 1644301348351, \"a\": 1e400}", MW_REJECT_NUMBER_RANGE);
+    REJECT(ts, "{\"@timestamp\": 1644301348351, \"a\": -1e400}", MW_REJECT_NUMBER_RANGE);
+    REJECT(ts, "{\"@timestamp\": 1644301348351, \"a\": 18446744073709551616}",
+           MW_REJECT_NUMBER_RANGE);
+    REJECT(ts, "{\"@timestamp\": 1644301348351, \"a\": -9223372036854775809}",
+           MW_REJECT_NUMBER_RANGE);
+    n += (size_t)snprintf(deep, sizeof deep, "{\"@timestamp\": 1644301348351, \"a\": ");
+    while (n < sizeof deep - 1)
+        deep[n++] = '[';
+    expect_reject(ts, deep, n, MW_REJECT_TOO_DEEP);
+    REJECT(ts, "\xef\xbb\xbf\xef\xbb\xbf{\"@timestamp\": 1644301348351}",
+           MW_REJECT_MALFORMED_JSON);
+    REJECT(ts, "\xef\xbb\xbf", MW_REJECT_MALFORMED_JSON);
+    REJECT(ts, "\xef\xbb", MW_REJECT_INVALID_UTF8);
+
+    const char bom[] = "\xef\xbb\xbf{\"@timestamp\": 1644301348351}\r";
+    struct mw_event *ev = parse_n(ts, bom, sizeof bom - 1, &reason, &err);
+    assert_non_null(ev);
+    assert_int_equal(ev->ts, T0);
+    mw_event_unref(ev);
+    const char tiny[] = "{\"@timestamp\": 1644301348351, \"a\": 1e-400}";
+    ev = parse_n(ts, tiny, sizeof tiny - 1, &reason, &err);
+    assert_non_null(ev);
+    assert_true(json_real_value(json_object_get(ev->root, "a")) == 0.0);
+    mw_event_unref(ev);
+}
+
 static void test_line_is_blank(void **state)
 {
     (void)state;
@@ -487,6 +527,7 @@ int main(void)
         T(test_parse_timestamp_forms),
         T(test_parse_rejects),
         T(test_parse_nul_byte),
+        T(test_parse_hostile),
         T(test_line_is_blank),
     };
 #undef T

@@ -1,0 +1,2 @@
+-- loops at load time: the load budget must stop it
+while true do end
