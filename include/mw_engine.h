@@ -102,6 +102,12 @@ struct mw_evtab;
 json_t *mw_engine_checkpoint(const struct mw_engine *e, struct mw_evtab *t);
 int mw_engine_restore(struct mw_engine *e, const json_t *rules, const struct mw_evtab *t);
 
+/* Called with every alert the engine raises (after it is written to the
+ * outputs, if any); alert is borrowed for the call. For `moonwatch test`. */
+typedef void (*mw_engine_alert_fn)(void *ud, const json_t *alert);
+void mw_engine_set_alert_hook(struct mw_engine *e, mw_engine_alert_fn fn, void *ud);
+
+
 uint64_t mw_engine_alerts(const struct mw_engine *e);
 /* Per-rule statistics as a JSON array (new reference). */
 json_t *mw_engine_stats(const struct mw_engine *e);

@@ -53,11 +53,16 @@ struct mw_input_stats {
 
 struct mw_input;
 
-/* Opens path for reading; "-" is stdin. Returns NULL and sets err on failure.
+/* Opens path for reading; "-" is stdin; a name ending in .gz is read
+ * through zlib (gzip, also concatenated members; a file that is not gzip is
+ * read as is). Returns NULL and sets err on failure.
  * name is copied and used in diagnostics and alerts. */
 struct mw_input *mw_input_open(const char *path, size_t max_line,
                                struct mw_error *err);
 void mw_input_close(struct mw_input *in);
+/* Bytes read from the underlying file so far (compressed bytes for .gz):
+ * progress against the file size. */
+uint64_t mw_input_bytes_read(const struct mw_input *in);
 const char *mw_input_name(const struct mw_input *in);
 struct mw_input_stats *mw_input_stats(struct mw_input *in);
 

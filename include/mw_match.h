@@ -86,6 +86,25 @@ int mw_matcher_validate(const struct mw_matcher *m, struct mw_error *err);
 enum mw_tv mw_matcher_eval(const struct mw_matcher *m, const struct mw_event *ev,
                            const struct mw_match_ctx *ctx);
 
+/* Why a matcher gave its result, for `moonwatch explain`: the leaf that
+ * decided it (the first false child of an `all`, the first alternative of an
+ * `any` that matched nothing, the child of a `not`), with its field, the
+ * values it wanted and the value the event has. */
+struct mw_match_why {
+    enum mw_tv result;
+    const char *op;         /* "eq", "ieq", ..., "fn"; "" when nothing to blame */
+    char field[256];        /* the leaf's field path, "" for predicates */
+    char expected[256];     /* rendered values ("'a', 'b'") */
+    char actual[256];       /* the event's value as JSON, or "missing" */
+    bool negated;           /* the leaf sits under a `not` */
+    int alternatives;       /* > 0: an `any` of that many where none matched */
+};
+
+/* Evaluates like mw_matcher_eval (same result, same predicate calls plus
+ * at most one per level) and fills why. Not for the hot path. */
+enum mw_tv mw_matcher_explain(const struct mw_matcher *m, const struct mw_event *ev,
+                              const struct mw_match_ctx *ctx, struct mw_match_why *why);
+
 /* Case-insensitive (ASCII) wildcard match of s against pattern: '*' is any
  * run, '?' exactly one byte. Exposed for tests. */
 bool mw_wildcard_match(const char *pat, size_t plen, const char *s, size_t slen,

@@ -30,6 +30,7 @@ struct mw_rule_meta {
     int risk_score;
     int version;
     json_t *tags, *references, *author, *threat, *false_positives; /* owned arrays */
+    json_t *tests;      /* owned: the rule's `tests` as JSON, or NULL */
 };
 
 struct mw_rule_errors {

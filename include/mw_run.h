@@ -38,6 +38,16 @@ enum mw_summary_format {
     MW_SUMMARY_NONE,
 };
 
+/* Progress of a run, for `replay`'s progress bar and report. */
+struct mw_run_progress {
+    uint64_t events;            /* dispatched */
+    uint64_t bytes;             /* read from the input files (compressed for .gz) */
+    uint64_t lines, rejected;   /* over all inputs */
+    uint64_t reordered;         /* out of order, within the lateness: placed in order */
+    uint64_t too_late;          /* further behind: refused (also in rejected) */
+    bool done;                  /* the final call */
+};
+
 struct mw_run_opts {
     char *const *inputs;        /* borrowed; "-" is stdin; none means stdin */
     int ninputs;
@@ -60,6 +70,9 @@ struct mw_run_opts {
     int checkpoint_interval_ms; /* <= 0: the default */
     struct mw_shape *shape;     /* borrowed, may be NULL */
     int rotate_wait_ms;         /* follow mode, see mw_tail.h; <= 0: default */
+    /* optional: called every few thousand events and once at the end */
+    void (*progress)(void *ud, const struct mw_run_progress *p);
+    void *progress_ud;
 };
 
 /* Runs the engine over the inputs to their end or, in follow mode, until

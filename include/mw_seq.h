@@ -78,12 +78,44 @@ struct mw_seq_state;
  * them to keep them); n == def->nsteps. */
 typedef void (*mw_seq_emit_fn)(void *ud, struct mw_event *const *evs, int n);
 
+/* Observer (for `moonwatch explain`): told of every state transition. With
+ * no observer set, the cost is one branch per transition. */
+enum mw_seq_trace_kind {
+    MW_SEQ_T_NO_KEY,        /* a step matched, but a join key is null/missing */
+    MW_SEQ_T_STARTED,       /* step 1 opened a pending sequence */
+    MW_SEQ_T_REPLACED,      /* a pending sequence was overwritten by a newer one */
+    MW_SEQ_T_NO_PENDING,    /* step k matched; nothing pending at stage k-1 for the key */
+    MW_SEQ_T_NOT_AFTER,     /* step k matched, but not strictly after stage k-1's event */
+    MW_SEQ_T_ADVANCED,      /* the pending sequence moved to the event's step */
+    MW_SEQ_T_COMPLETED,
+    MW_SEQ_T_EXPIRED,       /* dropped: maxspan exceeded */
+    MW_SEQ_T_CANCELLED,     /* dropped by an until match for its key */
+    MW_SEQ_T_EVICTED,       /* dropped by the cap on open keys */
+    MW_SEQ_T_UNTIL,         /* the until condition matched the event */
+};
+
+struct mw_seq_trace {
+    enum mw_seq_trace_kind kind;
+    int step;                       /* 0-based step of ev, -1 when not a step */
+    const struct mw_event *ev;      /* the event being processed (borrowed) */
+    struct mw_event *const *evs;    /* the pending sequence concerned (borrowed), */
+    int n;                          /* its n events; NULL/0 when none */
+};
+
+typedef void (*mw_seq_observer_fn)(void *ud, const struct mw_seq_trace *t);
+
 void mw_seq_def_free(struct mw_seq_def *def);
 
 struct mw_seq_state *mw_seq_state_new(const struct mw_seq_def *def);
 /* Frees all pending sequences (releasing their events). NULL is a no-op. */
 void mw_seq_state_free(struct mw_seq_state *st);
 const struct mw_seq_stats *mw_seq_stats(const struct mw_seq_state *st);
+/* Sets (fn non-NULL) or clears the observer. */
+void mw_seq_set_observer(struct mw_seq_state *st, mw_seq_observer_fn fn, void *ud);
+/* Calls fn for every pending sequence still open (end-of-input reports). */
+void mw_seq_foreach_pending(const struct mw_seq_state *st,
+                            void (*fn)(void *ud, struct mw_event *const *evs, int n),
+                            void *ud);
 
 /* Feeds one event. Evaluates every step's matcher (Lua predicates through
  * ctx), updates the state and calls emit for each completed sequence. */

@@ -1183,8 +1183,116 @@ local RULE_KEYS = {
   "__kind", "id", "name", "description", "severity", "risk_score", "tags", "references",
   "author", "license", "version", "threat", "note", "false_positives", "message",
   "where", "sequence", "threshold", "distinct", "new_terms", "absence",
-  "suppress", "max_alerts", "on_alert",
+  "suppress", "max_alerts", "on_alert", "tests",
 }
+
+local TEST_KEYS = { "name", "events", "file", "files", "expect" }
+local EXPECT_KEYS = { "count", "fields", "alerts" }
+
+-- A field-value table of an expectation: { ["dotted.path"] = scalar, ... }.
+local function check_expect_fields(ctx, t)
+  if type(t) ~= "table" or t == mw.null then
+    fail("%s: must be a table { [\"field.path\"] = value, ... } (got %s)", ctx, describe(t))
+  end
+  for k, v in pairs(t) do
+    if type(k) ~= "string" or k == "" then
+      fail("%s: keys must be field paths (got %s)", ctx, describe(k))
+    end
+    local tv = type(v)
+    if tv ~= "string" and tv ~= "number" and tv ~= "boolean" and v ~= mw.null and tv ~= "table" then
+      fail("%s: value of '%s' must be a string, number, boolean, table or mw.null (got %s)",
+           ctx, k, describe(v))
+    end
+  end
+end
+
+-- `tests = { { name = ..., events = {...} | file = "x.ndjson" | files = {...},
+--              expect = { count = N, fields = {...}, alerts = { {...}, ... } } }, ... }`
+-- Run by `moonwatch test`; the host ignores them otherwise.
+local function check_tests(ctx, tests)
+  local n = list_length(tests)
+  if not n then
+    fail("%s: must be a list of { name = ..., events = {...}, expect = {...} } (got %s)",
+         ctx, describe(tests))
+  end
+  local names = {}
+  for i = 1, n do
+    local t = tests[i]
+    local tctx = string.format("%s[%d]", ctx, i)
+    if type(t) ~= "table" or t == mw.null then
+      fail("%s: must be a table { name = ..., events = {...}, expect = {...} } (got %s)",
+           tctx, describe(t))
+    end
+    check_keys(tctx, "field", t, TEST_KEYS, false)
+    if type(t.name) ~= "string" or t.name == "" then
+      fail("%s: field 'name' is required and must be a non-empty string (got %s)", tctx,
+           describe(t.name))
+    end
+    if names[t.name] then
+      fail("%s: duplicate test name '%s'", tctx, t.name)
+    end
+    names[t.name] = true
+    tctx = string.format("%s (%s)", tctx, t.name)
+    if t.events == nil and t.file == nil and t.files == nil then
+      fail("%s: give the events: 'events' (a list) or 'file'/'files' (NDJSON beside the rule)", tctx)
+    end
+    if t.events ~= nil then
+      local ne = list_length(t.events)
+      if not ne then
+        fail("%s: field 'events' must be a list of event tables or JSON strings (got %s)", tctx,
+             describe(t.events))
+      end
+      for j = 1, ne do
+        local e = t.events[j]
+        if type(e) ~= "string" and (type(e) ~= "table" or e == mw.null) then
+          fail("%s: events[%d] must be an event table or a JSON string (got %s)", tctx, j,
+               describe(e))
+        end
+      end
+    end
+    if t.file ~= nil and (type(t.file) ~= "string" or t.file == "") then
+      fail("%s: field 'file' must be a file name (got %s)", tctx, describe(t.file))
+    end
+    if t.files ~= nil then
+      local nf = list_length(t.files)
+      if not nf or nf == 0 then
+        fail("%s: field 'files' must be a non-empty list of file names (got %s)", tctx,
+             describe(t.files))
+      end
+      for j = 1, nf do
+        if type(t.files[j]) ~= "string" or t.files[j] == "" then
+          fail("%s: files[%d] must be a file name (got %s)", tctx, j, describe(t.files[j]))
+        end
+      end
+    end
+    local x = t.expect
+    if type(x) ~= "table" or x == mw.null then
+      fail("%s: field 'expect' is required: { count = N, fields = {...} } (got %s)", tctx,
+           describe(x))
+    end
+    check_keys(tctx .. ": expect", "field", x, EXPECT_KEYS, false)
+    if math.type(x.count) ~= "integer" or x.count < 0 then
+      fail("%s: expect.count must be an integer >= 0 (got %s)", tctx, describe(x.count))
+    end
+    if x.fields ~= nil then
+      check_expect_fields(tctx .. ": expect.fields", x.fields)
+    end
+    if x.alerts ~= nil then
+      local na = list_length(x.alerts)
+      if not na then
+        fail("%s: expect.alerts must be a list of field tables, one per alert (got %s)", tctx,
+             describe(x.alerts))
+      end
+      if na > x.count then
+        fail("%s: expect.alerts describes %d alerts but expect.count is %d", tctx, na, x.count)
+      end
+      for j = 1, na do
+        check_expect_fields(string.format("%s: expect.alerts[%d]", tctx, j), x.alerts[j])
+      end
+    end
+  end
+  return tests
+end
 
 local SEVERITIES = { "low", "medium", "high", "critical" }
 local DEFAULT_RISK = { low = 21, medium = 47, high = 73, critical = 99 }
@@ -1326,6 +1434,10 @@ mw.rule = api(function(...)
   end
   check_template(ctx .. ": field 'message'", message, positions)
   rule.message = message
+
+  if spec.tests ~= nil then
+    rule.tests = check_tests(ctx .. ": field 'tests'", spec.tests)
+  end
 
   -- Alert shaping and the alert hook (docs/RULE-API.md#alert-shaping).
   if spec.suppress ~= nil then

@@ -3,6 +3,7 @@
  * Exit status: 0 success, 1 detection or test failures, 2 usage or load
  * errors. Diagnostics go to stderr only; stdout carries alerts.
  */
+#include "mw_cmd.h"
 #include "mw_engine.h"
 #include "mw_health.h"
 #include "mw_input.h"
@@ -27,16 +28,17 @@
 
 #define MW_VERSION "0.1.0"
 
-#ifndef MW_DEFAULT_LUA_DIR
-#define MW_DEFAULT_LUA_DIR "/usr/local/share/moonwatch/lua"
-#endif
-
 static const char *const usage_main =
     "usage: moonwatch <command> [options] [args]\n"
     "\n"
     "Commands:\n"
     "  run      run rules over NDJSON events and write alerts\n"
     "  check    load rules without running them and report every error\n"
+    "  test     run the tests rules carry (events and expected alerts)\n"
+    "  replay   backtest rules over history (files, folders, .gz) with a report\n"
+    "  explain  show, event by event, why a rule matched or stayed silent\n"
+    "  list     list rules: id, name, severity, MITRE techniques, state\n"
+    "  new      scaffold a rule file with a sequence skeleton and a test stub\n"
     "  version  print the version\n"
     "  help     show help for a command (moonwatch help run)\n"
     "\n"
@@ -123,48 +125,6 @@ static void usage_error(const char *usage, const char *msg)
     if (msg)
         fprintf(stderr, "moonwatch: %s\n", msg);
     fputs(usage, stderr);
-}
-
-static int parse_size(const char *s, size_t *out)
-{
-    char *end;
-    unsigned long long v;
-    if (s[0] == '-' || s[0] == '\0')
-        return -1;
-    v = strtoull(s, &end, 10);
-    if (*end == 'k' || *end == 'K') { v *= 1024; end++; }
-    else if (*end == 'm' || *end == 'M') { v *= 1024 * 1024; end++; }
-    else if (*end == 'g' || *end == 'G') { v *= 1024ULL * 1024 * 1024; end++; }
-    if (*end != '\0' || v == 0)
-        return -1;
-    *out = (size_t)v;
-    return 0;
-}
-
-/* The Lua modules folder: --lua-dir, $MOONWATCH_LUA_DIR, <exe>/../lua, the
- * installed location. */
-static const char *find_lua_dir(const char *opt, char *buf, size_t size)
-{
-    struct stat sb;
-    char exe[PATH_MAX];
-    ssize_t n;
-
-    if (opt)
-        return opt;
-    if (getenv("MOONWATCH_LUA_DIR"))
-        return getenv("MOONWATCH_LUA_DIR");
-    n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-    if (n > 0) {
-        exe[n] = '\0';
-        char *slash = strrchr(exe, '/');
-        if (slash) {
-            *slash = '\0';
-            snprintf(buf, size, "%s/../lua", exe);
-            if (stat(buf, &sb) == 0 && S_ISDIR(sb.st_mode))
-                return buf;
-        }
-    }
-    return MW_DEFAULT_LUA_DIR;
 }
 
 enum {
@@ -275,7 +235,7 @@ static int cmd_run(int argc, char **argv)
         case 'q': mw_log_set_level(MW_LOG_WARN); break;
         case 'h': fputs(usage_run, stdout); rc = 0; goto done;
         case OPT_MAX_LINE:
-            if (parse_size(optarg, &ro.max_line) < 0) {
+            if (mw_parse_size(optarg, &ro.max_line) < 0) {
                 usage_error(usage_run, "--max-line-bytes needs a positive size");
                 goto done;
             }
@@ -295,19 +255,19 @@ static int cmd_run(int argc, char **argv)
             }
             break;
         case OPT_MAX_KEYS:
-            if (parse_size(optarg, &eo.max_open_keys) < 0) {
+            if (mw_parse_size(optarg, &eo.max_open_keys) < 0) {
                 usage_error(usage_run, "--max-open-keys needs a positive number");
                 goto done;
             }
             break;
         case OPT_RULE_MEM:
-            if (parse_size(optarg, &eo.limits.mem_max) < 0) {
+            if (mw_parse_size(optarg, &eo.limits.mem_max) < 0) {
                 usage_error(usage_run, "--rule-memory needs a positive size");
                 goto done;
             }
             break;
         case OPT_RULE_INSN:
-            if (parse_size(optarg, &sz) < 0) {
+            if (mw_parse_size(optarg, &sz) < 0) {
                 usage_error(usage_run, "--rule-instructions needs a positive number");
                 goto done;
             }
@@ -316,7 +276,7 @@ static int cmd_run(int argc, char **argv)
         case OPT_LUA_DIR: lua_dir_opt = optarg; break;
         case OPT_STRICT: strict = true; break;
         case OPT_THREADS:
-            if (parse_size(optarg, &sz) < 0 || sz > 16) {
+            if (mw_parse_size(optarg, &sz) < 0 || sz > 16) {
                 usage_error(usage_run, "--threads needs a number from 1 to 16");
                 goto done;
             }
@@ -339,7 +299,7 @@ static int cmd_run(int argc, char **argv)
             break;
         case 'f': ro.follow = true; break;
         case OPT_DEBOUNCE:
-            if (parse_size(optarg, &debounce) < 0 || debounce > 60000) {
+            if (mw_parse_size(optarg, &debounce) < 0 || debounce > 60000) {
                 usage_error(usage_run, "--reload-debounce needs milliseconds in 1..60000");
                 goto done;
             }
@@ -347,7 +307,7 @@ static int cmd_run(int argc, char **argv)
         case OPT_QUARANTINE:
             if (strcmp(optarg, "0") == 0) {
                 eo.quarantine_after = 0;
-            } else if (parse_size(optarg, &sz) < 0) {
+            } else if (mw_parse_size(optarg, &sz) < 0) {
                 usage_error(usage_run, "--quarantine-after needs a number (0: never)");
                 goto done;
             } else {
@@ -357,7 +317,7 @@ static int cmd_run(int argc, char **argv)
         case OPT_HEALTH_OUTPUT: health_spec = optarg; break;
         case OPT_METRICS: ro.metrics_file = optarg; break;
         case OPT_METRICS_INTERVAL:
-            if (parse_size(optarg, &sz) < 0 || sz > 86400) {
+            if (mw_parse_size(optarg, &sz) < 0 || sz > 86400) {
                 usage_error(usage_run, "--metrics-interval needs seconds in 1..86400");
                 goto done;
             }
@@ -400,7 +360,7 @@ static int cmd_run(int argc, char **argv)
         usage_error(usage_run, "run needs at least one --rules PATH");
         goto done;
     }
-    eo.lua_dir = find_lua_dir(lua_dir_opt, lua_buf, sizeof(lua_buf));
+    eo.lua_dir = mw_find_lua_dir(lua_dir_opt, lua_buf, sizeof(lua_buf));
 
     if (health_spec) {
         /* --health-output SPEC: stderr, file:PATH or none */
@@ -515,7 +475,7 @@ static int cmd_check(int argc, char **argv)
         default: usage_error(usage_check, NULL); return 2;
         }
     }
-    eo.lua_dir = find_lua_dir(lua_dir_opt, lua_buf, sizeof(lua_buf));
+    eo.lua_dir = mw_find_lua_dir(lua_dir_opt, lua_buf, sizeof(lua_buf));
     e = mw_engine_new(&eo, NULL);
     if (optind < argc)
         failed = mw_engine_load(e, argv + optind, argc - optind);
@@ -547,7 +507,12 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "help") == 0) {
         const char *sub = argc > 2 ? argv[2] : "";
         fputs(strcmp(sub, "run") == 0 ? usage_run
-              : strcmp(sub, "check") == 0 ? usage_check : usage_main, stdout);
+              : strcmp(sub, "check") == 0 ? usage_check
+              : strcmp(sub, "test") == 0 ? mw_usage_test
+              : strcmp(sub, "replay") == 0 ? mw_usage_replay
+              : strcmp(sub, "explain") == 0 ? mw_usage_explain
+              : strcmp(sub, "list") == 0 ? mw_usage_list
+              : strcmp(sub, "new") == 0 ? mw_usage_new : usage_main, stdout);
         return 0;
     }
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
@@ -559,6 +524,16 @@ int main(int argc, char **argv)
         rc = cmd_run(argc - 1, argv + 1);
     else if (strcmp(cmd, "check") == 0)
         rc = cmd_check(argc - 1, argv + 1);
+    else if (strcmp(cmd, "test") == 0)
+        rc = mw_cmd_test(argc - 1, argv + 1);
+    else if (strcmp(cmd, "replay") == 0)
+        rc = mw_cmd_replay(argc - 1, argv + 1);
+    else if (strcmp(cmd, "explain") == 0)
+        rc = mw_cmd_explain(argc - 1, argv + 1);
+    else if (strcmp(cmd, "list") == 0)
+        rc = mw_cmd_list(argc - 1, argv + 1);
+    else if (strcmp(cmd, "new") == 0)
+        rc = mw_cmd_new(argc - 1, argv + 1);
     else {
         fprintf(stderr, "moonwatch: unknown command '%s'\n", cmd);
         fputs(usage_main, stderr);

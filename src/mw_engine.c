@@ -48,6 +48,8 @@ struct mw_engine {
     uint64_t alerts;
     uint64_t reloads_ok, reloads_failed;
     struct slot *current;           /* during dispatch, for the emit callback */
+    mw_engine_alert_fn hook;        /* may be NULL */
+    void *hook_ud;
     struct mw_prefilter *prefilter; /* owned reference: rebuilt whenever rules change */
 };
 
@@ -132,7 +134,8 @@ static int scan(const char *path, struct pathlist *pl, int depth, bool quiet)
             pl_add(&local, child);
     }
     closedir(d);
-    qsort(local.v, local.n, sizeof(char *), cmp_str);
+    if (local.n > 1)    /* qsort(NULL, 0, ...) is undefined */
+        qsort(local.v, local.n, sizeof(char *), cmp_str);
     int rc = 0;
     for (size_t i = 0; i < local.n; i++) {
         if (stat(local.v[i], &sb) == 0 && S_ISDIR(sb.st_mode)) {
@@ -493,6 +496,8 @@ static void deliver(struct mw_engine *e, struct slot *s, json_t *alert,
     }
     s->alerts++;
     e->alerts++;
+    if (e->hook)
+        e->hook(e->hook_ud, alert);
 out:
     json_decref(alert);
 }
@@ -668,6 +673,12 @@ int mw_engine_restore(struct mw_engine *e, const json_t *rules, const struct mw_
 void mw_engine_set_shape(struct mw_engine *e, struct mw_shape *shape)
 {
     e->shape = shape;
+}
+
+void mw_engine_set_alert_hook(struct mw_engine *e, mw_engine_alert_fn fn, void *ud)
+{
+    e->hook = fn;
+    e->hook_ud = ud;
 }
 
 uint64_t mw_engine_alerts(const struct mw_engine *e)

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #define CHUNK (64 * 1024)
 
@@ -43,6 +44,8 @@ struct mw_input {
     uint64_t file_gen;      /* files switched to so far */
     int next_fd;            /* owned while switching; -1: release */
     uint64_t next_off;
+    gzFile gz;          /* owned, for *.gz inputs; owns fd then */
+    uint64_t raw_read;  /* bytes read from the file (compressed for .gz) */
 };
 
 static const char *const reject_names[MW_REJECT__COUNT] = {
@@ -91,6 +94,16 @@ struct mw_input *mw_input_open(const char *path, size_t max_line,
     in->buf = xmalloc(in->cap);
     struct stat sb;
     in->regular = fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode);
+    size_t plen = strlen(path);
+    if (in->owns_fd && plen > 3 && strcmp(path + plen - 3, ".gz") == 0) {
+        in->gz = gzdopen(fd, "rb");
+        if (in->gz == NULL) {
+            mw_error_set(err, "%s: cannot open as gzip", path);
+            mw_input_close(in);
+            return NULL;
+        }
+        gzbuffer(in->gz, 128 * 1024);
+    }
     return in;
 }
 
@@ -98,7 +111,9 @@ void mw_input_close(struct mw_input *in)
 {
     if (in == NULL)
         return;
-    if (in->owns_fd && in->fd >= 0)
+    if (in->gz)
+        gzclose(in->gz);
+    else if (in->owns_fd && in->fd >= 0)
         close(in->fd);
     if (in->switching && in->next_fd >= 0)
         close(in->next_fd);
@@ -255,6 +270,26 @@ static ssize_t fill(struct mw_input *in, struct mw_error *err)
         in->buf = xrealloc(in->buf, ncap);
         in->cap = ncap;
     }
+    if (in->gz) {
+        int n = gzread(in->gz, in->buf + in->end, (unsigned)(in->cap - in->end));
+        if (n < 0) {
+            int zerr;
+            const char *msg = gzerror(in->gz, &zerr);
+            mw_error_set(err, "%s: gzip: %s", in->name, zerr == Z_ERRNO ? strerror(errno) : msg);
+            return -1;
+        }
+        if (n == 0) {
+            int zerr;
+            const char *msg = gzerror(in->gz, &zerr);
+            if (zerr != Z_OK) {     /* Z_BUF_ERROR: truncated stream */
+                mw_error_set(err, "%s: gzip: %s", in->name, msg);
+                return -1;
+            }
+        }
+        in->end += (size_t)n;
+        in->raw_read = (uint64_t)gzoffset(in->gz);
+        return n;
+    }
     if (in->follow && in->tail) {
         int t = tail_step(in);
         if (t < 0)
@@ -280,8 +315,14 @@ static ssize_t fill(struct mw_input *in, struct mw_error *err)
             return -1;
         }
         in->end += (size_t)n;
+        in->raw_read += (uint64_t)n;
         return n;
     }
+}
+
+uint64_t mw_input_bytes_read(const struct mw_input *in)
+{
+    return in->raw_read;
 }
 
 enum mw_line_status mw_input_next_line(struct mw_input *in, const char **line,

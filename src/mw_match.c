@@ -150,6 +150,8 @@ int mw_matcher_add_string(struct mw_matcher *m, const char *s, size_t len,
             m->nvals--;
             return mw_error_set(err, "invalid CIDR '%s'", tmp);
         }
+        v->s = xstrdup(tmp);    /* for explain */
+        v->len = strlen(tmp);
         return 0;
     }
     default:
@@ -535,6 +537,117 @@ enum mw_tv mw_matcher_eval(const struct mw_matcher *m, const struct mw_event *ev
     default:
         return eval_leaf(m, ev);
     }
+}
+
+/* ---------------------------------------------------------------------- */
+/* explanation (moonwatch explain; never on the hot path)                  */
+
+static const char *const op_names[] = {
+    [MW_OP_EQ] = "eq", [MW_OP_IEQ] = "ieq", [MW_OP_LIKE] = "like",
+    [MW_OP_PREFIX] = "prefix", [MW_OP_SUFFIX] = "suffix",
+    [MW_OP_CONTAINS] = "contains", [MW_OP_LT] = "lt", [MW_OP_LE] = "le",
+    [MW_OP_GT] = "gt", [MW_OP_GE] = "ge", [MW_OP_EXISTS] = "exists",
+    [MW_OP_CIDR] = "cidr", [MW_OP_CATEGORY] = "category", [MW_OP_ALL] = "all",
+    [MW_OP_ANY] = "any", [MW_OP_NOT] = "not", [MW_OP_FN] = "fn",
+};
+
+static void describe_leaf(const struct mw_matcher *m, const struct mw_event *ev,
+                          struct mw_match_why *why)
+{
+    size_t pos = 0;
+    why->op = op_names[m->op];
+    snprintf(why->field, sizeof(why->field), "%s", m->path ? mw_path_str(m->path) : "");
+    why->expected[0] = '\0';
+    for (size_t i = 0; i < m->nvals && pos < sizeof(why->expected) - 1; i++) {
+        const struct value *v = &m->vals[i];
+        const char *sep = i ? ", " : "";
+        int n;
+        if (v->type == V_STR || v->type == V_NET)
+            n = snprintf(why->expected + pos, sizeof(why->expected) - pos, "%s'%s'", sep, v->s);
+        else if (v->type == V_NUM)
+            n = snprintf(why->expected + pos, sizeof(why->expected) - pos, "%s%s", sep, v->s);
+        else
+            n = snprintf(why->expected + pos, sizeof(why->expected) - pos, "%s%s", sep,
+                         v->b ? "true" : "false");
+        if (n < 0)
+            break;
+        pos += (size_t)n;
+    }
+    if (pos >= sizeof(why->expected) - 1)
+        memcpy(why->expected + sizeof(why->expected) - 4, "...", 4);
+    const json_t *f = m->path ? mw_path_get(ev->root, m->path) : NULL;
+    if (f == NULL) {
+        snprintf(why->actual, sizeof(why->actual), "missing");
+    } else {
+        char *s = json_dumps(f, JSON_COMPACT | JSON_ENCODE_ANY);
+        snprintf(why->actual, sizeof(why->actual), "%s", s ? s : "?");
+        if (s && strlen(s) >= sizeof(why->actual))
+            memcpy(why->actual + sizeof(why->actual) - 4, "...", 4);
+        free(s);
+    }
+}
+
+static void blame(const struct mw_matcher *m, const struct mw_event *ev,
+                  const struct mw_match_ctx *ctx, enum mw_tv want,
+                  struct mw_match_why *why)
+{
+    switch (m->op) {
+    case MW_OP_ALL:
+    case MW_OP_ANY: {
+        /* the first child with the decisive result (all: false, then null;
+         * any: the first alternative, when none matched) */
+        const struct mw_matcher *pick = NULL;
+        enum mw_tv pick_r = MW_TRUE;
+        for (size_t i = 0; i < m->nkids && pick == NULL; i++) {
+            enum mw_tv r = mw_matcher_eval(m->kids[i], ev, ctx);
+            if (r == want) {
+                pick = m->kids[i];
+                pick_r = r;
+            }
+        }
+        if (pick == NULL && want == MW_FALSE && m->op == MW_OP_ALL) {
+            for (size_t i = 0; i < m->nkids && pick == NULL; i++)
+                if (mw_matcher_eval(m->kids[i], ev, ctx) == MW_NULL) {
+                    pick = m->kids[i];
+                    pick_r = MW_NULL;
+                }
+        }
+        if (m->op == MW_OP_ANY && want != MW_TRUE) {
+            why->alternatives = (int)m->nkids;
+            pick = m->kids[0];
+            pick_r = mw_matcher_eval(pick, ev, ctx);
+        }
+        if (pick)
+            blame(pick, ev, ctx, pick_r, why);
+        return;
+    }
+    case MW_OP_NOT:
+        why->negated = !why->negated;
+        blame(m->kids[0], ev, ctx, want == MW_TRUE ? MW_FALSE
+                                   : want == MW_FALSE ? MW_TRUE : MW_NULL, why);
+        return;
+    case MW_OP_FN:
+        why->op = "fn";
+        why->field[0] = '\0';
+        snprintf(why->expected, sizeof(why->expected), "a true result");
+        snprintf(why->actual, sizeof(why->actual), "%s",
+                 want == MW_TRUE ? "true" : want == MW_FALSE ? "false" : "error (see log)");
+        return;
+    default:
+        describe_leaf(m, ev, why);
+        return;
+    }
+}
+
+enum mw_tv mw_matcher_explain(const struct mw_matcher *m, const struct mw_event *ev,
+                              const struct mw_match_ctx *ctx, struct mw_match_why *why)
+{
+    memset(why, 0, sizeof(*why));
+    why->op = "";
+    why->result = mw_matcher_eval(m, ev, ctx);
+    if (why->result != MW_TRUE)
+        blame(m, ev, ctx, why->result == MW_NULL ? MW_NULL : MW_FALSE, why);
+    return why->result;
 }
 
 /* ---------------------------------------------------------------------- */

@@ -150,6 +150,11 @@ static json_t *to_json(lua_State *L, int idx, int depth)
         lua_Integer n = (lua_Integer)lua_rawlen(L, idx);
         if (depth >= CONV_MAX_DEPTH || !lua_checkstack(L, 4))
             return NULL;
+        lua_getfield(L, LUA_REGISTRYINDEX, NULL_KEY);
+        bool is_null = lua_rawequal(L, idx, -1);
+        lua_pop(L, 1);
+        if (is_null)
+            return json_null();
         if (n > 0) {
             out = json_array();
             for (lua_Integer i = 1; i <= n; i++) {
@@ -1178,7 +1183,7 @@ static const char *const rule_keys[] = {
     "__kind", "id", "name", "description", "severity", "risk_score", "tags",
     "references", "author", "license", "version", "threat", "note",
     "false_positives", "message", "where", "sequence", "threshold", "distinct",
-    "new_terms", "absence", "suppress", "max_alerts", "on_alert", NULL,
+    "new_terms", "absence", "suppress", "max_alerts", "on_alert", "tests", NULL,
 };
 
 static const char *const window_fields[] = {
@@ -1365,6 +1370,10 @@ static int compile_rule(lua_State *L, struct compile *c, int t)
                       : m->severity[0] == 'h' ? 73 : 99;
     if (rawfield(L, t, "threat") == LUA_TTABLE)
         m->threat = to_json(L, -1, 0);
+    lua_pop(L, 1);
+    /* rule tests (moonwatch test): kept as JSON, never used by detection */
+    if (rawfield(L, t, "tests") == LUA_TTABLE)
+        m->tests = to_json(L, -1, 0);
     lua_pop(L, 1);
     if (m->threat == NULL || json_is_object(m->threat)) {
         /* an empty Lua table converts to {}: normalise to [] */
@@ -1621,6 +1630,7 @@ void mw_rule_free(struct mw_rule *r)
     json_decref(m->author);
     json_decref(m->threat);
     json_decref(m->false_positives);
+    json_decref(m->tests);
     mw_matcher_free(r->where);
     mw_seq_def_free(r->seq);
     mw_window_def_free(r->win);

@@ -928,6 +928,21 @@ static void summary_text(struct mw_engine *e, struct mw_output *out, struct src 
     fprintf(stderr, "  total: %llu alerts\n", (unsigned long long)mw_engine_alerts(e));
 }
 
+static void progress_fill(struct mw_run_progress *p, struct src *srcs, int n,
+                          uint64_t events)
+{
+    p->events = events;
+    p->bytes = p->lines = p->rejected = p->reordered = p->too_late = 0;
+    for (int i = 0; i < n; i++) {
+        struct mw_input_stats *st = mw_input_stats(srcs[i].in);
+        p->bytes += mw_input_bytes_read(srcs[i].in);
+        p->lines += st->lines;
+        p->rejected += st->rejected;
+        p->reordered += st->reordered;
+        p->too_late += st->by_reason[MW_REJECT_TOO_LATE];
+    }
+}
+
 static void write_metrics(struct mw_engine *e, struct mw_output *out,
                           struct src *srcs, int n, struct run *r)
 {
@@ -1120,6 +1135,7 @@ int mw_run(struct mw_engine *e, struct mw_output *out, const struct mw_run_opts 
     unsigned busy = 0;
     uint64_t seq = 0;
     int rc = 0;
+    struct mw_run_progress prog = {0};
 
     for (int i = 0; o->follow && i < nnames; i++)
         if (mw_follow_is_pattern(names[i]))
@@ -1211,6 +1227,10 @@ int mw_run(struct mw_engine *e, struct mw_output *out, const struct mw_run_opts 
         int best = next_source(&r, srcs, n);
         if (best >= 0) {
             dispatch_head(&r, e, &srcs[best], ++seq);
+            if (o->progress && (seq & 4095) == 0) {
+                progress_fill(&prog, srcs, n, seq);
+                o->progress(o->progress_ud, &prog);
+            }
             if (!o->follow || (++busy < FOLLOW_CHECK_EVERY && !stop_signal && !hup_signal))
                 continue;
         } else if (!o->follow) {
@@ -1285,6 +1305,11 @@ int mw_run(struct mw_engine *e, struct mw_output *out, const struct mw_run_opts 
     mw_output_drain(out);   /* final delivery counts for the summary */
     if (o->metrics_file)
         write_metrics(e, out, srcs, n, &r);
+    if (o->progress) {
+        progress_fill(&prog, srcs, n, seq);
+        prog.done = true;
+        o->progress(o->progress_ud, &prog);
+    }
 
     if (o->summary == MW_SUMMARY_JSON)
         summary_json(e, out, srcs, n, &r);

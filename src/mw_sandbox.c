@@ -275,8 +275,12 @@ static int l_ro_index(lua_State *L)
 {
     lua_settop(L, 2);
     lua_pushvalue(L, 2);
-    if (lua_rawget(L, lua_upvalueindex(1)) == LUA_TTABLE && !lua_getmetatable(L, -1))
-        push_readonly(L, -1);
+    if (lua_rawget(L, lua_upvalueindex(1)) == LUA_TTABLE) {
+        if (lua_getmetatable(L, -1))
+            lua_pop(L, 1);      /* an object (mw.null): returned as it is */
+        else
+            push_readonly(L, -1);
+    }
     return 1;
 }
 
@@ -294,8 +298,14 @@ static int l_ro_next(lua_State *L)
         lua_pushnil(L);
         return 1;
     }
-    if (lua_type(L, -1) == LUA_TTABLE && !lua_getmetatable(L, -1))
-        push_readonly(L, -1);
+    if (lua_type(L, -1) == LUA_TTABLE) {
+        if (lua_getmetatable(L, -1))
+            lua_pop(L, 1);      /* an object: returned as it is */
+        else {
+            push_readonly(L, -1);
+            lua_replace(L, -2); /* key, proxy */
+        }
+    }
     return 2;
 }
 

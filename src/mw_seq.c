@@ -71,7 +71,31 @@ struct mw_seq_state {
     char *groupbuf;                 /* owned scratch: one event's keys */
     size_t groupcap;
     struct mw_seq_stats stats;
+    mw_seq_observer_fn obs;         /* may be NULL: explain only */
+    void *obs_ud;
+    const struct mw_event *cur;     /* event being processed (for the observer) */
 };
+
+/* The observer sees the live path only: a late event's replay (lateness > 0)
+ * re-applies logged events and is not reported step by step. */
+static void trace(const struct mw_seq_state *st, enum mw_seq_trace_kind kind,
+                  int step, const struct mw_event *ev, const struct partial *p)
+{
+    struct mw_seq_trace t = {kind, step, ev, p ? p->ev : NULL, p ? p->n : 0};
+    st->obs(st->obs_ud, &t);
+}
+
+#define TRACE(a, kind, step, ev, p)                         \
+    do {                                                    \
+        if ((a)->st->obs && (a)->live)                      \
+            trace((a)->st, (kind), (step), (ev), (p));      \
+    } while (0)
+
+void mw_seq_set_observer(struct mw_seq_state *st, mw_seq_observer_fn fn, void *ud)
+{
+    st->obs = fn;
+    st->obs_ud = ud;
+}
 
 void mw_seq_def_free(struct mw_seq_def *def)
 {
@@ -357,6 +381,25 @@ static bool keystate_stale(const struct mw_seq_def *def,
     return ks->touched == INT64_MIN || horizon - ks->touched > def->maxspan;
 }
 
+/* Reports each pending sequence of ks as dropped (before keystate_drop). */
+static void trace_drop(const struct mw_seq_state *st, const struct keystate *ks,
+                       enum mw_seq_trace_kind kind)
+{
+    for (int i = 0; i < st->nslots; i++)
+        if (ks->slot[i])
+            trace(st, kind, -1, st->cur, ks->slot[i]);
+}
+
+void mw_seq_foreach_pending(const struct mw_seq_state *st,
+                            void (*fn)(void *ud, struct mw_event *const *evs, int n),
+                            void *ud)
+{
+    for (const struct keystate *ks = st->head; ks; ks = ks->next)
+        for (int i = 0; i < st->nslots; i++)
+            if (ks->slot[i])
+                fn(ud, ks->slot[i]->ev, ks->slot[i]->n);
+}
+
 void mw_seq_advance(const struct mw_seq_def *def, struct mw_seq_state *st,
                     mw_time_t now)
 {
@@ -367,6 +410,8 @@ void mw_seq_advance(const struct mw_seq_def *def, struct mw_seq_state *st,
     mw_time_t horizon = st->now - st->lateness;
     uint64_t dropped = 0;
     while (st->head && keystate_stale(def, st, st->head, horizon)) {
+        if (st->obs)
+            trace_drop(st, st->head, MW_SEQ_T_EXPIRED);
         st->stats.expired += (uint64_t)keystate_drop(st, st->head);
         dropped++;
     }
@@ -381,8 +426,11 @@ static void enforce_cap(const struct mw_seq_def *def, struct mw_seq_state *st,
                         const struct keystate *keep)
 {
     while (def->max_keys && st->stats.open_keys > def->max_keys &&
-           st->head && st->head != keep)
+           st->head && st->head != keep) {
+        if (st->obs)
+            trace_drop(st, st->head, MW_SEQ_T_EVICTED);
         st->stats.evicted += (uint64_t)keystate_drop(st, st->head);
+    }
 }
 
 static bool holds(const struct partial *p, const struct mw_event *ev)
@@ -394,9 +442,11 @@ static bool holds(const struct partial *p, const struct mw_event *ev)
 }
 
 /* Puts p into sl[k], releasing what was there. */
-static void slot_set(struct apply *a, struct partial **sl, int k, struct partial *p)
+static void slot_set(struct apply *a, struct partial **sl, int k, struct partial *p,
+                     const struct mw_event *ev)
 {
     if (sl[k]) {
+        TRACE(a, MW_SEQ_T_REPLACED, k, ev, sl[k]);
         partial_unref(sl[k]);
         if (a->live)
             a->st->stats.replaced++;
@@ -413,19 +463,25 @@ static void apply_step(struct apply *a, struct keystate *ks, struct partial **sl
     struct partial *p;
 
     if (k == 0) {
-        slot_set(a, sl, 0, partial_new(NULL, ev));
+        slot_set(a, sl, 0, partial_new(NULL, ev), ev);
         if (a->live)
             st->stats.started++;
+        TRACE(a, MW_SEQ_T_STARTED, 0, ev, sl[0]);
         if (!a->quiet)
             touch(st, ks, ev->ts);
         return;
     }
     p = sl[k - 1];
-    if (p == NULL)
+    if (p == NULL) {
+        TRACE(a, MW_SEQ_T_NO_PENDING, k, ev, NULL);
         return;
-    if (mw_event_cmp(p->ev[p->n - 1], ev) >= 0)
+    }
+    if (mw_event_cmp(p->ev[p->n - 1], ev) >= 0) {
+        TRACE(a, MW_SEQ_T_NOT_AFTER, k, ev, p);
         return;  /* not strictly after the previous stage: cannot chain */
+    }
     if (def->maxspan > 0 && ev->ts - p->first_ts > def->maxspan) {
+        TRACE(a, MW_SEQ_T_EXPIRED, k, ev, p);
         sl[k - 1] = NULL;
         partial_unref(p);
         if (a->live)
@@ -438,12 +494,14 @@ static void apply_step(struct apply *a, struct keystate *ks, struct partial **sl
     if (k == def->nsteps - 1) {
         if (!a->quiet && (a->must == NULL || holds(np, a->must))) {
             st->stats.completed++;
+            TRACE(a, MW_SEQ_T_COMPLETED, k, ev, np);
             a->emit(a->ud, np->ev, np->n);
         }
         partial_unref(np);
         return;
     }
-    slot_set(a, sl, k, np);
+    slot_set(a, sl, k, np, ev);
+    TRACE(a, MW_SEQ_T_ADVANCED, k, ev, np);
     if (!a->quiet)
         touch(st, ks, np->first_ts);
 }
@@ -455,6 +513,7 @@ static void apply_until(struct apply *a, struct partial **sl, struct mw_event *e
         /* only sequences whose last event came before the until event; ES
          * keeps one whose last event is the until event itself */
         if (p && mw_event_cmp(p->ev[p->n - 1], ev) < 0) {
+            TRACE(a, MW_SEQ_T_CANCELLED, -1, ev, p);
             partial_unref(p);
             sl[i] = NULL;
             if (a->live)
@@ -610,6 +669,7 @@ void mw_seq_process(const struct mw_seq_def *def, struct mw_seq_state *st,
     int ng = 0;
     bool any = false;
 
+    st->cur = ev;
     mw_seq_advance(def, st, ev->ts);
     /* stages from the last to the first (R5), then until; each matched
      * stage is grouped with the others of the same key value */
@@ -625,10 +685,14 @@ void mw_seq_process(const struct mw_seq_def *def, struct mw_seq_state *st,
         int klen = build_key(st, is_until ? &def->until_keys : &def->keys[k],
                              def->nkeys, def->keys_ci, ev);
         if (klen < 0) {
-            if (!is_until)
+            if (!is_until) {
                 st->stats.no_key++;
+                TRACE(&a, MW_SEQ_T_NO_KEY, k, ev, NULL);
+            }
             continue;
         }
+        if (is_until)
+            TRACE(&a, MW_SEQ_T_UNTIL, -1, ev, NULL);
         int gi;
         for (gi = 0; gi < ng; gi++)
             if (g[gi].klen == (size_t)klen &&
@@ -662,8 +726,12 @@ void mw_seq_process(const struct mw_seq_def *def, struct mw_seq_state *st,
         }
         memcpy(st->keybuf, st->groupbuf + g[gi].klen_off, g[gi].klen);
         struct keystate *ks = keystate_get(st, g[gi].klen, creates);
-        if (ks == NULL)
+        if (ks == NULL) {
+            for (int k = def->nsteps - 1; st->obs && k > 0; k--)
+                if (g[gi].mask[k / 64] & (UINT64_C(1) << (k % 64)))
+                    TRACE(&a, MW_SEQ_T_NO_PENDING, k, ev, NULL);
             continue;
+        }
         process_group(&a, ks, ev, g[gi].mask, g[gi].until);
     }
 }

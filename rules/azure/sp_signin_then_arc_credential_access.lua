@@ -23,6 +23,7 @@ How a rule file works (docs/RULE-API.md has the full reference):
 ]]
 
 local mw = require("moonwatch")
+local t = require("moonwatch.testing")
 
 -- The original EQL, for reviewers comparing the two:
 --
@@ -67,6 +68,137 @@ local arc_credential_listing = mw.all {
   mw.ieq("azure.activitylogs.operation_name",
          "MICROSOFT.KUBERNETES/CONNECTEDCLUSTERS/LISTCLUSTERUSERCREDENTIAL/ACTION"),
   mw.ieq("event.outcome", { "Success", "success" }),
+}
+
+-- Test events (shortened ECS documents of the kinds the rule reads).
+local APP = "6131d760-7fda-4db5-8bb1-b771898e9f15"
+local SIGNIN = {
+  ["@timestamp"] = "2025-10-14T09:00:00.000Z",
+  event = { category = { "authentication" }, dataset = "azure.signinlogs", kind = "event",
+            outcome = "success", action = "Sign-in activity" },
+  azure = {
+    tenant_id = "4bbb79f7-5724-4c9e-95f3-de075f6ec090",
+    signinlogs = {
+      category = "ServicePrincipalSignInLogs",
+      result_type = "0",
+      properties = {
+        app_id = APP,
+        service_principal_name = "Terraform-Datadog-CLI",
+        service_principal_id = "b029d485-a308-4311-8720-fb3192e5284e",
+        resource_display_name = "Windows Azure Service Management API",
+        status = { error_code = 0 },
+      },
+    },
+  },
+  source = { ip = "1.128.3.4", as = { number = 1221, organization = { name = "Telstra Pty Ltd" } } },
+}
+local LISTING = {
+  ["@timestamp"] = "2025-10-14T09:04:12.000Z",
+  event = { dataset = "azure.activitylogs", kind = "event", outcome = "success",
+            action = "MICROSOFT.KUBERNETES/CONNECTEDCLUSTERS/LISTCLUSTERUSERCREDENTIAL/ACTION" },
+  azure = {
+    activitylogs = {
+      category = "Action",
+      result_type = "Success",
+      operation_name = "MICROSOFT.KUBERNETES/CONNECTEDCLUSTERS/LISTCLUSTERUSERCREDENTIAL/ACTION",
+      identity = { claims = { appid = APP },
+                   authorization = { evidence = { principal_type = "ServicePrincipal" } } },
+    },
+    resource = { name = "prod-arc-01", provider = "MICROSOFT.KUBERNETES/CONNECTEDCLUSTERS" },
+  },
+  source = { ip = "1.128.3.4" },
+}
+
+local TESTS = {
+  {
+    name = "true positive: SP sign-in, then its Arc user credential listing 4m12s later",
+    events = { SIGNIN, LISTING },
+    expect = {
+      count = 1,
+      fields = {
+        ["rule.id"] = "dacfbecd-7927-46a7-a8ba-feb65a2e990d",
+        ["event.severity"] = 47,
+        ["moonwatch.join_key"] = { APP },
+        ["event.duration"] = 252000000000,
+        ["@timestamp"] = "2025-10-14T09:04:12.000Z",
+        ["message"] = "Service principal Terraform-Datadog-CLI (app " .. APP
+                   .. ") signed in from 1.128.3.4 and listed Arc cluster credentials 4m12s later",
+      },
+    },
+  },
+  {
+    name = "true positive: listing exactly at maxspan (30m is inclusive)",
+    events = { SIGNIN, t.at("2025-10-14T09:30:00.000Z", LISTING) },
+    expect = { count = 1 },
+  },
+  {
+    name = "near miss: listing 1 ms beyond maxspan",
+    events = { SIGNIN, t.at("2025-10-14T09:30:00.001Z", LISTING) },
+    expect = { count = 0 },
+  },
+  {
+    name = "near miss: the sign-in failed",
+    events = { t.event(SIGNIN, { ["azure.signinlogs.properties.status.error_code"] = 7000215,
+                                 ["event.outcome"] = "failure" }), LISTING },
+    expect = { count = 0 },
+  },
+  {
+    name = "near miss: a managed identity sign-in, not a service principal",
+    events = { t.event(SIGNIN, { ["azure.signinlogs.category"] = "ManagedIdentitySignInLogs" }),
+               LISTING },
+    expect = { count = 0 },
+  },
+  {
+    name = "near miss: error_code is the string \"0\" (typed comparison)",
+    events = { t.event(SIGNIN, { ["azure.signinlogs.properties.status.error_code"] = "0" }),
+               LISTING },
+    expect = { count = 0 },
+  },
+  {
+    name = "near miss: the listing failed",
+    events = { SIGNIN, t.event(LISTING, { ["event.outcome"] = "failure",
+                                          ["azure.activitylogs.result_type"] = "Failure" }) },
+    expect = { count = 0 },
+  },
+  {
+    name = "near miss: admin credential listed, not the user credential",
+    events = { SIGNIN, t.event(LISTING, { ["azure.activitylogs.operation_name"] =
+      "MICROSOFT.KUBERNETES/CONNECTEDCLUSTERS/LISTCLUSTERADMINCREDENTIAL/ACTION" }) },
+    expect = { count = 0 },
+  },
+  {
+    name = "near miss: another app lists the credential",
+    events = { SIGNIN, t.event(LISTING, { ["azure.activitylogs.identity.claims.appid"] =
+      "0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b" }) },
+    expect = { count = 0 },
+  },
+  {
+    name = "near miss: listing before the sign-in",
+    events = { t.at("2025-10-14T08:59:00.000Z", LISTING), SIGNIN },
+    expect = { count = 0 },
+  },
+  {
+    name = "near miss: null app ids never join",
+    events = { t.event(SIGNIN, { ["azure.signinlogs.properties.app_id"] = mw.null }),
+               t.event(LISTING, { ["azure.activitylogs.identity.claims.appid"] = mw.null }) },
+    expect = { count = 0 },
+  },
+  {
+    name = "case-insensitive operation and outcome still match",
+    events = { SIGNIN, t.event(LISTING, {
+      ["azure.activitylogs.operation_name"] =
+        "microsoft.kubernetes/connectedclusters/listclusterusercredential/action",
+      ["event.outcome"] = "Success" }) },
+    expect = { count = 1 },
+  },
+  {
+    name = "a newer sign-in replaces the pending one",
+    events = { SIGNIN, t.at("2025-10-14T09:10:00.000Z", SIGNIN, { ["source.ip"] = "81.2.69.144" }),
+               t.at("2025-10-14T09:20:00.000Z", LISTING),
+               t.at("2025-10-14T09:25:00.000Z", LISTING) },
+    expect = { count = 1, alerts = { { ["moonwatch.events.0.event.source.ip"] = "81.2.69.144",
+                                       ["event.start"] = "2025-10-14T09:10:00.000Z" } } },
+  },
 }
 
 return mw.rule {
@@ -232,4 +364,9 @@ service principal secret works from any machine that has it.
     { where = sp_signin, by = "azure.signinlogs.properties.app_id" },
     { where = arc_credential_listing, by = "azure.activitylogs.identity.claims.appid" },
   },
+
+  -- Run by `moonwatch test` (docs/RULE-TESTS.md): a true positive and one
+  -- near miss per condition, each through the real engine on event time.
+  -- tests/fixtures/arc/ holds more cases as NDJSON for the end-to-end suite.
+  tests = TESTS,
 }

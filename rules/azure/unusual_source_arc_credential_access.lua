@@ -21,6 +21,59 @@ activity logs once with --state-dir to prime it.
 
 local mw = require("moonwatch")
 
+local t = require("moonwatch.testing")
+
+local APP = "6131d760-7fda-4db5-8bb1-b771898e9f15"
+local LISTING = {
+  ["@timestamp"] = "2025-10-01T09:00:00.000Z",
+  event = { dataset = "azure.activitylogs", outcome = "success" },
+  azure = { activitylogs = {
+    operation_name = "MICROSOFT.KUBERNETES/CONNECTEDCLUSTERS/LISTCLUSTERUSERCREDENTIAL/ACTION",
+    result_type = "Success",
+    identity = { claims = { appid = APP } },
+  } },
+  source = { ip = "1.128.3.4", as = { number = 1221, organization = { name = "Telstra Pty Ltd" } } },
+}
+-- day 0 starts the history, day 6 refreshes the known pair, day 8 is past the warmup
+local LEARN = { LISTING, t.at("2025-10-07T09:00:00.000Z", LISTING) }
+local function after_warmup(changes)
+  local evs = { LEARN[1], LEARN[2] }
+  evs[#evs + 1] = t.at("2025-10-09T09:00:00.000Z", LISTING, changes)
+  return evs
+end
+
+local TESTS = {
+  {
+    name = "true positive: the app lists credentials from a new source IP after the warmup",
+    events = after_warmup({ ["source.ip"] = "203.0.113.77" }),
+    expect = { count = 1, fields = {
+      ["rule.id"] = "022c37cd-5a4f-422b-8227-b136b7a23180",
+      ["@timestamp"] = "2025-10-09T09:00:00.000Z",
+    } },
+  },
+  {
+    name = "near miss: the same app and IP, seen 2 days before",
+    events = after_warmup({}),
+    expect = { count = 0 },
+  },
+  {
+    name = "near miss: a new IP during the warmup",
+    events = { LISTING, t.at("2025-10-04T09:00:00.000Z", LISTING, { ["source.ip"] = "203.0.113.77" }) },
+    expect = { count = 0 },
+  },
+  {
+    name = "near miss: the listing from a new IP failed",
+    events = after_warmup({ ["source.ip"] = "203.0.113.77", ["event.outcome"] = "failure" }),
+    expect = { count = 0 },
+  },
+  {
+    name = "near miss: another operation from a new IP",
+    events = after_warmup({ ["source.ip"] = "203.0.113.77", ["azure.activitylogs.operation_name"] =
+      "MICROSOFT.KUBERNETES/CONNECTEDCLUSTERS/LISTCLUSTERADMINCREDENTIAL/ACTION" }),
+    expect = { count = 0 },
+  },
+}
+
 return mw.rule {
   id = "022c37cd-5a4f-422b-8227-b136b7a23180",
   name = "Azure Arc Cluster Credential Access by Identity from Unusual Source",
@@ -92,4 +145,8 @@ Azure ARM API, without network access to the cluster's API server.
     history = "7d",
     warmup = true,
   },
+
+  -- `moonwatch test` (docs/RULE-TESTS.md): the rule learns (app, source IP)
+  -- pairs for 7 days of event time (warmup) before it reports anything.
+  tests = TESTS,
 }

@@ -30,6 +30,73 @@ local function kql_not(field, matcher)
   return mw.any { mw.not_(mw.exists(field)), mw.none { matcher } }
 end
 
+local t = require("moonwatch.testing")
+
+local SIGNIN = {
+  ["@timestamp"] = "2025-10-01T09:00:00.000Z",
+  data_stream = { dataset = "azure.signinlogs" },
+  event = { category = { "authentication" }, dataset = "azure.signinlogs", outcome = "success" },
+  azure = { signinlogs = {
+    category = "ServicePrincipalSignInLogs",
+    properties = {
+      service_principal_id = "b029d485-a308-4311-8720-fb3192e5284e",
+      service_principal_name = "Terraform-Datadog-CLI",
+      app_id = "6131d760-7fda-4db5-8bb1-b771898e9f15",
+      app_owner_tenant_id = "4bbb79f7-5724-4c9e-95f3-de075f6ec090",
+      status = { error_code = 0 },
+    },
+  } },
+  source = { ip = "1.128.3.4", as = { number = 1221, organization = { name = "Telstra Pty Ltd" } } },
+}
+local NEW_ASN = { ["source.ip"] = "159.89.10.20", ["source.as.number"] = 14061,
+                  ["source.as.organization.name"] = "DIGITALOCEAN-ASN" }
+-- day 0 starts the history, day 9 refreshes the known pair, day 11 is past the warmup
+local function after_warmup(changes)
+  return { SIGNIN, t.at("2025-10-10T09:00:00.000Z", SIGNIN),
+           t.at("2025-10-12T09:00:00.000Z", SIGNIN, changes) }
+end
+local function with(a, b)
+  local c = {}
+  for k, v in pairs(a) do c[k] = v end
+  for k, v in pairs(b) do c[k] = v end
+  return c
+end
+
+local TESTS = {
+  {
+    name = "true positive: the service principal signs in from a new AS after the warmup",
+    events = after_warmup(NEW_ASN),
+    expect = { count = 1, fields = { ["rule.id"] = "db97a2aa-3ba5-4fa5-b8b9-bf42284edb5f" } },
+  },
+  {
+    name = "near miss: the known AS, seen 2 days before",
+    events = after_warmup({}),
+    expect = { count = 0 },
+  },
+  {
+    name = "near miss: a new AS during the warmup",
+    events = { SIGNIN, t.at("2025-10-04T09:00:00.000Z", SIGNIN, NEW_ASN) },
+    expect = { count = 0 },
+  },
+  {
+    name = "near miss: a new AS owned by Microsoft",
+    events = after_warmup({ ["source.as.number"] = 8075,
+                            ["source.as.organization.name"] = "MICROSOFT-CORP-MSN-AS-BLOCK" }),
+    expect = { count = 0 },
+  },
+  {
+    name = "near miss: a failed sign-in from a new AS",
+    events = after_warmup(with(NEW_ASN, { ["azure.signinlogs.properties.status.error_code"] = 7000215 })),
+    expect = { count = 0 },
+  },
+  {
+    name = "near miss: a Microsoft-owned application",
+    events = after_warmup(with(NEW_ASN, { ["azure.signinlogs.properties.app_owner_tenant_id"] =
+      "f8cdef31-a31e-4b4a-93e4-5f571e91255a" })),
+    expect = { count = 0 },
+  },
+}
+
 return mw.rule {
   id = "db97a2aa-3ba5-4fa5-b8b9-bf42284edb5f",
   name = "Entra ID Service Principal with Unusual Source ASN",
@@ -108,4 +175,8 @@ A first-seen network path for a workload identity, not proof of compromise by it
     history = "10d",
     warmup = true,
   },
+
+  -- `moonwatch test` (docs/RULE-TESTS.md): the rule learns (service
+  -- principal, AS number) pairs for 10 days of event time before reporting.
+  tests = TESTS,
 }

@@ -44,7 +44,7 @@ expect_eq "two outputs: file" "$(lines "$T/both.ndjson")" 1
 mw run --rules $R --summary json $SYN
 expect_eq "json summary alerts" "$(summary .alerts)" 1
 expect_eq "json summary parsed" "$(summary .events_parsed)" "$(lines $SYN)"
-expect_eq "json summary step counts" "$(summary '.rules[0].matched_per_step | map(tostring) | join(",")')" "1,1"
+expect_eq "json summary step counts" "$(summary '.rules[] | select(.id == "dacfbecd-7927-46a7-a8ba-feb65a2e990d") | .matched_per_step | map(tostring) | join(",")')" "1,1"
 mw run --rules $R --summary none $SYN
 expect_nomatch "--summary none" "$T/err" 'summary'
 mw run --rules $R -q $SYN

@@ -44,7 +44,7 @@ expect_eq "state run 1: alerts" "$(lines "$T/out")" 2
 expect_eq "state run 1: ids recorded" "$(lines "$T/state/alert-ids")" 2
 mw run --rules rules --state-dir "$T/state" --summary json $EX
 expect_eq "state run 2: no alert twice" "$(lines "$T/out")" 0
-expect_eq "state run 2: deduplicated" "$(summary '.rules[0].deduplicated')" 2
+expect_eq "state run 2: deduplicated" "$(summary '(.rules[] | select(.id == "dacfbecd-7927-46a7-a8ba-feb65a2e990d")).deduplicated')" 2
 expect_eq "state run 2: summary alerts" "$(summary .alerts)" 0
 mw run --rules rules --summary json $EX
 expect_eq "without --state-dir every run delivers" "$(lines "$T/out")" 2
@@ -87,8 +87,8 @@ expect_eq "suppression after restart: nothing pending" "$(summary '.rules[0].sup
 { gen_pairs 150 0; gen_pairs 30 1200; } >"$T/caps.ndjson"
 mw run --rules rules --summary json "$T/caps.ndjson"
 expect_eq "caps: delivered" "$(lines "$T/out")" 130
-expect_eq "caps: raised" "$(summary '.rules[0].raised')" 180
-expect_eq "caps: capped" "$(summary '.rules[0].capped')" 50
+expect_eq "caps: raised" "$(summary '(.rules[] | select(.id == "dacfbecd-7927-46a7-a8ba-feb65a2e990d")).raised')" 180
+expect_eq "caps: capped" "$(summary '(.rules[] | select(.id == "dacfbecd-7927-46a7-a8ba-feb65a2e990d")).capped')" 50
 grep '"health":"alerts_capped"' "$T/err" >"$T/caps_health"
 expect_eq "caps: one health record" "$(lines "$T/caps_health")" 1
 expect_eq "caps: health record says what" \

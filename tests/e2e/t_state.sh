@@ -120,5 +120,5 @@ exec 7>&-
 expect_eq "kill caps: 60 delivered before the kill" "$(lines "$T/st4_alerts.ndjson")" 60
 mw run --rules rules --state-dir "$T/st4" --summary json "$T/st_caps2.ndjson"
 expect_eq "kill caps, restart: the cap counts what came before" \
-    "$(lines "$T/out") $(summary '.rules[0].capped')" "40 20"
+    "$(lines "$T/out") $(summary '(.rules[] | select(.id == "dacfbecd-7927-46a7-a8ba-feb65a2e990d")).capped')" "40 20"
 rm -f "$T/st_fifo"

@@ -211,7 +211,7 @@ local RULE_KEYS = {
   tags = true, references = true, author = true, license = true, version = true, threat = true,
   note = true, false_positives = true, message = true, where = true, sequence = true,
   threshold = true, distinct = true, new_terms = true, absence = true,
-  suppress = true, max_alerts = true, on_alert = true,
+  suppress = true, max_alerts = true, on_alert = true, tests = true,
 }
 
 local SEVERITY = { low = true, medium = true, high = true, critical = true }
@@ -248,6 +248,7 @@ local function rule(d)
     end
   end
   check(detections == 1, p, "exactly one of where / sequence / a window")
+  check(d.tests == nil or is_list(d.tests), p .. ".tests", "must be a list")
   if d.where ~= nil then
     matcher(d.where, p .. ".where")
   elseif d.sequence ~= nil then

@@ -1,0 +1,227 @@
+/* mw_feed.c - merged event sources for the workflow commands
+ *
+ * Every source keeps one head event; next() returns the oldest head, the
+ * lowest source index winning ties, then refills that source. In-memory
+ * sources are arrays of events parsed when added; file sources read one line
+ * at a time. Source names are owned by the feed (events borrow them).
+ */
+#include "mw_feed.h"
+#include "mw_input.h"
+#include "mw_log.h"
+
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct source {
+    char *name;                 /* owned; events borrow it */
+    struct mw_input *in;        /* owned, file sources */
+    struct mw_event **evs;      /* owned refs, in-memory sources */
+    size_t nevs, pos;
+    struct mw_event *head;      /* owned */
+    bool done;
+};
+
+struct mw_feed {
+    struct mw_path *ts_path;    /* owned */
+    size_t max_line;
+    struct source *srcs;        /* owned */
+    size_t nsrcs;
+    uint64_t seq;
+    uint64_t rejected;
+    char *first_error;          /* owned, may be NULL */
+};
+
+struct mw_feed *mw_feed_new(const char *ts_field, size_t max_line,
+                            struct mw_error *err)
+{
+    struct mw_path *p = mw_path_new(ts_field ? ts_field : "@timestamp");
+    struct mw_feed *f;
+
+    if (p == NULL) {
+        mw_error_set(err, "invalid timestamp field '%s'", ts_field);
+        return NULL;
+    }
+    f = xcalloc(1, sizeof(*f));
+    f->ts_path = p;
+    f->max_line = max_line ? max_line : MW_DEFAULT_MAX_LINE;
+    return f;
+}
+
+void mw_feed_free(struct mw_feed *f)
+{
+    if (f == NULL)
+        return;
+    for (size_t i = 0; i < f->nsrcs; i++) {
+        struct source *s = &f->srcs[i];
+        mw_event_unref(s->head);
+        for (size_t k = s->pos; k < s->nevs; k++)
+            mw_event_unref(s->evs[k]);
+        free(s->evs);
+        mw_input_close(s->in);
+        free(s->name);
+    }
+    free(f->srcs);
+    free(f->first_error);
+    mw_path_free(f->ts_path);
+    free(f);
+}
+
+static struct source *add_source(struct mw_feed *f, const char *name)
+{
+    f->srcs = xrealloc(f->srcs, (f->nsrcs + 1) * sizeof(*f->srcs));
+    struct source *s = &f->srcs[f->nsrcs++];
+    memset(s, 0, sizeof(*s));
+    s->name = xstrdup(name);
+    return s;
+}
+
+int mw_feed_add_file(struct mw_feed *f, const char *path, struct mw_error *err)
+{
+    struct mw_input *in = mw_input_open(path, f->max_line, err);
+    if (in == NULL)
+        return -1;
+    struct source *s = add_source(f, mw_input_name(in));
+    s->in = in;
+    return 0;
+}
+
+int mw_feed_add_json(struct mw_feed *f, const char *name, const json_t *events,
+                     struct mw_error *err)
+{
+    size_t n = json_is_array(events) ? json_array_size(events) : 0;
+    struct mw_event **evs = xcalloc(n ? n : 1, sizeof(*evs));
+    char *owned = xstrdup(name);
+
+    if (!json_is_array(events) && !(json_is_object(events) && json_object_size(events) == 0)) {
+        mw_error_set(err, "%s: events must be a list", name);
+        goto fail;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const json_t *v = json_array_get(events, i);
+        char *line = NULL;
+        const char *text;
+        size_t len;
+        enum mw_reject reason;
+        struct mw_error perr;
+
+        if (json_is_string(v)) {
+            text = json_string_value(v);
+            len = json_string_length(v);
+        } else if (json_is_object(v)) {
+            line = json_dumps(v, JSON_COMPACT);
+            text = line;
+            len = line ? strlen(line) : 0;
+        } else {
+            mw_error_set(err, "%s[%zu]: an event must be a table or a JSON string", name, i + 1);
+            goto fail;
+        }
+        evs[i] = mw_ingest_parse(text, len, f->ts_path, owned, i + 1, 0, 0, &reason, &perr);
+        free(line);
+        if (evs[i] == NULL) {
+            mw_error_set(err, "%s[%zu]: %s: %s", name, i + 1, mw_reject_name(reason), perr.msg);
+            goto fail;
+        }
+    }
+    struct source *s = add_source(f, "");
+    free(s->name);
+    s->name = owned;
+    s->evs = evs;
+    s->nevs = n;
+    return 0;
+
+fail:
+    for (size_t i = 0; i < n; i++)
+        mw_event_unref(evs[i]);
+    free(evs);
+    free(owned);
+    return -1;
+}
+
+static void note_error(struct mw_feed *f, const char *name,
+                       unsigned long long line, const char *reason, const char *msg)
+{
+    char buf[1024];
+    snprintf(buf, sizeof(buf), "%s:%llu: %s: %s", name, line, reason, msg);
+    if (f->first_error == NULL)
+        f->first_error = xstrdup(buf);
+}
+
+static void refill(struct mw_feed *f, struct source *s)
+{
+    if (s->in == NULL) {
+        if (s->head == NULL && s->pos < s->nevs)
+            s->head = s->evs[s->pos++];
+        return;
+    }
+    while (!s->done && s->head == NULL) {
+        const char *line;
+        size_t len;
+        uint64_t lineno, offset;
+        struct mw_error err;
+        enum mw_reject reason;
+        enum mw_line_status ls =
+            mw_input_next_line(s->in, &line, &len, &lineno, &offset, &err);
+
+        switch (ls) {
+        case MW_LINE_EOF:
+        case MW_LINE_AGAIN:     /* follow mode only; feeds never follow */
+            s->done = true;
+            break;
+        case MW_LINE_ERROR:
+            mw_log_error("%s", err.msg);
+            if (f->first_error == NULL)
+                f->first_error = xstrdup(err.msg);
+            f->rejected++;
+            s->done = true;
+            break;
+        case MW_LINE_TOO_LONG:
+            f->rejected++;
+            mw_log_warn("%s:%llu: rejected (too_long): line of %zu bytes",
+                        s->name, (unsigned long long)lineno, len);
+            note_error(f, s->name, (unsigned long long)lineno,
+                       "too_long", "line over the limit");
+            break;
+        case MW_LINE_OK:
+            if (mw_line_is_blank(line, len))
+                break;
+            s->head = mw_ingest_parse(line, len, f->ts_path, s->name, lineno, offset,
+                                      0, &reason, &err);
+            if (s->head == NULL) {
+                f->rejected++;
+                mw_log_warn("%s:%llu: rejected (%s): %s", s->name,
+                            (unsigned long long)lineno, mw_reject_name(reason), err.msg);
+                note_error(f, s->name, (unsigned long long)lineno,
+                           mw_reject_name(reason), err.msg);
+            }
+            break;
+        }
+    }
+}
+
+struct mw_event *mw_feed_next(struct mw_feed *f)
+{
+    struct source *best = NULL;
+    for (size_t i = 0; i < f->nsrcs; i++) {
+        struct source *s = &f->srcs[i];
+        refill(f, s);
+        if (s->head && (best == NULL || s->head->ts < best->head->ts))
+            best = s;
+    }
+    if (best == NULL)
+        return NULL;
+    struct mw_event *ev = best->head;
+    best->head = NULL;
+    ev->seq = ++f->seq;
+    return ev;
+}
+
+uint64_t mw_feed_rejected(const struct mw_feed *f)
+{
+    return f->rejected;
+}
+
+const char *mw_feed_first_error(const struct mw_feed *f)
+{
+    return f->first_error;
+}
