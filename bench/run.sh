@@ -27,6 +27,7 @@ B=build/bench
 D=$B/data
 MW=bin/moonwatch
 ARC_ID=dacfbecd-7927-46a7-a8ba-feb65a2e990d
+ARC_RULE=rules/azure/sp_signin_then_arc_credential_access.lua   # the Arc rule alone, as the issue measures it
 
 for t in $B/gen $B/parse_loop $B/measure $MW; do
     [ -x "$t" ] || { echo "bench: $t is missing (run make bench-throughput)" >&2; exit 2; }
@@ -46,17 +47,17 @@ MIX_FILES="$D/mix/eventhub.ndjson"
 # name corpus command...
 CONFIGS=(
   "parse rel $B/parse_loop $REL_FILES"
-  "arc_pf_t1 rel $MW run --rules rules --alert-time event --summary json -q $REL_FILES"
-  "arc_nopf_t1 rel $MW run --rules rules --alert-time event --summary json -q --no-prefilter $REL_FILES"
-  "arc_pf_t2 rel $MW run --rules rules --alert-time event --summary json -q --threads 2 $REL_FILES"
-  "arc_nopf_t2 rel $MW run --rules rules --alert-time event --summary json -q --threads 2 --no-prefilter $REL_FILES"
+  "arc_pf_t1 rel $MW run --rules $ARC_RULE --alert-time event --summary json -q $REL_FILES"
+  "arc_nopf_t1 rel $MW run --rules $ARC_RULE --alert-time event --summary json -q --no-prefilter $REL_FILES"
+  "arc_pf_t2 rel $MW run --rules $ARC_RULE --alert-time event --summary json -q --threads 2 $REL_FILES"
+  "arc_nopf_t2 rel $MW run --rules $ARC_RULE --alert-time event --summary json -q --threads 2 --no-prefilter $REL_FILES"
   "r50_pf_t1 rel $MW run --rules $B/rules50 --alert-time event --summary json -q $REL_FILES"
   "r50_nopf_t1 rel $MW run --rules $B/rules50 --alert-time event --summary json -q --no-prefilter $REL_FILES"
   "r50_pf_t2 rel $MW run --rules $B/rules50 --alert-time event --summary json -q --threads 2 $REL_FILES"
   "parse mix $B/parse_loop $MIX_FILES"
-  "arc_pf_t1 mix $MW run --rules rules --alert-time event --summary json -q $MIX_FILES"
-  "arc_nopf_t1 mix $MW run --rules rules --alert-time event --summary json -q --no-prefilter $MIX_FILES"
-  "arc_pf_t2 mix $MW run --rules rules --alert-time event --summary json -q --threads 2 $MIX_FILES"
+  "arc_pf_t1 mix $MW run --rules $ARC_RULE --alert-time event --summary json -q $MIX_FILES"
+  "arc_nopf_t1 mix $MW run --rules $ARC_RULE --alert-time event --summary json -q --no-prefilter $MIX_FILES"
+  "arc_pf_t2 mix $MW run --rules $ARC_RULE --alert-time event --summary json -q --threads 2 $MIX_FILES"
   "r50_pf_t1 mix $MW run --rules $B/rules50 --alert-time event --summary json -q $MIX_FILES"
   "r50_nopf_t1 mix $MW run --rules $B/rules50 --alert-time event --summary json -q --no-prefilter $MIX_FILES"
   "r50_pf_t2 mix $MW run --rules $B/rules50 --alert-time event --summary json -q --threads 2 $MIX_FILES"
