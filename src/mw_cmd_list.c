@@ -3,8 +3,9 @@
  * Each rule file is loaded in its sandbox (as `check` does) and shown with
  * its id, name, severity, MITRE ATT&CK techniques (sub-techniques when the
  * rule names them) and state: "loaded", or "failed" with the load error.
- * Quarantine is a state of a running `run` (reported by its health records),
- * so a rule freshly loaded here is never quarantined.
+ * Quarantine is a state of a running `run`: with --metrics-file, the rules
+ * that host's Prometheus textfile reports as quarantined
+ * (moonwatch_rule_quarantined{rule_id="..."} 1) are listed as "quarantined".
  */
 #include "mw_cmd.h"
 #include "mw_engine.h"
@@ -19,14 +20,17 @@
 #include <string.h>
 
 const char *const mw_usage_list =
-    "usage: moonwatch list [--format text|json] [--lua-dir DIR] [PATH...]\n"
+    "usage: moonwatch list [--format text|json] [--metrics-file PATH] [--lua-dir DIR] [PATH...]\n"
     "\n"
     "Loads every rule (PATH: files or folders; default: rules) and lists it\n"
     "with id, name, severity, MITRE ATT&CK techniques and state (loaded or\n"
-    "failed, with the error). Exit 0, or 2 on usage errors.\n"
+    "failed, with the error; quarantined when a running host's metrics file\n"
+    "says so). Exit 0, or 2 on usage errors.\n"
     "\n"
     "Options:\n"
     "      --format F      text (default, a table) or json (an array)\n"
+    "      --metrics-file PATH  a running host's --metrics-file: rules it has\n"
+    "                      quarantined are listed as quarantined\n"
     "      --lua-dir DIR   folder of the moonwatch Lua modules\n"
     "  -h, --help          this help\n";
 
@@ -78,17 +82,55 @@ static char *join(const json_t *arr)
     return s;
 }
 
+/* Rule ids a running host reports as quarantined in its metrics textfile:
+ * lines `moonwatch_rule_quarantined{rule_id="ID"} 1`. Returns a new JSON
+ * array, or NULL (with a message) when the file cannot be read. */
+static json_t *quarantined_ids(const char *path)
+{
+    static const char prefix[] = "moonwatch_rule_quarantined{rule_id=\"";
+    FILE *fp = fopen(path, "r");
+    char line[4096];
+    json_t *ids;
+
+    if (fp == NULL) {
+        mw_log_error("--metrics-file %s: cannot read it", path);
+        return NULL;
+    }
+    ids = json_array();
+    while (fgets(line, sizeof(line), fp)) {
+        char id[1024];
+        size_t n = 0;
+        const char *p;
+        if (strncmp(line, prefix, sizeof(prefix) - 1) != 0)
+            continue;
+        for (p = line + sizeof(prefix) - 1; *p && *p != '"' && n + 1 < sizeof(id); p++) {
+            if (*p == '\\' && p[1])
+                p++;
+            id[n++] = *p;
+        }
+        id[n] = '\0';
+        if (*p != '"' || strncmp(p, "\"} ", 3) != 0)
+            continue;
+        if (atoll(p + 3) != 0)
+            json_array_append_new(ids, json_string(id));
+    }
+    fclose(fp);
+    return ids;
+}
+
 int mw_cmd_list(int argc, char **argv)
 {
     static const struct option longopts[] = {
         {"format", required_argument, NULL, 'f'},
         {"lua-dir", required_argument, NULL, 'L'},
+        {"metrics-file", required_argument, NULL, 'M'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     static char rules_dir[] = "rules";
     static char *default_paths[] = {rules_dir};
-    const char *lua_dir_opt = NULL, *lua_dir;
+    const char *lua_dir_opt = NULL, *lua_dir, *metrics = NULL;
+    json_t *quarantined = NULL;
     char lua_buf[PATH_MAX + 8];
     struct mw_sandbox_limits limits = {0};
     bool as_json = false;
@@ -101,6 +143,7 @@ int mw_cmd_list(int argc, char **argv)
         switch (c) {
         case 'h': fputs(mw_usage_list, stdout); return 0;
         case 'L': lua_dir_opt = optarg; break;
+        case 'M': metrics = optarg; break;
         case 'f':
             if (strcmp(optarg, "json") == 0) as_json = true;
             else if (strcmp(optarg, "text") != 0) {
@@ -112,6 +155,8 @@ int mw_cmd_list(int argc, char **argv)
         }
     }
     lua_dir = mw_find_lua_dir(lua_dir_opt, lua_buf, sizeof(lua_buf));
+    if (metrics && (quarantined = quarantined_ids(metrics)) == NULL)
+        return 2;
     if (optind < argc)
         mw_engine_scan(argv + optind, argc - optind, &files, &nfiles, false);
     else
@@ -148,15 +193,24 @@ int mw_cmd_list(int argc, char **argv)
             }
             mw_rule_free(r);
         }
+        if (quarantined && json_is_string(json_object_get(row, "id"))) {
+            size_t k;
+            json_t *q;
+            json_array_foreach(quarantined, k, q)
+                if (json_equal(q, json_object_get(row, "id")) &&
+                    strcmp(json_string_value(json_object_get(row, "state")), "loaded") == 0)
+                    json_object_set_new(row, "state", json_string("quarantined"));
+        }
         json_array_append_new(rows, row);
         free(files[i]);
     }
     free(files);
+    json_decref(quarantined);
 
     if (as_json) {
         char *s = json_dumps(rows, JSON_INDENT(2));
         printf("%s\n", s);
-        free(s);
+        mw_json_free(s);
         json_decref(rows);
         return 0;
     }

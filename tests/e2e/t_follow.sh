@@ -143,6 +143,16 @@ expect_match "follow: quarantine logged" "$F/err" "test-failing-predicate .*quar
 end=$(( $(now_ms) + WAIT_S * 1000 ))
 until grep -q 'moonwatch_rule_quarantined{rule_id="test-failing-predicate"} 1' "$F/metrics.prom" 2>/dev/null || [ "$(now_ms)" -ge "$end" ]; do sleep 0.05; done
 expect_match "follow: metrics show the quarantine" "$F/metrics.prom" 'moonwatch_rule_quarantined\{rule_id="test-failing-predicate"\} 1'
+# `moonwatch list --metrics-file` shows the running host's quarantine
+cp "$F/metrics.prom" "$F/metrics.snapshot"
+$MW_BIN list --format json --metrics-file "$F/metrics.snapshot" "$F/rules/failing.lua" $SEED >"$F/list.json" 2>"$F/list.err"
+expect_eq "list: quarantined rule from the metrics file" \
+    "$(jq -r '.[] | select(.id == "test-failing-predicate") | .state' "$F/list.json")" quarantined
+expect_eq "list: healthy rule stays loaded" "$(jq -r --arg id "$SEED_ID" '.[] | select(.id == $id) | .state' "$F/list.json")" loaded
+$MW_BIN list --format json "$F/rules/failing.lua" >"$F/list2.json" 2>/dev/null
+expect_eq "list: without the metrics file the rule is loaded" "$(jq -r '.[0].state' "$F/list2.json")" loaded
+$MW_BIN list --metrics-file "$F/no-such.prom" "$F/rules/failing.lua" >/dev/null 2>&1
+expect_eq "list: unreadable metrics file is a usage error" "$?" 2
 expect_match "follow: metrics count script errors" "$F/metrics.prom" 'moonwatch_rule_errors_total\{rule_id="test-failing-predicate",class="script"\} 3'
 expect_match "follow: metrics count reloads" "$F/metrics.prom" 'moonwatch_reloads_total\{result="failed"\} 1'
 expect_match "follow: metrics per input" "$F/metrics.prom" "moonwatch_input_parsed_total\\{input=\"[^\"]*in.ndjson\"\\} [1-9]"
