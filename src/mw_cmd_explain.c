@@ -126,7 +126,7 @@ static bool render_key(const struct mw_seq_def *def, int k, const struct mw_even
         const json_t *v = mw_path_get(ev->root, keys->paths[i]);
         char *s = v ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
         addf(buf, size, &len, "%s%s", i ? ", " : "", s ? s : "missing");
-        free(s);
+        mw_json_free(s);
         const char *bad = v == NULL ? "missing" : json_is_null(v) ? "null"
                         : json_is_array(v) ? "an array" : json_is_object(v) ? "an object" : NULL;
         if (bad && !(keys->optional[i] && (v == NULL || json_is_null(v)))) {

@@ -471,7 +471,7 @@ int mw_cmd_replay(int argc, char **argv)
     if (as_json) {
         char *s = json_dumps(doc, JSON_COMPACT);
         printf("%s\n", s);
-        free(s);
+        mw_json_free(s);
     } else {
         report_text(doc);
     }

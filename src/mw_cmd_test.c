@@ -83,7 +83,7 @@ static const char *render(const json_t *v, char *buf, size_t size)
     snprintf(buf, size, "%s", s ? s : "?");
     if (s && strlen(s) >= size && size > 4)
         memcpy(buf + size - 4, "...", 4);
-    free(s);
+    mw_json_free(s);
     return buf;
 }
 

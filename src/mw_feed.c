@@ -117,7 +117,7 @@ int mw_feed_add_json(struct mw_feed *f, const char *name, const json_t *events,
             goto fail;
         }
         evs[i] = mw_ingest_parse(text, len, f->ts_path, owned, i + 1, 0, 0, &reason, &perr);
-        free(line);
+        mw_json_free(line);
         if (evs[i] == NULL) {
             mw_error_set(err, "%s[%zu]: %s: %s", name, i + 1, mw_reject_name(reason), perr.msg);
             goto fail;

@@ -583,7 +583,7 @@ static void describe_leaf(const struct mw_matcher *m, const struct mw_event *ev,
         snprintf(why->actual, sizeof(why->actual), "%s", s ? s : "?");
         if (s && strlen(s) >= sizeof(why->actual))
             memcpy(why->actual + sizeof(why->actual) - 4, "...", 4);
-        free(s);
+        mw_json_free(s);
     }
 }
 

@@ -776,7 +776,7 @@ enum mw_shape_verdict mw_shape_submit(struct mw_shape *s, const char *rule_id,
         klen = strlen(rule_id) + 1 + strlen(vs);
         key = xmalloc(klen + 1);
         snprintf(key, klen + 1, "%s\x1f%s", rule_id, vs);
-        free(vs);
+        mw_json_free(vs);
         e = mw_dict_get(s->supp, key, klen);
         if (e != NULL && t < e->start + e->window) {
             /* inside the window of the alert already delivered for this key */
