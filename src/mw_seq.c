@@ -27,6 +27,7 @@
 #include "mw_seq.h"
 #include "mw_dict.h"
 #include "mw_evtab.h"
+#include "mw_list.h"
 #include "mw_mem.h"
 
 #include <stdlib.h>
@@ -159,26 +160,12 @@ static void partial_unref(struct partial *p)
 
 static void lru_unlink(struct mw_seq_state *st, struct keystate *ks)
 {
-    if (ks->prev)
-        ks->prev->next = ks->next;
-    else
-        st->head = ks->next;
-    if (ks->next)
-        ks->next->prev = ks->prev;
-    else
-        st->tail = ks->prev;
-    ks->prev = ks->next = NULL;
+    MW_LIST_UNLINK(st, ks);
 }
 
 static void lru_append(struct mw_seq_state *st, struct keystate *ks)
 {
-    ks->prev = st->tail;
-    ks->next = NULL;
-    if (st->tail)
-        st->tail->next = ks;
-    else
-        st->head = ks;
-    st->tail = ks;
+    MW_LIST_APPEND(st, ks);
 }
 
 /* Frees ks and its pending sequences; returns how many it held. */

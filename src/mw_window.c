@@ -17,6 +17,7 @@
  * arrival order but after it in event time).
  */
 #include "mw_window.h"
+#include "mw_list.h"
 #include "mw_dict.h"
 #include "mw_evtab.h"
 #include "mw_time.h"
@@ -105,26 +106,12 @@ struct mw_window_state *mw_window_state_new(const struct mw_window_def *def)
 
 static void list_unlink(struct mw_window_state *st, struct group *g)
 {
-    if (g->prev)
-        g->prev->next = g->next;
-    else
-        st->head = g->next;
-    if (g->next)
-        g->next->prev = g->prev;
-    else
-        st->tail = g->prev;
-    g->prev = g->next = NULL;
+    MW_LIST_UNLINK(st, g);
 }
 
 static void list_append(struct mw_window_state *st, struct group *g)
 {
-    g->prev = st->tail;
-    g->next = NULL;
-    if (st->tail)
-        st->tail->next = g;
-    else
-        st->head = g;
-    st->tail = g;
+    MW_LIST_APPEND(st, g);
 }
 
 /* Absence: keeps the list ordered by due, walking from the tail (events
