@@ -49,7 +49,7 @@ QCC       :=
 QLD       :=
 endif
 
-SAN       := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+SAN       := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -DMW_POOL_DEFAULT_OFF
 
 SRCS      := $(wildcard src/*.c)
 LIB_SRCS  := $(filter-out src/main.c,$(SRCS))
@@ -154,6 +154,11 @@ fuzz: deps fuzz-build
 # throughput benchmark tools (bench/*.c): corpus generator, bare jansson
 # parse loop, and a runner that measures wall time, CPU time and peak RSS
 BENCH_BINS := build/bench/gen build/bench/parse_loop build/bench/measure
+
+# the parse loop can also run jansson on moonwatch's allocator (--pool)
+build/bench/parse_loop: bench/parse_loop.c src/mw_pool.c src/mw_mem.c include/mw_pool.h
+	@mkdir -p $(dir $@)
+	$(QLD)$(CC) $(FINAL_CFLAGS) -Wno-missing-prototypes $(filter %.c,$^) $(FINAL_LIBS) -o $@
 
 build/bench/%: bench/%.c
 	@mkdir -p $(dir $@)

@@ -1,6 +1,9 @@
 /* parse_loop.c - the benchmark's baseline: a bare jansson parse loop
  *
- *   parse_loop FILE...
+ *   parse_loop [--pool] FILE...
+ *
+ * --pool: jansson allocates from moonwatch's allocator (mw_pool) instead of
+ * malloc, to tell how much of a difference is the allocator's.
  *
  * Reads each file in 64 KiB chunks, frames lines with memchr, parses each
  * with json_loadb (JSON_REJECT_DUPLICATES, as moonwatch does) and frees it.
@@ -14,17 +17,24 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "mw_pool.h"
+
 int main(int argc, char **argv)
 {
     size_t cap = 1 << 20;
     char *buf = malloc(cap);
     unsigned long long events = 0, bytes = 0, bad = 0;
+    int first = 1;
 
-    if (argc < 2 || buf == NULL) {
-        fprintf(stderr, "usage: parse_loop FILE...\n");
+    if (argc > 1 && strcmp(argv[1], "--pool") == 0) {
+        json_set_alloc_funcs(mw_pool_alloc, mw_pool_free);
+        first = 2;
+    }
+    if (argc <= first || buf == NULL) {
+        fprintf(stderr, "usage: parse_loop [--pool] FILE...\n");
         return 2;
     }
-    for (int f = 1; f < argc; f++) {
+    for (int f = first; f < argc; f++) {
         int fd = open(argv[f], O_RDONLY);
         size_t start = 0, end = 0;
         if (fd < 0) {

@@ -6,6 +6,7 @@
 #include "mw_cmd.h"
 #include "mw_engine.h"
 #include "mw_health.h"
+#include "mw_pool.h"
 #include "mw_input.h"
 #include "mw_log.h"
 #include "mw_mem.h"
@@ -86,10 +87,11 @@ static const char *const usage_run =
     "      --rule-instructions N   Lua instruction budget per predicate call\n"
     "                              (default 1000000)\n"
     "      --lua-dir DIR           folder of the moonwatch Lua modules\n"
-    "      --threads N             parser threads (default 1: parse on the rule\n"
-    "                              thread); rules still see events in order\n"
-    "      --no-prefilter          parse every line (default: lines that contain\n"
-    "                              none of the rules' literals are not parsed)\n"
+    "      --threads N             threads that parse: the rule thread and N-1\n"
+    "                              parser threads (default 1); rules still see\n"
+    "                              events in order\n"
+    "      --no-prefilter          parse every line (default: lines without the\n"
+    "                              literals a rule's match needs are not parsed)\n"
     "      --strict                refuse to start when any rule fails to load\n"
     "                              (default: report it and run the others)\n"
     "  -f, --follow                keep reading the inputs as they grow (tail -f)\n"
@@ -519,6 +521,7 @@ int main(int argc, char **argv)
         printf("moonwatch %s\n", MW_VERSION);
         return 0;
     }
+    mw_pool_install(); /* before any jansson value exists */
     curl_global_init(CURL_GLOBAL_DEFAULT);
     if (strcmp(cmd, "run") == 0)
         rc = cmd_run(argc - 1, argv + 1);
@@ -540,5 +543,6 @@ int main(int argc, char **argv)
         rc = 2;
     }
     curl_global_cleanup();
+    mw_pool_shutdown();
     return rc;
 }

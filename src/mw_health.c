@@ -6,6 +6,7 @@
  */
 #include "mw_health.h"
 #include "mw_log.h"
+#include "mw_mem.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -69,7 +70,7 @@ void mw_health_emit(const char *kind, json_t *fields)
     fflush(fp);
     written++;
     pthread_mutex_unlock(&lock);
-    free(line);
+    mw_json_free(line);
 }
 
 uint64_t mw_health_count(void)

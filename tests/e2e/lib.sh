@@ -5,6 +5,9 @@
 
 MW_BIN=${MW_BIN:-bin/moonwatch}
 if [ -n "${MW_VALGRIND:-}" ]; then
+    # jansson on malloc: valgrind then checks each of its blocks (the pool
+    # would hide a use-after-free inside its chunks)
+    export MW_JSON_ALLOC=${MW_JSON_ALLOC:-system}
     MW="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect $MW_BIN"
 else
     MW=$MW_BIN
