@@ -20,6 +20,9 @@
 #include "mw_window.h"
 
 #include <jansson.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +31,23 @@ struct lit {
     char *s;        /* owned, lowercased when ci */
     size_t len;
     bool ci;
-    size_t anchor;  /* index of its rarest byte: memchr jumps to it */
+    bool esc;       /* holds a byte JSON may escape: present when a line has
+                       a backslash (no escape-free fragment was long enough) */
+    size_t anchor;  /* index of its rarest byte: the scan jumps to it */
+};
+
+/* Any of a clause's literals (indexes into lits) must be in the line. */
+struct clause {
+    size_t *ix;     /* owned */
+    size_t n;
+};
+
+/* Every clause of an alternative must hold; one alternative per rule part
+ * (a query's where, each step and the until of a sequence...). clause[0] is
+ * the part's gate clause. */
+struct alt {
+    struct clause *cl;  /* owned */
+    size_t n;
 };
 
 /* How common each byte is in ECS JSON logs (log2 scale, 0 = not seen,
@@ -63,9 +82,12 @@ struct mw_prefilter {
     atomic_int refs;            /* the engine's, the run's, a worker's batch */
     bool active;
     char *off_reason;           /* owned, NULL when active */
-    struct lit *lits;           /* owned */
+    struct lit *lits;           /* owned, distinct */
     size_t nlits;
-    bool backslash_passes;      /* some literal holds an escapable byte */
+    struct alt *alts;           /* owned, distinct */
+    size_t nalts;
+    size_t *gate;               /* owned: the gate clauses' literals, distinct */
+    size_t ngate;
     struct rule_note *notes;    /* owned, one per rule */
     size_t nnotes;
 };
@@ -75,59 +97,27 @@ struct mw_prefilter {
 
 static const unsigned char *fold_table(void);
 
-/* the candidate clauses of one rule; returns false when it has none */
-static bool rule_candidates(struct mw_rule *r, struct mw_litcnf *out)
+/* The parts of a rule that can make it act on an event: a query's where; a
+ * sequence's steps and until; a window's where and, for absence, its
+ * cancelling matcher. Returns how many. */
+static int rule_parts(struct mw_rule *r, const struct mw_matcher **parts)
 {
+    int n = 0;
     if (mw_rule_kind(r) == MW_RULE_QUERY) {
-        mw_matcher_literals(mw_rule_where(r), out);
-        return out->n > 0;
-    }
-    /* every part that can make the rule act on an event: sequence steps and
-     * until; a window's where and, for absence, its cancelling matcher */
-    const struct mw_matcher *parts[MW_SEQ_MAX_STEPS + 2];
-    int nparts = 0;
-    if (mw_rule_kind(r) == MW_RULE_SEQUENCE) {
+        parts[n++] = mw_rule_where(r);
+    } else if (mw_rule_kind(r) == MW_RULE_SEQUENCE) {
         const struct mw_seq_def *d = mw_rule_seq(r);
         for (int i = 0; i < d->nsteps; i++)
-            parts[nparts++] = d->where[i];
+            parts[n++] = d->where[i];
         if (d->until_where)
-            parts[nparts++] = d->until_where;
+            parts[n++] = d->until_where;
     } else {
         const struct mw_window_def *w = mw_rule_window(r);
-        parts[nparts++] = w->where;
+        parts[n++] = w->where;
         if (w->absent_where)
-            parts[nparts++] = w->absent_where;
+            parts[n++] = w->absent_where;
     }
-    struct mw_litset u = {0};
-    for (int i = 0; i < nparts; i++) {
-        const struct mw_matcher *m = parts[i];
-        struct mw_litcnf c = {0};
-        size_t best = 0;
-        mw_matcher_literals(m, &c);
-        if (c.n == 0) {
-            free(u.lits);
-            return false;
-        }
-        for (size_t k = 1; k < c.n; k++)
-            if (mw_litset_score(&c.sets[k]) > mw_litset_score(&c.sets[best]))
-                best = k;
-        for (size_t k = 0; k < c.sets[best].n; k++) {
-            const struct mw_lit *l = &c.sets[best].lits[k];
-            bool dup = false;
-            for (size_t j = 0; j < u.n; j++)
-                dup |= u.lits[j].len == l->len && u.lits[j].ci == l->ci &&
-                       memcmp(u.lits[j].s, l->s, l->len) == 0;
-            if (!dup) {
-                u.lits = xrealloc(u.lits, (u.n + 1) * sizeof(*u.lits));
-                u.lits[u.n++] = *l;
-            }
-        }
-        mw_litcnf_free(&c);
-    }
-    out->sets = xmalloc(sizeof(*out->sets));
-    out->sets[0] = u;
-    out->n = 1;
-    return true;
+    return n;
 }
 
 static bool lit_eq(const struct mw_lit *a, const struct mw_lit *b)
@@ -135,68 +125,267 @@ static bool lit_eq(const struct mw_lit *a, const struct mw_lit *b)
     return a->len == b->len && a->ci == b->ci && memcmp(a->s, b->s, a->len) == 0;
 }
 
-/* how many rules offer literal l in any candidate clause */
-static int lit_freq(const struct mw_lit *l, const struct mw_litcnf *cands, size_t n)
+/* how many parts (of every rule) offer literal l in some clause */
+static int lit_freq(const struct mw_lit *l, const struct mw_litcnf *cnfs, size_t n)
 {
     int f = 0;
-    for (size_t r = 0; r < n; r++) {
+    for (size_t p = 0; p < n; p++) {
         bool in = false;
-        for (size_t c = 0; c < cands[r].n && !in; c++)
-            for (size_t k = 0; k < cands[r].sets[c].n && !in; k++)
-                in = lit_eq(l, &cands[r].sets[c].lits[k]);
+        for (size_t c = 0; c < cnfs[p].n && !in; c++)
+            for (size_t k = 0; k < cnfs[p].sets[c].n && !in; k++)
+                in = lit_eq(l, &cnfs[p].sets[c].lits[k]);
         f += in;
     }
     return f;
 }
 
-static void add_lit(struct mw_prefilter *pf, const struct mw_lit *l)
+static bool escapable_byte(unsigned char ch)
 {
-    for (size_t i = 0; i < pf->nlits; i++)
-        if (pf->lits[i].len == l->len && pf->lits[i].ci == l->ci &&
-            memcmp(pf->lits[i].s, l->s, l->len) == 0)
-            return;
-    pf->lits = xrealloc(pf->lits, (pf->nlits + 1) * sizeof(*pf->lits));
-    pf->lits[pf->nlits].s = xstrndup(l->s, l->len);
-    pf->lits[pf->nlits].len = l->len;
-    pf->lits[pf->nlits].ci = l->ci;
-    pf->lits[pf->nlits].anchor = 0;
-    for (size_t k = 1; k < l->len; k++)
-        if (byte_freq[(unsigned char)l->s[k]] <
-            byte_freq[(unsigned char)l->s[pf->lits[pf->nlits].anchor]])
-            pf->lits[pf->nlits].anchor = k;
-    pf->nlits++;
-    if (mw_lit_escapable(l))
-        pf->backslash_passes = true;
+    return ch < 0x20 || ch == '"' || ch == '\\' || ch == '/';
 }
 
-static char *describe_set(const struct mw_litset *s)
+#define MIN_FRAGMENT 4
+
+/* The runs of a literal without escapable bytes, of MIN_FRAGMENT bytes or
+ * more: each appears verbatim in a line that holds the literal, however
+ * the line writes the rest ("/" in an operation name may be "\/"). Returns
+ * how many (at most max), longest first. */
+static size_t fragments(const struct mw_lit *l, struct mw_lit *out, size_t max)
 {
-    size_t cap = 64, len = 0;
-    char *buf = xmalloc(cap);
-    buf[0] = '\0';
-    for (size_t i = 0; i < s->n; i++) {
-        size_t need = len + s->lits[i].len + 16;
-        if (need > cap) {
-            cap = need * 2;
-            buf = xrealloc(buf, cap);
+    size_t n = 0, run = 0;
+    for (size_t i = 0; i <= l->len; i++) {
+        if (i < l->len && !escapable_byte((unsigned char)l->s[i])) {
+            run++;
+            continue;
         }
-        len += (size_t)snprintf(buf + len, cap - len, "%s\"%.*s\"%s", i ? ", " : "",
-                                (int)s->lits[i].len, s->lits[i].s,
-                                s->lits[i].ci ? " (any case)" : "");
+        if (run >= MIN_FRAGMENT) {
+            struct mw_lit f = {l->s + i - run, run, l->ci};
+            size_t at = n < max ? n++ : max; /* full: replace the shortest */
+            if (at == max && f.len <= out[max - 1].len)
+                at = max + 1;
+            if (at < max + 1) {
+                if (at == max)
+                    at = max - 1;
+                out[at] = f;
+                for (size_t k = at; k > 0 && out[k].len > out[k - 1].len; k--) {
+                    struct mw_lit t = out[k];
+                    out[k] = out[k - 1];
+                    out[k - 1] = t;
+                }
+            }
+        }
+        run = 0;
     }
-    return buf;
+    return n;
+}
+
+/* Adds a literal (once) and returns its index. esc: it holds an escapable
+ * byte, so any line with a backslash counts as holding it. */
+static size_t add_lit_as(struct mw_prefilter *pf, const char *s, size_t len, bool ci, bool esc)
+{
+    for (size_t i = 0; i < pf->nlits; i++)
+        if (pf->lits[i].len == len && pf->lits[i].ci == ci && pf->lits[i].esc == esc &&
+            memcmp(pf->lits[i].s, s, len) == 0)
+            return i;
+    pf->lits = xrealloc(pf->lits, (pf->nlits + 1) * sizeof(*pf->lits));
+    struct lit *l = &pf->lits[pf->nlits];
+    l->s = xstrndup(s, len);
+    l->len = len;
+    l->ci = ci;
+    l->esc = esc;
+    l->anchor = 0;
+    for (size_t k = 1; k < len; k++) {
+        unsigned char c = (unsigned char)s[k], a = (unsigned char)s[l->anchor];
+        unsigned fc = byte_freq[c], fa = byte_freq[a];
+        if (ci) { /* either case may be in the line */
+            if (c >= 'a' && c <= 'z' && byte_freq[c - 32] > fc)
+                fc = byte_freq[c - 32];
+            if (a >= 'a' && a <= 'z' && byte_freq[a - 32] > fa)
+                fa = byte_freq[a - 32];
+        }
+        if (fc < fa)
+            l->anchor = k;
+    }
+    return pf->nlits++;
+}
+
+/* A literal as one index: itself, or its longest fragment when it holds
+ * escapable bytes, or itself marked esc when no fragment is long enough. */
+static size_t add_lit(struct mw_prefilter *pf, const struct mw_lit *l)
+{
+    struct mw_lit f;
+    if (!mw_lit_escapable(l))
+        return add_lit_as(pf, l->s, l->len, l->ci, false);
+    if (fragments(l, &f, 1) == 1)
+        return add_lit_as(pf, f.s, f.len, f.ci, false);
+    return add_lit_as(pf, l->s, l->len, l->ci, true);
+}
+
+static int cmp_size(const void *a, const void *b)
+{
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static bool clause_eq(const struct clause *a, const struct clause *b)
+{
+    return a->n == b->n && memcmp(a->ix, b->ix, a->n * sizeof(*a->ix)) == 0;
+}
+
+/* a and b have the same clauses (in any order) */
+static bool alt_eq(const struct alt *a, const struct alt *b)
+{
+    if (a->n != b->n)
+        return false;
+    for (size_t i = 0; i < a->n; i++) {
+        bool in = false;
+        for (size_t k = 0; k < b->n && !in; k++)
+            in = clause_eq(&a->cl[i], &b->cl[k]);
+        if (!in)
+            return false;
+    }
+    return true;
+}
+
+static void alt_free(struct alt *a)
+{
+    for (size_t i = 0; i < a->n; i++)
+        free(a->cl[i].ix);
+    free(a->cl);
+}
+
+/* appends text to *buf (grown as needed) */
+static void append(char **buf, size_t *len, size_t *cap, const char *text, size_t n)
+{
+    if (*len + n + 1 > *cap) {
+        *cap = (*len + n + 1) * 2;
+        *buf = xrealloc(*buf, *cap);
+    }
+    memcpy(*buf + *len, text, n);
+    *len += n;
+    (*buf)[*len] = '\0';
+}
+
+static void append_lit(char **buf, size_t *len, size_t *cap, const struct lit *l)
+{
+    append(buf, len, cap, "\"", 1);
+    append(buf, len, cap, l->s, l->len);
+    append(buf, len, cap, "\"", 1);
+    if (l->ci)
+        append(buf, len, cap, " (any case)", 11);
+    if (l->esc)
+        append(buf, len, cap, " (or any backslash)", 19);
+}
+
+/* "a" and ("b" or "c"): what a line needs for one part */
+static void describe_alt(const struct mw_prefilter *pf, const struct alt *a, char **buf,
+                         size_t *len, size_t *cap)
+{
+    for (size_t c = 0; c < a->n; c++) {
+        if (c > 0)
+            append(buf, len, cap, " and ", 5);
+        if (a->cl[c].n > 1)
+            append(buf, len, cap, "(", 1);
+        for (size_t k = 0; k < a->cl[c].n; k++) {
+            if (k > 0)
+                append(buf, len, cap, " or ", 4);
+            append_lit(buf, len, cap, &pf->lits[a->cl[c].ix[k]]);
+        }
+        if (a->cl[c].n > 1)
+            append(buf, len, cap, ")", 1);
+    }
+}
+
+/* One rule part's alternative: every clause of its CNF, the gate first (the
+ * clause that selects best, preferring literals other parts need too, so
+ * 50 rules over five data sets gate on a handful of literals), then the
+ * others by score. */
+static struct alt make_alt(struct mw_prefilter *pf, const struct mw_litcnf *c,
+                           const struct mw_litcnf *all, size_t nall)
+{
+    struct alt a = {NULL, 0};
+    size_t cap = 0;
+    size_t *order = xmalloc(c->n * sizeof(*order));
+    double *score = xmalloc(c->n * sizeof(*score));
+    for (size_t k = 0; k < c->n; k++) {
+        int minf = (int)nall;
+        for (size_t j = 0; j < c->sets[k].n; j++) {
+            int f = lit_freq(&c->sets[k].lits[j], all, nall);
+            if (f < minf)
+                minf = f;
+        }
+        score[k] = mw_litset_score(&c->sets[k]) + 10.0 * (minf > 9 ? 9 : minf);
+        order[k] = k;
+    }
+    for (size_t i = 1; i < c->n; i++) /* insertion sort, best first */
+        for (size_t j = i; j > 0 && score[order[j]] > score[order[j - 1]]; j--) {
+            size_t t = order[j];
+            order[j] = order[j - 1];
+            order[j - 1] = t;
+        }
+    for (size_t k = 0; k < c->n; k++) {
+        const struct mw_litset *set = &c->sets[order[k]];
+        struct mw_lit frag[8];
+        size_t nf = 0;
+        /* a lone literal with escapable bytes: each of its fragments is a
+         * clause of its own (all are needed), longest first */
+        if (set->n == 1 && mw_lit_escapable(&set->lits[0]))
+            nf = fragments(&set->lits[0], frag, 8);
+        for (size_t f = 0; f < (nf ? nf : 1); f++) {
+            struct clause *cl;
+            if (a.n == cap) {
+                cap = cap ? cap * 2 : 4;
+                a.cl = xrealloc(a.cl, cap * sizeof(*a.cl));
+            }
+            cl = &a.cl[a.n++];
+            cl->n = 0;
+            cl->ix = xmalloc((set->n ? set->n : 1) * sizeof(*cl->ix));
+            if (nf) {
+                cl->ix[cl->n++] = add_lit_as(pf, frag[f].s, frag[f].len, frag[f].ci, false);
+                continue;
+            }
+            for (size_t j = 0; j < set->n; j++) {
+                size_t ix = add_lit(pf, &set->lits[j]);
+                bool dup = false;
+                for (size_t m = 0; m < cl->n; m++)
+                    dup |= cl->ix[m] == ix;
+                if (!dup)
+                    cl->ix[cl->n++] = ix;
+            }
+            qsort(cl->ix, cl->n, sizeof(*cl->ix), cmp_size);
+        }
+    }
+
+    free(order);
+    free(score);
+    return a;
 }
 
 struct mw_prefilter *mw_prefilter_build(struct mw_rule *const *rules, size_t n)
 {
     struct mw_prefilter *pf = xcalloc(1, sizeof(*pf));
-    atomic_init(&pf->refs, 1);
-    struct mw_litcnf *cands = xcalloc(n ? n : 1, sizeof(*cands));
+    const struct mw_matcher *parts[MW_SEQ_MAX_STEPS + 2];
+    struct mw_litcnf *cnfs = NULL;
+    size_t ncnf = 0, *first = xcalloc(n + 1, sizeof(*first));
     bool *has = xcalloc(n ? n : 1, sizeof(*has));
 
+    atomic_init(&pf->refs, 1);
     (void)fold_table();     /* initialised here, before any thread reads it */
-    for (size_t r = 0; r < n; r++)
-        has[r] = rule_candidates(rules[r], &cands[r]);
+    /* every part's CNF, rule by rule (first[r] .. first[r + 1]) */
+    for (size_t r = 0; r < n; r++) {
+        int np = rule_parts(rules[r], parts);
+        first[r] = ncnf;
+        has[r] = true;
+        cnfs = xrealloc(cnfs, (ncnf + (size_t)np) * sizeof(*cnfs));
+        for (int i = 0; i < np; i++) {
+            memset(&cnfs[ncnf], 0, sizeof(cnfs[ncnf]));
+            mw_matcher_literals(parts[i], &cnfs[ncnf]);
+            has[r] &= cnfs[ncnf].n > 0;
+            ncnf++;
+        }
+    }
+    first[n] = ncnf;
+
     pf->active = true;
     pf->notes = xcalloc(n ? n : 1, sizeof(*pf->notes));
     pf->nnotes = n;
@@ -205,19 +394,9 @@ struct mw_prefilter *mw_prefilter_build(struct mw_rule *const *rules, size_t n)
         note->id = xstrdup(mw_rule_meta(rules[r])->id);
         if (!has[r]) {
             bool fn = false;
-            if (mw_rule_kind(rules[r]) == MW_RULE_QUERY) {
-                fn = mw_matcher_has_fn(mw_rule_where(rules[r]));
-            } else if (mw_rule_kind(rules[r]) == MW_RULE_SEQUENCE) {
-                const struct mw_seq_def *d = mw_rule_seq(rules[r]);
-                for (int i = 0; i < d->nsteps; i++)
-                    fn |= mw_matcher_has_fn(d->where[i]);
-                if (d->until_where)
-                    fn |= mw_matcher_has_fn(d->until_where);
-            } else {
-                const struct mw_window_def *w = mw_rule_window(rules[r]);
-                fn = mw_matcher_has_fn(w->where) ||
-                     (w->absent_where && mw_matcher_has_fn(w->absent_where));
-            }
+            int np = rule_parts(rules[r], parts);
+            for (int i = 0; i < np; i++)
+                fn |= mw_matcher_has_fn(parts[i]);
             note->none = true;
             note->text = xstrdup(fn ? "its Lua predicates give no literal"
                                     : "its matchers give no literal (not, numbers, "
@@ -230,25 +409,39 @@ struct mw_prefilter *mw_prefilter_build(struct mw_rule *const *rules, size_t n)
             pf->active = false;
             continue;
         }
-        size_t best = 0;
-        double best_score = -1e18;
-        for (size_t c = 0; c < cands[r].n; c++) {
-            const struct mw_litset *s = &cands[r].sets[c];
-            int minf = (int)n;
-            for (size_t k = 0; k < s->n; k++) {
-                int f = lit_freq(&s->lits[k], cands, n);
-                if (f < minf)
-                    minf = f;
+        size_t len = 0, cap = 0, used[MW_SEQ_MAX_STEPS + 2], nused = 0;
+        for (size_t p = first[r]; p < first[r + 1]; p++) {
+            struct alt a = make_alt(pf, &cnfs[p], cnfs, ncnf);
+            bool dup = false, dup_here = false;
+            size_t at = pf->nalts;
+            for (size_t k = 0; k < pf->nalts && !dup; k++)
+                if ((dup = alt_eq(&pf->alts[k], &a)))
+                    at = k;
+            for (size_t u = 0; u < nused; u++)
+                dup_here |= used[u] == at;
+            used[nused++] = at;
+            if (!dup_here) { /* each alternative said once per rule */
+                if (len > 0)
+                    append(&note->text, &len, &cap, "; or ", 5);
+                describe_alt(pf, &a, &note->text, &len, &cap);
             }
-            double score = mw_litset_score(s) + 10.0 * (minf > 9 ? 9 : minf);
-            if (score > best_score) {
-                best_score = score;
-                best = c;
+            if (dup) {
+                alt_free(&a);
+                continue;
+            }
+            pf->alts = xrealloc(pf->alts, (pf->nalts + 1) * sizeof(*pf->alts));
+            pf->alts[pf->nalts++] = a;
+            for (size_t k = 0; k < a.cl[0].n; k++) {
+                size_t ix = a.cl[0].ix[k];
+                bool in = false;
+                for (size_t g = 0; g < pf->ngate && !in; g++)
+                    in = pf->gate[g] == ix;
+                if (!in) {
+                    pf->gate = xrealloc(pf->gate, (pf->ngate + 1) * sizeof(*pf->gate));
+                    pf->gate[pf->ngate++] = ix;
+                }
             }
         }
-        for (size_t k = 0; k < cands[r].sets[best].n; k++)
-            add_lit(pf, &cands[r].sets[best].lits[k]);
-        note->text = describe_set(&cands[r].sets[best]);
     }
     if (!pf->active) {
         for (size_t i = 0; i < pf->nlits; i++)
@@ -256,10 +449,19 @@ struct mw_prefilter *mw_prefilter_build(struct mw_rule *const *rules, size_t n)
         free(pf->lits);
         pf->lits = NULL;
         pf->nlits = 0;
+        for (size_t i = 0; i < pf->nalts; i++)
+            alt_free(&pf->alts[i]);
+        free(pf->alts);
+        pf->alts = NULL;
+        pf->nalts = 0;
+        free(pf->gate);
+        pf->gate = NULL;
+        pf->ngate = 0;
     }
-    for (size_t r = 0; r < n; r++)
-        mw_litcnf_free(&cands[r]);
-    free(cands);
+    for (size_t p = 0; p < ncnf; p++)
+        mw_litcnf_free(&cnfs[p]);
+    free(cnfs);
+    free(first);
     free(has);
     return pf;
 }
@@ -278,6 +480,10 @@ void mw_prefilter_unref(struct mw_prefilter *pf)
     for (size_t i = 0; i < pf->nlits; i++)
         free(pf->lits[i].s);
     free(pf->lits);
+    for (size_t i = 0; i < pf->nalts; i++)
+        alt_free(&pf->alts[i]);
+    free(pf->alts);
+    free(pf->gate);
     for (size_t i = 0; i < pf->nnotes; i++) {
         free(pf->notes[i].id);
         free(pf->notes[i].text);
@@ -309,12 +515,13 @@ void mw_prefilter_describe(const struct mw_prefilter *pf, FILE *fp)
             fprintf(fp, "prefilter  %s  no literal: %s; every line is parsed while "
                         "it is loaded\n", pf->notes[i].id, pf->notes[i].text);
         else
-            fprintf(fp, "prefilter  %s  lines must contain one of: %s\n",
+            fprintf(fp, "prefilter  %s  lines must contain %s\n",
                     pf->notes[i].id, pf->notes[i].text);
     }
     if (pf->active)
-        fprintf(fp, "prefilter  on: %zu distinct literal(s); other lines are not parsed\n",
-                pf->nlits);
+        fprintf(fp, "prefilter  on: %zu distinct literal(s) in %zu alternative(s), "
+                    "%zu to gate on; other lines are not parsed\n",
+                pf->nlits, pf->nalts, pf->ngate);
     else if (pf->nnotes > 0)
         fprintf(fp, "prefilter  off: %s\n", pf->off_reason);
 }
@@ -336,22 +543,44 @@ static const unsigned char *fold_table(void)
     return t;
 }
 
-static bool ci_find(const char *hay, size_t hlen, const char *needle, size_t nlen)
+/* Case-insensitive search for a lowercased literal: find its anchor byte in
+ * either case (OR 0x20 folds a letter, 16 bytes at a time with SSE2), then
+ * compare the whole literal folded. */
+static bool ci_at(const unsigned char *h, const struct lit *l)
 {
     const unsigned char *f = fold_table();
+    for (size_t k = 0; k < l->len; k++)
+        if (f[h[k]] != (unsigned char)l->s[k])
+            return false;
+    return true;
+}
+
+static bool ci_find(const char *hay, size_t hlen, const struct lit *l)
+{
     const unsigned char *h = (const unsigned char *)hay;
-    const unsigned char *nd = (const unsigned char *)needle;
-    if (nlen > hlen)
+    unsigned char want = (unsigned char)l->s[l->anchor];
+    unsigned char bit = want >= 'a' && want <= 'z' ? 0x20 : 0;
+    size_t i, last;
+
+    if (l->len > hlen)
         return false;
-    for (size_t i = 0; i + nlen <= hlen; i++) {
-        if (f[h[i]] != nd[0])
-            continue;
-        size_t k = 1;
-        while (k < nlen && f[h[i + k]] == nd[k])
-            k++;
-        if (k == nlen)
-            return true;
+    i = l->anchor;
+    last = hlen - l->len + l->anchor; /* the last place the anchor can be */
+#ifdef __SSE2__
+    const __m128i vw = _mm_set1_epi8((char)want), vb = _mm_set1_epi8((char)bit);
+    for (; i + 16 <= last + 1; i += 16) {
+        __m128i v = _mm_or_si128(_mm_loadu_si128((const __m128i *)(const void *)(h + i)), vb);
+        unsigned m = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, vw));
+        while (m != 0) {
+            if (ci_at(h + i + (unsigned)__builtin_ctz(m) - l->anchor, l))
+                return true;
+            m &= m - 1;
+        }
     }
+#endif
+    for (; i <= last; i++)
+        if ((h[i] | bit) == want && ci_at(h + i - l->anchor, l))
+            return true;
     return false;
 }
 
@@ -375,31 +604,106 @@ static bool cs_find(const char *hay, size_t hlen, const struct lit *l)
     return false;
 }
 
-/* Does the line hold a \u escape? Escaped backslashes (\\u) are not one. */
+/* line[i] is a backslash followed by 'u': is it an escape's first byte (an
+ * even run of backslashes before it) rather than the second of "\\"? */
+static bool escape_starts_at(const char *line, size_t i)
+{
+    size_t j = i;
+    while (j > 0 && line[j - 1] == '\\')
+        j--;
+    return (i - j) % 2 == 0;
+}
+
+/* Does the line hold a \u escape? Escaped backslashes (\\u) are not one.
+ * Lines with escaped JSON inside (a Kubernetes audit record in a "log"
+ * field) hold hundreds of backslashes; one memchr per backslash made this
+ * the top of a prefiltered profile, so SSE2 finds backslash-u pairs 16 bytes
+ * at a time. */
 static bool has_u_escape(const char *line, size_t len)
 {
-    const char *p = line, *end = line + len;
-    while (p < end && (p = memchr(p, '\\', (size_t)(end - p))) != NULL) {
-        if (p + 1 < end && p[1] == 'u')
-            return true;
-        p += 2;
+    size_t i = 0;
+#ifdef __SSE2__
+    const __m128i bs = _mm_set1_epi8('\\'), u = _mm_set1_epi8('u');
+    for (; i + 17 <= len; i += 16) {
+        __m128i a = _mm_loadu_si128((const __m128i *)(const void *)(line + i));
+        __m128i b = _mm_loadu_si128((const __m128i *)(const void *)(line + i + 1));
+        unsigned m = (unsigned)_mm_movemask_epi8(
+            _mm_and_si128(_mm_cmpeq_epi8(a, bs), _mm_cmpeq_epi8(b, u)));
+        while (m != 0) {
+            if (escape_starts_at(line, i + (unsigned)__builtin_ctz(m)))
+                return true;
+            m &= m - 1;
+        }
     }
+#endif
+    for (; i + 1 < len; i++)
+        if (line[i] == '\\' && line[i + 1] == 'u' && escape_starts_at(line, i))
+            return true;
     return false;
+}
+
+/* One line's test: which literals were looked for, and found. */
+#define MEMO 256        /* literals remembered per line (more are searched again) */
+#define MAX_SEARCHES 24 /* past this many searches a line is parsed: cheaper */
+
+struct scan {
+    const struct mw_prefilter *pf;
+    const char *line;
+    size_t len;
+    bool backslash;
+    int searches;
+    unsigned char memo[MEMO]; /* 0 not looked for, 1 found, 2 not found */
+};
+
+static bool present(struct scan *sc, size_t i)
+{
+    const struct lit *l = &sc->pf->lits[i];
+    bool found;
+    if (l->esc && sc->backslash)
+        return true;    /* an escape may spell one of its bytes */
+    if (i < MEMO && sc->memo[i] != 0)
+        return sc->memo[i] == 1;
+    sc->searches++;
+    found = l->ci ? ci_find(sc->line, sc->len, l) : cs_find(sc->line, sc->len, l);
+    if (i < MEMO)
+        sc->memo[i] = found ? 1 : 2;
+    return found;
 }
 
 bool mw_prefilter_pass(const struct mw_prefilter *pf, const char *line, size_t len)
 {
+    struct scan sc;
+    bool gate = false;
+
     if (pf == NULL || !pf->active)
         return true;
-    if (memchr(line, '\\', len) != NULL) {
-        /* an escape could hide a literal: \uXXXX can spell any byte, and
-         * \" \\ \/ \b... can spell the escapable ones */
-        if (pf->backslash_passes || has_u_escape(line, len))
-            return true;
-    }
-    for (size_t i = 0; i < pf->nlits; i++) {
-        const struct lit *l = &pf->lits[i];
-        if (l->ci ? ci_find(line, len, l->s, l->len) : cs_find(line, len, l))
+    sc.pf = pf;
+    sc.line = line;
+    sc.len = len;
+    sc.searches = 0;
+    sc.backslash = memchr(line, '\\', len) != NULL;
+    /* \uXXXX can spell any byte of any literal */
+    if (sc.backslash && has_u_escape(line, len))
+        return true;
+    memset(sc.memo, 0, pf->nlits < MEMO ? pf->nlits : MEMO);
+    /* the gate: most lines hold none of the gate clauses' literals */
+    for (size_t g = 0; g < pf->ngate && !gate; g++)
+        gate = present(&sc, pf->gate[g]);
+    if (!gate)
+        return false;
+    /* then a line must satisfy every clause of some alternative */
+    for (size_t a = 0; a < pf->nalts; a++) {
+        const struct alt *al = &pf->alts[a];
+        bool ok = true;
+        for (size_t c = 0; c < al->n && ok; c++) {
+            bool any = false;
+            if (sc.searches > MAX_SEARCHES)
+                return true;
+            for (size_t k = 0; k < al->cl[c].n && !any; k++)
+                any = present(&sc, al->cl[c].ix[k]);
+            ok = any;
+        }
+        if (ok)
             return true;
     }
     return false;

@@ -31,6 +31,7 @@
 #include "mw_log.h"
 #include "mw_mem.h"
 #include "mw_metrics.h"
+#include "mw_pool.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -66,25 +67,26 @@ struct lres {
     size_t off, len;            /* the line in its batch buffer */
 };
 
-enum job {
-    JOB_PARSE,
-    JOB_CLEANUP,
+enum bstate {
+    B_IDLE,         /* being filled, or on a free list */
+    B_QUEUED,       /* waiting to be parsed */
+    B_PARSING,
+    B_DONE,         /* parsed, being consumed */
 };
 
 struct src;
 
 /* A run of framed lines of one input, parsed by a worker thread. */
 struct batch {
-    struct batch *next;         /* worker queue or free list link */
+    struct batch *next;         /* parse queue, cleanup queue or free list link */
     struct src *src;            /* borrowed: the source it belongs to */
     const char *input;          /* borrowed: its name */
-    enum job job;
-    int owner;                  /* the worker that parses and frees it */
+    enum bstate state;          /* under the pool mutex */
+    int parser;                 /* the worker that parsed it, or RULE_THREAD */
     char *buf;                  /* owned: the lines' bytes */
     size_t used, cap;
     struct lres *res;           /* owned */
     size_t n, cap_res, pos;     /* pos: next result to consume */
-    bool done;                  /* parsed (under the pool mutex) */
 };
 
 #define MAX_DEPTH 64
@@ -129,6 +131,8 @@ struct run {
     size_t ts_keylen;
     struct pool *pool;          /* owned, NULL with one thread */
     int depth;                  /* batches in flight per input */
+    mw_time_t wall;             /* the wall clock at the last future check */
+    unsigned wall_uses;         /* checks answered from it since */
 };
 
 static mw_time_t wall_now(void)
@@ -136,6 +140,21 @@ static mw_time_t wall_now(void)
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (mw_time_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Is ts more than --max-future ahead of the wall clock? The clock is read
+ * again only when the answer from the last reading would be yes, and every
+ * 1024 lines (so a clock stepped back is noticed): a clock_gettime per line
+ * was a visible share of a prefiltered run. */
+static bool is_future(struct run *r, mw_time_t ts)
+{
+    if (r->o->max_future < 0)
+        return false;
+    if (ts <= r->wall + r->o->max_future && ++r->wall_uses < 1024)
+        return false;
+    r->wall = wall_now();
+    r->wall_uses = 0;
+    return ts > r->wall + r->o->max_future;
 }
 
 static volatile sig_atomic_t stop_signal;   /* SIGINT or SIGTERM received */
@@ -265,7 +284,7 @@ static void take(struct run *r, struct src *s, struct lres *res, const char *lin
     case L_SKIP: {
         mw_time_t ts = res->kind == L_EVENT ? res->ev->ts : res->ts;
         st->lines++;
-        if (r->o->max_future >= 0 && ts > wall_now() + r->o->max_future) {
+        if (is_future(r, ts)) {
             char buf[160], when[MW_TIME_FORMAT_SIZE];
             mw_time_format(ts, when, sizeof(when));
             snprintf(buf, sizeof(buf), "event time %s is more than "
@@ -368,26 +387,98 @@ static int refill(struct run *r, struct src *s)
 /* ---------------------------------------------------------------------- */
 /* parser threads                                                          */
 
-/* Each batch is parsed by one worker and later handed back to that same
- * worker to free its events, so memory returns to the arena (and cache) it
- * came from: freeing jansson trees on another thread costs more than the
- * parse saves. Events that windows still hold after dispatch are released
- * by the rule thread as usual. */
+/* --threads N: N threads parse, the rule thread and N-1 workers. Batches to
+ * parse wait in one queue that every worker serves; the rule thread takes
+ * the batch it needs next itself when no worker has started it, and parses
+ * queued batches of any input while it waits for one a worker is parsing.
+ * So on N cores there are N busy threads, not N+1 (a sleeping rule thread
+ * woken for every batch, and threads pushed off their cores, cost more than
+ * the work they shared).
+ *
+ * A batch parsed by a worker is handed back to that worker to free its
+ * events, so the blocks return to that thread's allocator cache (mw_pool)
+ * while still in its CPU cache; one the rule thread parsed it frees itself.
+ * Events that windows still hold after dispatch are released by the rule
+ * thread as usual. */
+#define RULE_THREAD (-1)
+
 struct worker {
     pthread_t th;
-    pthread_cond_t work;        /* its queue got a job, or stop */
-    struct batch *head, *tail;  /* its queue */
+    struct batch *head, *tail;  /* its batches to free */
     struct pool *p;
+    int id;
 };
 
 struct pool {
-    pthread_mutex_t mu;         /* guards queues, done flags, free lists */
+    pthread_mutex_t mu;         /* guards the queues, states, free lists */
+    pthread_cond_t work;        /* a job was queued, or stop */
     pthread_cond_t done;        /* a batch was parsed or freed */
+    struct batch *phead, *ptail;/* batches to parse, oldest first */
     struct worker *w;           /* owned */
-    int nthreads, next;
+    int nthreads;
     bool stop;
     const struct run *r;
 };
+
+/* Parses a batch's lines (any thread, without the mutex). */
+static void parse_batch(struct pool *p, struct batch *b)
+{
+    /* this job's prefilter: the current one, kept alive by our reference if
+     * a reload swaps it meanwhile */
+    pthread_mutex_lock(&p->mu);
+    struct mw_prefilter *pf = mw_prefilter_ref(p->r->pf);
+    struct pctx c = {pf, p->r->ts_key, p->r->ts_keylen, p->r->ts_path};
+    pthread_mutex_unlock(&p->mu);
+    for (size_t i = 0; i < b->n; i++) {
+        struct lres *res = &b->res[i];
+        struct mw_error err;
+        if (res->kind == L_TOO_LONG)
+            continue;
+        process_line(&c, b->input, b->buf + res->off, res->len, res, &err);
+        if (res->kind == L_REJECT)
+            res->msg = xstrdup(err.msg);
+    }
+    mw_prefilter_unref(pf);
+}
+
+/* Unlinks and returns the oldest batch waiting to be parsed, or NULL.
+ * With the mutex held. */
+static struct batch *take_job(struct pool *p)
+{
+    struct batch *b = p->phead;
+    if (b != NULL) {
+        p->phead = b->next;
+        if (p->phead == NULL)
+            p->ptail = NULL;
+        b->next = NULL;
+        b->state = B_PARSING;
+    }
+    return b;
+}
+
+/* Unlinks a given waiting batch (the rule thread needs it now). With the
+ * mutex held. */
+static void unlink_job(struct pool *p, struct batch *want)
+{
+    struct batch **pp = &p->phead, *prev = NULL;
+    while (*pp != want) {
+        prev = *pp;
+        pp = &(*pp)->next;
+    }
+    *pp = want->next;
+    if (p->ptail == want)
+        p->ptail = prev;
+    want->next = NULL;
+    want->state = B_PARSING;
+}
+
+static void free_events(struct batch *b)
+{
+    for (size_t i = 0; i < b->n; i++) {
+        mw_event_unref(b->res[i].ev);
+        b->res[i].ev = NULL;
+    }
+}
 
 static void *worker_main(void *arg)
 {
@@ -395,66 +486,50 @@ static void *worker_main(void *arg)
     struct pool *p = w->p;
     pthread_mutex_lock(&p->mu);
     for (;;) {
-        while (w->head == NULL && !p->stop)
-            pthread_cond_wait(&w->work, &p->mu);
-        if (w->head == NULL)
-            break;
-        struct batch *b = w->head;
-        w->head = b->next;
-        if (w->head == NULL)
-            w->tail = NULL;
-        pthread_mutex_unlock(&p->mu);
-
-        if (b->job == JOB_PARSE) {
-            /* this job's prefilter: the current one, kept alive by our
-             * reference if a reload swaps it meanwhile */
-            pthread_mutex_lock(&p->mu);
-            struct mw_prefilter *pf = mw_prefilter_ref(p->r->pf);
-            struct pctx c = {pf, p->r->ts_key, p->r->ts_keylen, p->r->ts_path};
+        struct batch *b;
+        if (w->head != NULL) {
+            /* first free: it returns memory this thread will parse into */
+            b = w->head;
+            w->head = b->next;
+            if (w->head == NULL)
+                w->tail = NULL;
             pthread_mutex_unlock(&p->mu);
-            for (size_t i = 0; i < b->n; i++) {
-                struct lres *res = &b->res[i];
-                struct mw_error err;
-                if (res->kind == L_TOO_LONG)
-                    continue;
-                process_line(&c, b->input, b->buf + res->off, res->len, res, &err);
-                if (res->kind == L_REJECT)
-                    res->msg = xstrdup(err.msg);
-            }
-            mw_prefilter_unref(pf);
-        } else {
-            /* the rule thread handed back only events nothing else holds */
-            for (size_t i = 0; i < b->n; i++) {
-                mw_event_unref(b->res[i].ev);
-                b->res[i].ev = NULL;
-            }
-        }
-
-        pthread_mutex_lock(&p->mu);
-        if (b->job == JOB_PARSE) {
-            b->done = true;
-        } else {
+            free_events(b); /* only events nothing else holds */
+            pthread_mutex_lock(&p->mu);
             b->next = b->src->free_list;
             b->src->free_list = b;
+            pthread_cond_broadcast(&p->done);
+        } else if ((b = take_job(p)) != NULL) {
+            b->parser = w->id;
+            pthread_mutex_unlock(&p->mu);
+            parse_batch(p, b);
+            pthread_mutex_lock(&p->mu);
+            b->state = B_DONE;
+            pthread_cond_broadcast(&p->done);
+        } else if (p->stop) {
+            break;
+        } else {
+            pthread_cond_wait(&p->work, &p->mu);
         }
-        pthread_cond_broadcast(&p->done);
     }
     pthread_mutex_unlock(&p->mu);
+    mw_pool_thread_flush(); /* this thread's cached jansson blocks, for reuse */
     return NULL;
 }
 
+/* n: the number of parsing threads, the rule thread included. */
 static struct pool *pool_new(const struct run *r, int n)
 {
     struct pool *p = xcalloc(1, sizeof(*p));
     p->r = r;
     pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->work, NULL);
     pthread_cond_init(&p->done, NULL);
     p->w = xcalloc((size_t)n, sizeof(*p->w));
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; i < n - 1; i++) {
         p->w[i].p = p;
-        pthread_cond_init(&p->w[i].work, NULL);
+        p->w[i].id = i;
         if (pthread_create(&p->w[i].th, NULL, worker_main, &p->w[i]) != 0) {
-            pthread_cond_destroy(&p->w[i].work);
             mw_log_warn("cannot start parser thread %d; going on with %d", i + 1, i);
             break;
         }
@@ -462,6 +537,7 @@ static struct pool *pool_new(const struct run *r, int n)
     }
     if (p->nthreads == 0) {
         free(p->w);
+        pthread_cond_destroy(&p->work);
         pthread_cond_destroy(&p->done);
         pthread_mutex_destroy(&p->mu);
         free(p);
@@ -470,43 +546,59 @@ static struct pool *pool_new(const struct run *r, int n)
     return p;
 }
 
-/* Stops the workers after they have drained their queues. */
+/* Stops the workers after they have drained the queues. */
 static void pool_free(struct pool *p)
 {
     if (p == NULL)
         return;
     pthread_mutex_lock(&p->mu);
     p->stop = true;
-    for (int i = 0; i < p->nthreads; i++)
-        pthread_cond_signal(&p->w[i].work);
+    pthread_cond_broadcast(&p->work);
     pthread_mutex_unlock(&p->mu);
-    for (int i = 0; i < p->nthreads; i++) {
+    for (int i = 0; i < p->nthreads; i++)
         pthread_join(p->w[i].th, NULL);
-        pthread_cond_destroy(&p->w[i].work);
-    }
+    pthread_cond_destroy(&p->work);
     pthread_cond_destroy(&p->done);
     pthread_mutex_destroy(&p->mu);
     free(p->w);
     free(p);
 }
 
-static void submit(struct pool *p, struct batch *b, enum job job)
+static void submit_parse(struct pool *p, struct batch *b)
 {
     pthread_mutex_lock(&p->mu);
-    if (job == JOB_PARSE) {
-        b->owner = p->next;
-        p->next = (p->next + 1) % p->nthreads;
-        b->done = false;
-    }
-    b->job = job;
+    b->state = B_QUEUED;
+    b->parser = RULE_THREAD;
     b->next = NULL;
-    struct worker *w = &p->w[b->owner];
-    if (w->tail)
-        w->tail->next = b;
+    if (p->ptail)
+        p->ptail->next = b;
     else
-        w->head = b;
-    w->tail = b;
-    pthread_cond_signal(&w->work);
+        p->phead = b;
+    p->ptail = b;
+    pthread_cond_signal(&p->work);
+    pthread_mutex_unlock(&p->mu);
+}
+
+/* The rule thread needs batch b parsed: parse it here if no worker has
+ * started it; while a worker has, parse other waiting batches, then wait. */
+static void await_batch(struct pool *p, struct batch *b)
+{
+    pthread_mutex_lock(&p->mu);
+    while (b->state != B_DONE) {
+        struct batch *j;
+        if (b->state == B_QUEUED) {
+            unlink_job(p, b);
+            j = b;
+        } else if ((j = take_job(p)) == NULL) {
+            pthread_cond_wait(&p->done, &p->mu);
+            continue;
+        }
+        j->parser = RULE_THREAD;
+        pthread_mutex_unlock(&p->mu);
+        parse_batch(p, j);
+        pthread_mutex_lock(&p->mu);
+        j->state = B_DONE;
+    }
     pthread_mutex_unlock(&p->mu);
 }
 
@@ -620,12 +712,13 @@ static void pump(struct run *r, struct src *s)
         }
         s->q[(s->qhead + s->qlen) % MAX_DEPTH] = b;
         s->qlen++;
-        submit(r->pool, b, JOB_PARSE);
+        submit_parse(r->pool, b);
     }
 }
 
 /* The front batch is consumed and its last head dispatched: release what
- * windows hold, hand the rest back to its worker to free. */
+ * windows hold, free the rest here (the rule thread parsed it) or hand it
+ * back to the worker that did. */
 static void retire(struct run *r, struct src *s)
 {
     struct batch *b = s->q[s->qhead];
@@ -638,7 +731,24 @@ static void retire(struct run *r, struct src *s)
     }
     s->qhead = (s->qhead + 1) % MAX_DEPTH;
     s->qlen--;
-    submit(r->pool, b, JOB_CLEANUP);
+    if (b->parser == RULE_THREAD)
+        free_events(b);
+    pthread_mutex_lock(&r->pool->mu);
+    b->state = B_IDLE;
+    b->next = NULL;
+    if (b->parser == RULE_THREAD) {
+        b->next = s->free_list;
+        s->free_list = b;
+    } else {
+        struct worker *w = &r->pool->w[b->parser];
+        if (w->tail)
+            w->tail->next = b;
+        else
+            w->head = b;
+        w->tail = b;
+        pthread_cond_broadcast(&r->pool->work);
+    }
+    pthread_mutex_unlock(&r->pool->mu);
 }
 
 /* Threaded refill: consume the source's batches in order. Called when the
@@ -656,10 +766,7 @@ static int refill_threaded(struct run *r, struct src *s)
             break;      /* else follow mode: nothing yet (s->waiting) */
         }
         struct batch *b = s->q[s->qhead];
-        pthread_mutex_lock(&r->pool->mu);
-        while (!b->done)
-            pthread_cond_wait(&r->pool->done, &r->pool->mu);
-        pthread_mutex_unlock(&r->pool->mu);
+        await_batch(r->pool, b);
         while (b->pos < b->n && !has_head(s)) {
             struct lres *res = &b->res[b->pos++];
             struct mw_event *ev = res->ev;
@@ -718,7 +825,8 @@ static void dispatch_head(struct run *r, struct mw_engine *e, struct src *s,
             mw_input_stats(s->in)->reordered++;
         if (!r->started || ts > r->now) {
             r->now = ts;
-            r->now_mono = mono_ms();
+            if (r->o->follow)
+                r->now_mono = mono_ms(); /* only follow mode reads it */
         }
         r->started = true;
         mw_engine_advance(e, ts);
@@ -734,7 +842,8 @@ static void dispatch_head(struct run *r, struct mw_engine *e, struct src *s,
             mw_input_stats(s->in)->reordered++;
         if (!r->started || ev->ts > r->now) {
             r->now = ev->ts;
-            r->now_mono = mono_ms();
+            if (r->o->follow)
+                r->now_mono = mono_ms(); /* only follow mode reads it */
         }
         r->started = true;
         mw_engine_dispatch(e, ev);

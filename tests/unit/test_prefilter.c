@@ -167,6 +167,12 @@ static bool pass(const struct mw_prefilter *pf, const char *line)
     return mw_prefilter_pass(pf, line, strlen(line));
 }
 
+/* the Arc rule's two steps, as one line each would need them */
+#define SIGNIN "{\"event\":{\"dataset\":\"azure.signinlogs\",\"category\":[\"authentication\"]}," \
+               "\"azure\":{\"signinlogs\":{\"category\":\"ServicePrincipalSignInLogs\"}}}"
+#define LISTING "{\"event\":{\"dataset\":\"azure.activitylogs\",\"outcome\":\"success\"}," \
+    "\"op\":\"MICROSOFT.KUBERNETES/CONNECTEDCLUSTERS/LISTCLUSTERUSERCREDENTIAL/ACTION\"}"
+
 static void test_pass_arc(void **state)
 {
     (void)state;
@@ -174,12 +180,28 @@ static void test_pass_arc(void **state)
     struct mw_prefilter *pf = build(files, 1);
     assert_true(mw_prefilter_active(pf));
     assert_null(mw_prefilter_off_reason(pf));
-    assert_true(pass(pf, "{\"x\":\"ServicePrincipalSignInLogs\"}"));
-    assert_true(pass(pf, "{\"event\":{\"dataset\":\"azure.activitylogs\"}}"));
+    assert_true(pass(pf, SIGNIN));
+    assert_true(pass(pf, LISTING));
+    /* the operation name may be written in any case, its "/" as "\/" */
+    assert_true(pass(pf, "{\"event\":{\"dataset\":\"azure.activitylogs\",\"outcome\":\"Success\"},"
+                         "\"op\":\"Microsoft.Kubernetes\\/connectedClusters\\/"
+                         "listClusterUserCredential\\/action\"}"));
+    /* every literal of a step is needed: one alone is not enough */
+    assert_false(pass(pf, "{\"x\":\"ServicePrincipalSignInLogs\"}"));
+    assert_false(pass(pf, "{\"event\":{\"dataset\":\"azure.activitylogs\"}}"));
+    /* an activity record of another operation: in the data set, but no step
+     * can match it */
+    assert_false(pass(pf, "{\"event\":{\"dataset\":\"azure.activitylogs\",\"outcome\":\"success\"},"
+                          "\"op\":\"MICROSOFT.KUBERNETES/CONNECTEDCLUSTERS/WRITE\"}"));
+    /* nor the sign-in of a user */
+    assert_false(pass(pf, "{\"event\":{\"dataset\":\"azure.signinlogs\",\"category\":"
+                          "[\"authentication\"]},\"azure\":{\"signinlogs\":{\"category\":"
+                          "\"NonInteractiveUserSignInLogs\"}}}"));
     assert_false(pass(pf, "{\"event\":{\"dataset\":\"azure.auditlogs\"}}"));
     /* case matters for eq literals */
-    assert_false(pass(pf, "{\"event\":{\"dataset\":\"AZURE.ACTIVITYLOGS\"}}"));
-    /* a \u escape could spell the literal: parse */
+    assert_false(pass(pf, "{\"event\":{\"dataset\":\"AZURE.SIGNINLOGS\",\"category\":"
+                          "[\"authentication\"]},\"c\":\"ServicePrincipalSignInLogs\"}"));
+    /* a \u escape could spell a literal: parse */
     assert_true(pass(pf, "{\"event\":{\"dataset\":\"\\u0061zure.activitylogs\"}}"));
     /* an escaped backslash before a u is not a \u escape */
     assert_false(pass(pf, "{\"p\":\"C:\\\\users\",\"d\":\"azure.auditlogs\"}"));
@@ -199,11 +221,36 @@ static void test_pass_ci_slash(void **state)
     assert_true(mw_prefilter_active(pf));
     assert_true(pass(pf, "{\"op\":\"MICROSOFT.COMPUTE/VIRTUALMACHINES/RUNCOMMAND/ACTION\"}"));
     assert_true(pass(pf, "{\"op\":\"Microsoft.Compute/virtualMachines/runCommand/action\"}"));
-    assert_false(pass(pf, "{\"op\":\"Microsoft.Compute/virtualMachines/write\"}"));
+    assert_true(pass(pf, "{\"op\":\"microsoft.compute\\/virtualmachines\\/runcommand\\/action\"}"));
+    /* one literal of an `any` with others is searched by its longest run
+     * without escapable bytes: sound, not exact (the parse decides) */
+    assert_true(pass(pf, "{\"op\":\"Microsoft.Compute/virtualMachines/write\"}"));
+    assert_false(pass(pf, "{\"op\":\"Microsoft.Network/networkSecurityGroups/write\"}"));
     assert_true(pass(pf, "{\"log\":\"run/secret\"}"));
-    /* the slash literal may be written "\/": any backslash passes */
     assert_true(pass(pf, "{\"log\":\"run\\/secret\"}"));
-    assert_true(pass(pf, "{\"log\":\"C:\\\\temp\"}"));
+    /* a backslash alone no longer lets a line through: both literals have
+     * escape-free runs to look for */
+    assert_false(pass(pf, "{\"log\":\"C:\\\\temp\"}"));
+    mw_prefilter_free(pf);
+}
+
+/* A literal too short to split ("/me") counts as present on any line with
+ * a backslash; a lone literal with escapable bytes needs all its runs. */
+static void test_pass_escapable_parts(void **state)
+{
+    (void)state;
+    static const char *const files[] = {"tests/fixtures/prefilter/escapable_parts.lua"};
+    struct mw_prefilter *pf = build(files, 1);
+    assert_true(mw_prefilter_active(pf));
+    /* step 1: eq "azure.activitylogs" and eq op "MICROSOFT.AUTHORIZATION/ROLEASSIGNMENTS/WRITE" */
+    assert_true(pass(pf, "{\"d\":\"azure.activitylogs\",\"op\":"
+                         "\"MICROSOFT.AUTHORIZATION/ROLEASSIGNMENTS/WRITE\"}"));
+    assert_false(pass(pf, "{\"d\":\"azure.activitylogs\",\"op\":"
+                          "\"MICROSOFT.AUTHORIZATION/ROLEASSIGNMENTS/DELETE\"}"));
+    /* step 2: eq "azure.graphactivitylogs" and path any of "/me", "/users" */
+    assert_true(pass(pf, "{\"d\":\"azure.graphactivitylogs\",\"p\":\"/users\"}"));
+    assert_false(pass(pf, "{\"d\":\"azure.graphactivitylogs\",\"p\":\"/groups\"}"));
+    assert_true(pass(pf, "{\"d\":\"azure.graphactivitylogs\",\"p\":\"\\/groups\"}"));
     mw_prefilter_free(pf);
 }
 
@@ -269,6 +316,7 @@ int main(void)
         cmocka_unit_test(test_scores),
         cmocka_unit_test(test_pass_arc),
         cmocka_unit_test(test_pass_ci_slash),
+        cmocka_unit_test(test_pass_escapable_parts),
         cmocka_unit_test(test_off_for_lua_only),
         cmocka_unit_test(test_scan_ts),
     };
