@@ -14,14 +14,14 @@
 # (and the 50-rule runs against each other): a fast wrong answer fails.
 # Prints a table and one JSON object (also in build/bench/results.json).
 #
-# Knobs: BENCH_REL_EVENTS (40000), BENCH_MIX_EVENTS (100000), BENCH_RUNS (3),
+# Knobs: BENCH_REL_EVENTS (40000), BENCH_MIX_EVENTS (100000), BENCH_RUNS (5),
 # BENCH_CHAINS (24).
 set -u
 cd "$(dirname "$0")/.."
 
 REL_EVENTS=${BENCH_REL_EVENTS:-40000}
 MIX_EVENTS=${BENCH_MIX_EVENTS:-100000}
-RUNS=${BENCH_RUNS:-3}
+RUNS=${BENCH_RUNS:-5}
 CHAINS=${BENCH_CHAINS:-24}
 B=build/bench
 D=$B/data
@@ -150,7 +150,7 @@ json=$(jq -n --argjson m "$medians" \
       all_relevant_vs_parse: {value: ratio($prel; $m["rel.arc_nopf_t1"].wall_s), target: 0.85,
         what: "parse loop time / moonwatch time, Arc rule, prefilter off, 1 thread, all-relevant corpus"},
       all_relevant_vs_parse_on_pool: {value: ratio($m["rel.parse_pool"].wall_s; $m["rel.arc_nopf_t1"].wall_s),
-        what: "the same against a parse loop on moonwatch's allocator (mw_pool): moonwatch's own cost beyond parsing"},
+        what: "the same against a parse loop on the moonwatch allocator (mw_pool): the cost of moonwatch beyond parsing"},
       all_relevant_prefilter_vs_parse: {value: ratio($prel; $m["rel.arc_pf_t1"].wall_s),
         what: "the same with the prefilter on (it skips the events no step can match)"},
       mix_2pct_vs_parse: {value: ratio($pmix; $m["mix.arc_pf_t1"].wall_s), target: 20,

@@ -6,6 +6,7 @@
 #include "mw_cmd.h"
 #include "mw_engine.h"
 #include "mw_health.h"
+#include "mw_curl.h"
 #include "mw_pool.h"
 #include "mw_input.h"
 #include "mw_log.h"
@@ -15,7 +16,6 @@
 #include "mw_run.h"
 #include "mw_shape.h"
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -522,7 +522,6 @@ int main(int argc, char **argv)
         return 0;
     }
     mw_pool_install(); /* before any jansson value exists */
-    curl_global_init(CURL_GLOBAL_DEFAULT);
     if (strcmp(cmd, "run") == 0)
         rc = cmd_run(argc - 1, argv + 1);
     else if (strcmp(cmd, "check") == 0)
@@ -542,7 +541,7 @@ int main(int argc, char **argv)
         fputs(usage_main, stderr);
         rc = 2;
     }
-    curl_global_cleanup();
+    mw_curl_shutdown(); /* if an HTTP output loaded libcurl */
     mw_pool_shutdown();
     return rc;
 }

@@ -17,12 +17,12 @@
  * network. The sender owns the curl easy handle (reused for every request).
  */
 #include "mw_output.h"
+#include "mw_curl.h"
 #include "mw_health.h"
 #include "mw_log.h"
 #include "mw_sha256.h"
 #include "mw_time.h"
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -123,6 +123,10 @@ static void abs_time(mw_time_t mono_deadline, struct timespec *out)
     out->tv_sec = (time_t)(mono_deadline / 1000000);
     out->tv_nsec = (long)(mono_deadline % 1000000) * 1000;
 }
+
+/* libcurl, through the table mw_curl loads with the first HTTP output
+ * (before its sender thread starts; read-only afterwards) */
+static const struct mw_curl_api *C;
 
 struct mw_output *mw_output_new(void)
 {
@@ -281,7 +285,7 @@ static int add_env_header(struct http *h, const char *name, const char *var,
     len = strlen(name) + strlen(prefix) + strlen(val) + 4;
     line = xmalloc(len);
     snprintf(line, len, "%s: %s%s", name, prefix, val);
-    h->headers = curl_slist_append(h->headers, line);
+    h->headers = C->slist_append(h->headers, line);
     free(line);
     return 0;
 }
@@ -313,8 +317,8 @@ static void http_free(struct http *h)
         free(h->ring[(h->head + i) % h->qcap].line);
     free(h->ring);
     if (h->curl)
-        curl_easy_cleanup(h->curl);
-    curl_slist_free_all(h->headers);
+        C->easy_cleanup(h->curl);
+    C->slist_free_all(h->headers);
     if (h->spool_w)
         fclose(h->spool_w);
     if (h->spool_r)
@@ -384,11 +388,16 @@ static void *sender(void *arg);
 static struct http *http_new(enum sink_type type, const char *rest,
                              const char *spool_dir, struct mw_error *err)
 {
-    struct http *h = xcalloc(1, sizeof(*h));
-    char *copy = xstrdup(rest), *save = NULL, *tok;
-    char *url = strtok_r(copy, ",", &save);
+    struct http *h;
+    char *copy, *save = NULL, *tok, *url;
     bool bad = false;
     pthread_condattr_t ca;
+
+    if ((C = mw_curl(err)) == NULL)
+        return NULL;
+    h = xcalloc(1, sizeof(*h));
+    copy = xstrdup(rest);
+    url = strtok_r(copy, ",", &save);
 
     h->batch = type == SINK_ES ? 500 : 1;
     h->linger = 1000000;
@@ -426,7 +435,7 @@ static struct http *http_new(enum sink_type type, const char *rest,
         h->url = xstrdup(url);
         name_from(h, "webhook", h->url);
     }
-    h->headers = curl_slist_append(h->headers, "Expect:");
+    h->headers = C->slist_append(h->headers, "Expect:");
     while ((tok = strtok_r(NULL, ",", &save)) != NULL) {
         char *eq = strchr(tok, '=');
         const char *k = tok, *v = eq ? eq + 1 : "";
@@ -479,7 +488,7 @@ static struct http *http_new(enum sink_type type, const char *rest,
             goto fail;
         }
     }
-    h->headers = curl_slist_append(h->headers, type == SINK_ES || h->batch > 1
+    h->headers = C->slist_append(h->headers, type == SINK_ES || h->batch > 1
                                                    ? "Content-Type: application/x-ndjson"
                                                    : "Content-Type: application/json");
     if (h->cacert && access(h->cacert, R_OK) != 0) {
@@ -501,7 +510,7 @@ static struct http *http_new(enum sink_type type, const char *rest,
     if (spool_open(h, spool_dir, err) < 0)
         goto fail;
     h->ring = xcalloc(h->qcap, sizeof(*h->ring));
-    h->curl = curl_easy_init();
+    h->curl = C->easy_init();
     if (h->curl == NULL) {
         mw_error_set(err, "output %s: cannot create a curl handle", h->url);
         goto fail;
@@ -580,38 +589,38 @@ static long post(struct http *h, const char *body, size_t len, mw_time_t *retry_
     if (h->resp)
         h->resp[0] = '\0';
     h->errbuf[0] = '\0';
-    curl_easy_reset(c);
-    curl_easy_setopt(c, CURLOPT_URL, h->url);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, h->errbuf);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, h->connect_timeout_ms);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, h->timeout_ms);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h->headers);
-    curl_easy_setopt(c, CURLOPT_POST, 1L);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, h);
-    curl_easy_setopt(c, CURLOPT_USERAGENT, "moonwatch/0.1");
-    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, h->insecure ? 0L : 1L);
-    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, h->insecure ? 0L : 2L);
+    C->easy_reset(c);
+    C->easy_setopt(c, CURLOPT_URL, h->url);
+    C->easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    C->easy_setopt(c, CURLOPT_ERRORBUFFER, h->errbuf);
+    C->easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, h->connect_timeout_ms);
+    C->easy_setopt(c, CURLOPT_TIMEOUT_MS, h->timeout_ms);
+    C->easy_setopt(c, CURLOPT_HTTPHEADER, h->headers);
+    C->easy_setopt(c, CURLOPT_POST, 1L);
+    C->easy_setopt(c, CURLOPT_POSTFIELDS, body);
+    C->easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+    C->easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    C->easy_setopt(c, CURLOPT_WRITEDATA, h);
+    C->easy_setopt(c, CURLOPT_USERAGENT, "moonwatch/0.1");
+    C->easy_setopt(c, CURLOPT_SSL_VERIFYPEER, h->insecure ? 0L : 1L);
+    C->easy_setopt(c, CURLOPT_SSL_VERIFYHOST, h->insecure ? 0L : 2L);
     if (h->cacert)
-        curl_easy_setopt(c, CURLOPT_CAINFO, h->cacert);
-    rc = curl_easy_perform(c);
+        C->easy_setopt(c, CURLOPT_CAINFO, h->cacert);
+    rc = C->easy_perform(c);
     if (rc != CURLE_OK) {
         if (h->errbuf[0] == '\0')
-            snprintf(h->errbuf, sizeof(h->errbuf), "%s", curl_easy_strerror(rc));
+            snprintf(h->errbuf, sizeof(h->errbuf), "%s", C->easy_strerror(rc));
         tls_explain(h, rc);
         return 0;
     }
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    if (curl_easy_header(c, "Retry-After", 0, CURLH_HEADER, -1, &hd) == CURLHE_OK) {
+    C->easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    if (C->easy_header(c, "Retry-After", 0, CURLH_HEADER, -1, &hd) == CURLHE_OK) {
         char *end;
         long secs = strtol(hd->value, &end, 10);
         if (end != hd->value && *end == '\0' && secs >= 0) {
             *retry_after = (mw_time_t)secs * 1000000;
         } else {
-            time_t when = curl_getdate(hd->value, NULL);
+            time_t when = C->getdate(hd->value, NULL);
             if (when != -1)
                 *retry_after = when > time(NULL) ? (mw_time_t)(when - time(NULL)) * 1000000 : 0;
         }

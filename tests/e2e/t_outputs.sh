@@ -144,3 +144,10 @@ expect_eq "bulk: the refused one is kept" "$(jq -r .event.id "$T"/spool4/*.rejec
 expect_eq "bulk: summary" "$(summary '"\(.outputs[1].delivered) \(.outputs[1].retried) \(.outputs[1].failed) \(.outputs[1].type)"')" "69 2 1 elasticsearch"
 fi
 stop_mock
+
+# libcurl is loaded only when an HTTP output is configured (mw_curl: dlopen)
+LD_DEBUG=files $MW_BIN run --rules "$RULE" -q "$SIGNINS" >/dev/null 2>"$T/ld.err"
+if grep -q 'file=libcurl.so.4' "$T/ld.err"; then fail "no HTTP output: libcurl was loaded"; else ok; fi
+LD_DEBUG=files $MW_BIN run --rules "$RULE" -q --spool-dir "$T/ldspool" \
+    -o "webhook:http://127.0.0.1:9/alerts" /dev/null >/dev/null 2>"$T/ld.err"
+expect_match "webhook output: libcurl loaded" "$T/ld.err" 'file=libcurl\.so\.4'
