@@ -44,21 +44,25 @@ $MW check "$B/rules50" >"$B/rules50.check" 2>&1 || { cat "$B/rules50.check"; exi
 REL_FILES="$D/rel/signinlogs.ndjson $D/rel/activitylogs.ndjson"
 MIX_FILES="$D/mix/eventhub.ndjson"
 
-# name corpus command...
+# name corpus command... The runs a target ratio compares are neighbours
+# (parse loop, then moonwatch 1 thread, then 2 threads): on a shared machine
+# whose speed drifts by the second, a ratio is taken within a round, from
+# runs seconds apart, and every other round runs the list backwards so a
+# drift favours neither side.
 CONFIGS=(
   "parse rel $B/parse_loop $REL_FILES"
+  "arc_nopf_t1 rel $MW run --rules $ARC_RULE --alert-time event --summary json -q --no-prefilter $REL_FILES"
+  "arc_nopf_t2 rel $MW run --rules $ARC_RULE --alert-time event --summary json -q --threads 2 --no-prefilter $REL_FILES"
   "parse_pool rel $B/parse_loop --pool $REL_FILES"
   "arc_pf_t1 rel $MW run --rules $ARC_RULE --alert-time event --summary json -q $REL_FILES"
-  "arc_nopf_t1 rel $MW run --rules $ARC_RULE --alert-time event --summary json -q --no-prefilter $REL_FILES"
   "arc_pf_t2 rel $MW run --rules $ARC_RULE --alert-time event --summary json -q --threads 2 $REL_FILES"
-  "arc_nopf_t2 rel $MW run --rules $ARC_RULE --alert-time event --summary json -q --threads 2 --no-prefilter $REL_FILES"
   "r50_pf_t1 rel $MW run --rules $B/rules50 --alert-time event --summary json -q $REL_FILES"
   "r50_nopf_t1 rel $MW run --rules $B/rules50 --alert-time event --summary json -q --no-prefilter $REL_FILES"
   "r50_pf_t2 rel $MW run --rules $B/rules50 --alert-time event --summary json -q --threads 2 $REL_FILES"
   "parse mix $B/parse_loop $MIX_FILES"
   "arc_pf_t1 mix $MW run --rules $ARC_RULE --alert-time event --summary json -q $MIX_FILES"
-  "arc_nopf_t1 mix $MW run --rules $ARC_RULE --alert-time event --summary json -q --no-prefilter $MIX_FILES"
   "arc_pf_t2 mix $MW run --rules $ARC_RULE --alert-time event --summary json -q --threads 2 $MIX_FILES"
+  "arc_nopf_t1 mix $MW run --rules $ARC_RULE --alert-time event --summary json -q --no-prefilter $MIX_FILES"
   "r50_pf_t1 mix $MW run --rules $B/rules50 --alert-time event --summary json -q $MIX_FILES"
   "r50_nopf_t1 mix $MW run --rules $B/rules50 --alert-time event --summary json -q --no-prefilter $MIX_FILES"
   "r50_pf_t2 mix $MW run --rules $B/rules50 --alert-time event --summary json -q --threads 2 $MIX_FILES"
@@ -69,7 +73,12 @@ check_fail() { echo "bench: CHECK FAILED: $*" >&2; failures=$((failures + 1)); }
 
 for round in $(seq 1 "$RUNS"); do
     echo "== round $round of $RUNS" >&2
-    for cfg in "${CONFIGS[@]}"; do
+    order=("${CONFIGS[@]}")
+    if [ $((round % 2)) -eq 0 ]; then
+        order=()
+        for ((k = ${#CONFIGS[@]} - 1; k >= 0; k--)); do order+=("${CONFIGS[k]}"); done
+    fi
+    for cfg in "${order[@]}"; do
         set -- $cfg
         name=$1 corpus=$2
         shift 2
@@ -116,12 +125,13 @@ done
 medians=$(for m in "$B"/runs/*.m.json; do
     base=$(basename "$m" .m.json)             # corpus.name.round
     key=${base%.*}
-    printf '{"key":"%s","wall":%s,"cpu":%s,"rss":%s}\n' "$key" "$(jq .wall_s "$m")" \
-        "$(jq '.user_s + .sys_s' "$m")" "$(jq .maxrss_kb "$m")"
+    printf '{"key":"%s","round":%s,"wall":%s,"cpu":%s,"rss":%s}\n' "$key" "${base##*.}" \
+        "$(jq .wall_s "$m")" "$(jq '.user_s + .sys_s' "$m")" "$(jq .maxrss_kb "$m")"
 done | jq -s 'group_by(.key) | map({key: .[0].key,
         value: {wall_s: (map(.wall) | sort | .[(length - 1) / 2 | floor]),
                 runs: (map(.wall) | sort),
                 cpu_s: (map(.cpu) | sort | .[(length - 1) / 2 | floor]),
+                by_round: (sort_by(.round) | map({wall, cpu})),
                 maxrss_kb: (map(.rss) | max)}}) | from_entries')
 
 json=$(jq -n --argjson m "$medians" \
@@ -136,6 +146,12 @@ json=$(jq -n --argjson m "$medians" \
      mb_per_s: ($c.bytes / $r.wall_s / 1e6 * 100 | round / 100),
      peak_rss_kb: $r.maxrss_kb};
   def ratio($a; $b): ($a / $b * 100 | round / 100);
+  def median: sort | .[(length - 1) / 2 | floor];
+  # the median over rounds of a/b within each round (f: wall or cpu)
+  def pr($a; $b; f): [range(0; $m[$a].by_round | length) as $i |
+      ($m[$a].by_round[$i] | f) / ($m[$b].by_round[$i] | f)] | median | . * 100 | round / 100;
+  def pratio($a; $b): pr($a; $b; .wall);
+  def pratio_cpu($a; $b): pr($a; $b; .cpu);
   ([ "parse", "parse_pool", "arc_pf_t1", "arc_nopf_t1", "arc_pf_t2", "arc_nopf_t2", "r50_pf_t1",
      "r50_nopf_t1", "r50_pf_t2" ] | map(row("rel"; .))) as $relrows |
   ([ "parse", "arc_pf_t1", "arc_nopf_t1", "arc_pf_t2", "r50_pf_t1", "r50_nopf_t1",
@@ -143,34 +159,36 @@ json=$(jq -n --argjson m "$medians" \
   ($m["rel.parse"].wall_s) as $prel | ($m["mix.parse"].wall_s) as $pmix |
   {
     benchmark: "moonwatch", version: 1, date: $date, commit: $commit, host: $host,
-    runs: $runs, statistic: "median wall time",
+    runs: $runs, statistic: "median wall time; ratios: median over rounds of the ratio within a round",
     corpora: {all_relevant: $rel, mix_2pct: $mix},
     results: ($relrows + $mixrows),
     ratios: {
-      all_relevant_vs_parse: {value: ratio($prel; $m["rel.arc_nopf_t1"].wall_s), target: 0.85,
+      all_relevant_vs_parse: {value: pratio("rel.parse"; "rel.arc_nopf_t1"), target: 0.85,
         what: "parse loop time / moonwatch time, Arc rule, prefilter off, 1 thread, all-relevant corpus"},
-      all_relevant_vs_parse_on_pool: {value: ratio($m["rel.parse_pool"].wall_s; $m["rel.arc_nopf_t1"].wall_s),
+      all_relevant_vs_parse_on_pool: {value: pratio("rel.parse_pool"; "rel.arc_nopf_t1"),
         what: "the same against a parse loop on the moonwatch allocator (mw_pool): the cost of moonwatch beyond parsing"},
-      all_relevant_prefilter_vs_parse: {value: ratio($prel; $m["rel.arc_pf_t1"].wall_s),
+      all_relevant_prefilter_vs_parse: {value: pratio("rel.parse"; "rel.arc_pf_t1"),
         what: "the same with the prefilter on (it skips the events no step can match)"},
-      mix_2pct_vs_parse: {value: ratio($pmix; $m["mix.arc_pf_t1"].wall_s), target: 20,
+      mix_2pct_vs_parse: {value: pratio("mix.parse"; "mix.arc_pf_t1"), target: 20,
         what: "parse loop time / moonwatch time, Arc rule, prefilter on, 1 thread, 2% relevant"},
-      all_relevant_vs_parse_cpu: {value: ratio($m["rel.parse"].cpu_s; $m["rel.arc_nopf_t1"].cpu_s),
+      all_relevant_vs_parse_cpu: {value: pratio_cpu("rel.parse"; "rel.arc_nopf_t1"),
         what: "as all_relevant_vs_parse, with CPU time (user+sys): less sensitive to other load"},
-      mix_2pct_vs_parse_cpu: {value: ratio($m["mix.parse"].cpu_s; $m["mix.arc_pf_t1"].cpu_s),
+      mix_2pct_vs_parse_cpu: {value: pratio_cpu("mix.parse"; "mix.arc_pf_t1"),
         what: "as mix_2pct_vs_parse, with CPU time"},
-      threads_2_cpu_overhead: {value: ratio($m["rel.arc_nopf_t2"].cpu_s; $m["rel.arc_nopf_t1"].cpu_s),
+      threads_2_cpu_overhead: {value: pratio_cpu("rel.arc_nopf_t2"; "rel.arc_nopf_t1"),
         what: "CPU time of 2 threads / 1 thread (1.0: threading costs no extra work)"},
-      threads_2_vs_1: {value: ratio($m["rel.arc_nopf_t1"].wall_s; $m["rel.arc_nopf_t2"].wall_s), target: 1.6,
+      threads_2_vs_1: {value: pratio("rel.arc_nopf_t1"; "rel.arc_nopf_t2"), target: 1.6,
         what: "1-thread time / 2-thread time, Arc rule, prefilter off, all-relevant corpus"},
-      threads_2_vs_1_prefilter: {value: ratio($m["rel.arc_pf_t1"].wall_s; $m["rel.arc_pf_t2"].wall_s),
+      threads_2_vs_1_prefilter: {value: pratio("rel.arc_pf_t1"; "rel.arc_pf_t2"),
         what: "the same with the prefilter on"},
-      machine_two_parsers: {value: ratio(2 * $m["capacity.one"].wall_s;
-                                     ([$m["capacity.a"].wall_s, $m["capacity.b"].wall_s] | max)),
+      machine_two_parsers: {value: ([range(0; $m["capacity.one"].by_round | length) as $i |
+                                 2 * $m["capacity.one"].by_round[$i].wall /
+                                 ([$m["capacity.a"].by_round[$i].wall, $m["capacity.b"].by_round[$i].wall] | max)]
+                                | median | . * 100 | round / 100),
         what: "throughput of two parse loops at once / one: the ceiling for 2 threads on this machine now"},
-      rules50_vs_parse: {value: ratio($prel; $m["rel.r50_pf_t1"].wall_s),
+      rules50_vs_parse: {value: pratio("rel.parse"; "rel.r50_pf_t1"),
         what: "parse loop time / moonwatch time, 50 rules, prefilter on, all-relevant corpus"},
-      rules50_mix_prefilter_gain: {value: ratio($m["mix.r50_nopf_t1"].wall_s; $m["mix.r50_pf_t1"].wall_s),
+      rules50_mix_prefilter_gain: {value: pratio("mix.r50_nopf_t1"; "mix.r50_pf_t1"),
         what: "50 rules on the mix: prefilter-off time / prefilter-on time"}
     },
     checks: {alerts_match_injected_chains: ($failures == 0), failures: $failures}
@@ -178,7 +196,7 @@ json=$(jq -n --argjson m "$medians" \
 printf '%s\n' "$json" >"$B/results.json"
 
 printf '%s' "$json" | jq -r '
-  "## Results (\(.date), \(.host), commit \(.commit), median of \(.runs))",
+  "## Results (\(.date), \(.host), commit \(.commit), median of \(.runs); ratios within rounds)",
   "",
   "| corpus | configuration | wall s | CPU s | events/s | MB/s | peak RSS MiB |",
   "|---|---|---:|---:|---:|---:|---:|",

@@ -65,7 +65,7 @@ static void oom(size_t size)
 
 static void *large_alloc(size_t size)
 {
-    struct blk *b = malloc(size + HDR);
+    struct blk *b = size <= SIZE_MAX - HDR ? malloc(size + HDR) : NULL;
     if (b == NULL)
         oom(size);
     b->hdr = LARGE_TAG;
