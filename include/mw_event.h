@@ -15,7 +15,10 @@
 #include "mw_time.h"
 
 struct mw_event {
-    json_t *root;       /* owned: the parsed document */
+    json_t *root;       /* owned: the parsed document; NULL while compacted
+                           (read it with mw_event_root) */
+    char *raw;          /* owned: the line's text while compacted, or NULL */
+    size_t rawlen;
     mw_time_t ts;       /* event time, microseconds since the epoch */
     const char *input;  /* borrowed: input name, interned for the process */
     uint64_t line;      /* 1-based line number in the input */
@@ -30,6 +33,31 @@ struct mw_event *mw_event_new(json_t *root, mw_time_t ts, const char *input,
 struct mw_event *mw_event_ref(struct mw_event *ev);
 /* Drops one reference; frees the event at zero. NULL is a no-op. */
 void mw_event_unref(struct mw_event *ev);
+
+/* Compaction: an event that windows retain after its dispatch (a sign-in
+ * waiting for its second step) needs its document again only if it ends in
+ * an alert, a checkpoint or a distinct-count report. Its parsed tree is some
+ * five times the size of its text and, kept for minutes of event time, goes
+ * cold in memory; so the run loop keeps the text instead (mw_event_compact)
+ * and mw_event_root parses it again on first use. line/len: the line it
+ * was parsed from (framing is trimmed as mw_ingest_parse does). */
+void mw_event_compact(struct mw_event *ev, const char *line, size_t len);
+/* Parses a compacted event's text again and keeps the tree (aborts if the
+ * text no longer parses, which cannot happen: it parsed at ingest). */
+json_t *mw_event_expand(struct mw_event *ev);
+
+/* The document (rule thread only: may parse a compacted event's text). */
+static inline json_t *mw_event_root(const struct mw_event *ev)
+{
+    return ev->root != NULL ? ev->root : mw_event_expand((struct mw_event *)ev);
+}
+
+/* A new reference to the document, without keeping a tree for a compacted
+ * event (for checkpoints, which serialise every retained event). */
+json_t *mw_event_doc(const struct mw_event *ev);
+
+/* Strips what mw_ingest_parse treats as framing: a final CR, a UTF-8 BOM. */
+void mw_ingest_trim(const char **line, size_t *len);
 
 /* Order of events: (ts, seq). Returns <0, 0, >0. */
 static inline int mw_event_cmp(const struct mw_event *a, const struct mw_event *b)

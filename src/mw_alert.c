@@ -35,7 +35,7 @@ void mw_alert_id(const char *rule_id, struct mw_event *const *evs, int n,
     mw_sha256_init(&h);
     mw_sha256_update(&h, rule_id, strlen(rule_id) + 1);
     for (int i = 0; i < n; i++) {
-        char *s = json_dumps(evs[i]->root, JSON_COMPACT | JSON_SORT_KEYS);
+        char *s = json_dumps(mw_event_root(evs[i]), JSON_COMPACT | JSON_SORT_KEYS);
         if (s) {
             mw_sha256_update(&h, s, strlen(s) + 1);
             mw_json_free(s);
@@ -61,7 +61,7 @@ static json_t *key_values(const struct mw_seq_def *seq, const struct mw_event *e
     if (seq == NULL)
         return arr;
     for (int k = 0; k < seq->nkeys; k++) {
-        json_t *v = mw_path_get(ev->root, seq->keys[0].paths[k]);
+        json_t *v = mw_path_get(mw_event_root(ev), seq->keys[0].paths[k]);
         json_array_append(arr, v ? v : json_null());
     }
     return arr;
@@ -149,7 +149,7 @@ static void render_placeholder(struct sbuf *b, const char *name, size_t len,
         tmp[flen] = '\0';
         struct mw_path *p = mw_path_new(tmp);
         if (step >= 1 && step <= n && p) {
-            sb_value(b, mw_path_get(evs[step - 1]->root, p));
+            sb_value(b, mw_path_get(mw_event_root(evs[step - 1]), p));
             mw_path_free(p);
             return;
         }
@@ -218,7 +218,7 @@ static json_t *build(const struct mw_rule *rule, struct mw_event *const *evs,
             "source", "input", evs[i]->input ? evs[i]->input : "",
                       "line", (json_int_t)evs[i]->line,
                       "offset", (json_int_t)evs[i]->offset,
-            "event", evs[i]->root));
+            "event", mw_event_root(evs[i])));
     }
 
     a = json_pack(

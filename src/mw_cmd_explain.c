@@ -123,7 +123,7 @@ static bool render_key(const struct mw_seq_def *def, int k, const struct mw_even
         why[0] = '\0';
     addf(buf, size, &len, "[");
     for (int i = 0; i < def->nkeys; i++) {
-        const json_t *v = mw_path_get(ev->root, keys->paths[i]);
+        const json_t *v = mw_path_get(mw_event_root(ev), keys->paths[i]);
         char *s = v ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
         addf(buf, size, &len, "%s%s", i ? ", " : "", s ? s : "missing");
         mw_json_free(s);

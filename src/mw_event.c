@@ -2,13 +2,19 @@
 #include "mw_event.h"
 #include "mw_pool.h"
 
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+
+#include "mw_mem.h"
 
 struct mw_event *mw_event_new(json_t *root, mw_time_t ts, const char *input,
                               uint64_t line, uint64_t offset, uint64_t seq)
 {
     struct mw_event *ev = mw_jmalloc(sizeof(*ev));
     ev->root = root;
+    ev->raw = NULL;
+    ev->rawlen = 0;
     ev->ts = ts;
     ev->input = input;
     ev->line = line;
@@ -30,6 +36,55 @@ void mw_event_unref(struct mw_event *ev)
         return;
     if (--ev->refcount == 0) {
         json_decref(ev->root);
+        free(ev->raw);
         mw_jfree(ev);
     }
+}
+
+void mw_ingest_trim(const char **line, size_t *len)
+{
+    if (*len > 0 && (*line)[*len - 1] == '\r')
+        (*len)--;
+    if (*len >= 3 && memcmp(*line, "\xef\xbb\xbf", 3) == 0) {
+        *line += 3;
+        *len -= 3;
+    }
+}
+
+void mw_event_compact(struct mw_event *ev, const char *line, size_t len)
+{
+    if (ev->root == NULL || line == NULL)
+        return;
+    mw_ingest_trim(&line, &len);
+    ev->raw = xmalloc(len ? len : 1);
+    memcpy(ev->raw, line, len);
+    ev->rawlen = len;
+    json_decref(ev->root);
+    ev->root = NULL;
+}
+
+static json_t *parse_raw(const struct mw_event *ev)
+{
+    json_error_t jerr;
+    json_t *j = json_loadb(ev->raw, ev->rawlen, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
+    if (j == NULL) {
+        fprintf(stderr, "moonwatch: a retained event no longer parses (%s): aborting\n",
+                jerr.text);
+        abort();
+    }
+    return j;
+}
+
+json_t *mw_event_expand(struct mw_event *ev)
+{
+    ev->root = parse_raw(ev);
+    free(ev->raw);
+    ev->raw = NULL;
+    ev->rawlen = 0;
+    return ev->root;
+}
+
+json_t *mw_event_doc(const struct mw_event *ev)
+{
+    return ev->root != NULL ? json_incref(ev->root) : parse_raw(ev);
 }

@@ -81,10 +81,10 @@ size_t mw_evtab_count(const struct mw_evtab *t)
 json_t *mw_evtab_event_json(const struct mw_evtab *t, size_t i)
 {
     const struct mw_event *ev = t->ev[i];
-    return json_pack("{s:I, s:I, s:s, s:I, s:I, s:O}", "ts", (json_int_t)ev->ts,
+    return json_pack("{s:I, s:I, s:s, s:I, s:I, s:o}", "ts", (json_int_t)ev->ts,
                      "seq", (json_int_t)ev->seq, "input", ev->input ? ev->input : "",
                      "line", (json_int_t)ev->line, "offset", (json_int_t)ev->offset,
-                     "doc", ev->root);
+                     "doc", mw_event_doc(ev));
 }
 
 int mw_evtab_load(struct mw_evtab *t, const json_t *obj, struct mw_error *err)

@@ -448,15 +448,10 @@ struct mw_event *mw_ingest_parse(const char *line, size_t len,
     json_t *tsv;
     mw_time_t ts;
 
-    /* a CRLF line ending is framing, not content */
-    if (len > 0 && line[len - 1] == '\r')
-        len--;
-    /* a UTF-8 byte order mark before the value (Windows exports) is
-     * framing too; RFC 8259 section 8.1 lets a parser ignore it */
-    if (len >= 3 && memcmp(line, "\xef\xbb\xbf", 3) == 0) {
-        line += 3;
-        len -= 3;
-    }
+    /* a CRLF line ending is framing, not content; a UTF-8 byte order mark
+     * before the value (Windows exports) is framing too (RFC 8259 section
+     * 8.1 lets a parser ignore it) */
+    mw_ingest_trim(&line, &len);
     root = json_loadb(line, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
     if (root == NULL) {
         *reason = classify(&jerr);

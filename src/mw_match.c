@@ -475,7 +475,7 @@ static enum mw_tv scalar(const struct mw_matcher *m, const json_t *f)
 
 static enum mw_tv eval_leaf(const struct mw_matcher *m, const struct mw_event *ev)
 {
-    const json_t *f = mw_path_get(ev->root, m->path);
+    const json_t *f = mw_path_get(mw_event_root(ev), m->path);
 
     if (m->op == MW_OP_EXISTS) {
         if (mw_value_is_null(f) || (json_is_array(f) && json_array_size(f) == 0))
@@ -575,7 +575,7 @@ static void describe_leaf(const struct mw_matcher *m, const struct mw_event *ev,
     }
     if (pos >= sizeof(why->expected) - 1)
         memcpy(why->expected + sizeof(why->expected) - 4, "...", 4);
-    const json_t *f = m->path ? mw_path_get(ev->root, m->path) : NULL;
+    const json_t *f = m->path ? mw_path_get(mw_event_root(ev), m->path) : NULL;
     if (f == NULL) {
         snprintf(why->actual, sizeof(why->actual), "missing");
     } else {

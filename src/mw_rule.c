@@ -228,7 +228,7 @@ static int l_event_get(lua_State *L)
     json_t *v;
     if (p == NULL)
         return luaL_argerror(L, 2, "invalid field path");
-    v = mw_path_get(ev->root, p);
+    v = mw_path_get(mw_event_root(ev), p);
     mw_path_free(p);
     if (v == NULL)
         return 0;

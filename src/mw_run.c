@@ -102,6 +102,9 @@ struct src {
     uint64_t skip_line;         /* its line number and length */
     size_t skip_len;
     uint64_t head_off, head_line, head_fgen;  /* where the head came from */
+    const char *head_text;      /* one thread: the head's line, in the input's
+                                   buffer until the next read (mw_event_compact) */
+    size_t head_textlen;
     bool done;
     bool waiting;               /* follow mode: no complete line yet */
     bool eof;                   /* threaded: framing reached the end */
@@ -297,6 +300,8 @@ static void take(struct run *r, struct src *s, struct lres *res, const char *lin
         } else if (res->kind == L_EVENT) {
             st->parsed++;
             s->head = res->ev;
+            s->head_text = line;
+            s->head_textlen = res->len;
             res->ev = NULL;
             s->head_off = res->offset;
             s->head_line = res->lineno;
@@ -725,6 +730,8 @@ static void retire(struct run *r, struct src *s)
     for (size_t i = 0; i < b->n; i++) {
         struct mw_event *ev = b->res[i].ev;
         if (ev != NULL && ev->refcount > 1) {
+            /* retained: keep its text, not its tree (mw_event_compact) */
+            mw_event_compact(ev, b->buf + b->res[i].off, b->res[i].len);
             mw_event_unref(ev);
             b->res[i].ev = NULL;
         }
@@ -786,7 +793,7 @@ static void too_late(struct run *r, struct mw_engine *e, struct src *s,
                      struct mw_event *ev)
 {
     char msg[200], when[MW_TIME_FORMAT_SIZE], lag[64];
-    char *raw = json_dumps(ev->root, JSON_COMPACT);
+    char *raw = json_dumps(mw_event_root(ev), JSON_COMPACT);
 
     mw_time_format(ev->ts, when, sizeof(when));
     mw_duration_format(r->now - ev->ts, lag, sizeof(lag));
@@ -848,8 +855,11 @@ static void dispatch_head(struct run *r, struct mw_engine *e, struct src *s,
         r->started = true;
         mw_engine_dispatch(e, ev);
     }
-    if (r->pool == NULL)
-        mw_event_unref(ev); /* threaded: its batch holds the reference */
+    if (r->pool == NULL) {  /* threaded: its batch holds the reference */
+        if (ev->refcount > 1)   /* retained: keep its text, not its tree */
+            mw_event_compact(ev, s->head_text, s->head_textlen);
+        mw_event_unref(ev);
+    }
 }
 
 /* Follow mode, inputs quiet: event time keeps running with the wall clock

@@ -245,7 +245,7 @@ int mw_seq_key(const struct mw_seq_keys *keys, int nkeys, bool ci,
     size_t pos = 0;
 
     for (int i = 0; i < nkeys; i++) {
-        const json_t *v = mw_path_get(ev->root, keys->paths[i]);
+        const json_t *v = mw_path_get(mw_event_root(ev), keys->paths[i]);
         char tag;
         if (mw_value_is_null(v)) {
             if (!keys->optional[i])

@@ -673,7 +673,7 @@ static json_t *supp_terms(const struct mw_alert_policy *p, struct mw_event *cons
     for (int k = 0; k < p->nsuppress; k++) {
         json_t *v = NULL;
         for (int i = 0; i < n && v == NULL; i++) {
-            v = mw_path_get(evs[i]->root, p->suppress_by[k]);
+            v = mw_path_get(mw_event_root(evs[i]), p->suppress_by[k]);
             if (json_is_null(v))
                 v = NULL;
         }

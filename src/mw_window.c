@@ -210,7 +210,7 @@ static json_t *key_json(const struct mw_seq_keys *keys, int n, const struct mw_e
 {
     json_t *arr = json_array();
     for (int k = 0; k < n; k++) {
-        json_t *v = mw_path_get(ev->root, keys->paths[k]);
+        json_t *v = mw_path_get(mw_event_root(ev), keys->paths[k]);
         json_array_append(arr, v ? v : json_null());
     }
     return arr;
@@ -368,7 +368,7 @@ static void distinct_event(const struct mw_window_def *def, struct mw_window_sta
         int n = 0;
         qsort(g->vals, g->n, sizeof(*g->vals), cmp_dval_time);
         for (i = 0; i < g->n; i++) {
-            json_t *v = mw_path_get(g->vals[i].ev->root, def->field);
+            json_t *v = mw_path_get(mw_event_root(g->vals[i].ev), def->field);
             json_array_append(values, v ? v : json_null());
         }
         /* the newest events, one per value */

@@ -49,7 +49,7 @@ open=$(jq '.rules[0].sequences.open' <<<"$s1")
 peak=$(jq .memory.peak_rss_bytes <<<"$s2")
 echo "2. open: $KEYS sign-ins by distinct apps within 10 minutes: $open partial sequences open at once"
 echo "   baseline RSS (one event): $(mb "$base"); peak RSS: $(mb "$peak")"
-echo "   bytes per open partial sequence: $(( (peak - base) / KEYS )) (each holds its sign-in event whole: the alert shows it)"
+echo "   bytes per open partial sequence: $(( (peak - base) / KEYS )) (each keeps its sign-in as text, parsed again if the alert needs it)"
 echo "3. after they expire (one event 40 minutes later): open $(jq '.rules[0].sequences.open' <<<"$s2"),"\
      "expired $(jq '.rules[0].sequences.expired' <<<"$s2"), RSS $(mb "$(jq .memory.rss_bytes <<<"$s2")")"\
      "against a baseline of $(mb "$base")"
