@@ -49,11 +49,6 @@ int mw_pool_install(void);
 /* Whether mw_pool_install put the pool in place. */
 int mw_pool_installed(void);
 
-/* Allocates like jansson does: from the pool when it is installed, else
- * with xmalloc (for moonwatch's own per-event structures). */
-void *mw_jmalloc(size_t size);
-void mw_jfree(void *p);
-
 /* Hands the calling thread's cached blocks to the depot (call before a
  * thread that used the pool exits, so its blocks are not stranded). */
 void mw_pool_thread_flush(void);

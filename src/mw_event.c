@@ -1,6 +1,5 @@
 /* mw_event.c - refcounted event wrapper around a jansson tree */
 #include "mw_event.h"
-#include "mw_pool.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,7 +10,9 @@
 struct mw_event *mw_event_new(json_t *root, mw_time_t ts, const char *input,
                               uint64_t line, uint64_t offset, uint64_t seq)
 {
-    struct mw_event *ev = mw_jmalloc(sizeof(*ev));
+    struct mw_event *ev = xmalloc(sizeof(*ev)); /* malloc: retained ones
+                                                   * may be many, and malloc gives
+                                                   * memory back after they expire */
     ev->root = root;
     ev->raw = NULL;
     ev->rawlen = 0;
@@ -37,7 +38,7 @@ void mw_event_unref(struct mw_event *ev)
     if (--ev->refcount == 0) {
         json_decref(ev->root);
         free(ev->raw);
-        mw_jfree(ev);
+        free(ev);
     }
 }
 

@@ -8,7 +8,6 @@
  * shared under one mutex, taken once per magazine or chunk.
  */
 #include "mw_pool.h"
-#include "mw_mem.h"
 
 #include <jansson.h>
 #include <pthread.h>
@@ -234,19 +233,6 @@ int mw_pool_install(void)
 int mw_pool_installed(void)
 {
     return installed;
-}
-
-void *mw_jmalloc(size_t size)
-{
-    return installed ? mw_pool_alloc(size) : xmalloc(size);
-}
-
-void mw_jfree(void *p)
-{
-    if (installed)
-        mw_pool_free(p);
-    else
-        free(p);
 }
 
 void mw_pool_shutdown(void)

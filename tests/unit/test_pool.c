@@ -149,13 +149,11 @@ static void test_jansson_on_the_pool(void **state)
         mw_pool_free(s);
         json_decref(j);
     }
-    void *ev = mw_jmalloc(64);
-    mw_jfree(ev);
     setenv("MW_JSON_ALLOC", "system", 1);
     assert_int_equal(mw_pool_install(), 0);
     assert_int_equal(mw_pool_installed(), 0);
-    ev = mw_jmalloc(64);   /* now malloc's */
-    free(ev);
+    json_t *j = json_object();   /* now on malloc */
+    json_decref(j);
     unsetenv("MW_JSON_ALLOC");
 }
 
