@@ -85,12 +85,12 @@ bin/moonwatch-asan: $(ASAN_OBJS)
 	@mkdir -p bin
 	$(QLD)$(CC) $(FINAL_LDFLAGS) $(SAN) $^ $(FINAL_LIBS) -o $@
 
-build/release/tests/%: tests/unit/%.c $(REL_LIB)
+build/release/tests/%: tests/unit/%.c tests/unit/cmocka_json.h $(REL_LIB)
 	@mkdir -p $(dir $@)
 	$(QLD)$(CC) $(FINAL_CFLAGS) -Wno-missing-prototypes $< $(REL_LIB) $(FINAL_LIBS) \
 	    $(shell pkg-config --libs cmocka 2>/dev/null) -o $@
 
-build/asan/tests/%: tests/unit/%.c $(ASAN_LIB)
+build/asan/tests/%: tests/unit/%.c tests/unit/cmocka_json.h $(ASAN_LIB)
 	@mkdir -p $(dir $@)
 	$(QLD)$(CC) $(FINAL_CFLAGS) $(SAN) -O1 -Wno-missing-prototypes $< $(ASAN_LIB) $(FINAL_LIBS) \
 	    $(shell pkg-config --libs cmocka 2>/dev/null) -o $@

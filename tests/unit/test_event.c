@@ -22,22 +22,7 @@
 #include "mw_field.h"
 #include "mw_input.h"
 
-static void *json_test_malloc(size_t n)
-{
-    return test_malloc(n);
-}
-
-static void json_test_free(void *p)
-{
-    test_free(p);
-}
-
-static int setup(void **state)
-{
-    (void)state;
-    json_set_alloc_funcs(json_test_malloc, json_test_free);
-    return 0;
-}
+#include "cmocka_json.h"
 
 static const char LINE[] =
     "\xef\xbb\xbf{\"@timestamp\":\"2025-10-14T09:00:00.000Z\",\"event\":{\"dataset\":"

@@ -20,22 +20,7 @@
 
 #include "mw_match.h"
 
-static void *json_test_malloc(size_t n)
-{
-    return test_malloc(n);
-}
-
-static void json_test_free(void *p)
-{
-    test_free(p);
-}
-
-static int setup(void **state)
-{
-    (void)state;
-    json_set_alloc_funcs(json_test_malloc, json_test_free);
-    return 0;
-}
+#include "cmocka_json.h"
 
 static int teardown(void **state)
 {
