@@ -59,6 +59,10 @@ json_t *mw_event_doc(const struct mw_event *ev);
 /* Strips what mw_ingest_parse treats as framing: a final CR, a UTF-8 BOM. */
 void mw_ingest_trim(const char **line, size_t *len);
 
+/* Frees the calling thread's cache of event records (a thread that made or
+ * freed events calls it before it ends; the main thread at exit). */
+void mw_event_cache_flush(void);
+
 /* Order of events: (ts, seq). Returns <0, 0, >0. */
 static inline int mw_event_cmp(const struct mw_event *a, const struct mw_event *b)
 {

@@ -7,6 +7,7 @@
 #include "mw_engine.h"
 #include "mw_health.h"
 #include "mw_curl.h"
+#include "mw_event.h"
 #include "mw_pool.h"
 #include "mw_input.h"
 #include "mw_log.h"
@@ -542,6 +543,7 @@ int main(int argc, char **argv)
         rc = 2;
     }
     mw_curl_shutdown(); /* if an HTTP output loaded libcurl */
+    mw_event_cache_flush();
     mw_pool_shutdown();
     return rc;
 }

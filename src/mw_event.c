@@ -7,12 +7,51 @@
 
 #include "mw_mem.h"
 
+/* Event records are reused through a small per-thread cache, so the hot
+ * path (an event parsed, dispatched, freed) allocates nothing beyond
+ * jansson's blocks. Past RECORD_CACHE cached records a freed one goes back to
+ * malloc: retained events can be many, and malloc gives their memory back
+ * once they expire. */
+#define RECORD_CACHE 256
+
+static _Thread_local struct mw_event *cache;   /* linked through ->root */
+static _Thread_local unsigned ncache;
+
+static struct mw_event *record_get(void)
+{
+    struct mw_event *ev = cache;
+    if (ev == NULL)
+        return xmalloc(sizeof(*ev));
+    cache = (struct mw_event *)(void *)ev->root;
+    ncache--;
+    return ev;
+}
+
+static void record_put(struct mw_event *ev)
+{
+    if (ncache >= RECORD_CACHE) {
+        free(ev);
+        return;
+    }
+    ev->root = (json_t *)(void *)cache;
+    cache = ev;
+    ncache++;
+}
+
+void mw_event_cache_flush(void)
+{
+    while (cache != NULL) {
+        struct mw_event *ev = cache;
+        cache = (struct mw_event *)(void *)ev->root;
+        free(ev);
+    }
+    ncache = 0;
+}
+
 struct mw_event *mw_event_new(json_t *root, mw_time_t ts, const char *input,
                               uint64_t line, uint64_t offset, uint64_t seq)
 {
-    struct mw_event *ev = xmalloc(sizeof(*ev)); /* malloc: retained ones
-                                                   * may be many, and malloc gives
-                                                   * memory back after they expire */
+    struct mw_event *ev = record_get();
     ev->root = root;
     ev->raw = NULL;
     ev->rawlen = 0;
@@ -38,7 +77,7 @@ void mw_event_unref(struct mw_event *ev)
     if (--ev->refcount == 0) {
         json_decref(ev->root);
         free(ev->raw);
-        free(ev);
+        record_put(ev);
     }
 }
 

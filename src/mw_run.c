@@ -519,6 +519,7 @@ static void *worker_main(void *arg)
     }
     pthread_mutex_unlock(&p->mu);
     mw_pool_thread_flush(); /* this thread's cached jansson blocks, for reuse */
+    mw_event_cache_flush();
     return NULL;
 }
 

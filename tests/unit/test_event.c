@@ -101,12 +101,34 @@ static void test_doc_of_a_parsed_event(void **state)
     mw_event_unref(ev);
 }
 
+/* a freed record is reused by the next event: no allocation per event */
+static void test_records_are_reused(void **state)
+{
+    (void)state;
+    struct mw_event *a = ingest();
+    mw_event_unref(a);
+    struct mw_event *b = ingest();
+    assert_ptr_equal(a, b);
+    assert_int_equal(b->refcount, 1);
+    assert_null(b->raw);
+    assert_non_null(b->root);
+    /* more than the cache holds: the rest go back to malloc */
+    struct mw_event *many[300];
+    for (int i = 0; i < 300; i++)
+        many[i] = ingest();
+    for (int i = 0; i < 300; i++)
+        mw_event_unref(many[i]);
+    mw_event_unref(b);
+    mw_event_cache_flush();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(test_compact_then_root, setup),
         cmocka_unit_test_setup(test_compacted_event_freed, setup),
         cmocka_unit_test_setup(test_doc_of_a_parsed_event, setup),
+        cmocka_unit_test_setup(test_records_are_reused, setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
