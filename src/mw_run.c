@@ -76,7 +76,7 @@ enum bstate {
 
 struct src;
 
-/* A run of framed lines of one input, parsed by a worker thread. */
+/* A run of framed lines of one input, parsed by a worker or the rule thread. */
 struct batch {
     struct batch *next;         /* parse queue, cleanup queue or free list link */
     struct src *src;            /* borrowed: the source it belongs to */
