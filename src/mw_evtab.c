@@ -153,3 +153,18 @@ char *mw_evtab_unhex(const json_t *s, size_t *len)
     *len = n / 2;
     return out;
 }
+
+long mw_evtab_unhex_into(const json_t *s, char **buf, size_t *cap)
+{
+    size_t len;
+    char *key = mw_evtab_unhex(s, &len);
+    if (key == NULL)
+        return -1;
+    if (len > *cap) {
+        *cap = len;
+        *buf = xrealloc(*buf, *cap);
+    }
+    memcpy(*buf, key, len);
+    free(key);
+    return (long)len;
+}

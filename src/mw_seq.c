@@ -804,21 +804,13 @@ int mw_seq_restore(const struct mw_seq_def *def, struct mw_seq_state *st,
                             def->nsteps, st->lateness > 0 ? "on" : "off");
     st->now = json_integer_value(json_object_get(doc, "now"));
     json_array_foreach(keys, i, k) {
-        size_t klen;
-        char *key = mw_evtab_unhex(json_object_get(k, "k"), &klen);
+        long klen = mw_evtab_unhex_into(json_object_get(k, "k"), &st->keybuf, &st->keycap);
         const json_t *slots = json_object_get(k, "slots"), *log = json_object_get(k, "log");
-        if (key == NULL || (int)json_array_size(slots) != nptr || !json_is_array(log)) {
-            free(key);
+        if (klen < 0 || (int)json_array_size(slots) != nptr || !json_is_array(log)) {
             bad = true;
             break;
         }
-        if (klen > st->keycap) {
-            st->keycap = klen;
-            st->keybuf = xrealloc(st->keybuf, st->keycap);
-        }
-        memcpy(st->keybuf, key, klen);
-        free(key);
-        struct keystate *ks = keystate_get(st, klen, true);
+        struct keystate *ks = keystate_get(st, (size_t)klen, true);
         ks->touched = json_integer_value(json_object_get(k, "touched"));
         ks->log_newest = json_integer_value(json_object_get(k, "log_newest"));
         for (int s = 0; s < nptr && !bad; s++)

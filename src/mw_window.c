@@ -855,26 +855,19 @@ int mw_window_restore(const struct mw_window_def *def, struct mw_window_state *s
     st->now = json_integer_value(json_object_get(doc, "now"));
     st->since = json_integer_value(json_object_get(doc, "since"));
     json_array_foreach(groups, i, o) {
-        size_t klen, j;
+        size_t j;
         const json_t *ts = json_object_get(o, "ts"), *vals = json_object_get(o, "vals");
         const json_t *bt = json_object_get(o, "bt"), *ev = json_object_get(o, "ev"), *v;
-        char *key = mw_evtab_unhex(json_object_get(o, "k"), &klen);
+        long klen = mw_evtab_unhex_into(json_object_get(o, "k"), &st->keybuf, &st->keycap);
         size_t nts = json_array_size(ts), nvals = json_array_size(vals);
         size_t nbt = json_array_size(bt), nev = json_array_size(ev);
-        if (key == NULL || (nts && nvals) || (nts && nbt) || (nvals && nbt) ||
+        if (klen < 0 || (nts && nvals) || (nts && nbt) || (nvals && nbt) ||
             nbt > ABSENT_TIMES_MAX || nev > MW_WINDOW_ALERT_EVENTS ||
             nts > MW_WINDOW_MAX_COUNT || nvals > MW_WINDOW_MAX_DISTINCT) {
-            free(key);
             bad = true;
             break;
         }
-        if (klen > st->keycap) {
-            st->keycap = klen;
-            st->keybuf = xrealloc(st->keybuf, st->keycap);
-        }
-        memcpy(st->keybuf, key, klen);
-        free(key);
-        struct group *g = group_get(st, klen, true);
+        struct group *g = group_get(st, (size_t)klen, true);
         g->newest = json_integer_value(json_object_get(o, "newest"));
         g->due = json_integer_value(json_object_get(o, "due"));
         if (nts) {
