@@ -35,7 +35,7 @@ PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 # when the first HTTP output is created (saves ~8 ms of start-up per run)
 PKG_LIBS   = $(shell pkg-config --libs $(filter-out libcurl,$(PKGS)) 2>/dev/null)
 OPT       ?= -O2 -g
-FINAL_CFLAGS  = $(STD) $(WARN) $(OPT) -Iinclude $(PKG_CFLAGS) \
+FINAL_CFLAGS  = $(STD) $(WARN) $(OPT) -Iinclude -Isrc $(PKG_CFLAGS) \
                 -DMW_DEFAULT_LUA_DIR='"$(PREFIX)/share/moonwatch/lua"' $(CFLAGS)
 FINAL_LDFLAGS = $(LDFLAGS)
 FINAL_LIBS    = $(PKG_LIBS) -lm -ldl -pthread
@@ -53,9 +53,10 @@ endif
 
 SAN       := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -DMW_POOL_DEFAULT_OFF
 
-SRCS      := $(wildcard src/*.c)
+SRCS      := $(wildcard src/*.c src/*/*.c src/*/*/*.c)
 LIB_SRCS  := $(filter-out src/main.c,$(SRCS))
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+FORMAT_SRCS = $(SRCS) $(wildcard src/*/*.h src/*/*/*.h) include/*.h tests/unit/*.c tests/unit/*.h
 
 REL_OBJS  := $(patsubst src/%.c,build/release/%.o,$(SRCS))
 REL_LIB   := $(filter-out build/release/main.o,$(REL_OBJS))
@@ -158,7 +159,7 @@ fuzz: deps fuzz-build
 BENCH_BINS := build/bench/gen build/bench/parse_loop build/bench/measure
 
 # the parse loop can also run jansson on moonwatch's allocator (--pool)
-build/bench/parse_loop: bench/parse_loop.c src/mw_pool.c src/mw_mem.c include/mw_pool.h
+build/bench/parse_loop: bench/parse_loop.c src/util/mw_pool.c src/util/mw_mem.c include/mw_pool.h
 	@mkdir -p $(dir $@)
 	$(QLD)$(CC) $(FINAL_CFLAGS) -Wno-missing-prototypes $(filter %.c,$^) $(FINAL_LIBS) -o $@
 
@@ -221,10 +222,10 @@ install: all
 	install -m 644 lua/moonwatch/*.lua $(DESTDIR)$(PREFIX)/share/moonwatch/lua/moonwatch/
 
 format:
-	clang-format -i src/*.c include/*.h tests/unit/*.c
+	clang-format -i $(FORMAT_SRCS)
 
 format-check:
-	clang-format --dry-run --Werror src/*.c include/*.h tests/unit/*.c
+	clang-format --dry-run --Werror $(FORMAT_SRCS)
 
 clean:
 	rm -rf build bin

@@ -1,7 +1,7 @@
 /* mw_cmd.h - the detection-engineering subcommands: test, replay, explain,
  * new, list
  *
- * Each subcommand lives in its own src/mw_cmd_<name>.c and takes the argv
+ * Each subcommand lives in its own src/cmd/mw_cmd_<name>.c and takes the argv
  * after "moonwatch" (argv[0] is the command name), returning the process
  * exit status: 0 success, 1 detection or test failures, 2 usage or load
  * errors. Diagnostics go to stderr; a command's report goes to stdout.

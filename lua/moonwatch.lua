@@ -3,7 +3,7 @@ lua/moonwatch.lua - the rule author's API: `local mw = require("moonwatch")`
 
 A rule script runs once, in its own sandboxed Lua state, and returns the value
 of mw.rule{...}. Every function here builds a *descriptor*: a plain Lua table
-that the C core (src/mw_rule.c) walks once and compiles into C matchers and
+that the C core (src/lua/mw_rule.c) walks once and compiles into C matchers and
 window definitions. The shapes are the contract in docs/DESCRIPTORS.md; the
 author-facing reference is docs/RULE-API.md. Keep all three in step.
 
