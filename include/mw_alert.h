@@ -19,8 +19,7 @@
 int mw_severity_number(const char *label);
 
 /* Writes the 32-hex-digit deterministic id into out[33]. */
-void mw_alert_id(const char *rule_id, struct mw_event *const *evs, int n,
-                 char out[33]);
+void mw_alert_id(const char *rule_id, struct mw_event *const *evs, int n, char out[33]);
 
 /* Renders the rule's message template (see docs/RULE-API.md) into a new
  * string the caller frees. */
@@ -29,8 +28,8 @@ char *mw_alert_message(const struct mw_rule_meta *m, const struct mw_seq_def *se
 
 /* Builds the alert. Returns a new reference. raised_at is the wall-clock
  * (or replay) time the alert is raised. */
-json_t *mw_alert_build(const struct mw_rule *rule, struct mw_event *const *evs,
-                       int n, mw_time_t raised_at);
+json_t *mw_alert_build(const struct mw_rule *rule, struct mw_event *const *evs, int n,
+                       mw_time_t raised_at);
 
 /* The alert of a window rule (threshold, distinct, new_terms, absence):
  * key is the group key values, details goes to moonwatch.<kind> (both

@@ -45,18 +45,18 @@
 
 /* The run loop's own state at the cut. */
 struct mw_ckpt_run {
-    uint64_t seq;               /* last arrival serial handed out */
-    mw_time_t now;              /* newest event time dispatched */
-    bool started;               /* now is set */
-    mw_time_t advanced;         /* event time windows were advanced to */
+    uint64_t seq;       /* last arrival serial handed out */
+    mw_time_t now;      /* newest event time dispatched */
+    bool started;       /* now is set */
+    mw_time_t advanced; /* event time windows were advanced to */
 };
 
 /* One input at the cut: where its first line not yet dispatched is, when
  * the run has read ahead of it (pending), else the input's own position. */
 struct mw_ckpt_src {
-    struct mw_input *in;        /* borrowed */
+    struct mw_input *in; /* borrowed */
     bool pending;
-    uint64_t offset, line;      /* pending: its offset, lines before it */
+    uint64_t offset, line; /* pending: its offset, lines before it */
 };
 
 struct mw_ckpt;

@@ -27,21 +27,20 @@
 #include "mw_sandbox.h"
 
 struct mw_engine_opts {
-    const char *lua_dir;                /* borrowed */
+    const char *lua_dir; /* borrowed */
     struct mw_sandbox_limits limits;
-    bool alert_time_from_events;        /* @timestamp = last event time */
-    size_t max_open_keys;               /* per window rule; 0 = unlimited */
-    mw_time_t lateness;                 /* --max-lateness, microseconds */
-    const char *state_dir;              /* borrowed; NULL: no persistence */
-    uint64_t quarantine_after;          /* consecutive failures; 0 = never */
-    bool health_records;                /* write rule health records */
+    bool alert_time_from_events; /* @timestamp = last event time */
+    size_t max_open_keys;        /* per window rule; 0 = unlimited */
+    mw_time_t lateness;          /* --max-lateness, microseconds */
+    const char *state_dir;       /* borrowed; NULL: no persistence */
+    uint64_t quarantine_after;   /* consecutive failures; 0 = never */
+    bool health_records;         /* write rule health records */
 };
 
 struct mw_engine;
 
 /* Borrows out (may be NULL for `check`). */
-struct mw_engine *mw_engine_new(const struct mw_engine_opts *opts,
-                                struct mw_output *out);
+struct mw_engine *mw_engine_new(const struct mw_engine_opts *opts, struct mw_output *out);
 void mw_engine_free(struct mw_engine *e);
 
 /* Loads every rule file in paths (files, or folders scanned recursively for
@@ -106,7 +105,6 @@ int mw_engine_restore(struct mw_engine *e, const json_t *rules, const struct mw_
  * outputs, if any); alert is borrowed for the call. For `moonwatch test`. */
 typedef void (*mw_engine_alert_fn)(void *ud, const json_t *alert);
 void mw_engine_set_alert_hook(struct mw_engine *e, mw_engine_alert_fn fn, void *ud);
-
 
 uint64_t mw_engine_alerts(const struct mw_engine *e);
 /* Per-rule statistics as a JSON array (new reference). */

@@ -15,15 +15,15 @@
 #include "mw_time.h"
 
 struct mw_event {
-    json_t *root;       /* owned: the parsed document; NULL while compacted
-                           (read it with mw_event_root) */
-    char *raw;          /* owned: the line's text while compacted, or NULL */
+    json_t *root; /* owned: the parsed document; NULL while compacted
+                     (read it with mw_event_root) */
+    char *raw;    /* owned: the line's text while compacted, or NULL */
     size_t rawlen;
-    mw_time_t ts;       /* event time, microseconds since the epoch */
-    const char *input;  /* borrowed: input name, interned for the process */
-    uint64_t line;      /* 1-based line number in the input */
-    uint64_t offset;    /* byte offset of the line in the input */
-    uint64_t seq;       /* arrival serial number: the tie-break on equal ts */
+    mw_time_t ts;      /* event time, microseconds since the epoch */
+    const char *input; /* borrowed: input name, interned for the process */
+    uint64_t line;     /* 1-based line number in the input */
+    uint64_t offset;   /* byte offset of the line in the input */
+    uint64_t seq;      /* arrival serial number: the tie-break on equal ts */
     int refcount;
 };
 

@@ -25,8 +25,7 @@ struct mw_feed;
 
 /* ts_field: the event time field (NULL: @timestamp); max_line: 0 default.
  * Returns NULL with err set when ts_field is not a valid path. */
-struct mw_feed *mw_feed_new(const char *ts_field, size_t max_line,
-                            struct mw_error *err);
+struct mw_feed *mw_feed_new(const char *ts_field, size_t max_line, struct mw_error *err);
 void mw_feed_free(struct mw_feed *f);
 
 /* Adds an NDJSON file source ("-" is stdin). -1 with err when it cannot be

@@ -57,8 +57,7 @@ struct mw_input;
  * through zlib (gzip, also concatenated members; a file that is not gzip is
  * read as is). Returns NULL and sets err on failure.
  * name is copied and used in diagnostics and alerts. */
-struct mw_input *mw_input_open(const char *path, size_t max_line,
-                               struct mw_error *err);
+struct mw_input *mw_input_open(const char *path, size_t max_line, struct mw_error *err);
 void mw_input_close(struct mw_input *in);
 /* Bytes read from the underlying file so far (compressed bytes for .gz):
  * progress against the file size. */
@@ -67,11 +66,11 @@ const char *mw_input_name(const struct mw_input *in);
 struct mw_input_stats *mw_input_stats(struct mw_input *in);
 
 enum mw_line_status {
-    MW_LINE_OK,        /* line and len hold a line without its newline */
-    MW_LINE_TOO_LONG,  /* a line over the limit was skipped; *len = its size */
+    MW_LINE_OK,       /* line and len hold a line without its newline */
+    MW_LINE_TOO_LONG, /* a line over the limit was skipped; *len = its size */
     MW_LINE_EOF,
-    MW_LINE_AGAIN,     /* follow mode: no complete line yet, try later */
-    MW_LINE_ERROR,     /* read error, reported in err */
+    MW_LINE_AGAIN, /* follow mode: no complete line yet, try later */
+    MW_LINE_ERROR, /* read error, reported in err */
 };
 
 /* Reads the next line. On MW_LINE_OK, *line is borrowed and valid until the
@@ -79,8 +78,8 @@ enum mw_line_status {
  * offset. A last line without a newline is returned at end of file, except
  * in follow mode, where it waits for its newline (MW_LINE_AGAIN). */
 enum mw_line_status mw_input_next_line(struct mw_input *in, const char **line,
-                                       size_t *len, uint64_t *lineno,
-                                       uint64_t *offset, struct mw_error *err);
+                                       size_t *len, uint64_t *lineno, uint64_t *offset,
+                                       struct mw_error *err);
 
 /* Follow mode (tail -f): at the end of a regular file, or when a pipe has
  * nothing to read, mw_input_next_line returns MW_LINE_AGAIN instead of a
@@ -114,9 +113,8 @@ bool mw_line_is_blank(const char *line, size_t len);
  * and sets *reason to MW_REJECT_NONE. On rejection returns NULL, sets *reason
  * and a human message in err. ts_path is the timestamp field. */
 struct mw_event *mw_ingest_parse(const char *line, size_t len,
-                                 const struct mw_path *ts_path,
-                                 const char *input, uint64_t lineno,
-                                 uint64_t offset, uint64_t seq,
+                                 const struct mw_path *ts_path, const char *input,
+                                 uint64_t lineno, uint64_t offset, uint64_t seq,
                                  enum mw_reject *reason, struct mw_error *err);
 
 #endif

@@ -4,28 +4,28 @@
 #ifndef MW_LIST_H
 #define MW_LIST_H
 
-#define MW_LIST_UNLINK(list, node)                \
-    do {                                          \
-        if ((node)->prev)                         \
-            (node)->prev->next = (node)->next;    \
-        else                                      \
-            (list)->head = (node)->next;          \
-        if ((node)->next)                         \
-            (node)->next->prev = (node)->prev;    \
-        else                                      \
-            (list)->tail = (node)->prev;          \
-        (node)->prev = (node)->next = NULL;       \
+#define MW_LIST_UNLINK(list, node)                                                       \
+    do {                                                                                 \
+        if ((node)->prev)                                                                \
+            (node)->prev->next = (node)->next;                                           \
+        else                                                                             \
+            (list)->head = (node)->next;                                                 \
+        if ((node)->next)                                                                \
+            (node)->next->prev = (node)->prev;                                           \
+        else                                                                             \
+            (list)->tail = (node)->prev;                                                 \
+        (node)->prev = (node)->next = NULL;                                              \
     } while (0)
 
-#define MW_LIST_APPEND(list, node)                \
-    do {                                          \
-        (node)->prev = (list)->tail;              \
-        (node)->next = NULL;                      \
-        if ((list)->tail)                         \
-            (list)->tail->next = (node);          \
-        else                                      \
-            (list)->head = (node);                \
-        (list)->tail = (node);                    \
+#define MW_LIST_APPEND(list, node)                                                       \
+    do {                                                                                 \
+        (node)->prev = (list)->tail;                                                     \
+        (node)->next = NULL;                                                             \
+        if ((list)->tail)                                                                \
+            (list)->tail->next = (node);                                                 \
+        else                                                                             \
+            (list)->head = (node);                                                       \
+        (list)->tail = (node);                                                           \
     } while (0)
 
 #endif

@@ -26,8 +26,8 @@ enum mw_tv {
 
 enum mw_op {
     MW_OP_EQ,
-    MW_OP_IEQ,      /* EQL ':' case-insensitive, with * and ? wildcards */
-    MW_OP_LIKE,     /* case-sensitive wildcards */
+    MW_OP_IEQ,  /* EQL ':' case-insensitive, with * and ? wildcards */
+    MW_OP_LIKE, /* case-sensitive wildcards */
     MW_OP_PREFIX,
     MW_OP_SUFFIX,
     MW_OP_CONTAINS,
@@ -41,7 +41,7 @@ enum mw_op {
     MW_OP_ALL,
     MW_OP_ANY,
     MW_OP_NOT,
-    MW_OP_FN,       /* Lua predicate */
+    MW_OP_FN, /* Lua predicate */
 };
 
 struct mw_matcher;
@@ -62,8 +62,8 @@ struct mw_matcher *mw_matcher_new_fn(int fn_ref);
 /* Adds a value to a leaf. Strings are copied. Returns -1 with err set when
  * the value does not fit the operator (e.g. a non-number for LT, a bad
  * CIDR). */
-int mw_matcher_add_string(struct mw_matcher *m, const char *s, size_t len,
-                          bool ci, struct mw_error *err);
+int mw_matcher_add_string(struct mw_matcher *m, const char *s, size_t len, bool ci,
+                          struct mw_error *err);
 int mw_matcher_add_number(struct mw_matcher *m, double v, bool is_int,
                           struct mw_error *err);
 int mw_matcher_add_bool(struct mw_matcher *m, bool v, struct mw_error *err);
@@ -92,12 +92,12 @@ enum mw_tv mw_matcher_eval(const struct mw_matcher *m, const struct mw_event *ev
  * values it wanted and the value the event has. */
 struct mw_match_why {
     enum mw_tv result;
-    const char *op;         /* "eq", "ieq", ..., "fn"; "" when nothing to blame */
-    char field[256];        /* the leaf's field path, "" for predicates */
-    char expected[256];     /* rendered values ("'a', 'b'") */
-    char actual[256];       /* the event's value as JSON, or "missing" */
-    bool negated;           /* the leaf sits under a `not` */
-    int alternatives;       /* > 0: an `any` of that many where none matched */
+    const char *op;     /* "eq", "ieq", ..., "fn"; "" when nothing to blame */
+    char field[256];    /* the leaf's field path, "" for predicates */
+    char expected[256]; /* rendered values ("'a', 'b'") */
+    char actual[256];   /* the event's value as JSON, or "missing" */
+    bool negated;       /* the leaf sits under a `not` */
+    int alternatives;   /* > 0: an `any` of that many where none matched */
 };
 
 /* Evaluates like mw_matcher_eval (same result, same predicate calls plus
@@ -107,8 +107,7 @@ enum mw_tv mw_matcher_explain(const struct mw_matcher *m, const struct mw_event 
 
 /* Case-insensitive (ASCII) wildcard match of s against pattern: '*' is any
  * run, '?' exactly one byte. Exposed for tests. */
-bool mw_wildcard_match(const char *pat, size_t plen, const char *s, size_t slen,
-                       bool ci);
+bool mw_wildcard_match(const char *pat, size_t plen, const char *s, size_t slen, bool ci);
 
 /* Parses "addr/len" (IPv4 or IPv6) into a 16-byte network; IPv4 is stored
  * as an IPv4-mapped address with len + 96. Returns 0 or -1. */
@@ -124,21 +123,21 @@ int mw_ip_parse(const char *s, size_t len, unsigned char addr[16]);
 struct mw_lit {
     const char *s;
     size_t len;
-    bool ci;                    /* compare ASCII case-insensitively */
+    bool ci; /* compare ASCII case-insensitively */
 };
 
 /* A clause: every event the matcher accepts contains at least one of lits
  * in the raw text of one of its string values (assuming the value is written
  * without JSON escapes; the prefilter deals with escapes). */
 struct mw_litset {
-    struct mw_lit *lits;        /* owned array */
+    struct mw_lit *lits; /* owned array */
     size_t n;
 };
 
 /* Necessary conditions: every accepted event satisfies every clause, so any
  * one clause can serve as the prefilter of the matcher. n == 0: none. */
 struct mw_litcnf {
-    struct mw_litset *sets;     /* owned array */
+    struct mw_litset *sets; /* owned array */
     size_t n;
 };
 

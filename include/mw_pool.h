@@ -31,10 +31,11 @@
 #include <stdint.h>
 
 #define MW_POOL_GRAIN 16
-#define MW_POOL_MAX 1024        /* largest pooled block, header included */
+#define MW_POOL_MAX 1024 /* largest pooled block, header included */
 #define MW_POOL_CHUNK 65536
-#define MW_POOL_MAGAZINE 256    /* blocks per hand-over to the depot; a
-                                   thread keeps at most two per class */
+#define MW_POOL_MAGAZINE                                                                 \
+    256 /* blocks per hand-over to the depot; a                                          \
+           thread keeps at most two per class */
 
 /* Never returns NULL: aborts on out of memory, like xmalloc. */
 void *mw_pool_alloc(size_t size);

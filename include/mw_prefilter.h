@@ -58,7 +58,7 @@ const char *mw_prefilter_off_reason(const struct mw_prefilter *pf);
  * and sets *ts, or -1 when the key is not found at the top level, the line is
  * not an object as far as it was scanned, the value has escapes or is not a
  * valid time: the caller then parses the line in full, which reports it. */
-int mw_prefilter_scan_ts(const char *line, size_t len, const char *key,
-                         size_t keylen, mw_time_t *ts);
+int mw_prefilter_scan_ts(const char *line, size_t len, const char *key, size_t keylen,
+                         mw_time_t *ts);
 
 #endif

@@ -20,9 +20,9 @@
 #include "mw_window.h"
 
 enum mw_rule_kind {
-    MW_RULE_QUERY,      /* one alert per matching event */
+    MW_RULE_QUERY, /* one alert per matching event */
     MW_RULE_SEQUENCE,
-    MW_RULE_WINDOW,     /* threshold, distinct, new_terms, absence */
+    MW_RULE_WINDOW, /* threshold, distinct, new_terms, absence */
 };
 
 struct mw_rule_meta {
@@ -30,16 +30,16 @@ struct mw_rule_meta {
     int risk_score;
     int version;
     json_t *tags, *references, *author, *threat, *false_positives; /* owned arrays */
-    json_t *tests;      /* owned: the rule's `tests` as JSON, or NULL */
+    json_t *tests; /* owned: the rule's `tests` as JSON, or NULL */
 };
 
 struct mw_rule_errors {
-    uint64_t by_class[MW_FAIL__COUNT];  /* failed predicate calls per class */
-    uint64_t consecutive;               /* failed calls in a row (quarantine) */
-    enum mw_fail last;                  /* class of the latest failure */
-    char last_msg[256];                 /* its message, first line */
+    uint64_t by_class[MW_FAIL__COUNT];   /* failed predicate calls per class */
+    uint64_t consecutive;                /* failed calls in a row (quarantine) */
+    enum mw_fail last;                   /* class of the latest failure */
+    char last_msg[256];                  /* its message, first line */
     int64_t last_logged[MW_FAIL__COUNT]; /* wall seconds of the last log line */
-    uint64_t hook_failures;             /* on_alert calls that failed */
+    uint64_t hook_failures;              /* on_alert calls that failed */
     int64_t hook_last_logged;
 };
 
@@ -47,19 +47,19 @@ struct mw_rule_errors {
  * mw_shape between the engine and the outputs. Zero values mean "off". */
 #define MW_SUPPRESS_MAX_FIELDS 8
 struct mw_alert_policy {
-    int nsuppress;                                  /* 0: no suppression */
+    int nsuppress;                                       /* 0: no suppression */
     struct mw_path *suppress_by[MW_SUPPRESS_MAX_FIELDS]; /* owned */
-    mw_time_t suppress_window;                      /* microseconds */
-    int64_t max_alerts;                             /* 0: no cap */
-    mw_time_t max_alerts_per;                       /* microseconds */
+    mw_time_t suppress_window;                           /* microseconds */
+    int64_t max_alerts;                                  /* 0: no cap */
+    mw_time_t max_alerts_per;                            /* microseconds */
 };
 
 /* What an on_alert hook asked for. */
 enum mw_hook_result {
-    MW_HOOK_KEEP,       /* deliver (possibly changed) */
-    MW_HOOK_DROP,       /* the hook returned false: an allow-listed exception */
-    MW_HOOK_FAILED,     /* the hook raised or returned something invalid:
-                         * deliver unchanged, count the error */
+    MW_HOOK_KEEP,   /* deliver (possibly changed) */
+    MW_HOOK_DROP,   /* the hook returned false: an allow-listed exception */
+    MW_HOOK_FAILED, /* the hook raised or returned something invalid:
+                     * deliver unchanged, count the error */
 };
 
 struct mw_rule;

@@ -40,31 +40,31 @@ enum mw_summary_format {
 
 /* Progress of a run, for `replay`'s progress bar and report. */
 struct mw_run_progress {
-    uint64_t events;            /* dispatched */
-    uint64_t bytes;             /* read from the input files (compressed for .gz) */
-    uint64_t lines, rejected;   /* over all inputs */
-    uint64_t reordered;         /* out of order, within the lateness: placed in order */
-    uint64_t too_late;          /* further behind: refused (also in rejected) */
-    bool done;                  /* the final call */
+    uint64_t events;          /* dispatched */
+    uint64_t bytes;           /* read from the input files (compressed for .gz) */
+    uint64_t lines, rejected; /* over all inputs */
+    uint64_t reordered;       /* out of order, within the lateness: placed in order */
+    uint64_t too_late;        /* further behind: refused (also in rejected) */
+    bool done;                /* the final call */
 };
 
 struct mw_run_opts {
-    char *const *inputs;        /* borrowed; "-" is stdin; none means stdin */
+    char *const *inputs; /* borrowed; "-" is stdin; none means stdin */
     int ninputs;
     const char *timestamp_field;
     size_t max_line;
-    const char *dead_letter;    /* NULL: none */
+    const char *dead_letter; /* NULL: none */
     enum mw_summary_format summary;
-    int max_reports_per_input;  /* rejected-line messages before going quiet */
-    bool no_prefilter;          /* parse every line */
-    int threads;                /* parser threads; <= 1: parse on this thread */
-    mw_time_t max_lateness;     /* how far behind "now" an event may arrive */
-    mw_time_t max_future;       /* how far ahead of the wall clock; <0: no bound */
-    bool follow;                /* tail the inputs until SIGINT/SIGTERM */
-    struct mw_reload *reload;   /* borrowed, follow mode: rule watcher, may be NULL */
-    bool health_records;        /* started/stopped health records */
-    const char *metrics_file;   /* Prometheus textfile, NULL: none */
-    int metrics_interval_ms;    /* follow mode; <= 0: 5000 */
+    int max_reports_per_input; /* rejected-line messages before going quiet */
+    bool no_prefilter;         /* parse every line */
+    int threads;               /* parser threads; <= 1: parse on this thread */
+    mw_time_t max_lateness;    /* how far behind "now" an event may arrive */
+    mw_time_t max_future;      /* how far ahead of the wall clock; <0: no bound */
+    bool follow;               /* tail the inputs until SIGINT/SIGTERM */
+    struct mw_reload *reload;  /* borrowed, follow mode: rule watcher, may be NULL */
+    bool health_records;       /* started/stopped health records */
+    const char *metrics_file;  /* Prometheus textfile, NULL: none */
+    int metrics_interval_ms;   /* follow mode; <= 0: 5000 */
     /* checkpoints (mw_checkpoint.h): on when state_dir is set in follow mode */
     const char *state_dir;      /* NULL: no checkpoints */
     int checkpoint_interval_ms; /* <= 0: the default */

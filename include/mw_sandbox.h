@@ -26,9 +26,9 @@
 #define MW_SANDBOX_DEFAULT_LOAD_INSN 50000000
 
 struct mw_sandbox_limits {
-    size_t mem_max;         /* bytes; 0 = default */
-    int64_t insn_per_call;  /* Lua VM instructions per predicate/hook call */
-    int64_t insn_load;      /* instructions for running the rule file */
+    size_t mem_max;        /* bytes; 0 = default */
+    int64_t insn_per_call; /* Lua VM instructions per predicate/hook call */
+    int64_t insn_load;     /* instructions for running the rule file */
 };
 
 enum mw_fail {
@@ -57,13 +57,13 @@ size_t mw_sandbox_mem_used(const struct mw_sandbox *sb);
  * nargs arguments are on the stack; on success nres results replace them,
  * on failure the stack is restored to below the function and msg holds the
  * error (first line of the message, traceback dropped). [-(nargs+1), +nres|0, -] */
-enum mw_fail mw_sandbox_pcall(struct mw_sandbox *sb, int nargs, int nres,
-                              int64_t budget, char *msg, size_t msgsize);
+enum mw_fail mw_sandbox_pcall(struct mw_sandbox *sb, int nargs, int nres, int64_t budget,
+                              char *msg, size_t msgsize);
 
 /* Loads and runs a rule file in the sandbox; leaves its single return value
  * on the stack on success. chunkname is "@path". [-0, +1|0, -] */
-enum mw_fail mw_sandbox_dofile(struct mw_sandbox *sb, const char *path,
-                               char *msg, size_t msgsize);
+enum mw_fail mw_sandbox_dofile(struct mw_sandbox *sb, const char *path, char *msg,
+                               size_t msgsize);
 
 int64_t mw_sandbox_call_budget(const struct mw_sandbox *sb);
 

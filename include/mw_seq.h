@@ -37,39 +37,39 @@
 #define MW_SEQ_MAX_KEYS 16
 
 struct mw_seq_keys {
-    struct mw_path *paths[MW_SEQ_MAX_KEYS];  /* owned */
-    bool optional[MW_SEQ_MAX_KEYS];          /* `?field`: null joins null */
+    struct mw_path *paths[MW_SEQ_MAX_KEYS]; /* owned */
+    bool optional[MW_SEQ_MAX_KEYS];         /* `?field`: null joins null */
 };
 
 struct mw_seq_def {
-    int nsteps;                              /* after expanding runs */
+    int nsteps;                                 /* after expanding runs */
     struct mw_matcher *where[MW_SEQ_MAX_STEPS]; /* borrowed or owned, see owns_where */
-    bool owns_where[MW_SEQ_MAX_STEPS];       /* runs=N shares one matcher */
-    struct mw_seq_keys keys[MW_SEQ_MAX_STEPS]; /* owned */
-    int nkeys;                               /* per step, shared + own */
-    struct mw_matcher *until_where;          /* owned, may be NULL */
-    struct mw_seq_keys until_keys;           /* owned */
-    mw_time_t maxspan;                       /* 0: none */
-    bool keys_ci;                            /* case-insensitive string keys */
-    size_t max_keys;                         /* 0: unlimited open keys */
-    mw_time_t lateness;                      /* how far behind "now" an event
-                                              * may arrive and still take its
-                                              * place in order; 0: none */
+    bool owns_where[MW_SEQ_MAX_STEPS];          /* runs=N shares one matcher */
+    struct mw_seq_keys keys[MW_SEQ_MAX_STEPS];  /* owned */
+    int nkeys;                                  /* per step, shared + own */
+    struct mw_matcher *until_where;             /* owned, may be NULL */
+    struct mw_seq_keys until_keys;              /* owned */
+    mw_time_t maxspan;                          /* 0: none */
+    bool keys_ci;                               /* case-insensitive string keys */
+    size_t max_keys;                            /* 0: unlimited open keys */
+    mw_time_t lateness;                         /* how far behind "now" an event
+                                                 * may arrive and still take its
+                                                 * place in order; 0: none */
 };
 
 struct mw_seq_stats {
     uint64_t matched[MW_SEQ_MAX_STEPS]; /* events whose where matched, per step */
     uint64_t until_matched;
-    uint64_t no_key;        /* matched a step but a join key was null/missing */
-    uint64_t started;       /* partial sequences opened at step 1 */
-    uint64_t replaced;      /* pending sequences overwritten by a newer one */
-    uint64_t expired;       /* pending sequences dropped by maxspan */
-    uint64_t cancelled;     /* pending sequences cancelled by until */
-    uint64_t evicted;       /* pending sequences dropped by the key cap */
+    uint64_t no_key;    /* matched a step but a join key was null/missing */
+    uint64_t started;   /* partial sequences opened at step 1 */
+    uint64_t replaced;  /* pending sequences overwritten by a newer one */
+    uint64_t expired;   /* pending sequences dropped by maxspan */
+    uint64_t cancelled; /* pending sequences cancelled by until */
+    uint64_t evicted;   /* pending sequences dropped by the key cap */
     uint64_t completed;
-    uint64_t open;          /* pending sequences now */
-    uint64_t open_keys;     /* keys with state now */
-    uint64_t late_replays;  /* out-of-order events placed by a replay */
+    uint64_t open;         /* pending sequences now */
+    uint64_t open_keys;    /* keys with state now */
+    uint64_t late_replays; /* out-of-order events placed by a replay */
 };
 
 struct mw_seq_state;
@@ -81,25 +81,25 @@ typedef void (*mw_seq_emit_fn)(void *ud, struct mw_event *const *evs, int n);
 /* Observer (for `moonwatch explain`): told of every state transition. With
  * no observer set, the cost is one branch per transition. */
 enum mw_seq_trace_kind {
-    MW_SEQ_T_NO_KEY,        /* a step matched, but a join key is null/missing */
-    MW_SEQ_T_STARTED,       /* step 1 opened a pending sequence */
-    MW_SEQ_T_REPLACED,      /* a pending sequence was overwritten by a newer one */
-    MW_SEQ_T_NO_PENDING,    /* step k matched; nothing pending at stage k-1 for the key */
-    MW_SEQ_T_NOT_AFTER,     /* step k matched, but not strictly after stage k-1's event */
-    MW_SEQ_T_ADVANCED,      /* the pending sequence moved to the event's step */
+    MW_SEQ_T_NO_KEY,     /* a step matched, but a join key is null/missing */
+    MW_SEQ_T_STARTED,    /* step 1 opened a pending sequence */
+    MW_SEQ_T_REPLACED,   /* a pending sequence was overwritten by a newer one */
+    MW_SEQ_T_NO_PENDING, /* step k matched; nothing pending at stage k-1 for the key */
+    MW_SEQ_T_NOT_AFTER,  /* step k matched, but not strictly after stage k-1's event */
+    MW_SEQ_T_ADVANCED,   /* the pending sequence moved to the event's step */
     MW_SEQ_T_COMPLETED,
-    MW_SEQ_T_EXPIRED,       /* dropped: maxspan exceeded */
-    MW_SEQ_T_CANCELLED,     /* dropped by an until match for its key */
-    MW_SEQ_T_EVICTED,       /* dropped by the cap on open keys */
-    MW_SEQ_T_UNTIL,         /* the until condition matched the event */
+    MW_SEQ_T_EXPIRED,   /* dropped: maxspan exceeded */
+    MW_SEQ_T_CANCELLED, /* dropped by an until match for its key */
+    MW_SEQ_T_EVICTED,   /* dropped by the cap on open keys */
+    MW_SEQ_T_UNTIL,     /* the until condition matched the event */
 };
 
 struct mw_seq_trace {
     enum mw_seq_trace_kind kind;
-    int step;                       /* 0-based step of ev, -1 when not a step */
-    const struct mw_event *ev;      /* the event being processed (borrowed) */
-    struct mw_event *const *evs;    /* the pending sequence concerned (borrowed), */
-    int n;                          /* its n events; NULL/0 when none */
+    int step;                    /* 0-based step of ev, -1 when not a step */
+    const struct mw_event *ev;   /* the event being processed (borrowed) */
+    struct mw_event *const *evs; /* the pending sequence concerned (borrowed), */
+    int n;                       /* its n events; NULL/0 when none */
 };
 
 typedef void (*mw_seq_observer_fn)(void *ud, const struct mw_seq_trace *t);
@@ -127,8 +127,7 @@ void mw_seq_process(const struct mw_seq_def *def, struct mw_seq_state *st,
  * pending sequences that no event still acceptable (time >= now -
  * lateness) can complete. The engine calls it before each event with the
  * run's notion of now; a follow mode calls it as wall time passes. */
-void mw_seq_advance(const struct mw_seq_def *def, struct mw_seq_state *st,
-                    mw_time_t now);
+void mw_seq_advance(const struct mw_seq_def *def, struct mw_seq_state *st, mw_time_t now);
 
 /* Checkpoints (mw_checkpoint): the pending sequences, their logs and bases
  * as JSON, events by index in t (new reference). restore fills an empty

@@ -15,10 +15,10 @@
  * It owns no heap memory, so there is nothing to destroy.
  */
 struct mw_sha256 {
-    uint32_t h[8];       /* owned: chaining value H0..H7 */
-    uint64_t nbytes;     /* owned: message length so far, in bytes */
-    uint8_t block[64];   /* owned: pending partial block */
-    size_t used;         /* owned: bytes pending in block, 0..63 */
+    uint32_t h[8];     /* owned: chaining value H0..H7 */
+    uint64_t nbytes;   /* owned: message length so far, in bytes */
+    uint8_t block[64]; /* owned: pending partial block */
+    size_t used;       /* owned: bytes pending in block, 0..63 */
 };
 
 /*

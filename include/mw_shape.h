@@ -37,13 +37,13 @@
 
 struct mw_shape;
 
-#define MW_SHAPE_DEFAULT_DEDUP_TTL (7 * 86400 * INT64_C(1000000))   /* 7 days */
-#define MW_SHAPE_DEFAULT_SAVE_INTERVAL (5 * INT64_C(1000000))      /* 5 s */
+#define MW_SHAPE_DEFAULT_DEDUP_TTL (7 * 86400 * INT64_C(1000000)) /* 7 days */
+#define MW_SHAPE_DEFAULT_SAVE_INTERVAL (5 * INT64_C(1000000))     /* 5 s */
 
 struct mw_shape_opts {
-    mw_time_t dedup_ttl;        /* > 0; 0 means the default */
-    mw_time_t save_interval;    /* > 0; 0 means the default */
-    mw_time_t (*now)(void);     /* wall clock (us); NULL: the real one */
+    mw_time_t dedup_ttl;     /* > 0; 0 means the default */
+    mw_time_t save_interval; /* > 0; 0 means the default */
+    mw_time_t (*now)(void);  /* wall clock (us); NULL: the real one */
 };
 
 /* state_dir may be NULL (in memory only); it is created when missing.
@@ -73,7 +73,7 @@ enum mw_shape_verdict {
     MW_SHAPE_DELIVERED,
     MW_SHAPE_SUPPRESSED,
     MW_SHAPE_CAPPED,
-    MW_SHAPE_REPLAYED,  /* delivered before a restart: not written again */
+    MW_SHAPE_REPLAYED, /* delivered before a restart: not written again */
 };
 
 /* Applies the rule's suppression and cap to alert (borrowed; gains a
@@ -82,9 +82,8 @@ enum mw_shape_verdict {
  * are the contributing events (suppression keys are read from the first event
  * that has the field). */
 enum mw_shape_verdict mw_shape_submit(struct mw_shape *s, const char *rule_id,
-                                      const struct mw_alert_policy *p,
-                                      json_t *alert, struct mw_event *const *evs,
-                                      int n, mw_time_t t);
+                                      const struct mw_alert_policy *p, json_t *alert,
+                                      struct mw_event *const *evs, int n, mw_time_t t);
 
 /* Checkpoints (mw_checkpoint). Every processed id carries the generation
  * it was decided in: the number of the checkpoint that will cover it.

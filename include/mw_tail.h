@@ -36,26 +36,26 @@
 
 #include "mw_mem.h"
 
-#define MW_TAIL_FP_MAX 1024     /* bytes of the fingerprint */
-#define MW_TAIL_CHECK_MS 100    /* least time between two identity checks */
+#define MW_TAIL_FP_MAX 1024  /* bytes of the fingerprint */
+#define MW_TAIL_CHECK_MS 100 /* least time between two identity checks */
 #define MW_TAIL_DEFAULT_ROTATE_WAIT_MS 1000
 
 /* The identity and position of the file an input reads (for checkpoints). */
 struct mw_tail_pos {
     uint64_t dev, ino;
-    uint64_t offset;            /* byte offset of the next unread line */
-    uint64_t lineno;            /* lines before offset */
-    size_t fp_len;              /* bytes the fingerprint covers */
-    char fp[65];                /* SHA-256 (hex) of the first fp_len bytes */
+    uint64_t offset; /* byte offset of the next unread line */
+    uint64_t lineno; /* lines before offset */
+    size_t fp_len;   /* bytes the fingerprint covers */
+    char fp[65];     /* SHA-256 (hex) of the first fp_len bytes */
 };
 
 enum mw_tail_action {
-    MW_TAIL_NONE,               /* read on */
-    MW_TAIL_SWITCH,             /* finish the buffer as the file's end, then
-                                 * read *nfd (-1: released) from *noff */
-    MW_TAIL_CONTINUE,           /* the same bytes go on in *nfd at *noff (the
-                                 * copy of a copytruncate): swap, keep the buffer */
-    MW_TAIL_RESTART,            /* truncated, no copy: drop the buffer, read from 0 */
+    MW_TAIL_NONE,     /* read on */
+    MW_TAIL_SWITCH,   /* finish the buffer as the file's end, then
+                       * read *nfd (-1: released) from *noff */
+    MW_TAIL_CONTINUE, /* the same bytes go on in *nfd at *noff (the
+                       * copy of a copytruncate): swap, keep the buffer */
+    MW_TAIL_RESTART,  /* truncated, no copy: drop the buffer, read from 0 */
 };
 
 struct mw_tail;

@@ -48,32 +48,32 @@ enum mw_window_kind {
 
 struct mw_window_def {
     enum mw_window_kind kind;
-    struct mw_matcher *where;       /* owned; absence: the `first` matcher */
-    struct mw_seq_keys by;          /* owned; group key, new_terms' fields,
-                                     * absence: first's key */
-    int nby;                        /* 0: one group for the rule */
+    struct mw_matcher *where;        /* owned; absence: the `first` matcher */
+    struct mw_seq_keys by;           /* owned; group key, new_terms' fields,
+                                      * absence: first's key */
+    int nby;                         /* 0: one group for the rule */
     struct mw_matcher *absent_where; /* owned, absence only */
-    struct mw_seq_keys absent_by;   /* owned, absence only, nby keys */
-    struct mw_path *field;          /* owned, distinct only */
-    uint64_t count;                 /* threshold, distinct */
-    mw_time_t span;                 /* window, history or within */
+    struct mw_seq_keys absent_by;    /* owned, absence only, nby keys */
+    struct mw_path *field;           /* owned, distinct only */
+    uint64_t count;                  /* threshold, distinct */
+    mw_time_t span;                  /* window, history or within */
     bool keys_ci;
-    bool warmup;                    /* new_terms: no alert before the state
-                                     * covers `history` of event time */
-    size_t max_states;              /* set by the engine; 0: unlimited */
-    mw_time_t lateness;             /* set by the engine */
+    bool warmup;        /* new_terms: no alert before the state
+                         * covers `history` of event time */
+    size_t max_states;  /* set by the engine; 0: unlimited */
+    mw_time_t lateness; /* set by the engine */
 };
 
 struct mw_window_stats {
-    uint64_t matched;       /* events whose where (first) matched */
+    uint64_t matched; /* events whose where (first) matched */
     uint64_t absent_matched;
     uint64_t no_key;
     uint64_t fired;
-    uint64_t expired;       /* groups dropped as time moved on */
-    uint64_t evicted;       /* groups dropped by the cap */
-    uint64_t cancelled;     /* absence: windows closed by an `absent` event */
-    uint64_t open;          /* groups (terms, pending windows) held now */
-    uint64_t loaded;        /* new_terms: terms read from the state file */
+    uint64_t expired;   /* groups dropped as time moved on */
+    uint64_t evicted;   /* groups dropped by the cap */
+    uint64_t cancelled; /* absence: windows closed by an `absent` event */
+    uint64_t open;      /* groups (terms, pending windows) held now */
+    uint64_t loaded;    /* new_terms: terms read from the state file */
 };
 
 struct mw_window_state;

@@ -78,7 +78,8 @@ static const char *const usage_run =
     "      --alert-time MODE       wall (default): alert @timestamp is when it was\n"
     "                              raised; event: the last event's time (replays)\n"
     "      --max-open-keys N       per window rule, cap on open states (join keys,\n"
-    "                              groups, terms); the oldest is evicted (default 1000000)\n"
+    "                              groups, terms); the oldest is evicted (default "
+    "1000000)\n"
     "      --max-lateness DUR      how far behind the newest event time an event may\n"
     "                              arrive and still take its place in time order\n"
     "                              (default 5m; 0s: none; later ones are too_late)\n"
@@ -232,26 +233,46 @@ static int cmd_run(int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc, argv, "r:o:t:qhf", longopts, NULL)) != -1) {
         switch (c) {
-        case 'r': rules[nrules++] = optarg; break;
-        case 'o': outputs[noutputs++] = optarg; break;
-        case 't': ro.timestamp_field = optarg; break;
-        case 'q': mw_log_set_level(MW_LOG_WARN); break;
-        case 'h': fputs(usage_run, stdout); rc = 0; goto done;
+        case 'r':
+            rules[nrules++] = optarg;
+            break;
+        case 'o':
+            outputs[noutputs++] = optarg;
+            break;
+        case 't':
+            ro.timestamp_field = optarg;
+            break;
+        case 'q':
+            mw_log_set_level(MW_LOG_WARN);
+            break;
+        case 'h':
+            fputs(usage_run, stdout);
+            rc = 0;
+            goto done;
         case OPT_MAX_LINE:
             if (mw_parse_size(optarg, &ro.max_line) < 0) {
                 usage_error(usage_run, "--max-line-bytes needs a positive size");
                 goto done;
             }
             break;
-        case OPT_DEAD: ro.dead_letter = optarg; break;
+        case OPT_DEAD:
+            ro.dead_letter = optarg;
+            break;
         case OPT_SUMMARY:
-            if (strcmp(optarg, "text") == 0) ro.summary = MW_SUMMARY_TEXT;
-            else if (strcmp(optarg, "json") == 0) ro.summary = MW_SUMMARY_JSON;
-            else if (strcmp(optarg, "none") == 0) ro.summary = MW_SUMMARY_NONE;
-            else { usage_error(usage_run, "--summary is text, json or none"); goto done; }
+            if (strcmp(optarg, "text") == 0)
+                ro.summary = MW_SUMMARY_TEXT;
+            else if (strcmp(optarg, "json") == 0)
+                ro.summary = MW_SUMMARY_JSON;
+            else if (strcmp(optarg, "none") == 0)
+                ro.summary = MW_SUMMARY_NONE;
+            else {
+                usage_error(usage_run, "--summary is text, json or none");
+                goto done;
+            }
             break;
         case OPT_ALERT_TIME:
-            if (strcmp(optarg, "event") == 0) eo.alert_time_from_events = true;
+            if (strcmp(optarg, "event") == 0)
+                eo.alert_time_from_events = true;
             else if (strcmp(optarg, "wall") != 0) {
                 usage_error(usage_run, "--alert-time is wall or event");
                 goto done;
@@ -276,8 +297,12 @@ static int cmd_run(int argc, char **argv)
             }
             eo.limits.insn_per_call = (int64_t)sz;
             break;
-        case OPT_LUA_DIR: lua_dir_opt = optarg; break;
-        case OPT_STRICT: strict = true; break;
+        case OPT_LUA_DIR:
+            lua_dir_opt = optarg;
+            break;
+        case OPT_STRICT:
+            strict = true;
+            break;
         case OPT_THREADS:
             if (mw_parse_size(optarg, &sz) < 0 || sz > 16) {
                 usage_error(usage_run, "--threads needs a number from 1 to 16");
@@ -285,7 +310,9 @@ static int cmd_run(int argc, char **argv)
             }
             ro.threads = (int)sz;
             break;
-        case OPT_NO_PREFILTER: ro.no_prefilter = true; break;
+        case OPT_NO_PREFILTER:
+            ro.no_prefilter = true;
+            break;
         case OPT_LATENESS:
             if (mw_duration_parse(optarg, &eo.lateness) < 0) {
                 usage_error(usage_run, "--max-lateness needs a duration like 5m or 0s");
@@ -300,10 +327,13 @@ static int cmd_run(int argc, char **argv)
                 goto done;
             }
             break;
-        case 'f': ro.follow = true; break;
+        case 'f':
+            ro.follow = true;
+            break;
         case OPT_DEBOUNCE:
             if (mw_parse_size(optarg, &debounce) < 0 || debounce > 60000) {
-                usage_error(usage_run, "--reload-debounce needs milliseconds in 1..60000");
+                usage_error(usage_run,
+                            "--reload-debounce needs milliseconds in 1..60000");
                 goto done;
             }
             break;
@@ -317,8 +347,12 @@ static int cmd_run(int argc, char **argv)
                 eo.quarantine_after = sz;
             }
             break;
-        case OPT_HEALTH_OUTPUT: health_spec = optarg; break;
-        case OPT_METRICS: ro.metrics_file = optarg; break;
+        case OPT_HEALTH_OUTPUT:
+            health_spec = optarg;
+            break;
+        case OPT_METRICS:
+            ro.metrics_file = optarg;
+            break;
         case OPT_METRICS_INTERVAL:
             if (mw_parse_size(optarg, &sz) < 0 || sz > 86400) {
                 usage_error(usage_run, "--metrics-interval needs seconds in 1..86400");
@@ -326,9 +360,15 @@ static int cmd_run(int argc, char **argv)
             }
             ro.metrics_interval_ms = (int)sz * 1000;
             break;
-        case OPT_STATE_DIR: state_dir = optarg; break;
-        case OPT_SPOOL_DIR: spool_dir = optarg; break;
-        case OPT_HEALTH: health = optarg; break;
+        case OPT_STATE_DIR:
+            state_dir = optarg;
+            break;
+        case OPT_SPOOL_DIR:
+            spool_dir = optarg;
+            break;
+        case OPT_HEALTH:
+            health = optarg;
+            break;
         case OPT_DEDUP_TTL:
             if (mw_duration_parse(optarg, &so.dedup_ttl) < 0 || so.dedup_ttl <= 0) {
                 usage_error(usage_run, "--dedup-ttl needs a positive duration (e.g. 7d)");
@@ -338,10 +378,14 @@ static int cmd_run(int argc, char **argv)
         case OPT_CKPT_INTERVAL:
         case OPT_ROTATE_WAIT: {
             mw_time_t d;
-            if (mw_duration_parse(optarg, &d) < 0 || d < 1000 || d > 86400 * INT64_C(1000000)) {
-                usage_error(usage_run, c == OPT_ROTATE_WAIT
-                            ? "--rotate-wait needs a duration from 1ms to 1d (e.g. 1s)"
-                            : "--checkpoint-interval needs a duration from 1ms to 1d (e.g. 5s)");
+            if (mw_duration_parse(optarg, &d) < 0 || d < 1000 ||
+                d > 86400 * INT64_C(1000000)) {
+                usage_error(
+                    usage_run,
+                    c == OPT_ROTATE_WAIT
+                        ? "--rotate-wait needs a duration from 1ms to 1d (e.g. 1s)"
+                        : "--checkpoint-interval needs a duration from 1ms to 1d (e.g. "
+                          "5s)");
                 goto done;
             }
             if (c == OPT_ROTATE_WAIT)
@@ -351,12 +395,16 @@ static int cmd_run(int argc, char **argv)
             break;
         }
         case OPT_STATE_INTERVAL:
-            if (mw_duration_parse(optarg, &so.save_interval) < 0 || so.save_interval <= 0) {
-                usage_error(usage_run, "--state-interval needs a positive duration (e.g. 5s)");
+            if (mw_duration_parse(optarg, &so.save_interval) < 0 ||
+                so.save_interval <= 0) {
+                usage_error(usage_run,
+                            "--state-interval needs a positive duration (e.g. 5s)");
                 goto done;
             }
             break;
-        default: usage_error(usage_run, NULL); goto done;
+        default:
+            usage_error(usage_run, NULL);
+            goto done;
         }
     }
     if (nrules == 0) {
@@ -425,14 +473,16 @@ static int cmd_run(int argc, char **argv)
     }
     if (failed > 0)
         mw_log_warn("%d rule file(s) failed to load (reported above); running "
-                    "the %zu that loaded", failed, mw_engine_rule_count(e));
+                    "the %zu that loaded",
+                    failed, mw_engine_rule_count(e));
     if (mw_engine_rule_count(e) == 0 && !ro.follow) {
         mw_log_error("no rules loaded from the given --rules paths");
         goto done;
     }
     if (ro.follow) {
         if (mw_engine_rule_count(e) == 0)
-            mw_log_warn("no rules loaded yet: waiting for rule files to appear or be fixed");
+            mw_log_warn(
+                "no rules loaded yet: waiting for rule files to appear or be fixed");
         reload = mw_reload_new(e, rules, nrules, (int)debounce);
         ro.reload = reload;
     }
@@ -473,9 +523,15 @@ static int cmd_check(int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (c) {
-        case 'h': fputs(usage_check, stdout); return 0;
-        case OPT_LUA_DIR: lua_dir_opt = optarg; break;
-        default: usage_error(usage_check, NULL); return 2;
+        case 'h':
+            fputs(usage_check, stdout);
+            return 0;
+        case OPT_LUA_DIR:
+            lua_dir_opt = optarg;
+            break;
+        default:
+            usage_error(usage_check, NULL);
+            return 2;
         }
     }
     eo.lua_dir = mw_find_lua_dir(lua_dir_opt, lua_buf, sizeof(lua_buf));
@@ -487,8 +543,8 @@ static int cmd_check(int argc, char **argv)
     mw_engine_list(e, stdout);
     if (mw_engine_rule_count(e) > 0)
         mw_prefilter_describe(mw_engine_prefilter(e), stderr);
-    fprintf(stderr, "moonwatch: %zu rule(s) loaded, %d failed\n",
-            mw_engine_rule_count(e), failed);
+    fprintf(stderr, "moonwatch: %zu rule(s) loaded, %d failed\n", mw_engine_rule_count(e),
+            failed);
     mw_engine_free(e);
     return failed > 0 ? 2 : 0;
 }
@@ -509,13 +565,15 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "help") == 0) {
         const char *sub = argc > 2 ? argv[2] : "";
-        fputs(strcmp(sub, "run") == 0 ? usage_run
-              : strcmp(sub, "check") == 0 ? usage_check
-              : strcmp(sub, "test") == 0 ? mw_usage_test
-              : strcmp(sub, "replay") == 0 ? mw_usage_replay
+        fputs(strcmp(sub, "run") == 0       ? usage_run
+              : strcmp(sub, "check") == 0   ? usage_check
+              : strcmp(sub, "test") == 0    ? mw_usage_test
+              : strcmp(sub, "replay") == 0  ? mw_usage_replay
               : strcmp(sub, "explain") == 0 ? mw_usage_explain
-              : strcmp(sub, "list") == 0 ? mw_usage_list
-              : strcmp(sub, "new") == 0 ? mw_usage_new : usage_main, stdout);
+              : strcmp(sub, "list") == 0    ? mw_usage_list
+              : strcmp(sub, "new") == 0     ? mw_usage_new
+                                            : usage_main,
+              stdout);
         return 0;
     }
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {

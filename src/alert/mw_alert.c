@@ -26,8 +26,7 @@ int mw_severity_number(const char *label)
     return 47;
 }
 
-void mw_alert_id(const char *rule_id, struct mw_event *const *evs, int n,
-                 char out[33])
+void mw_alert_id(const char *rule_id, struct mw_event *const *evs, int n, char out[33])
 {
     struct mw_sha256 h;
     uint8_t dig[32];
@@ -111,16 +110,16 @@ static void sb_value(struct sbuf *b, const json_t *v)
 }
 
 static void render_placeholder(struct sbuf *b, const char *name, size_t len,
-                               const struct mw_rule_meta *m,
-                               const struct mw_seq_def *seq, const json_t *key,
-                               struct mw_event *const *evs, int n)
+                               const struct mw_rule_meta *m, const struct mw_seq_def *seq,
+                               const json_t *key, struct mw_event *const *evs, int n)
 {
     char tmp[256];
     if (len == 3 && memcmp(name, "key", 3) == 0) {
         json_t *keys = key ? json_copy((json_t *)key) : key_values(seq, evs[0]);
         size_t i;
         json_t *v;
-        json_array_foreach(keys, i, v) {
+        json_array_foreach(keys, i, v)
+        {
             if (i)
                 sb_add(b, ", ", 2);
             sb_value(b, v);
@@ -194,8 +193,8 @@ char *mw_alert_message(const struct mw_rule_meta *m, const struct mw_seq_def *se
 
 /* key: the join/group key values (borrowed), NULL for a sequence's own;
  * details: moonwatch.<window kind> (borrowed), NULL for none. */
-static json_t *build(const struct mw_rule *rule, struct mw_event *const *evs,
-                     int n, mw_time_t raised_at, const json_t *key, json_t *details)
+static json_t *build(const struct mw_rule *rule, struct mw_event *const *evs, int n,
+                     mw_time_t raised_at, const json_t *key, json_t *details)
 {
     const struct mw_rule_meta *m = mw_rule_meta(rule);
     const struct mw_seq_def *seq = mw_rule_seq(rule);
@@ -212,61 +211,43 @@ static json_t *build(const struct mw_rule *rule, struct mw_event *const *evs,
     mw_alert_id(m->id, evs, n, id);
     msg = render_message(m, seq, key, evs, n);
     for (int i = 0; i < n; i++) {
-        json_array_append_new(events, json_pack(
-            "{s:i, s:{s:s, s:I, s:I}, s:O}",
-            "step", i + 1,
-            "source", "input", evs[i]->input ? evs[i]->input : "",
-                      "line", (json_int_t)evs[i]->line,
-                      "offset", (json_int_t)evs[i]->offset,
-            "event", mw_event_root(evs[i])));
+        json_array_append_new(events, json_pack("{s:i, s:{s:s, s:I, s:I}, s:O}", "step",
+                                                i + 1, "source", "input",
+                                                evs[i]->input ? evs[i]->input : "",
+                                                "line", (json_int_t)evs[i]->line,
+                                                "offset", (json_int_t)evs[i]->offset,
+                                                "event", mw_event_root(evs[i])));
     }
 
     a = json_pack(
         "{s:o, s:{s:s, s:s, s:i, s:i, s:o, s:o, s:I, s:s}, "
         " s:{s:s, s:s, s:s, s:O, s:i, s:O, s:s}, s:O, s:O, s:s%}",
-        "@timestamp", time_json(raised_at),
-        "event",
-            "kind", "alert",
-            "id", id,
-            "severity", mw_severity_number(m->severity),
-            "risk_score", m->risk_score,
-            "start", time_json(evs[0]->ts),
-            "end", time_json(evs[n - 1]->ts),
-            "duration", (json_int_t)((evs[n - 1]->ts - evs[0]->ts) * 1000),
-            "dataset", "moonwatch.alerts",
-        "rule",
-            "id", m->id,
-            "name", m->name,
-            "description", m->description,
-            "reference", m->references,
-            "version", m->version,
-            "author", m->author,
-            "license", m->license,
-        "tags", m->tags,
-        "threat", m->threat,
-        "message", msg, strlen(msg));
+        "@timestamp", time_json(raised_at), "event", "kind", "alert", "id", id,
+        "severity", mw_severity_number(m->severity), "risk_score", m->risk_score, "start",
+        time_json(evs[0]->ts), "end", time_json(evs[n - 1]->ts), "duration",
+        (json_int_t)((evs[n - 1]->ts - evs[0]->ts) * 1000), "dataset", "moonwatch.alerts",
+        "rule", "id", m->id, "name", m->name, "description", m->description, "reference",
+        m->references, "version", m->version, "author", m->author, "license", m->license,
+        "tags", m->tags, "threat", m->threat, "message", msg, strlen(msg));
     free(msg);
     if (a == NULL) {
         json_decref(events);
         return NULL;
     }
 
-    json_t *mwobj = json_pack(
-        "{s:s, s:s, s:o, s:s, s:O, s:o}",
-        "type", type,
-        "severity", m->severity,
-        "join_key", key ? json_copy((json_t *)key) : key_values(seq, evs[0]),
-        "investigation_guide", m->note,
-        "false_positives", m->false_positives,
-        "events", events);
+    json_t *mwobj =
+        json_pack("{s:s, s:s, s:o, s:s, s:O, s:o}", "type", type, "severity", m->severity,
+                  "join_key", key ? json_copy((json_t *)key) : key_values(seq, evs[0]),
+                  "investigation_guide", m->note, "false_positives", m->false_positives,
+                  "events", events);
     if (details)
         json_object_set(mwobj, type, details);
     json_object_set_new(a, "moonwatch", mwobj);
     return a;
 }
 
-json_t *mw_alert_build(const struct mw_rule *rule, struct mw_event *const *evs,
-                       int n, mw_time_t raised_at)
+json_t *mw_alert_build(const struct mw_rule *rule, struct mw_event *const *evs, int n,
+                       mw_time_t raised_at)
 {
     return build(rule, evs, n, raised_at, NULL, NULL);
 }

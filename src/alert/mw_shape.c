@@ -40,57 +40,57 @@
 #define SWEEP_EVERY 4096
 
 struct supp {
-    char *rule;                 /* owned */
-    json_t *terms;              /* owned: [{field, value}] */
+    char *rule;    /* owned */
+    json_t *terms; /* owned: [{field, value}] */
     mw_time_t window;
-    mw_time_t start;            /* window start (event time of its alert) */
-    mw_time_t first, last;      /* first/last suppressed alert time */
-    uint64_t count;             /* suppressed since the window's alert */
+    mw_time_t start;       /* window start (event time of its alert) */
+    mw_time_t first, last; /* first/last suppressed alert time */
+    uint64_t count;        /* suppressed since the window's alert */
 };
 
 struct rstats {
     uint64_t delivered, deduplicated, suppressed, capped, hook_dropped, hook_errors;
-    uint64_t replayed;          /* decided before a restart, raised again */
+    uint64_t replayed; /* decided before a restart, raised again */
     bool have_bucket;
-    int64_t bucket;             /* current cap interval: t / per */
+    int64_t bucket; /* current cap interval: t / per */
     mw_time_t per;
     int64_t max;
-    int64_t count;              /* delivered in the interval */
-    uint64_t dropped;           /* capped in the interval, not yet reported */
+    int64_t count;    /* delivered in the interval */
+    uint64_t dropped; /* capped in the interval, not yet reported */
 };
 
 struct idrec {
-    struct idrec *prev, *next;  /* recording order: prev is older */
-    mw_time_t t;                /* wall clock when recorded */
-    uint64_t gen;               /* checkpoint generation it was decided in */
-    bool replay;                /* decided after the checkpoint resumed from */
-    bool recovered;             /* found in an output, not in the store: decided
-                                 * after any checkpoint */
+    struct idrec *prev, *next; /* recording order: prev is older */
+    mw_time_t t;               /* wall clock when recorded */
+    uint64_t gen;              /* checkpoint generation it was decided in */
+    bool replay;               /* decided after the checkpoint resumed from */
+    bool recovered;            /* found in an output, not in the store: decided
+                                * after any checkpoint */
     size_t len;
     char id[];
 };
 
 struct mw_shape {
-    struct mw_output *out;      /* borrowed */
-    char *state_dir;            /* owned, NULL: memory only */
-    FILE *ids_fp;               /* owned, STATE/alert-ids (append) */
-    struct mw_dict *ids;        /* values owned: struct idrec */
+    struct mw_output *out; /* borrowed */
+    char *state_dir;       /* owned, NULL: memory only */
+    FILE *ids_fp;          /* owned, STATE/alert-ids (append) */
+    struct mw_dict *ids;   /* values owned: struct idrec */
     struct idrec *oldest, *newest;
-    uint64_t ids_lines;         /* lines in STATE/alert-ids */
-    struct mw_dict *supp;       /* values owned: struct supp */
-    struct mw_dict *rules;      /* values owned: struct rstats */
+    uint64_t ids_lines;    /* lines in STATE/alert-ids */
+    struct mw_dict *supp;  /* values owned: struct supp */
+    struct mw_dict *rules; /* values owned: struct rstats */
     uint64_t submits;
-    uint64_t gen;               /* generation of new decisions (0: no checkpoints) */
-    uint64_t max_gen;           /* highest generation in the store */
+    uint64_t gen;     /* generation of new decisions (0: no checkpoints) */
+    uint64_t max_gen; /* highest generation in the store */
     mw_time_t ttl, interval;
     mw_time_t (*now)(void);
 
-    pthread_mutex_t mu;         /* everything above, against the saver */
+    pthread_mutex_t mu; /* everything above, against the saver */
     pthread_cond_t cv;
     pthread_t saver;
     bool saver_on, stopping;
-    bool dirty;                 /* shape.json is behind */
-    bool ids_unsynced;          /* alert-ids appended since the last fsync */
+    bool dirty;        /* shape.json is behind */
+    bool ids_unsynced; /* alert-ids appended since the last fsync */
 };
 
 static mw_time_t wall_now(void)
@@ -162,7 +162,7 @@ static void ids_expire(struct mw_shape *s, mw_time_t now)
 }
 
 /* One line of alert-ids: "ID EPOCH_MS", and " GEN" once checkpoints are on. */
-#define GEN_RECOVERED (UINT64_C(1) << 62)   /* in alert-ids: a recovered id */
+#define GEN_RECOVERED (UINT64_C(1) << 62) /* in alert-ids: a recovered id */
 
 static int id_line(char *buf, size_t size, const struct idrec *r)
 {
@@ -170,7 +170,8 @@ static int id_line(char *buf, size_t size, const struct idrec *r)
         return snprintf(buf, size, "%s %" PRId64 " %" PRIu64 "\n", r->id, r->t / 1000,
                         GEN_RECOVERED);
     if (r->gen > 0)
-        return snprintf(buf, size, "%s %" PRId64 " %" PRIu64 "\n", r->id, r->t / 1000, r->gen);
+        return snprintf(buf, size, "%s %" PRId64 " %" PRIu64 "\n", r->id, r->t / 1000,
+                        r->gen);
     return snprintf(buf, size, "%s %" PRId64 "\n", r->id, r->t / 1000);
 }
 
@@ -287,7 +288,8 @@ static void ids_compact(struct mw_shape *s)
         len += (size_t)id_line(buf + len, cap - len, r);
     }
     if (write_atomic(s, path, buf, len) == 0 && (fp = fopen(path, "a")) != NULL) {
-        mw_log_info("state %s: compacted (%" PRIu64 " lines -> %zu)", path, s->ids_lines, n);
+        mw_log_info("state %s: compacted (%" PRIu64 " lines -> %zu)", path, s->ids_lines,
+                    n);
         fclose(s->ids_fp);
         s->ids_fp = fp;
         s->ids_lines = n;
@@ -353,7 +355,8 @@ static int load_ids(struct mw_shape *s, struct mw_error *err)
     ids_expire(s, now);
     if (expired)
         mw_log_info("state %s: %" PRIu64 " alert id(s) expired (older than the dedup "
-                    "ttl), %zu kept", path, expired, mw_dict_size(s->ids));
+                    "ttl), %zu kept",
+                    path, expired, mw_dict_size(s->ids));
     ids_maybe_compact(s);
 out:
     free(path);
@@ -377,7 +380,8 @@ static void recover_ids(struct mw_shape *s)
         struct idrec *r = ids_add(s, ids[i], len, s->now());
         r->recovered = true;
         mw_log_info("state: alert %s is in an output but its id was not recorded (the "
-                    "previous run was killed in between): recorded now", ids[i]);
+                    "previous run was killed in between): recorded now",
+                    ids[i]);
         if (s->ids_fp) {
             char line[160];
             id_line(line, sizeof(line), r);
@@ -397,7 +401,7 @@ static int load_shape(struct mw_shape *s, struct mw_error *err)
     struct stat sb;
 
     if (stat(path, &sb) != 0)
-        goto out;               /* first run */
+        goto out; /* first run */
     doc = json_load_file(path, 0, &je);
     if (doc == NULL) {
         rc = mw_error_set(err, "state %s:%d: %s", path, je.line, je.text);
@@ -415,7 +419,8 @@ static void parse_shape(struct mw_shape *s, const json_t *doc)
 {
     size_t i;
     json_t *v;
-    json_array_foreach(json_object_get(doc, "suppression"), i, v) {
+    json_array_foreach(json_object_get(doc, "suppression"), i, v)
+    {
         const char *key = json_string_value(json_object_get(v, "key"));
         const char *rule = json_string_value(json_object_get(v, "rule"));
         if (key == NULL || rule == NULL)
@@ -430,7 +435,8 @@ static void parse_shape(struct mw_shape *s, const json_t *doc)
         e->count = (uint64_t)json_integer_value(json_object_get(v, "count"));
         supp_free(mw_dict_put(s->supp, key, strlen(key), e));
     }
-    json_array_foreach(json_object_get(doc, "caps"), i, v) {
+    json_array_foreach(json_object_get(doc, "caps"), i, v)
+    {
         const char *rule = json_string_value(json_object_get(v, "rule"));
         if (rule == NULL)
             continue;
@@ -447,11 +453,12 @@ static void parse_shape(struct mw_shape *s, const json_t *doc)
 static void save_supp(const void *key, size_t klen, void *val, void *ud)
 {
     struct supp *e = val;
-    json_array_append_new(ud, json_pack("{s:s%, s:s, s:O, s:I, s:I, s:I, s:I, s:I}",
-        "key", (const char *)key, klen, "rule", e->rule, "terms", e->terms,
-        "window", (json_int_t)e->window, "start", (json_int_t)e->start,
-        "first", (json_int_t)e->first, "last", (json_int_t)e->last,
-        "count", (json_int_t)e->count));
+    json_array_append_new(
+        ud, json_pack("{s:s%, s:s, s:O, s:I, s:I, s:I, s:I, s:I}", "key",
+                      (const char *)key, klen, "rule", e->rule, "terms", e->terms,
+                      "window", (json_int_t)e->window, "start", (json_int_t)e->start,
+                      "first", (json_int_t)e->first, "last", (json_int_t)e->last, "count",
+                      (json_int_t)e->count));
 }
 
 static void save_caps(const void *key, size_t klen, void *val, void *ud)
@@ -459,10 +466,11 @@ static void save_caps(const void *key, size_t klen, void *val, void *ud)
     struct rstats *r = val;
     if (!r->have_bucket)
         return;
-    json_array_append_new(ud, json_pack("{s:s%, s:I, s:I, s:I, s:I, s:I}",
-        "rule", (const char *)key, klen, "bucket", (json_int_t)r->bucket,
-        "per", (json_int_t)r->per, "max", (json_int_t)r->max,
-        "count", (json_int_t)r->count, "dropped", (json_int_t)r->dropped));
+    json_array_append_new(
+        ud, json_pack("{s:s%, s:I, s:I, s:I, s:I, s:I}", "rule", (const char *)key, klen,
+                      "bucket", (json_int_t)r->bucket, "per", (json_int_t)r->per, "max",
+                      (json_int_t)r->max, "count", (json_int_t)r->count, "dropped",
+                      (json_int_t)r->dropped));
 }
 
 /* The state as JSON text (mu held); the caller frees it. */
@@ -471,8 +479,8 @@ static char *shape_text(struct mw_shape *s)
     json_t *supp = json_array(), *caps = json_array();
     mw_dict_foreach(s->supp, save_supp, supp);
     mw_dict_foreach(s->rules, save_caps, caps);
-    json_t *doc = json_pack("{s:i, s:o, s:o}", "version", 1, "suppression", supp,
-                            "caps", caps);
+    json_t *doc =
+        json_pack("{s:i, s:o, s:o}", "version", 1, "suppression", supp, "caps", caps);
     char *text = json_dumps(doc, JSON_COMPACT);
     json_decref(doc);
     s->dirty = false;
@@ -552,8 +560,8 @@ struct mw_shape *mw_shape_open(const char *state_dir, const struct mw_shape_opts
     s->supp = mw_dict_new();
     s->rules = mw_dict_new();
     s->ttl = o && o->dedup_ttl > 0 ? o->dedup_ttl : MW_SHAPE_DEFAULT_DEDUP_TTL;
-    s->interval = o && o->save_interval > 0 ? o->save_interval
-                                            : MW_SHAPE_DEFAULT_SAVE_INTERVAL;
+    s->interval =
+        o && o->save_interval > 0 ? o->save_interval : MW_SHAPE_DEFAULT_SAVE_INTERVAL;
     s->now = o && o->now ? o->now : wall_now;
     pthread_mutex_init(&s->mu, NULL);
     pthread_condattr_init(&ca);
@@ -571,14 +579,15 @@ struct mw_shape *mw_shape_open(const char *state_dir, const struct mw_shape_opts
         goto fail;
     recover_ids(s);
     if (pthread_create(&s->saver, NULL, saver, s) != 0) {
-        mw_error_set(err, "--state-dir %s: cannot start the state saver thread", state_dir);
+        mw_error_set(err, "--state-dir %s: cannot start the state saver thread",
+                     state_dir);
         goto fail;
     }
     s->saver_on = true;
     return s;
 fail:
     free(s->state_dir);
-    s->state_dir = NULL;    /* do not overwrite the state we could not read */
+    s->state_dir = NULL; /* do not overwrite the state we could not read */
     mw_shape_free(s);
     return NULL;
 }
@@ -591,13 +600,17 @@ struct mw_shape *mw_shape_new(const char *state_dir, struct mw_output *out,
 
 static void free_supp(const void *k, size_t kl, void *v, void *ud)
 {
-    (void)k; (void)kl; (void)ud;
+    (void)k;
+    (void)kl;
+    (void)ud;
     supp_free(v);
 }
 
 static void free_val(const void *k, size_t kl, void *v, void *ud)
 {
-    (void)k; (void)kl; (void)ud;
+    (void)k;
+    (void)kl;
+    (void)ud;
     free(v);
 }
 
@@ -679,14 +692,15 @@ static json_t *supp_terms(const struct mw_alert_policy *p, struct mw_event *cons
         }
         json_array_append_new(*values, v ? json_incref(v) : json_null());
         json_array_append_new(terms, json_pack("{s:s, s:O}", "field",
-            mw_path_str(p->suppress_by[k]), "value", v ? v : json_null()));
+                                               mw_path_str(p->suppress_by[k]), "value",
+                                               v ? v : json_null()));
     }
     return terms;
 }
 
 struct sweep {
     mw_time_t now;
-    struct mw_dict *dead;       /* keys to delete (values unused) */
+    struct mw_dict *dead; /* keys to delete (values unused) */
 };
 
 static void sweep_one(const void *key, size_t klen, void *val, void *ud)
@@ -717,11 +731,12 @@ static void report_cap(const char *rule_id, struct rstats *r)
 {
     if (r->dropped == 0)
         return;
-    mw_health_emit("alerts_capped", json_pack("{s:s, s:I, s:o, s:o, s:I}",
-        "rule_id", rule_id, "max_alerts", (json_int_t)r->max,
-        "interval_start", time_str(r->bucket * r->per),
-        "interval_end", time_str((r->bucket + 1) * r->per),
-        "dropped", (json_int_t)r->dropped));
+    mw_health_emit("alerts_capped",
+                   json_pack("{s:s, s:I, s:o, s:o, s:I}", "rule_id", rule_id,
+                             "max_alerts", (json_int_t)r->max, "interval_start",
+                             time_str(r->bucket * r->per), "interval_end",
+                             time_str((r->bucket + 1) * r->per), "dropped",
+                             (json_int_t)r->dropped));
     r->dropped = 0;
 }
 
@@ -749,12 +764,12 @@ static bool cap_admit(const char *rule_id, struct rstats *r,
 }
 
 enum mw_shape_verdict mw_shape_submit(struct mw_shape *s, const char *rule_id,
-                                      const struct mw_alert_policy *p,
-                                      json_t *alert, struct mw_event *const *evs,
-                                      int n, mw_time_t t)
+                                      const struct mw_alert_policy *p, json_t *alert,
+                                      struct mw_event *const *evs, int n, mw_time_t t)
 {
     struct rstats *r = rstats(s, rule_id);
-    const char *id = json_string_value(json_object_get(json_object_get(alert, "event"), "id"));
+    const char *id =
+        json_string_value(json_object_get(json_object_get(alert, "event"), "id"));
     enum mw_shape_verdict v = MW_SHAPE_DELIVERED;
     struct supp *e = NULL;
     char *key = NULL;
@@ -797,8 +812,8 @@ enum mw_shape_verdict mw_shape_submit(struct mw_shape *s, const char *rule_id,
         }
         /* the alert gets its own copy: the table's terms are touched only
          * under the lock (the saver serialises them) */
-        json_t *sj = json_pack("{s:I, s:o}", "docs_count",
-                               (json_int_t)(e ? e->count : 0), "terms", json_deep_copy(terms));
+        json_t *sj = json_pack("{s:I, s:o}", "docs_count", (json_int_t)(e ? e->count : 0),
+                               "terms", json_deep_copy(terms));
         if (e && e->count > 0) {
             json_object_set_new(sj, "start", time_str(e->first));
             json_object_set_new(sj, "end", time_str(e->last));
@@ -884,7 +899,7 @@ static void count_pending(const void *key, size_t klen, void *val, void *ud)
 
 void mw_shape_rule_stats(const struct mw_shape *cs, const char *rule_id, json_t *o)
 {
-    struct mw_shape *s = (struct mw_shape *)cs;   /* for the lock only */
+    struct mw_shape *s = (struct mw_shape *)cs; /* for the lock only */
     static const struct rstats zero;
     struct rstats r;
     struct pending pd = {rule_id, strlen(rule_id), 0};
@@ -930,7 +945,7 @@ json_t *mw_shape_checkpoint(struct mw_shape *s, uint64_t gen)
     }
     pthread_mutex_unlock(&s->mu);
     if (fd >= 0) {
-        fsync(fd);          /* every id decided so far is durable before the cut */
+        fsync(fd); /* every id decided so far is durable before the cut */
         close(fd);
     }
     return json_pack("{s:o, s:o, s:o}", "suppression", supp, "caps", caps,
@@ -962,8 +977,10 @@ uint64_t mw_shape_restore(struct mw_shape *s, const json_t *doc, uint64_t gen)
             r->replay = true;
             replay++;
         }
-    json_array_foreach(json_object_get(doc, "replay_pending"), i, v) {
-        struct idrec *r = mw_dict_get(s->ids, json_string_value(v), json_string_length(v));
+    json_array_foreach(json_object_get(doc, "replay_pending"), i, v)
+    {
+        struct idrec *r =
+            mw_dict_get(s->ids, json_string_value(v), json_string_length(v));
         if (r && !r->replay) {
             r->replay = true;
             replay++;

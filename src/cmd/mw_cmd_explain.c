@@ -49,26 +49,26 @@ const char *const mw_usage_explain =
 
 /* The life of one partial sequence, keyed by its first event's serial. */
 struct life {
-    uint64_t seq;               /* first event's arrival serial (the dict key) */
-    uint64_t first_no;          /* its event number in this run */
-    char where[300];            /* input:line of the first event */
-    char key[400];              /* rendered join key */
-    int reached;                /* 1-based stage reached */
-    char end[800];              /* why it ended; "" while pending */
+    uint64_t seq;      /* first event's arrival serial (the dict key) */
+    uint64_t first_no; /* its event number in this run */
+    char where[300];   /* input:line of the first event */
+    char key[400];     /* rendered join key */
+    int reached;       /* 1-based stage reached */
+    char end[800];     /* why it ended; "" while pending */
     bool completed;
-    struct life *next;          /* list in start order */
+    struct life *next; /* list in start order */
 };
 
 struct ex {
     const struct mw_rule *rule;
     const struct mw_seq_def *def;
-    struct mw_dict *lives;      /* seq -> struct life */
+    struct mw_dict *lives; /* seq -> struct life */
     struct life *head, *tail;
-    uint64_t evno;              /* number of the current event */
-    char lines[8192];           /* transitions of the current event */
+    uint64_t evno;    /* number of the current event */
+    char lines[8192]; /* transitions of the current event */
     size_t llen;
     uint64_t alerts;
-    char nokey[4096];           /* events with a missing key (first ones) */
+    char nokey[4096]; /* events with a missing key (first ones) */
     size_t nklen;
     uint64_t nokey_count;
 };
@@ -127,11 +127,15 @@ static bool render_key(const struct mw_seq_def *def, int k, const struct mw_even
         char *s = v ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
         addf(buf, size, &len, "%s%s", i ? ", " : "", s ? s : "missing");
         mw_json_free(s);
-        const char *bad = v == NULL ? "missing" : json_is_null(v) ? "null"
-                        : json_is_array(v) ? "an array" : json_is_object(v) ? "an object" : NULL;
+        const char *bad = v == NULL           ? "missing"
+                          : json_is_null(v)   ? "null"
+                          : json_is_array(v)  ? "an array"
+                          : json_is_object(v) ? "an object"
+                                              : NULL;
         if (bad && !(keys->optional[i] && (v == NULL || json_is_null(v)))) {
             if (ok && why)
-                snprintf(why, wsize, "key field %s is %s", mw_path_str(keys->paths[i]), bad);
+                snprintf(why, wsize, "key field %s is %s", mw_path_str(keys->paths[i]),
+                         bad);
             ok = false;
         }
     }
@@ -161,8 +165,8 @@ static void observe(void *ud, const struct mw_seq_trace *t)
         x->nokey_count++;
         where_of(t->ev, a, sizeof(a));
         addf(x->nokey, sizeof(x->nokey), &x->nklen,
-             "  event %llu (%s) matched step %d, but %s\n",
-             (unsigned long long)x->evno, a, t->step + 1, why);
+             "  event %llu (%s) matched step %d, but %s\n", (unsigned long long)x->evno,
+             a, t->step + 1, why);
         break;
     case MW_SEQ_T_STARTED:
         l = xcalloc(1, sizeof(*l));
@@ -185,56 +189,73 @@ static void observe(void *ud, const struct mw_seq_trace *t)
             snprintf(l->end, sizeof(l->end),
                      "replaced at step %d by the newer event %llu (%s) for the same key",
                      t->n, (unsigned long long)x->evno, a);
-            addf(buf, size, &x->llen, "  -> replaces the pending sequence started by event "
-                 "%llu (%s) at step %d\n", (unsigned long long)l->first_no, l->where, t->n);
+            addf(buf, size, &x->llen,
+                 "  -> replaces the pending sequence started by event "
+                 "%llu (%s) at step %d\n",
+                 (unsigned long long)l->first_no, l->where, t->n);
         }
         break;
     case MW_SEQ_T_NO_PENDING:
         render_key(x->def, t->step, t->ev, key, sizeof(key), NULL, 0);
-        addf(buf, size, &x->llen, "  -> step %d matched, key %s, but no sequence for that "
-             "key is waiting at step %d\n", t->step + 1, key, t->step);
+        addf(buf, size, &x->llen,
+             "  -> step %d matched, key %s, but no sequence for that "
+             "key is waiting at step %d\n",
+             t->step + 1, key, t->step);
         break;
     case MW_SEQ_T_NOT_AFTER:
-        addf(buf, size, &x->llen, "  -> step %d matched, but does not come after step %d's "
-             "event (%s) in (time, arrival) order: cannot chain\n", t->step + 1, t->step,
-             l ? l->where : "?");
+        addf(buf, size, &x->llen,
+             "  -> step %d matched, but does not come after step %d's "
+             "event (%s) in (time, arrival) order: cannot chain\n",
+             t->step + 1, t->step, l ? l->where : "?");
         break;
     case MW_SEQ_T_ADVANCED:
         if (l)
             l->reached = t->step + 1;
-        addf(buf, size, &x->llen, "  -> advanced the sequence started by event %llu (%s) "
-             "to step %d, key %s\n", l ? (unsigned long long)l->first_no : 0ULL,
-             l ? l->where : "?", t->step + 1, l ? l->key : "?");
+        addf(buf, size, &x->llen,
+             "  -> advanced the sequence started by event %llu (%s) "
+             "to step %d, key %s\n",
+             l ? (unsigned long long)l->first_no : 0ULL, l ? l->where : "?", t->step + 1,
+             l ? l->key : "?");
         break;
     case MW_SEQ_T_COMPLETED:
         if (l)
             l->completed = true;
-        addf(buf, size, &x->llen, "  -> completed the sequence started by event %llu (%s): "
-             "ALERT\n", l ? (unsigned long long)l->first_no : 0ULL, l ? l->where : "?");
+        addf(buf, size, &x->llen,
+             "  -> completed the sequence started by event %llu (%s): "
+             "ALERT\n",
+             l ? (unsigned long long)l->first_no : 0ULL, l ? l->where : "?");
         break;
     case MW_SEQ_T_EXPIRED:
     case MW_SEQ_T_CANCELLED:
     case MW_SEQ_T_EVICTED: {
         char gap[96], span[64];
-        const char *what = t->kind == MW_SEQ_T_EXPIRED ? "expired"
-                         : t->kind == MW_SEQ_T_CANCELLED ? "cancelled" : "evicted";
+        const char *what = t->kind == MW_SEQ_T_EXPIRED     ? "expired"
+                           : t->kind == MW_SEQ_T_CANCELLED ? "cancelled"
+                                                           : "evicted";
         where_of(t->ev, a, sizeof(a));
         fmt_gap(t->ev->ts - t->evs[0]->ts, gap, sizeof(gap));
         mw_duration_format(x->def->maxspan, span, sizeof(span));
         if (l) {
             if (t->kind == MW_SEQ_T_EXPIRED)
-                snprintf(l->end, sizeof(l->end), "expired by maxspan %s: event %llu (%s) came "
-                         "%s after its first event", span, (unsigned long long)x->evno, a, gap);
+                snprintf(l->end, sizeof(l->end),
+                         "expired by maxspan %s: event %llu (%s) came "
+                         "%s after its first event",
+                         span, (unsigned long long)x->evno, a, gap);
             else if (t->kind == MW_SEQ_T_CANCELLED)
-                snprintf(l->end, sizeof(l->end), "cancelled by the until condition at event "
-                         "%llu (%s)", (unsigned long long)x->evno, a);
+                snprintf(l->end, sizeof(l->end),
+                         "cancelled by the until condition at event "
+                         "%llu (%s)",
+                         (unsigned long long)x->evno, a);
             else
-                snprintf(l->end, sizeof(l->end), "evicted by --max-open-keys at event %llu (%s)",
+                snprintf(l->end, sizeof(l->end),
+                         "evicted by --max-open-keys at event %llu (%s)",
                          (unsigned long long)x->evno, a);
         }
-        addf(buf, size, &x->llen, "  -> %s the sequence started by event %llu (%s), at step "
-             "%d%s%s\n", what, l ? (unsigned long long)l->first_no : 0ULL, l ? l->where : "?",
-             t->n, t->kind == MW_SEQ_T_EXPIRED ? ", gap " : "",
+        addf(buf, size, &x->llen,
+             "  -> %s the sequence started by event %llu (%s), at step "
+             "%d%s%s\n",
+             what, l ? (unsigned long long)l->first_no : 0ULL, l ? l->where : "?", t->n,
+             t->kind == MW_SEQ_T_EXPIRED ? ", gap " : "",
              t->kind == MW_SEQ_T_EXPIRED ? gap : "");
         break;
     }
@@ -305,18 +326,30 @@ int mw_cmd_explain(int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc, argv, "r:mt:h", longopts, NULL)) != -1) {
         switch (c) {
-        case 'h': fputs(mw_usage_explain, stdout); return 0;
-        case 'r': rule_path = optarg; break;
-        case 'm': only_matched = true; break;
-        case 't': ts_field = optarg; break;
-        case 'L': lua_dir_opt = optarg; break;
+        case 'h':
+            fputs(mw_usage_explain, stdout);
+            return 0;
+        case 'r':
+            rule_path = optarg;
+            break;
+        case 'm':
+            only_matched = true;
+            break;
+        case 't':
+            ts_field = optarg;
+            break;
+        case 'L':
+            lua_dir_opt = optarg;
+            break;
         case 'K':
             if (mw_parse_size(optarg, &max_keys) < 0) {
                 fprintf(stderr, "moonwatch: --max-open-keys needs a positive number\n");
                 return 2;
             }
             break;
-        default: fputs(mw_usage_explain, stderr); return 2;
+        default:
+            fputs(mw_usage_explain, stderr);
+            return 2;
         }
     }
     if (rule_path == NULL || optind >= argc) {
@@ -352,8 +385,8 @@ int mw_cmd_explain(int argc, char **argv)
         ((struct mw_seq_def *)def)->max_keys = max_keys;
         if (def->maxspan > 0)
             mw_duration_format(def->maxspan, span, sizeof(span));
-        printf("rule %s \"%s\" (%s): sequence of %d steps, maxspan %s\n", meta->id, meta->name,
-               mw_rule_file(rule), def->nsteps, span);
+        printf("rule %s \"%s\" (%s): sequence of %d steps, maxspan %s\n", meta->id,
+               meta->name, mw_rule_file(rule), def->nsteps, span);
         for (int k = 0; k < def->nsteps; k++) {
             printf("  step %d by", k + 1);
             for (int i = 0; i < def->nkeys; i++)
@@ -366,7 +399,8 @@ int mw_cmd_explain(int argc, char **argv)
         st = mw_seq_state_new(def);
         mw_seq_set_observer(st, observe, &x);
     } else {
-        printf("rule %s \"%s\" (%s): single event\n", meta->id, meta->name, mw_rule_file(rule));
+        printf("rule %s \"%s\" (%s): single event\n", meta->id, meta->name,
+               mw_rule_file(rule));
     }
 
     struct mw_event *ev;
@@ -425,9 +459,10 @@ int mw_cmd_explain(int argc, char **argv)
             if (l->completed)
                 continue;
             if (l->end[0] == '\0')
-                snprintf(l->end, sizeof(l->end),
-                         "still pending at the end of the input, waiting for step %d of %d",
-                         l->reached + 1, def->nsteps);
+                snprintf(
+                    l->end, sizeof(l->end),
+                    "still pending at the end of the input, waiting for step %d of %d",
+                    l->reached + 1, def->nsteps);
             printf("  started by event %llu (%s), key %s, reached step %d: %s\n",
                    (unsigned long long)l->first_no, l->where, l->key, l->reached, l->end);
             n++;

@@ -20,7 +20,8 @@
 #include <string.h>
 
 const char *const mw_usage_list =
-    "usage: moonwatch list [--format text|json] [--metrics-file PATH] [--lua-dir DIR] [PATH...]\n"
+    "usage: moonwatch list [--format text|json] [--metrics-file PATH] [--lua-dir DIR] "
+    "[PATH...]\n"
     "\n"
     "Loads every rule (PATH: files or folders; default: rules) and lists it\n"
     "with id, name, severity, MITRE ATT&CK techniques and state (loaded or\n"
@@ -41,8 +42,10 @@ static json_t *techniques(const json_t *threat)
     json_t *out = json_array();
     size_t i, k, j;
     json_t *e, *t, *st;
-    json_array_foreach(threat, i, e) {
-        json_array_foreach(json_object_get(e, "technique"), k, t) {
+    json_array_foreach(threat, i, e)
+    {
+        json_array_foreach(json_object_get(e, "technique"), k, t)
+        {
             json_t *subs = json_object_get(t, "subtechnique");
             json_t *ids = json_array();
             if (json_array_size(subs) > 0)
@@ -51,13 +54,12 @@ static json_t *techniques(const json_t *threat)
             else
                 json_array_append(ids, json_object_get(t, "id"));
             json_t *id;
-            json_array_foreach(ids, j, id) {
+            json_array_foreach(ids, j, id)
+            {
                 bool seen = false;
                 size_t m;
                 json_t *have;
-                json_array_foreach(out, m, have)
-                    if (json_equal(have, id))
-                        seen = true;
+                json_array_foreach(out, m, have) if (json_equal(have, id)) seen = true;
                 if (!seen && json_is_string(id))
                     json_array_append(out, id);
             }
@@ -71,10 +73,10 @@ static char *join(const json_t *arr)
 {
     size_t len = 1, i;
     json_t *v;
-    json_array_foreach(arr, i, v)
-        len += json_string_length(v) + 1;
+    json_array_foreach(arr, i, v) len += json_string_length(v) + 1;
     char *s = xcalloc(1, len);
-    json_array_foreach(arr, i, v) {
+    json_array_foreach(arr, i, v)
+    {
         if (i)
             strcat(s, ",");
         strcat(s, json_string_value(v));
@@ -141,17 +143,26 @@ int mw_cmd_list(int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (c) {
-        case 'h': fputs(mw_usage_list, stdout); return 0;
-        case 'L': lua_dir_opt = optarg; break;
-        case 'M': metrics = optarg; break;
+        case 'h':
+            fputs(mw_usage_list, stdout);
+            return 0;
+        case 'L':
+            lua_dir_opt = optarg;
+            break;
+        case 'M':
+            metrics = optarg;
+            break;
         case 'f':
-            if (strcmp(optarg, "json") == 0) as_json = true;
+            if (strcmp(optarg, "json") == 0)
+                as_json = true;
             else if (strcmp(optarg, "text") != 0) {
                 fprintf(stderr, "moonwatch: --format is text or json\n%s", mw_usage_list);
                 return 2;
             }
             break;
-        default: fputs(mw_usage_list, stderr); return 2;
+        default:
+            fputs(mw_usage_list, stderr);
+            return 2;
         }
     }
     lua_dir = mw_find_lua_dir(lua_dir_opt, lua_buf, sizeof(lua_buf));
@@ -174,15 +185,16 @@ int mw_cmd_list(int argc, char **argv)
         } else {
             const struct mw_rule_meta *m = mw_rule_meta(r);
             row = json_pack("{s:s, s:s, s:s, s:o, s:s, s:s, s:s, s:i}", "id", m->id,
-                            "name", m->name, "severity", m->severity,
-                            "mitre", techniques(m->threat), "state", "loaded",
-                            "file", files[i], "type",
+                            "name", m->name, "severity", m->severity, "mitre",
+                            techniques(m->threat), "state", "loaded", "file", files[i],
+                            "type",
                             mw_rule_kind(r) == MW_RULE_SEQUENCE ? "sequence" : "query",
                             "tests", (int)json_array_size(m->tests));
             /* a second rule with an id already listed does not load in run */
             size_t k;
             json_t *prev;
-            json_array_foreach(rows, k, prev) {
+            json_array_foreach(rows, k, prev)
+            {
                 if (json_equal(json_object_get(prev, "id"), json_object_get(row, "id"))) {
                     char msg[600];
                     snprintf(msg, sizeof(msg), "duplicate rule id (already in %s)",
@@ -196,10 +208,12 @@ int mw_cmd_list(int argc, char **argv)
         if (quarantined && json_is_string(json_object_get(row, "id"))) {
             size_t k;
             json_t *q;
-            json_array_foreach(quarantined, k, q)
-                if (json_equal(q, json_object_get(row, "id")) &&
-                    strcmp(json_string_value(json_object_get(row, "state")), "loaded") == 0)
-                    json_object_set_new(row, "state", json_string("quarantined"));
+            json_array_foreach(
+                quarantined, k,
+                q) if (json_equal(q, json_object_get(row, "id")) &&
+                       strcmp(json_string_value(json_object_get(row, "state")),
+                              "loaded") == 0)
+                json_object_set_new(row, "state", json_string("quarantined"));
         }
         json_array_append_new(rows, row);
         free(files[i]);
@@ -219,16 +233,19 @@ int mw_cmd_list(int argc, char **argv)
     size_t w[5] = {2, 4, 8, 5, 5}, i;
     json_t *row;
     char **cells = xcalloc(json_array_size(rows) * 5 + 1, sizeof(char *));
-    json_array_foreach(rows, i, row) {
+    json_array_foreach(rows, i, row)
+    {
         const char *id = json_string_value(json_object_get(row, "id"));
         const char *name = json_string_value(json_object_get(row, "name"));
         const char *sev = json_string_value(json_object_get(row, "severity"));
         const char *state = json_string_value(json_object_get(row, "state"));
         cells[i * 5 + 0] = xstrdup(id ? id : "-");
-        cells[i * 5 + 1] = xstrdup(name ? name : json_string_value(json_object_get(row, "file")));
+        cells[i * 5 + 1] =
+            xstrdup(name ? name : json_string_value(json_object_get(row, "file")));
         cells[i * 5 + 2] = xstrdup(sev ? sev : "-");
         cells[i * 5 + 3] = json_array_size(json_object_get(row, "mitre"))
-                               ? join(json_object_get(row, "mitre")) : xstrdup("-");
+                               ? join(json_object_get(row, "mitre"))
+                               : xstrdup("-");
         cells[i * 5 + 4] = xstrdup(state);
         for (int k = 0; k < 5; k++)
             if (strlen(cells[i * 5 + k]) > w[k])
@@ -236,7 +253,8 @@ int mw_cmd_list(int argc, char **argv)
     }
     printf("%-*s  %-*s  %-*s  %-*s  %s\n", (int)w[0], head[0], (int)w[1], head[1],
            (int)w[2], head[2], (int)w[3], head[3], head[4]);
-    json_array_foreach(rows, i, row) {
+    json_array_foreach(rows, i, row)
+    {
         printf("%-*s  %-*s  %-*s  %-*s  %s\n", (int)w[0], cells[i * 5], (int)w[1],
                cells[i * 5 + 1], (int)w[2], cells[i * 5 + 2], (int)w[3], cells[i * 5 + 3],
                cells[i * 5 + 4]);

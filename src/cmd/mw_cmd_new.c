@@ -28,66 +28,69 @@ const char *const mw_usage_new =
     "sequence skeleton and a test stub that fails until it is filled in. Never\n"
     "overwrites an existing file. Exit 0, or 2 on errors.\n";
 
-#define TEMPLATE_TEXT \
-    "-- %s\n" \
-    "--\n" \
-    "-- Scaffolded by `moonwatch new`. Fill in the TODOs, then:\n" \
-    "--   bin/moonwatch check %s     (load errors with file and line)\n" \
-    "--   bin/moonwatch test %s      (runs the tests below)\n" \
-    "--   bin/moonwatch explain --rule %s sample.ndjson\n" \
-    "-- Reference: docs/RULE-API.md, tests: docs/RULE-TESTS.md.\n" \
-    "local mw = require(\"moonwatch\")\n" \
-    "\n" \
-    "return mw.rule {\n" \
-    "  id = \"%s\",\n" \
-    "  name = \"%s\",\n" \
-    "  description = \"TODO: what this detects and why it matters.\",\n" \
-    "  severity = \"medium\",          -- low, medium, high or critical\n" \
-    "  risk_score = 47,\n" \
-    "  tags = { \"Domain: Cloud\" },\n" \
-    "  references = {},\n" \
-    "  author = { \"TODO\" },\n" \
-    "  license = \"TODO\",\n" \
-    "  version = 1,\n" \
-    "  threat = { mw.mitre(\"TA0006\", \"T1552\") },   -- TODO: tactic, technique[, sub-technique]\n" \
-    "  false_positives = { \"TODO: known benign causes\" },\n" \
-    "  note = [[\n" \
-    "## Triage and analysis\n" \
-    "\n" \
-    "TODO: investigation guide (markdown).\n" \
-    "]],\n" \
-    "  message = \"TODO: {1:user.name} did X then Y ({gap} later)\",\n" \
-    "\n" \
-    "  sequence = mw.sequence {\n" \
-    "    maxspan = \"10m\",\n" \
-    "    by = \"user.name\",               -- shared join key (or per-step `by`)\n" \
-    "    {\n" \
-    "      where = mw.all {\n" \
-    "        mw.eq(\"event.dataset\", \"TODO.first_dataset\"),\n" \
-    "        mw.ieq(\"event.action\", \"TODO-first-action\"),\n" \
-    "      },\n" \
-    "    },\n" \
-    "    {\n" \
-    "      where = mw.all {\n" \
-    "        mw.eq(\"event.dataset\", \"TODO.second_dataset\"),\n" \
-    "        mw.ieq(\"event.action\", \"TODO-second-action\"),\n" \
-    "      },\n" \
-    "    },\n" \
-    "  },\n" \
-    "\n" \
-    "  -- Run by `moonwatch test`. This stub fails (no events, one alert\n" \
-    "  -- expected) until you give it a true positive; add near misses with\n" \
-    "  -- expect = { count = 0 }.\n" \
-    "  tests = {\n" \
-    "    {\n" \
-    "      name = \"true positive\",\n" \
-    "      events = {\n" \
-    "        -- { [\"@timestamp\"] = \"2025-01-01T00:00:00Z\", event = { dataset = ... }, ... },\n" \
-    "        -- or one NDJSON line per string; or file = \"%s.tp.ndjson\" beside the rule\n" \
-    "      },\n" \
-    "      expect = { count = 1, fields = { [\"rule.id\"] = \"%s\" } },\n" \
-    "    },\n" \
-    "  },\n" \
+#define TEMPLATE_TEXT                                                                    \
+    "-- %s\n"                                                                            \
+    "--\n"                                                                               \
+    "-- Scaffolded by `moonwatch new`. Fill in the TODOs, then:\n"                       \
+    "--   bin/moonwatch check %s     (load errors with file and line)\n"                 \
+    "--   bin/moonwatch test %s      (runs the tests below)\n"                           \
+    "--   bin/moonwatch explain --rule %s sample.ndjson\n"                               \
+    "-- Reference: docs/RULE-API.md, tests: docs/RULE-TESTS.md.\n"                       \
+    "local mw = require(\"moonwatch\")\n"                                                \
+    "\n"                                                                                 \
+    "return mw.rule {\n"                                                                 \
+    "  id = \"%s\",\n"                                                                   \
+    "  name = \"%s\",\n"                                                                 \
+    "  description = \"TODO: what this detects and why it matters.\",\n"                 \
+    "  severity = \"medium\",          -- low, medium, high or critical\n"               \
+    "  risk_score = 47,\n"                                                               \
+    "  tags = { \"Domain: Cloud\" },\n"                                                  \
+    "  references = {},\n"                                                               \
+    "  author = { \"TODO\" },\n"                                                         \
+    "  license = \"TODO\",\n"                                                            \
+    "  version = 1,\n"                                                                   \
+    "  threat = { mw.mitre(\"TA0006\", \"T1552\") },   -- TODO: tactic, technique[, "    \
+    "sub-technique]\n"                                                                   \
+    "  false_positives = { \"TODO: known benign causes\" },\n"                           \
+    "  note = [[\n"                                                                      \
+    "## Triage and analysis\n"                                                           \
+    "\n"                                                                                 \
+    "TODO: investigation guide (markdown).\n"                                            \
+    "]],\n"                                                                              \
+    "  message = \"TODO: {1:user.name} did X then Y ({gap} later)\",\n"                  \
+    "\n"                                                                                 \
+    "  sequence = mw.sequence {\n"                                                       \
+    "    maxspan = \"10m\",\n"                                                           \
+    "    by = \"user.name\",               -- shared join key (or per-step `by`)\n"      \
+    "    {\n"                                                                            \
+    "      where = mw.all {\n"                                                           \
+    "        mw.eq(\"event.dataset\", \"TODO.first_dataset\"),\n"                        \
+    "        mw.ieq(\"event.action\", \"TODO-first-action\"),\n"                         \
+    "      },\n"                                                                         \
+    "    },\n"                                                                           \
+    "    {\n"                                                                            \
+    "      where = mw.all {\n"                                                           \
+    "        mw.eq(\"event.dataset\", \"TODO.second_dataset\"),\n"                       \
+    "        mw.ieq(\"event.action\", \"TODO-second-action\"),\n"                        \
+    "      },\n"                                                                         \
+    "    },\n"                                                                           \
+    "  },\n"                                                                             \
+    "\n"                                                                                 \
+    "  -- Run by `moonwatch test`. This stub fails (no events, one alert\n"              \
+    "  -- expected) until you give it a true positive; add near misses with\n"           \
+    "  -- expect = { count = 0 }.\n"                                                     \
+    "  tests = {\n"                                                                      \
+    "    {\n"                                                                            \
+    "      name = \"true positive\",\n"                                                  \
+    "      events = {\n"                                                                 \
+    "        -- { [\"@timestamp\"] = \"2025-01-01T00:00:00Z\", event = { dataset = ... " \
+    "}, ... },\n"                                                                        \
+    "        -- or one NDJSON line per string; or file = \"%s.tp.ndjson\" beside the "   \
+    "rule\n"                                                                             \
+    "      },\n"                                                                         \
+    "      expect = { count = 1, fields = { [\"rule.id\"] = \"%s\" } },\n"               \
+    "    },\n"                                                                           \
+    "  },\n"                                                                             \
     "}\n"
 
 static int mkdirs(char *path)
@@ -116,9 +119,10 @@ static int uuid4(char out[37])
     close(fd);
     b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
     b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-             b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11],
-             b[12], b[13], b[14], b[15]);
+    snprintf(out, 37,
+             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
+             b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
+             b[13], b[14], b[15]);
     return 0;
 }
 
@@ -136,9 +140,15 @@ int mw_cmd_new(int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc, argv, "d:h", longopts, NULL)) != -1) {
         switch (c) {
-        case 'h': fputs(mw_usage_new, stdout); return 0;
-        case 'd': dir = optarg; break;
-        default: fputs(mw_usage_new, stderr); return 2;
+        case 'h':
+            fputs(mw_usage_new, stdout);
+            return 0;
+        case 'd':
+            dir = optarg;
+            break;
+        default:
+            fputs(mw_usage_new, stderr);
+            return 2;
         }
     }
     if (optind != argc - 1) {
@@ -157,8 +167,9 @@ int mw_cmd_new(int argc, char **argv)
         char ch = name[i];
         if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
               (ch >= '0' && ch <= '9') || ch == '_' || ch == '-' || ch == '/')) {
-            mw_log_error("new: NAME may hold letters, digits, '_', '-' and '/' only (got '%s')",
-                         name);
+            mw_log_error(
+                "new: NAME may hold letters, digits, '_', '-' and '/' only (got '%s')",
+                name);
             return 2;
         }
     }
@@ -185,7 +196,8 @@ int mw_cmd_new(int argc, char **argv)
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0) {
         mw_log_error("new: %s: %s", path,
-                     errno == EEXIST ? "already exists (not overwritten)" : strerror(errno));
+                     errno == EEXIST ? "already exists (not overwritten)"
+                                     : strerror(errno));
         return 2;
     }
     FILE *fp = fdopen(fd, "w");
@@ -201,7 +213,8 @@ int mw_cmd_new(int argc, char **argv)
         return 2;
     }
     printf("%s\n", path);
-    fprintf(stderr, "moonwatch: created %s (id %s); its test stub fails until you fill it in\n",
+    fprintf(stderr,
+            "moonwatch: created %s (id %s); its test stub fails until you fill it in\n",
             path, id);
     return 0;
 }

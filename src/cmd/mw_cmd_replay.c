@@ -70,7 +70,7 @@ struct replay {
     enum progress_mode mode;
     double interval;
     double start, last;
-    uint64_t total_bytes;       /* 0: unknown (stdin) */
+    uint64_t total_bytes; /* 0: unknown (stdin) */
     struct mw_run_progress final;
 };
 
@@ -141,7 +141,7 @@ static int expand(const char *path, struct list *l, int depth)
             list_add(&local, child);
     }
     closedir(d);
-    if (local.n > 1)    /* qsort(NULL, 0, ...) is undefined */
+    if (local.n > 1) /* qsort(NULL, 0, ...) is undefined */
         qsort(local.v, local.n, sizeof(char *), cmp_str);
     int rc = 0;
     for (size_t i = 0; i < local.n; i++) {
@@ -214,16 +214,19 @@ static void on_progress(void *ud, const struct mw_run_progress *p)
         for (int i = 0; i < 30; i++)
             bar[i] = i < fill ? '#' : '.';
         bar[30] = '\0';
-        fprintf(stderr, "\r[%s] %3.0f%%  %s / %s  %llu events  %.0f events/s  ETA %s\033[K",
-                bar, frac < 0 ? 0 : frac * 100, done, r->total_bytes ? total : "?",
+        fprintf(stderr,
+                "\r[%s] %3.0f%%  %s / %s  %llu events  %.0f events/s  ETA %s\033[K", bar,
+                frac < 0 ? 0 : frac * 100, done, r->total_bytes ? total : "?",
                 (unsigned long long)p->events, rate, eta);
         if (p->done)
             fputc('\n', stderr);
     } else {
-        fprintf(stderr, "moonwatch: replay: %s%.0f%%%s %s of %s, %llu events, %.0f events/s, "
-                "ETA %s\n", frac < 0 ? "(" : "", frac < 0 ? 0 : frac * 100,
-                frac < 0 ? "?)" : "", done, r->total_bytes ? total : "?",
-                (unsigned long long)p->events, rate, eta);
+        fprintf(stderr,
+                "moonwatch: replay: %s%.0f%%%s %s of %s, %llu events, %.0f events/s, "
+                "ETA %s\n",
+                frac < 0 ? "(" : "", frac < 0 ? 0 : frac * 100, frac < 0 ? "?)" : "",
+                done, r->total_bytes ? total : "?", (unsigned long long)p->events, rate,
+                eta);
     }
     fflush(stderr);
 }
@@ -246,7 +249,8 @@ static void report_text(json_t *doc)
            json_real_value(json_object_get(doc, "seconds")),
            json_real_value(json_object_get(doc, "events_per_second")),
            (long long)json_integer_value(json_object_get(doc, "alerts")));
-    json_array_foreach(rules, i, rs) {
+    json_array_foreach(rules, i, rs)
+    {
         printf("rule %s \"%s\" (%s)\n", json_string_value(json_object_get(rs, "id")),
                json_string_value(json_object_get(rs, "name")),
                json_string_value(json_object_get(rs, "type")));
@@ -259,7 +263,8 @@ static void report_text(json_t *doc)
                 printf("%s%lld", k ? ", " : "", (long long)json_integer_value(v));
             printf("]\n");
             json_t *sq = json_object_get(rs, "sequences");
-            printf("  sequences         started %lld, completed %lld, replaced %lld, expired %lld, "
+            printf("  sequences         started %lld, completed %lld, replaced %lld, "
+                   "expired %lld, "
                    "cancelled %lld, evicted %lld, still open %lld\n",
                    (long long)json_integer_value(json_object_get(sq, "started")),
                    (long long)json_integer_value(json_object_get(sq, "completed")),
@@ -278,7 +283,8 @@ static void report_text(json_t *doc)
                (long long)json_integer_value(json_object_get(rs, "alerts")));
         printf("  alerts raised     %lld (before dedup, suppression, caps and hooks)\n",
                (long long)json_integer_value(json_object_get(rs, "raised")));
-        printf("  suppressed        %lld, capped %lld, deduplicated %lld, dropped by hook %lld\n",
+        printf("  suppressed        %lld, capped %lld, deduplicated %lld, dropped by "
+               "hook %lld\n",
                (long long)json_integer_value(json_object_get(rs, "suppressed")),
                (long long)json_integer_value(json_object_get(rs, "capped")),
                (long long)json_integer_value(json_object_get(rs, "deduplicated")),
@@ -287,13 +293,11 @@ static void report_text(json_t *doc)
         const char *k;
         json_t *v;
         long long nerr = 0;
-        json_object_foreach(errs, k, v)
-            nerr += (long long)json_integer_value(v);
+        json_object_foreach(errs, k, v) nerr += (long long)json_integer_value(v);
         if (nerr) {
             printf("  errors           ");
-            json_object_foreach(errs, k, v)
-                if (json_integer_value(v))
-                    printf(" %s %lld", k, (long long)json_integer_value(v));
+            json_object_foreach(errs, k, v) if (json_integer_value(v))
+                printf(" %s %lld", k, (long long)json_integer_value(v));
             printf("\n");
         }
     }
@@ -343,20 +347,29 @@ int mw_cmd_replay(int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc, argv, "r:o:f:t:qh", longopts, NULL)) != -1) {
         switch (c) {
-        case 'r': rules[nrules++] = optarg; break;
-        case 'o': outputs[noutputs++] = optarg; break;
+        case 'r':
+            rules[nrules++] = optarg;
+            break;
+        case 'o':
+            outputs[noutputs++] = optarg;
+            break;
         case 'f':
-            if (strcmp(optarg, "json") == 0) as_json = true;
+            if (strcmp(optarg, "json") == 0)
+                as_json = true;
             else if (strcmp(optarg, "text") != 0) {
                 fprintf(stderr, "moonwatch: --format is text or json\n");
                 goto done;
             }
             break;
         case 'P':
-            if (strcmp(optarg, "auto") == 0) r.mode = PROG_AUTO;
-            else if (strcmp(optarg, "bar") == 0) r.mode = PROG_BAR;
-            else if (strcmp(optarg, "lines") == 0) r.mode = PROG_LINES;
-            else if (strcmp(optarg, "none") == 0) r.mode = PROG_NONE;
+            if (strcmp(optarg, "auto") == 0)
+                r.mode = PROG_AUTO;
+            else if (strcmp(optarg, "bar") == 0)
+                r.mode = PROG_BAR;
+            else if (strcmp(optarg, "lines") == 0)
+                r.mode = PROG_LINES;
+            else if (strcmp(optarg, "none") == 0)
+                r.mode = PROG_NONE;
             else {
                 fprintf(stderr, "moonwatch: --progress is auto, bar, lines or none\n");
                 goto done;
@@ -371,28 +384,43 @@ int mw_cmd_replay(int argc, char **argv)
             }
             break;
         }
-        case 't': ro.timestamp_field = optarg; break;
+        case 't':
+            ro.timestamp_field = optarg;
+            break;
         case 'K':
             if (mw_parse_size(optarg, &eo.max_open_keys) < 0) {
                 fprintf(stderr, "moonwatch: --max-open-keys needs a positive number\n");
                 goto done;
             }
             break;
-        case 'L': lua_dir_opt = optarg; break;
+        case 'L':
+            lua_dir_opt = optarg;
+            break;
         case 'M':
             if (mw_duration_parse(optarg, &eo.lateness) < 0) {
-                fprintf(stderr, "moonwatch: --max-lateness needs a duration like 5m or 0s\n");
+                fprintf(stderr,
+                        "moonwatch: --max-lateness needs a duration like 5m or 0s\n");
                 goto done;
             }
             break;
-        case 'S': strict = true; break;
-        case 'q': mw_log_set_level(MW_LOG_WARN); break;
-        case 'h': fputs(mw_usage_replay, stdout); rc = 0; goto done;
-        default: fputs(mw_usage_replay, stderr); goto done;
+        case 'S':
+            strict = true;
+            break;
+        case 'q':
+            mw_log_set_level(MW_LOG_WARN);
+            break;
+        case 'h':
+            fputs(mw_usage_replay, stdout);
+            rc = 0;
+            goto done;
+        default:
+            fputs(mw_usage_replay, stderr);
+            goto done;
         }
     }
     if (optind >= argc) {
-        fprintf(stderr, "moonwatch: replay needs at least one INPUT\n%s", mw_usage_replay);
+        fprintf(stderr, "moonwatch: replay needs at least one INPUT\n%s",
+                mw_usage_replay);
         goto done;
     }
     if (nrules == 0)
@@ -446,7 +474,8 @@ int mw_cmd_replay(int argc, char **argv)
         mw_log_error("no rules loaded from the given --rules paths");
         goto done;
     }
-    mw_log_info("replaying %zu input(s) through %zu rule(s)", inputs.n, mw_engine_rule_count(e));
+    mw_log_info("replaying %zu input(s) through %zu rule(s)", inputs.n,
+                mw_engine_rule_count(e));
     ro.max_lateness = eo.lateness;
     ro.inputs = inputs.v;
     ro.ninputs = (int)inputs.n;
@@ -461,13 +490,14 @@ int mw_cmd_replay(int argc, char **argv)
     for (size_t i = 0; i < inputs.n; i++)
         json_array_append_new(names, json_string(inputs.v[i]));
     json_t *rstats = mw_engine_stats(e);
-    json_t *doc = json_pack("{s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:I, s:o}",
-        "inputs", names, "bytes", (json_int_t)r.final.bytes,
-        "events", (json_int_t)r.final.events, "lines", (json_int_t)r.final.lines,
-        "rejected", (json_int_t)r.final.rejected, "reordered", (json_int_t)r.final.reordered,
-        "too_late", (json_int_t)r.final.too_late,
-        "seconds", secs, "events_per_second", secs > 0 ? (double)r.final.events / secs : 0.0,
-        "alerts", (json_int_t)mw_engine_alerts(e), "rules", rstats);
+    json_t *doc = json_pack(
+        "{s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:I, s:o}", "inputs", names,
+        "bytes", (json_int_t)r.final.bytes, "events", (json_int_t)r.final.events, "lines",
+        (json_int_t)r.final.lines, "rejected", (json_int_t)r.final.rejected, "reordered",
+        (json_int_t)r.final.reordered, "too_late", (json_int_t)r.final.too_late,
+        "seconds", secs, "events_per_second",
+        secs > 0 ? (double)r.final.events / secs : 0.0, "alerts",
+        (json_int_t)mw_engine_alerts(e), "rules", rstats);
     if (as_json) {
         char *s = json_dumps(doc, JSON_COMPACT);
         printf("%s\n", s);

@@ -39,8 +39,8 @@ const char *const mw_usage_test =
     "  -h, --help          this help\n";
 
 struct result {
-    json_t *alerts;         /* collected alerts, in emission order */
-    char detail[4096];      /* why it failed, one indented line each */
+    json_t *alerts;    /* collected alerts, in emission order */
+    char detail[4096]; /* why it failed, one indented line each */
     size_t dlen;
     bool failed;
 };
@@ -60,7 +60,8 @@ static void failf(struct result *r, const char *fmt, ...)
     r->failed = true;
     if (r->dlen + 8 >= sizeof(r->detail))
         return;
-    r->dlen += (size_t)snprintf(r->detail + r->dlen, sizeof(r->detail) - r->dlen, "       ");
+    r->dlen +=
+        (size_t)snprintf(r->detail + r->dlen, sizeof(r->detail) - r->dlen, "       ");
     va_start(ap, fmt);
     int n = vsnprintf(r->detail + r->dlen, sizeof(r->detail) - r->dlen, fmt, ap);
     va_end(ap);
@@ -107,7 +108,8 @@ static void check_fields(struct result *r, const json_t *alert, size_t idx,
 {
     const char *path;
     json_t *v;
-    json_object_foreach((json_t *)want, path, v) {
+    json_object_foreach((json_t *)want, path, v)
+    {
         struct mw_path *p = mw_path_new(path);
         char a[256], b[256];
         if (p == NULL) {
@@ -150,11 +152,11 @@ static int add_fixture(struct mw_feed *feed, const char *rule_file, const json_t
     return 0;
 }
 
-static void run_case(const struct mw_engine_opts *eo, char *rule_file,
-                     const json_t *tc, struct result *r)
+static void run_case(const struct mw_engine_opts *eo, char *rule_file, const json_t *tc,
+                     struct result *r)
 {
     struct mw_engine *e = mw_engine_new(eo, NULL);
-    struct mw_shape *shape = mw_shape_new(NULL, NULL, NULL);  /* in memory */
+    struct mw_shape *shape = mw_shape_new(NULL, NULL, NULL); /* in memory */
     struct mw_feed *feed = NULL;
     struct mw_error err;
     const json_t *events = json_object_get(tc, "events");
@@ -172,7 +174,8 @@ static void run_case(const struct mw_engine_opts *eo, char *rule_file,
         goto out;
     }
     feed = mw_feed_new(NULL, 0, &err);
-    snprintf(name, sizeof(name), "test:%s", json_string_value(json_object_get(tc, "name")));
+    snprintf(name, sizeof(name), "test:%s",
+             json_string_value(json_object_get(tc, "name")));
     if (events && mw_feed_add_json(feed, name, events, &err) < 0) {
         failf(r, "%s", err.msg);
         goto out;
@@ -182,9 +185,8 @@ static void run_case(const struct mw_engine_opts *eo, char *rule_file,
     if (json_is_array(files)) {
         size_t i;
         json_t *f;
-        json_array_foreach(files, i, f)
-            if (add_fixture(feed, rule_file, f, r) < 0)
-                goto out;
+        json_array_foreach(files, i,
+                           f) if (add_fixture(feed, rule_file, f, r) < 0) goto out;
     }
     while ((ev = mw_feed_next(feed)) != NULL) {
         mw_engine_dispatch(e, ev);
@@ -198,7 +200,8 @@ static void run_case(const struct mw_engine_opts *eo, char *rule_file,
     size_t n = json_array_size(r->alerts);
     json_int_t want = json_integer_value(json_object_get(expect, "count"));
     if ((json_int_t)n != want)
-        failf(r, "expected %lld alert%s, got %zu", (long long)want, want == 1 ? "" : "s", n);
+        failf(r, "expected %lld alert%s, got %zu", (long long)want, want == 1 ? "" : "s",
+              n);
     const json_t *fields = json_object_get(expect, "fields");
     const json_t *per = json_object_get(expect, "alerts");
     if (json_is_object(fields))
@@ -216,20 +219,22 @@ static void run_case(const struct mw_engine_opts *eo, char *rule_file,
 out:
     mw_engine_free(e);
     mw_shape_free(shape);
-    mw_feed_free(feed);     /* after the engine: its state borrows input names */
+    mw_feed_free(feed); /* after the engine: its state borrows input names */
 }
 
 static void print_alerts(const json_t *alerts)
 {
     size_t i;
     json_t *a;
-    json_array_foreach(alerts, i, a) {
+    json_array_foreach(alerts, i, a)
+    {
         json_t *evs = json_object_get(json_object_get(a, "moonwatch"), "events");
         size_t k;
         json_t *ev;
         printf("       alert %zu: %s\n", i + 1,
                json_string_value(json_object_get(a, "message")));
-        json_array_foreach(evs, k, ev) {
+        json_array_foreach(evs, k, ev)
+        {
             json_t *src = json_object_get(ev, "source");
             printf("         step %lld: %s:%lld\n",
                    (long long)json_integer_value(json_object_get(ev, "step")),
@@ -260,14 +265,22 @@ int mw_cmd_test(int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
         switch (c) {
-        case 'h': fputs(mw_usage_test, stdout); return 0;
-        case 'L': lua_dir_opt = optarg; break;
-        case 'v': verbose = true; break;
-        default: fputs(mw_usage_test, stderr); return 2;
+        case 'h':
+            fputs(mw_usage_test, stdout);
+            return 0;
+        case 'L':
+            lua_dir_opt = optarg;
+            break;
+        case 'v':
+            verbose = true;
+            break;
+        default:
+            fputs(mw_usage_test, stderr);
+            return 2;
         }
     }
     eo.lua_dir = mw_find_lua_dir(lua_dir_opt, lua_buf, sizeof(lua_buf));
-    eo.alert_time_from_events = true;   /* the virtual clock: event time only */
+    eo.alert_time_from_events = true; /* the virtual clock: event time only */
     eo.max_open_keys = 1000000;
     if (optind < argc)
         bad = mw_engine_scan(argv + optind, argc - optind, &files, &nfiles, false);
@@ -288,12 +301,14 @@ int mw_cmd_test(int argc, char **argv)
         const json_t *tests = mw_rule_meta(rule)->tests;
         if (!json_is_array(tests) || json_array_size(tests) == 0) {
             printf("FAIL %s: no tests (add a `tests = { ... }` field, see "
-                   "docs/RULE-TESTS.md)\n", files[i]);
+                   "docs/RULE-TESTS.md)\n",
+                   files[i]);
             failed++;
         }
         size_t k;
         json_t *tc;
-        json_array_foreach(tests, k, tc) {
+        json_array_foreach(tests, k, tc)
+        {
             struct result r = {0};
             r.alerts = json_array();
             run_case(&eo, files[i], tc, &r);

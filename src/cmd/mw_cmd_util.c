@@ -43,9 +43,16 @@ int mw_parse_size(const char *s, size_t *out)
     if (s[0] == '-' || s[0] == '\0')
         return -1;
     v = strtoull(s, &end, 10);
-    if (*end == 'k' || *end == 'K') { v *= 1024; end++; }
-    else if (*end == 'm' || *end == 'M') { v *= 1024 * 1024; end++; }
-    else if (*end == 'g' || *end == 'G') { v *= 1024ULL * 1024 * 1024; end++; }
+    if (*end == 'k' || *end == 'K') {
+        v *= 1024;
+        end++;
+    } else if (*end == 'm' || *end == 'M') {
+        v *= 1024 * 1024;
+        end++;
+    } else if (*end == 'g' || *end == 'G') {
+        v *= 1024ULL * 1024 * 1024;
+        end++;
+    }
     if (*end != '\0' || v == 0)
         return -1;
     *out = (size_t)v;

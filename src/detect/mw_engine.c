@@ -25,36 +25,35 @@
 #include <time.h>
 
 struct slot {
-    struct mw_rule *rule;           /* owned */
-    struct mw_seq_state *state;     /* owned, sequence rules */
-    struct mw_window_state *win;    /* owned, window rules */
-    uint64_t matched;               /* query rules: events matched */
-    uint64_t late;                  /* too-late events it would have matched */
-    uint64_t raised;                /* detections, before shaping */
-    uint64_t alerts;                /* delivered to the outputs */
+    struct mw_rule *rule;        /* owned */
+    struct mw_seq_state *state;  /* owned, sequence rules */
+    struct mw_window_state *win; /* owned, window rules */
+    uint64_t matched;            /* query rules: events matched */
+    uint64_t late;               /* too-late events it would have matched */
+    uint64_t raised;             /* detections, before shaping */
+    uint64_t alerts;             /* delivered to the outputs */
     uint64_t alert_failures;
-    bool quarantined;               /* skipped by dispatch until reloaded */
-    int64_t loaded_at;              /* wall seconds of the last (re)load */
-    uint64_t reloads;               /* successful reloads of this file */
+    bool quarantined;  /* skipped by dispatch until reloaded */
+    int64_t loaded_at; /* wall seconds of the last (re)load */
+    uint64_t reloads;  /* successful reloads of this file */
 };
 
 struct mw_engine {
     struct mw_engine_opts opts;
-    char *lua_dir;                  /* owned copy */
-    struct mw_output *out;          /* borrowed */
-    struct mw_shape *shape;         /* borrowed, may be NULL */
-    struct slot *slots;             /* owned */
+    char *lua_dir;          /* owned copy */
+    struct mw_output *out;  /* borrowed */
+    struct mw_shape *shape; /* borrowed, may be NULL */
+    struct slot *slots;     /* owned */
     size_t nslots;
     uint64_t alerts;
     uint64_t reloads_ok, reloads_failed;
-    struct slot *current;           /* during dispatch, for the emit callback */
-    mw_engine_alert_fn hook;        /* may be NULL */
+    struct slot *current;    /* during dispatch, for the emit callback */
+    mw_engine_alert_fn hook; /* may be NULL */
     void *hook_ud;
     struct mw_prefilter *prefilter; /* owned reference: rebuilt whenever rules change */
 };
 
-struct mw_engine *mw_engine_new(const struct mw_engine_opts *opts,
-                                struct mw_output *out)
+struct mw_engine *mw_engine_new(const struct mw_engine_opts *opts, struct mw_output *out)
 {
     struct mw_engine *e = xcalloc(1, sizeof(*e));
     e->opts = *opts;
@@ -134,7 +133,7 @@ static int scan(const char *path, struct pathlist *pl, int depth, bool quiet)
             pl_add(&local, child);
     }
     closedir(d);
-    if (local.n > 1)    /* qsort(NULL, 0, ...) is undefined */
+    if (local.n > 1) /* qsort(NULL, 0, ...) is undefined */
         qsort(local.v, local.n, sizeof(char *), cmp_str);
     int rc = 0;
     for (size_t i = 0; i < local.n; i++) {
@@ -195,9 +194,10 @@ static struct mw_rule *load_checked(struct mw_engine *e, const char *path,
     const char *id = mw_rule_meta(r)->id;
     for (size_t k = 0; k < e->nslots; k++) {
         const char *other = mw_rule_file(e->slots[k].rule);
-        if (strcmp(other, path) != 0 && strcmp(mw_rule_meta(e->slots[k].rule)->id, id) == 0) {
-            mw_error_set(err, "%s: duplicate rule id '%s' (already loaded from %s)",
-                         path, id, other);
+        if (strcmp(other, path) != 0 &&
+            strcmp(mw_rule_meta(e->slots[k].rule)->id, id) == 0) {
+            mw_error_set(err, "%s: duplicate rule id '%s' (already loaded from %s)", path,
+                         id, other);
             mw_rule_free(r);
             return NULL;
         }
@@ -216,8 +216,7 @@ static struct mw_rule *load_checked(struct mw_engine *e, const char *path,
 
 /* The first-seen state file of a rule: its id with anything but
  * [A-Za-z0-9_-] replaced, so an id cannot name a path outside the folder. */
-static void state_path(const struct mw_engine *e, const char *id, char *buf,
-                       size_t size)
+static void state_path(const struct mw_engine *e, const char *id, char *buf, size_t size)
 {
     int n = snprintf(buf, size, "%s/new_terms-", e->opts.state_dir);
     for (const char *p = id; *p && n > 0 && (size_t)n < size - 8; p++) {
@@ -274,8 +273,8 @@ static void save_state(struct mw_engine *e, const struct slot *s)
 
 static json_t *rule_fields(const struct mw_rule *r)
 {
-    return json_pack("{s:s, s:s, s:s}", "rule_id", mw_rule_meta(r)->id,
-                     "rule_name", mw_rule_meta(r)->name, "file", mw_rule_file(r));
+    return json_pack("{s:s, s:s, s:s}", "rule_id", mw_rule_meta(r)->id, "rule_name",
+                     mw_rule_meta(r)->name, "file", mw_rule_file(r));
 }
 
 /* The prefilter follows the rule set: rebuilt after every change to it. A
@@ -310,8 +309,8 @@ int mw_engine_load(struct mw_engine *e, char *const *paths, int npaths)
             r = load_checked(e, files[i], &err);
         if (r == NULL) {
             mw_log_error("%s", err.msg);
-            health(e, "load_failed", json_pack("{s:s, s:s}", "file", files[i],
-                                               "error", err.msg));
+            health(e, "load_failed",
+                   json_pack("{s:s, s:s}", "file", files[i], "error", err.msg));
             failed++;
             continue;
         }
@@ -336,7 +335,8 @@ int mw_engine_load(struct mw_engine *e, char *const *paths, int npaths)
 static uint64_t open_count(const struct slot *s)
 {
     return s->state ? mw_seq_stats(s->state)->open
-         : s->win ? mw_window_stats(s->win)->open : 0;
+           : s->win ? mw_window_stats(s->win)->open
+                    : 0;
 }
 
 int mw_engine_reload_file(struct mw_engine *e, const char *path)
@@ -376,13 +376,14 @@ int mw_engine_reload_file(struct mw_engine *e, const char *path)
             uint64_t open = open_count(s);
             mw_log_warn("rule %s (%s): detection shape changed on reload (%s -> %s): "
                         "window state dropped, %llu open sequence(s) freed",
-                        mw_rule_meta(old)->id, path, mw_rule_shape(old),
-                        mw_rule_shape(r), (unsigned long long)open);
+                        mw_rule_meta(old)->id, path, mw_rule_shape(old), mw_rule_shape(r),
+                        (unsigned long long)open);
             json_t *d = rule_fields(old);
             json_object_set_new(d, "old_shape", json_string(mw_rule_shape(old)));
             json_object_set_new(d, "new_shape", json_string(mw_rule_shape(r)));
             json_object_set_new(d, "new_rule_id", json_string(mw_rule_meta(r)->id));
-            json_object_set_new(d, "open_sequences_dropped", json_integer((json_int_t)open));
+            json_object_set_new(d, "open_sequences_dropped",
+                                json_integer((json_int_t)open));
             health(e, "state_dropped", d);
             save_state(e, s);
             mw_seq_state_free(s->state);
@@ -399,8 +400,10 @@ int mw_engine_reload_file(struct mw_engine *e, const char *path)
         bool had = s->state || s->win;
         s->rule = r;
         new_state(e, s);
-        json_object_set_new(f, "state", json_string(!(s->state || s->win) ? "none"
-                                                    : keep && had ? "kept" : "new"));
+        json_object_set_new(f, "state",
+                            json_string(!(s->state || s->win) ? "none"
+                                        : keep && had         ? "kept"
+                                                              : "new"));
         json_object_set_new(f, "quarantine_lifted", json_boolean(s->quarantined));
         s->reloads++;
         s->quarantined = false;
@@ -523,12 +526,14 @@ static void quarantine(struct mw_engine *e, struct slot *s)
 {
     const struct mw_rule_errors *er = mw_rule_errors(s->rule);
     s->quarantined = true;
-    mw_log_error("rule %s (%s) quarantined after %llu consecutive failures (last: [%s] %s); "
-                 "it receives no events until it is reloaded",
-                 mw_rule_meta(s->rule)->id, mw_rule_file(s->rule),
-                 (unsigned long long)er->consecutive, mw_fail_name(er->last), er->last_msg);
+    mw_log_error(
+        "rule %s (%s) quarantined after %llu consecutive failures (last: [%s] %s); "
+        "it receives no events until it is reloaded",
+        mw_rule_meta(s->rule)->id, mw_rule_file(s->rule),
+        (unsigned long long)er->consecutive, mw_fail_name(er->last), er->last_msg);
     json_t *f = rule_fields(s->rule);
-    json_object_set_new(f, "consecutive_failures", json_integer((json_int_t)er->consecutive));
+    json_object_set_new(f, "consecutive_failures",
+                        json_integer((json_int_t)er->consecutive));
     json_object_set_new(f, "last_error_class", json_string(mw_fail_name(er->last)));
     json_object_set_new(f, "last_error", json_string(er->last_msg));
     health(e, "quarantined", f);
@@ -627,7 +632,8 @@ json_t *mw_engine_checkpoint(const struct mw_engine *e, struct mw_evtab *t)
         else
             continue;
         json_array_append_new(arr, json_pack("{s:s, s:s, s:o}", "rule",
-            mw_rule_meta(s->rule)->id, "shape", mw_rule_shape(s->rule), "state", st));
+                                             mw_rule_meta(s->rule)->id, "shape",
+                                             mw_rule_shape(s->rule), "state", st));
     }
     return arr;
 }
@@ -637,7 +643,8 @@ int mw_engine_restore(struct mw_engine *e, const json_t *rules, const struct mw_
     size_t i;
     const json_t *r;
     int restored = 0;
-    json_array_foreach(rules, i, r) {
+    json_array_foreach(rules, i, r)
+    {
         const char *id = json_string_value(json_object_get(r, "rule"));
         const char *shape = json_string_value(json_object_get(r, "shape"));
         const json_t *st = json_object_get(r, "state");
@@ -649,7 +656,8 @@ int mw_engine_restore(struct mw_engine *e, const json_t *rules, const struct mw_
                 s = &e->slots[k];
         if (s == NULL || shape == NULL || strcmp(shape, mw_rule_shape(s->rule)) != 0) {
             mw_log_warn("checkpoint: window state of rule %s not restored (%s)",
-                        id ? id : "?", s ? "its detection shape changed" : "rule not loaded");
+                        id ? id : "?",
+                        s ? "its detection shape changed" : "rule not loaded");
             continue;
         }
         if (s->state) {
@@ -662,7 +670,8 @@ int mw_engine_restore(struct mw_engine *e, const json_t *rules, const struct mw_
             mw_error_set(&err, "the rule keeps no window state");
         }
         if (rc < 0) {
-            mw_log_warn("checkpoint: window state of rule %s not restored: %s", id, err.msg);
+            mw_log_warn("checkpoint: window state of rule %s not restored: %s", id,
+                        err.msg);
             continue;
         }
         restored++;
@@ -699,13 +708,13 @@ json_t *mw_engine_stats(const struct mw_engine *e)
         const struct slot *s = &e->slots[i];
         const struct mw_rule_meta *m = mw_rule_meta(s->rule);
         struct mw_rule_errors *er = mw_rule_errors(s->rule);
-        json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:I}",
-                              "id", m->id, "name", m->name,
-                              "file", mw_rule_file(s->rule),
-                              "type", s->state ? "sequence" : s->win
-                                  ? mw_window_kind_name(mw_rule_window(s->rule)->kind)
-                                  : "query",
-                              "alerts", (json_int_t)s->alerts);
+        json_t *o =
+            json_pack("{s:s, s:s, s:s, s:s, s:I}", "id", m->id, "name", m->name, "file",
+                      mw_rule_file(s->rule), "type",
+                      s->state ? "sequence"
+                      : s->win ? mw_window_kind_name(mw_rule_window(s->rule)->kind)
+                               : "query",
+                      "alerts", (json_int_t)s->alerts);
         json_object_set_new(o, "late", json_integer((json_int_t)s->late));
         json_t *errs = json_object();
         for (int c = MW_FAIL_MEMORY; c < MW_FAIL__COUNT; c++)
@@ -716,7 +725,8 @@ json_t *mw_engine_stats(const struct mw_engine *e)
         json_object_set_new(o, "loaded_at", json_integer((json_int_t)s->loaded_at));
         json_object_set_new(o, "reloads", json_integer((json_int_t)s->reloads));
         json_object_set_new(o, "raised", json_integer((json_int_t)s->raised));
-        json_object_set_new(o, "hook_errors", json_integer((json_int_t)er->hook_failures));
+        json_object_set_new(o, "hook_errors",
+                            json_integer((json_int_t)er->hook_failures));
         if (e->shape)
             mw_shape_rule_stats(e->shape, m->id, o);
         if (s->state) {
@@ -726,32 +736,29 @@ json_t *mw_engine_stats(const struct mw_engine *e)
             for (int k = 0; k < d->nsteps; k++)
                 json_array_append_new(steps, json_integer((json_int_t)st->matched[k]));
             json_object_set_new(o, "matched_per_step", steps);
-            json_object_set_new(o, "sequences", json_pack(
-                "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
-                "started", (json_int_t)st->started,
-                "completed", (json_int_t)st->completed,
-                "replaced", (json_int_t)st->replaced,
-                "expired", (json_int_t)st->expired,
-                "cancelled", (json_int_t)st->cancelled,
-                "evicted", (json_int_t)st->evicted,
-                "no_key", (json_int_t)st->no_key,
-                "open", (json_int_t)st->open,
-                "open_keys", (json_int_t)st->open_keys));
+            json_object_set_new(
+                o, "sequences",
+                json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "started",
+                          (json_int_t)st->started, "completed", (json_int_t)st->completed,
+                          "replaced", (json_int_t)st->replaced, "expired",
+                          (json_int_t)st->expired, "cancelled", (json_int_t)st->cancelled,
+                          "evicted", (json_int_t)st->evicted, "no_key",
+                          (json_int_t)st->no_key, "open", (json_int_t)st->open,
+                          "open_keys", (json_int_t)st->open_keys));
             json_object_set_new(json_object_get(o, "sequences"), "reordered",
                                 json_integer((json_int_t)st->late_replays));
         } else if (s->win) {
             const struct mw_window_stats *ws = mw_window_stats(s->win);
             json_object_set_new(o, "matched", json_integer((json_int_t)ws->matched));
-            json_object_set_new(o, "window", json_pack(
-                "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
-                "absent_matched", (json_int_t)ws->absent_matched,
-                "no_key", (json_int_t)ws->no_key,
-                "fired", (json_int_t)ws->fired,
-                "expired", (json_int_t)ws->expired,
-                "evicted", (json_int_t)ws->evicted,
-                "cancelled", (json_int_t)ws->cancelled,
-                "open", (json_int_t)ws->open,
-                "loaded", (json_int_t)ws->loaded));
+            json_object_set_new(
+                o, "window",
+                json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "absent_matched",
+                          (json_int_t)ws->absent_matched, "no_key",
+                          (json_int_t)ws->no_key, "fired", (json_int_t)ws->fired,
+                          "expired", (json_int_t)ws->expired, "evicted",
+                          (json_int_t)ws->evicted, "cancelled", (json_int_t)ws->cancelled,
+                          "open", (json_int_t)ws->open, "loaded",
+                          (json_int_t)ws->loaded));
         } else {
             json_object_set_new(o, "matched", json_integer((json_int_t)s->matched));
         }
@@ -764,8 +771,8 @@ void mw_engine_list(const struct mw_engine *e, FILE *fp)
 {
     for (size_t i = 0; i < e->nslots; i++) {
         const struct mw_rule_meta *m = mw_rule_meta(e->slots[i].rule);
-        fprintf(fp, "ok   %s  %s  (%s, %s)\n", mw_rule_file(e->slots[i].rule),
-                m->id, m->name,
+        fprintf(fp, "ok   %s  %s  (%s, %s)\n", mw_rule_file(e->slots[i].rule), m->id,
+                m->name,
                 mw_rule_kind(e->slots[i].rule) == MW_RULE_SEQUENCE ? "sequence"
                 : mw_rule_kind(e->slots[i].rule) == MW_RULE_WINDOW
                     ? mw_window_kind_name(mw_rule_window(e->slots[i].rule)->kind)

@@ -12,8 +12,8 @@
 #include <string.h>
 
 struct mw_evtab {
-    struct mw_dict *index;      /* pointer bytes -> index + 1 (writing) */
-    struct mw_event **ev;       /* owned references */
+    struct mw_dict *index; /* pointer bytes -> index + 1 (writing) */
+    struct mw_event **ev;  /* owned references */
     size_t n, cap;
 };
 
@@ -81,10 +81,10 @@ size_t mw_evtab_count(const struct mw_evtab *t)
 json_t *mw_evtab_event_json(const struct mw_evtab *t, size_t i)
 {
     const struct mw_event *ev = t->ev[i];
-    return json_pack("{s:I, s:I, s:s, s:I, s:I, s:o}", "ts", (json_int_t)ev->ts,
-                     "seq", (json_int_t)ev->seq, "input", ev->input ? ev->input : "",
-                     "line", (json_int_t)ev->line, "offset", (json_int_t)ev->offset,
-                     "doc", mw_event_doc(ev));
+    return json_pack("{s:I, s:I, s:s, s:I, s:I, s:o}", "ts", (json_int_t)ev->ts, "seq",
+                     (json_int_t)ev->seq, "input", ev->input ? ev->input : "", "line",
+                     (json_int_t)ev->line, "offset", (json_int_t)ev->offset, "doc",
+                     mw_event_doc(ev));
 }
 
 int mw_evtab_load(struct mw_evtab *t, const json_t *obj, struct mw_error *err)
@@ -94,10 +94,11 @@ int mw_evtab_load(struct mw_evtab *t, const json_t *obj, struct mw_error *err)
     const char *input = json_string_value(json_object_get(obj, "input"));
     if (!json_is_object(doc) || !json_is_integer(ts) || !json_is_integer(seq) || !input)
         return mw_error_set(err, "malformed event record");
-    append(t, mw_event_new(json_incref(doc), json_integer_value(ts), mw_evtab_intern(input),
-                           (uint64_t)json_integer_value(json_object_get(obj, "line")),
-                           (uint64_t)json_integer_value(json_object_get(obj, "offset")),
-                           (uint64_t)json_integer_value(seq)));
+    append(t,
+           mw_event_new(json_incref(doc), json_integer_value(ts), mw_evtab_intern(input),
+                        (uint64_t)json_integer_value(json_object_get(obj, "line")),
+                        (uint64_t)json_integer_value(json_object_get(obj, "offset")),
+                        (uint64_t)json_integer_value(seq)));
     return 0;
 }
 

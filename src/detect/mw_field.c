@@ -13,11 +13,11 @@
 #include <string.h>
 
 struct mw_path {
-    char *text;         /* owned: the path as written */
+    char *text; /* owned: the path as written */
     int nseg;
-    char **joined;      /* owned: nseg*(nseg+1)/2 strings, row-major by start */
-    int *row;           /* owned: index of joined[i][0] */
-    long *index;        /* owned: per segment, array index or -1 */
+    char **joined; /* owned: nseg*(nseg+1)/2 strings, row-major by start */
+    int *row;      /* owned: index of joined[i][0] */
+    long *index;   /* owned: per segment, array index or -1 */
 };
 
 static long parse_index(const char *s, size_t len)

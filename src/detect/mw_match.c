@@ -22,9 +22,9 @@ enum vtype {
 
 struct value {
     enum vtype type;
-    char *s;            /* owned: string, or number's text for IEQ */
+    char *s; /* owned: string, or number's text for IEQ */
     size_t len;
-    bool wild;          /* s contains * or ? (IEQ, LIKE) */
+    bool wild; /* s contains * or ? (IEQ, LIKE) */
     bool ci;
     double num;
     bool is_int;
@@ -36,10 +36,10 @@ struct value {
 
 struct mw_matcher {
     enum mw_op op;
-    struct mw_path *path;       /* owned, leaves only */
-    struct value *vals;         /* owned */
+    struct mw_path *path; /* owned, leaves only */
+    struct value *vals;   /* owned */
     size_t nvals, vcap;
-    struct mw_matcher **kids;   /* owned */
+    struct mw_matcher **kids; /* owned */
     size_t nkids, kcap;
     int fn_ref;
 };
@@ -120,8 +120,8 @@ static inline char fold(char c)
     return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
 }
 
-int mw_matcher_add_string(struct mw_matcher *m, const char *s, size_t len,
-                          bool ci, struct mw_error *err)
+int mw_matcher_add_string(struct mw_matcher *m, const char *s, size_t len, bool ci,
+                          struct mw_error *err)
 {
     struct value *v;
 
@@ -150,7 +150,7 @@ int mw_matcher_add_string(struct mw_matcher *m, const char *s, size_t len,
             m->nvals--;
             return mw_error_set(err, "invalid CIDR '%s'", tmp);
         }
-        v->s = xstrdup(tmp);    /* for explain */
+        v->s = xstrdup(tmp); /* for explain */
         v->len = strlen(tmp);
         return 0;
     }
@@ -247,8 +247,7 @@ int mw_matcher_validate(const struct mw_matcher *m, struct mw_error *err)
 /* ---------------------------------------------------------------------- */
 /* string helpers                                                          */
 
-bool mw_wildcard_match(const char *pat, size_t plen, const char *s, size_t slen,
-                       bool ci)
+bool mw_wildcard_match(const char *pat, size_t plen, const char *s, size_t slen, bool ci)
 {
     size_t p = 0, i = 0;
     size_t star_p = (size_t)-1, star_i = 0;
@@ -284,8 +283,8 @@ static bool bytes_eq(const char *pat, const char *s, size_t len, bool ci)
     return true;
 }
 
-static bool contains(const char *hay, size_t hlen, const char *needle,
-                     size_t nlen, bool ci)
+static bool contains(const char *hay, size_t hlen, const char *needle, size_t nlen,
+                     bool ci)
 {
     if (nlen == 0)
         return true;
@@ -407,8 +406,7 @@ static bool scalar_value(enum mw_op op, const json_t *f, const struct value *v)
             if (v->type == V_NUM)
                 return num_eq(f, v);
             if (json_is_integer(f))
-                snprintf(text, sizeof(text), "%lld",
-                         (long long)json_integer_value(f));
+                snprintf(text, sizeof(text), "%lld", (long long)json_integer_value(f));
             else
                 format_real(json_real_value(f), text, sizeof(text));
             s = text;
@@ -433,8 +431,7 @@ static bool scalar_value(enum mw_op op, const json_t *f, const struct value *v)
     }
     case MW_OP_CONTAINS:
         return json_is_string(f) &&
-               contains(json_string_value(f), json_string_length(f), v->s,
-                        v->len, v->ci);
+               contains(json_string_value(f), json_string_length(f), v->s, v->len, v->ci);
     case MW_OP_LT:
     case MW_OP_LE:
     case MW_OP_GT:
@@ -444,12 +441,16 @@ static bool scalar_value(enum mw_op op, const json_t *f, const struct value *v)
             return false;
         if (json_is_integer(f) && v->is_int) {
             json_int_t a = json_integer_value(f), b = v->ival;
-            return op == MW_OP_LT ? a < b : op == MW_OP_LE ? a <= b
-                 : op == MW_OP_GT ? a > b : a >= b;
+            return op == MW_OP_LT   ? a < b
+                   : op == MW_OP_LE ? a <= b
+                   : op == MW_OP_GT ? a > b
+                                    : a >= b;
         }
         x = json_number_value(f);
-        return op == MW_OP_LT ? x < v->num : op == MW_OP_LE ? x <= v->num
-             : op == MW_OP_GT ? x > v->num : x >= v->num;
+        return op == MW_OP_LT   ? x < v->num
+               : op == MW_OP_LE ? x <= v->num
+               : op == MW_OP_GT ? x > v->num
+                                : x >= v->num;
     }
     case MW_OP_CIDR: {
         unsigned char addr[16];
@@ -488,7 +489,8 @@ static enum mw_tv eval_leaf(const struct mw_matcher *m, const struct mw_event *e
         enum mw_tv acc = MW_NULL;
         size_t i;
         json_t *el;
-        json_array_foreach(f, i, el) {
+        json_array_foreach(f, i, el)
+        {
             enum mw_tv r = scalar(m, el);
             if (r == MW_TRUE)
                 return MW_TRUE;
@@ -543,12 +545,23 @@ enum mw_tv mw_matcher_eval(const struct mw_matcher *m, const struct mw_event *ev
 /* explanation (moonwatch explain; never on the hot path)                  */
 
 static const char *const op_names[] = {
-    [MW_OP_EQ] = "eq", [MW_OP_IEQ] = "ieq", [MW_OP_LIKE] = "like",
-    [MW_OP_PREFIX] = "prefix", [MW_OP_SUFFIX] = "suffix",
-    [MW_OP_CONTAINS] = "contains", [MW_OP_LT] = "lt", [MW_OP_LE] = "le",
-    [MW_OP_GT] = "gt", [MW_OP_GE] = "ge", [MW_OP_EXISTS] = "exists",
-    [MW_OP_CIDR] = "cidr", [MW_OP_CATEGORY] = "category", [MW_OP_ALL] = "all",
-    [MW_OP_ANY] = "any", [MW_OP_NOT] = "not", [MW_OP_FN] = "fn",
+    [MW_OP_EQ] = "eq",
+    [MW_OP_IEQ] = "ieq",
+    [MW_OP_LIKE] = "like",
+    [MW_OP_PREFIX] = "prefix",
+    [MW_OP_SUFFIX] = "suffix",
+    [MW_OP_CONTAINS] = "contains",
+    [MW_OP_LT] = "lt",
+    [MW_OP_LE] = "le",
+    [MW_OP_GT] = "gt",
+    [MW_OP_GE] = "ge",
+    [MW_OP_EXISTS] = "exists",
+    [MW_OP_CIDR] = "cidr",
+    [MW_OP_CATEGORY] = "category",
+    [MW_OP_ALL] = "all",
+    [MW_OP_ANY] = "any",
+    [MW_OP_NOT] = "not",
+    [MW_OP_FN] = "fn",
 };
 
 static void describe_leaf(const struct mw_matcher *m, const struct mw_event *ev,
@@ -563,9 +576,11 @@ static void describe_leaf(const struct mw_matcher *m, const struct mw_event *ev,
         const char *sep = i ? ", " : "";
         int n;
         if (v->type == V_STR || v->type == V_NET)
-            n = snprintf(why->expected + pos, sizeof(why->expected) - pos, "%s'%s'", sep, v->s);
+            n = snprintf(why->expected + pos, sizeof(why->expected) - pos, "%s'%s'", sep,
+                         v->s);
         else if (v->type == V_NUM)
-            n = snprintf(why->expected + pos, sizeof(why->expected) - pos, "%s%s", sep, v->s);
+            n = snprintf(why->expected + pos, sizeof(why->expected) - pos, "%s%s", sep,
+                         v->s);
         else
             n = snprintf(why->expected + pos, sizeof(why->expected) - pos, "%s%s", sep,
                          v->b ? "true" : "false");
@@ -623,15 +638,20 @@ static void blame(const struct mw_matcher *m, const struct mw_event *ev,
     }
     case MW_OP_NOT:
         why->negated = !why->negated;
-        blame(m->kids[0], ev, ctx, want == MW_TRUE ? MW_FALSE
-                                   : want == MW_FALSE ? MW_TRUE : MW_NULL, why);
+        blame(m->kids[0], ev, ctx,
+              want == MW_TRUE    ? MW_FALSE
+              : want == MW_FALSE ? MW_TRUE
+                                 : MW_NULL,
+              why);
         return;
     case MW_OP_FN:
         why->op = "fn";
         why->field[0] = '\0';
         snprintf(why->expected, sizeof(why->expected), "a true result");
         snprintf(why->actual, sizeof(why->actual), "%s",
-                 want == MW_TRUE ? "true" : want == MW_FALSE ? "false" : "error (see log)");
+                 want == MW_TRUE    ? "true"
+                 : want == MW_FALSE ? "false"
+                                    : "error (see log)");
         return;
     default:
         describe_leaf(m, ev, why);
@@ -692,7 +712,8 @@ void mw_matcher_optimize(struct mw_matcher *m)
 static void set_add(struct mw_litset *s, const char *p, size_t len, bool ci)
 {
     for (size_t i = 0; i < s->n; i++)
-        if (s->lits[i].len == len && s->lits[i].ci == ci && memcmp(s->lits[i].s, p, len) == 0)
+        if (s->lits[i].len == len && s->lits[i].ci == ci &&
+            memcmp(s->lits[i].s, p, len) == 0)
             return;
     s->lits = xrealloc(s->lits, (s->n + 1) * sizeof(*s->lits));
     s->lits[s->n].s = p;
@@ -756,8 +777,8 @@ static bool numeric_pattern(const char *s, size_t len)
         char c = s[i];
         if (c == '*' || c == '?')
             continue;
-        if (!((c >= '0' && c <= '9') || c == '.' || c == '-' || c == '+' ||
-              c == 'e' || c == 'E'))
+        if (!((c >= '0' && c <= '9') || c == '.' || c == '-' || c == '+' || c == 'e' ||
+              c == 'E'))
             return false;
     }
     return true;
@@ -829,7 +850,7 @@ void mw_matcher_literals(const struct mw_matcher *m, struct mw_litcnf *out)
             mw_matcher_literals(m->kids[i], &kc);
             if (kc.n == 0) {
                 free(u.lits);
-                return;     /* this branch needs no literal: neither does any */
+                return; /* this branch needs no literal: neither does any */
             }
             for (size_t k = 1; k < kc.n; k++)
                 if (mw_litset_score(&kc.sets[k]) > mw_litset_score(&kc.sets[best]))

@@ -40,56 +40,56 @@ struct partial {
     int refs;
     int n;
     mw_time_t first_ts;
-    struct mw_event *ev[];  /* owned references */
+    struct mw_event *ev[]; /* owned references */
 };
 
 struct logent {
-    struct mw_event *ev;            /* owned reference */
-    uint64_t mask[2];               /* stages it matched with this key */
+    struct mw_event *ev; /* owned reference */
+    uint64_t mask[2];    /* stages it matched with this key */
     bool until;
 };
 
 struct keystate {
-    struct keystate *prev, *next;   /* LRU list */
+    struct keystate *prev, *next; /* LRU list */
     mw_time_t touched;
     mw_time_t log_newest;
-    struct logent *log;             /* owned, (ts, seq) order */
+    struct logent *log; /* owned, (ts, seq) order */
     uint32_t nlog, logcap;
     size_t klen;
-    char *key;                      /* points into this allocation */
-    struct partial *slot[];         /* nslots current, then nslots base
-                                     * when lateness > 0 */
+    char *key;              /* points into this allocation */
+    struct partial *slot[]; /* nslots current, then nslots base
+                             * when lateness > 0 */
 };
 
 struct mw_seq_state {
     int nslots;
-    mw_time_t lateness;             /* copied from the def at creation */
-    mw_time_t now;                  /* newest event time accepted */
-    struct mw_dict *keys;           /* key bytes -> struct keystate */
-    struct keystate *head, *tail;   /* LRU: head is the oldest */
-    char *keybuf;                   /* owned scratch for key building */
+    mw_time_t lateness;           /* copied from the def at creation */
+    mw_time_t now;                /* newest event time accepted */
+    struct mw_dict *keys;         /* key bytes -> struct keystate */
+    struct keystate *head, *tail; /* LRU: head is the oldest */
+    char *keybuf;                 /* owned scratch for key building */
     size_t keycap;
-    char *groupbuf;                 /* owned scratch: one event's keys */
+    char *groupbuf; /* owned scratch: one event's keys */
     size_t groupcap;
     struct mw_seq_stats stats;
-    mw_seq_observer_fn obs;         /* may be NULL: explain only */
+    mw_seq_observer_fn obs; /* may be NULL: explain only */
     void *obs_ud;
-    const struct mw_event *cur;     /* event being processed (for the observer) */
+    const struct mw_event *cur; /* event being processed (for the observer) */
 };
 
 /* The observer sees the live path only: a late event's replay (lateness > 0)
  * re-applies logged events and is not reported step by step. */
-static void trace(const struct mw_seq_state *st, enum mw_seq_trace_kind kind,
-                  int step, const struct mw_event *ev, const struct partial *p)
+static void trace(const struct mw_seq_state *st, enum mw_seq_trace_kind kind, int step,
+                  const struct mw_event *ev, const struct partial *p)
 {
     struct mw_seq_trace t = {kind, step, ev, p ? p->ev : NULL, p ? p->n : 0};
     st->obs(st->obs_ud, &t);
 }
 
-#define TRACE(a, kind, step, ev, p)                         \
-    do {                                                    \
-        if ((a)->st->obs && (a)->live)                      \
-            trace((a)->st, (kind), (step), (ev), (p));      \
+#define TRACE(a, kind, step, ev, p)                                                      \
+    do {                                                                                 \
+        if ((a)->st->obs && (a)->live)                                                   \
+            trace((a)->st, (kind), (step), (ev), (p));                                   \
     } while (0)
 
 void mw_seq_set_observer(struct mw_seq_state *st, mw_seq_observer_fn fn, void *ud)
@@ -288,15 +288,15 @@ int mw_seq_key(const struct mw_seq_keys *keys, int nkeys, bool ci,
             if (put(buf, size, &pos, &tag, 1) < 0 || put(buf, size, &pos, &b, 1) < 0)
                 return -2;
         } else {
-            return -1;  /* arrays and objects never join */
+            return -1; /* arrays and objects never join */
         }
     }
     return (int)pos;
 }
 
 /* Builds the key into st->keybuf, growing it as needed. */
-static int build_key(struct mw_seq_state *st, const struct mw_seq_keys *keys,
-                     int nkeys, bool ci, const struct mw_event *ev)
+static int build_key(struct mw_seq_state *st, const struct mw_seq_keys *keys, int nkeys,
+                     bool ci, const struct mw_event *ev)
 {
     for (;;) {
         int n = mw_seq_key(keys, nkeys, ci, ev, st->keybuf, st->keycap);
@@ -320,12 +320,11 @@ struct apply {
     struct mw_seq_state *st;
     mw_seq_emit_fn emit;
     void *ud;
-    const struct mw_event *must;    /* replay: the late event */
+    const struct mw_event *must; /* replay: the late event */
     bool live, quiet;
 };
 
-static struct keystate *keystate_get(struct mw_seq_state *st, size_t klen,
-                                     bool create)
+static struct keystate *keystate_get(struct mw_seq_state *st, size_t klen, bool create)
 {
     struct keystate *ks = mw_dict_get(st->keys, st->keybuf, klen);
     size_t nptr = (size_t)st->nslots * (st->lateness > 0 ? 2 : 1);
@@ -358,8 +357,7 @@ static void touch(struct mw_seq_state *st, struct keystate *ks, mw_time_t first_
 
 /* A keystate can go when no event still to come (time >= now - lateness)
  * can complete or chain with anything it holds. */
-static bool keystate_stale(const struct mw_seq_def *def,
-                           const struct mw_seq_state *st,
+static bool keystate_stale(const struct mw_seq_def *def, const struct mw_seq_state *st,
                            const struct keystate *ks, mw_time_t horizon)
 {
     (void)st;
@@ -387,8 +385,7 @@ void mw_seq_foreach_pending(const struct mw_seq_state *st,
                 fn(ud, ks->slot[i]->ev, ks->slot[i]->n);
 }
 
-void mw_seq_advance(const struct mw_seq_def *def, struct mw_seq_state *st,
-                    mw_time_t now)
+void mw_seq_advance(const struct mw_seq_def *def, struct mw_seq_state *st, mw_time_t now)
 {
     if (now > st->now)
         st->now = now;
@@ -412,8 +409,8 @@ void mw_seq_advance(const struct mw_seq_def *def, struct mw_seq_state *st,
 static void enforce_cap(const struct mw_seq_def *def, struct mw_seq_state *st,
                         const struct keystate *keep)
 {
-    while (def->max_keys && st->stats.open_keys > def->max_keys &&
-           st->head && st->head != keep) {
+    while (def->max_keys && st->stats.open_keys > def->max_keys && st->head &&
+           st->head != keep) {
         if (st->obs)
             trace_drop(st, st->head, MW_SEQ_T_EVICTED);
         st->stats.evicted += (uint64_t)keystate_drop(st, st->head);
@@ -465,7 +462,7 @@ static void apply_step(struct apply *a, struct keystate *ks, struct partial **sl
     }
     if (mw_event_cmp(p->ev[p->n - 1], ev) >= 0) {
         TRACE(a, MW_SEQ_T_NOT_AFTER, k, ev, p);
-        return;  /* not strictly after the previous stage: cannot chain */
+        return; /* not strictly after the previous stage: cannot chain */
     }
     if (def->maxspan > 0 && ev->ts - p->first_ts > def->maxspan) {
         TRACE(a, MW_SEQ_T_EXPIRED, k, ev, p);
@@ -669,8 +666,8 @@ void mw_seq_process(const struct mw_seq_def *def, struct mw_seq_state *st,
             st->stats.until_matched++;
         else
             st->stats.matched[k]++;
-        int klen = build_key(st, is_until ? &def->until_keys : &def->keys[k],
-                             def->nkeys, def->keys_ci, ev);
+        int klen = build_key(st, is_until ? &def->until_keys : &def->keys[k], def->nkeys,
+                             def->keys_ci, ev);
         if (klen < 0) {
             if (!is_until) {
                 st->stats.no_key++;
@@ -747,20 +744,23 @@ json_t *mw_seq_dump(const struct mw_seq_state *st, struct mw_evtab *t)
         for (int i = 0; i < nptr; i++)
             json_array_append_new(slots, partial_json(ks->slot[i], t));
         for (uint32_t i = 0; i < ks->nlog; i++)
-            json_array_append_new(log, json_pack("[o, I, I, b]",
-                mw_evtab_put(t, ks->log[i].ev), (json_int_t)ks->log[i].mask[0],
-                (json_int_t)ks->log[i].mask[1], ks->log[i].until));
-        json_array_append_new(keys, json_pack("{s:o, s:I, s:I, s:o, s:o}",
-            "k", mw_evtab_hex(ks->key, ks->klen), "touched", (json_int_t)ks->touched,
-            "log_newest", (json_int_t)ks->log_newest, "slots", slots, "log", log));
+            json_array_append_new(
+                log, json_pack("[o, I, I, b]", mw_evtab_put(t, ks->log[i].ev),
+                               (json_int_t)ks->log[i].mask[0],
+                               (json_int_t)ks->log[i].mask[1], ks->log[i].until));
+        json_array_append_new(keys, json_pack("{s:o, s:I, s:I, s:o, s:o}", "k",
+                                              mw_evtab_hex(ks->key, ks->klen), "touched",
+                                              (json_int_t)ks->touched, "log_newest",
+                                              (json_int_t)ks->log_newest, "slots", slots,
+                                              "log", log));
     }
-    return json_pack("{s:I, s:i, s:b, s:o}", "now", (json_int_t)st->now,
-                     "nslots", st->nslots, "late", st->lateness > 0, "keys", keys);
+    return json_pack("{s:I, s:i, s:b, s:o}", "now", (json_int_t)st->now, "nslots",
+                     st->nslots, "late", st->lateness > 0, "keys", keys);
 }
 
 /* A partial from [first_ts, ev...]; NULL with *bad set when malformed. */
-static struct partial *partial_load(const json_t *a, const struct mw_evtab *t,
-                                    int maxn, bool *bad)
+static struct partial *partial_load(const json_t *a, const struct mw_evtab *t, int maxn,
+                                    bool *bad)
 {
     size_t n = json_array_size(a);
     if (json_is_null(a))
@@ -800,12 +800,16 @@ int mw_seq_restore(const struct mw_seq_def *def, struct mw_seq_state *st,
     if (json_integer_value(json_object_get(doc, "nslots")) != st->nslots ||
         json_is_true(json_object_get(doc, "late")) != (st->lateness > 0) ||
         !json_is_array(keys))
-        return mw_error_set(err, "sequence state of another shape (%d stages, lateness %s)",
+        return mw_error_set(err,
+                            "sequence state of another shape (%d stages, lateness %s)",
                             def->nsteps, st->lateness > 0 ? "on" : "off");
     st->now = json_integer_value(json_object_get(doc, "now"));
-    json_array_foreach(keys, i, k) {
-        long klen = mw_evtab_unhex_into(json_object_get(k, "k"), &st->keybuf, &st->keycap);
-        const json_t *slots = json_object_get(k, "slots"), *log = json_object_get(k, "log");
+    json_array_foreach(keys, i, k)
+    {
+        long klen =
+            mw_evtab_unhex_into(json_object_get(k, "k"), &st->keybuf, &st->keycap);
+        const json_t *slots = json_object_get(k, "slots"),
+                     *log = json_object_get(k, "log");
         if (klen < 0 || (int)json_array_size(slots) != nptr || !json_is_array(log)) {
             bad = true;
             break;
@@ -814,11 +818,13 @@ int mw_seq_restore(const struct mw_seq_def *def, struct mw_seq_state *st,
         ks->touched = json_integer_value(json_object_get(k, "touched"));
         ks->log_newest = json_integer_value(json_object_get(k, "log_newest"));
         for (int s = 0; s < nptr && !bad; s++)
-            ks->slot[s] = partial_load(json_array_get(slots, (size_t)s), t, def->nsteps, &bad);
+            ks->slot[s] =
+                partial_load(json_array_get(slots, (size_t)s), t, def->nsteps, &bad);
         st->stats.open += (uint64_t)count_slots(st, ks->slot);
         size_t j;
         const json_t *le;
-        json_array_foreach(log, j, le) {
+        json_array_foreach(log, j, le)
+        {
             struct mw_event *ev = mw_evtab_get(t, json_array_get(le, 0));
             if (ev == NULL || json_array_size(le) != 4) {
                 bad = true;
@@ -829,8 +835,10 @@ int mw_seq_restore(const struct mw_seq_def *def, struct mw_seq_state *st,
                 ks->log = xrealloc(ks->log, ks->logcap * sizeof(*ks->log));
             }
             ks->log[ks->nlog].ev = mw_event_ref(ev);
-            ks->log[ks->nlog].mask[0] = (uint64_t)json_integer_value(json_array_get(le, 1));
-            ks->log[ks->nlog].mask[1] = (uint64_t)json_integer_value(json_array_get(le, 2));
+            ks->log[ks->nlog].mask[0] =
+                (uint64_t)json_integer_value(json_array_get(le, 1));
+            ks->log[ks->nlog].mask[1] =
+                (uint64_t)json_integer_value(json_array_get(le, 2));
             ks->log[ks->nlog].until = json_is_true(json_array_get(le, 3));
             ks->nlog++;
         }

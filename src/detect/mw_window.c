@@ -32,10 +32,10 @@
 #define ABSENT_TIMES_MAX 16
 
 struct dval {
-    char *key;                  /* owned, type-tagged value bytes */
+    char *key; /* owned, type-tagged value bytes */
     size_t klen;
     mw_time_t ts;
-    struct mw_event *ev;        /* owned reference: newest with this value */
+    struct mw_event *ev; /* owned reference: newest with this value */
 };
 
 struct btime {
@@ -45,13 +45,13 @@ struct btime {
 
 struct group {
     struct group *prev, *next;
-    mw_time_t newest;           /* newest event time (new_terms: last seen) */
-    mw_time_t due;              /* absence: list order */
-    uint32_t n, cap;            /* entries of ts / vals / bt */
-    mw_time_t *ts;              /* threshold: sorted event times */
-    struct dval *vals;          /* distinct */
-    struct btime *bt;           /* absence: recent `absent` events */
-    struct mw_event **ev;       /* threshold: recent events; absence: ev[0] */
+    mw_time_t newest;     /* newest event time (new_terms: last seen) */
+    mw_time_t due;        /* absence: list order */
+    uint32_t n, cap;      /* entries of ts / vals / bt */
+    mw_time_t *ts;        /* threshold: sorted event times */
+    struct dval *vals;    /* distinct */
+    struct btime *bt;     /* absence: recent `absent` events */
+    struct mw_event **ev; /* threshold: recent events; absence: ev[0] */
     int nev;
     size_t klen;
     char key[];
@@ -61,8 +61,8 @@ struct mw_window_state {
     struct mw_dict *groups;
     struct group *head, *tail;
     mw_time_t now;
-    mw_time_t since;            /* new_terms: first event time covered */
-    char *keybuf;               /* owned scratch */
+    mw_time_t since; /* new_terms: first event time covered */
+    char *keybuf;    /* owned scratch */
     size_t keycap;
     struct mw_window_stats stats;
 };
@@ -70,10 +70,14 @@ struct mw_window_state {
 const char *mw_window_kind_name(enum mw_window_kind k)
 {
     switch (k) {
-    case MW_WINDOW_THRESHOLD: return "threshold";
-    case MW_WINDOW_DISTINCT: return "distinct";
-    case MW_WINDOW_NEW_TERMS: return "new_terms";
-    case MW_WINDOW_ABSENCE: return "absence";
+    case MW_WINDOW_THRESHOLD:
+        return "threshold";
+    case MW_WINDOW_DISTINCT:
+        return "distinct";
+    case MW_WINDOW_NEW_TERMS:
+        return "new_terms";
+    case MW_WINDOW_ABSENCE:
+        return "absence";
     }
     return "?";
 }
@@ -257,7 +261,7 @@ static void keep_event(struct group *g, struct mw_event *ev)
         at--;
     if (g->nev == MW_WINDOW_ALERT_EVENTS) {
         if (at == 0)
-            return;     /* older than every kept event */
+            return; /* older than every kept event */
         mw_event_unref(g->ev[0]);
         memmove(g->ev, g->ev + 1, (size_t)(at - 1) * sizeof(*g->ev));
         at--;
@@ -269,8 +273,8 @@ static void keep_event(struct group *g, struct mw_event *ev)
 }
 
 static void threshold_event(const struct mw_window_def *def, struct mw_window_state *st,
-                            struct group *g, struct mw_event *ev,
-                            mw_window_emit_fn emit, void *ud)
+                            struct group *g, struct mw_event *ev, mw_window_emit_fn emit,
+                            void *ud)
 {
     uint32_t at, drop = 0;
     if (g->ts == NULL) {
@@ -280,7 +284,7 @@ static void threshold_event(const struct mw_window_def *def, struct mw_window_st
     if (ev->ts > g->newest)
         g->newest = ev->ts;
     if (ev->ts < g->newest - def->span)
-        return;     /* late, and outside the group's current window */
+        return; /* late, and outside the group's current window */
     if (g->n == g->cap) {
         g->cap *= 2;
         g->ts = xrealloc(g->ts, g->cap * sizeof(*g->ts));
@@ -302,13 +306,11 @@ static void threshold_event(const struct mw_window_def *def, struct mw_window_st
         g->nev--;
     }
     if (g->n >= def->count) {
-        json_t *d = json_pack("{s:I, s:I, s:o, s:I, s:o, s:o}",
-                              "count", (json_int_t)g->n,
-                              "threshold", (json_int_t)def->count,
-                              "window", span_json(def->span),
-                              "window_ms", (json_int_t)(def->span / 1000),
-                              "first", time_json(g->ts[0]),
-                              "last", time_json(g->ts[g->n - 1]));
+        json_t *d =
+            json_pack("{s:I, s:I, s:o, s:I, s:o, s:o}", "count", (json_int_t)g->n,
+                      "threshold", (json_int_t)def->count, "window", span_json(def->span),
+                      "window_ms", (json_int_t)(def->span / 1000), "first",
+                      time_json(g->ts[0]), "last", time_json(g->ts[g->n - 1]));
         fire(def, st, g->ev, g->nev, &def->by, d, emit, ud);
         group_drop(st, g);
     }
@@ -375,13 +377,11 @@ static void distinct_event(const struct mw_window_def *def, struct mw_window_sta
         for (i = g->n > MW_WINDOW_ALERT_EVENTS ? g->n - MW_WINDOW_ALERT_EVENTS : 0;
              i < g->n; i++)
             evs[n++] = g->vals[i].ev;
-        json_t *d = json_pack("{s:s, s:I, s:I, s:o, s:I, s:o}",
-                              "field", mw_path_str(def->field),
-                              "count", (json_int_t)g->n,
-                              "threshold", (json_int_t)def->count,
-                              "window", span_json(def->span),
-                              "window_ms", (json_int_t)(def->span / 1000),
-                              "values", values);
+        json_t *d =
+            json_pack("{s:s, s:I, s:I, s:o, s:I, s:o}", "field", mw_path_str(def->field),
+                      "count", (json_int_t)g->n, "threshold", (json_int_t)def->count,
+                      "window", span_json(def->span), "window_ms",
+                      (json_int_t)(def->span / 1000), "values", values);
         fire(def, st, evs, n, &def->by, d, emit, ud);
         group_drop(st, g);
     }
@@ -391,8 +391,8 @@ static void distinct_event(const struct mw_window_def *def, struct mw_window_sta
 /* new terms                                                               */
 
 static void new_terms_event(const struct mw_window_def *def, struct mw_window_state *st,
-                            size_t klen, struct mw_event *ev,
-                            mw_window_emit_fn emit, void *ud)
+                            size_t klen, struct mw_event *ev, mw_window_emit_fn emit,
+                            void *ud)
 {
     struct group *g = group_get(st, klen, false);
     mw_time_t before = INT64_MIN;
@@ -409,13 +409,11 @@ static void new_terms_event(const struct mw_window_def *def, struct mw_window_st
         json_t *fields = json_array();
         for (int k = 0; k < def->nby; k++)
             json_array_append_new(fields, json_string(mw_path_str(def->by.paths[k])));
-        json_t *d = json_pack("{s:o, s:o, s:o, s:I, s:o}",
-                              "fields", fields,
-                              "values", key_json(&def->by, def->nby, ev),
-                              "history", span_json(def->span),
-                              "history_ms", (json_int_t)(def->span / 1000),
-                              "last_seen", before == INT64_MIN ? json_null()
-                                                               : time_json(before));
+        json_t *d =
+            json_pack("{s:o, s:o, s:o, s:I, s:o}", "fields", fields, "values",
+                      key_json(&def->by, def->nby, ev), "history", span_json(def->span),
+                      "history_ms", (json_int_t)(def->span / 1000), "last_seen",
+                      before == INT64_MIN ? json_null() : time_json(before));
         fire(def, st, &ev, 1, &def->by, d, emit, ud);
     }
     if (g == NULL)
@@ -461,14 +459,14 @@ static void absence_first(const struct mw_window_def *def, struct mw_window_stat
 {
     for (uint32_t i = 0; i < g->n; i++) {
         if (absent_after(&g->bt[i], ev) && g->bt[i].ts <= ev->ts + def->span) {
-            st->stats.cancelled++;      /* its `absent` came already */
+            st->stats.cancelled++; /* its `absent` came already */
             absence_reposition(def, st, g);
             return;
         }
     }
     if (g->nev > 0) {
         if (mw_event_cmp(ev, g->ev[0]) >= 0)
-            return;     /* the earlier pending window stands */
+            return; /* the earlier pending window stands */
         mw_event_unref(g->ev[0]);
     } else {
         if (g->ev == NULL)
@@ -509,10 +507,9 @@ static void absence_fire(const struct mw_window_def *def, struct mw_window_state
                          struct group *g, mw_window_emit_fn emit, void *ud)
 {
     struct mw_event *a = g->ev[0];
-    json_t *d = json_pack("{s:o, s:I, s:o}",
-                          "within", span_json(def->span),
-                          "within_ms", (json_int_t)(def->span / 1000),
-                          "deadline", time_json(a->ts + def->span));
+    json_t *d = json_pack("{s:o, s:I, s:o}", "within", span_json(def->span), "within_ms",
+                          (json_int_t)(def->span / 1000), "deadline",
+                          time_json(a->ts + def->span));
     g->nev = 0;
     fire(def, st, &a, 1, &def->by, d, emit, ud);
     mw_event_unref(a);
@@ -659,7 +656,8 @@ int mw_window_save(const struct mw_window_def *def, const struct mw_window_state
 
     if (def->kind != MW_WINDOW_NEW_TERMS)
         return 0;
-    if (snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof(tmp))
+    if (snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >=
+        (int)sizeof(tmp))
         return mw_error_set(err, "%s: path too long", path);
     fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
     if (fd < 0 || (fp = fdopen(fd, "w")) == NULL) {
@@ -734,8 +732,10 @@ int mw_window_load(const struct mw_window_def *def, struct mw_window_state *st,
             line[--len] = '\0';
         if (lineno == 1) {
             if (strcmp(line, MAGIC) != 0) {
-                rc = mw_error_set(err, "%s:1: not a moonwatch new_terms state file "
-                                  "(version 1)", path);
+                rc = mw_error_set(err,
+                                  "%s:1: not a moonwatch new_terms state file "
+                                  "(version 1)",
+                                  path);
                 break;
             }
             continue;
@@ -757,8 +757,8 @@ int mw_window_load(const struct mw_window_def *def, struct mw_window_state *st,
         if (strncmp(line, "end\t", 4) == 0) {
             ended = strtoull(line + 4, NULL, 10) == count;
             if (!ended) {
-                rc = mw_error_set(err, "%s:%lu: %llu terms, the trailer says %s",
-                                  path, lineno, (unsigned long long)count, line + 4);
+                rc = mw_error_set(err, "%s:%lu: %llu terms, the trailer says %s", path,
+                                  lineno, (unsigned long long)count, line + 4);
             }
             break;
         }
@@ -818,9 +818,9 @@ json_t *mw_window_dump(const struct mw_window_def *def, const struct mw_window_s
         json_object_set_new(o, "ts", a);
         a = json_array();
         for (uint32_t i = 0; g->vals && i < g->n; i++)
-            json_array_append_new(a, json_pack("[o, I, o]",
-                mw_evtab_hex(g->vals[i].key, g->vals[i].klen), (json_int_t)g->vals[i].ts,
-                mw_evtab_put(t, g->vals[i].ev)));
+            json_array_append_new(
+                a, json_pack("[o, I, o]", mw_evtab_hex(g->vals[i].key, g->vals[i].klen),
+                             (json_int_t)g->vals[i].ts, mw_evtab_put(t, g->vals[i].ev)));
         json_object_set_new(o, "vals", a);
         a = json_array();
         for (uint32_t i = 0; g->bt && i < g->n; i++)
@@ -834,8 +834,8 @@ json_t *mw_window_dump(const struct mw_window_def *def, const struct mw_window_s
         json_array_append_new(groups, o);
     }
     return json_pack("{s:s, s:I, s:I, s:o}", "kind", mw_window_kind_name(def->kind),
-                     "now", (json_int_t)st->now, "since", (json_int_t)st->since,
-                     "groups", groups);
+                     "now", (json_int_t)st->now, "since", (json_int_t)st->since, "groups",
+                     groups);
 }
 
 int mw_window_restore(const struct mw_window_def *def, struct mw_window_state *st,
@@ -850,15 +850,17 @@ int mw_window_restore(const struct mw_window_def *def, struct mw_window_state *s
         !json_is_array(groups))
         return mw_error_set(err, "window state of another kind (%s, not %s)",
                             kind ? kind : "?", mw_window_kind_name(def->kind));
-    while (st->head)            /* e.g. new_terms history read from its file */
+    while (st->head) /* e.g. new_terms history read from its file */
         group_drop(st, st->head);
     st->now = json_integer_value(json_object_get(doc, "now"));
     st->since = json_integer_value(json_object_get(doc, "since"));
-    json_array_foreach(groups, i, o) {
+    json_array_foreach(groups, i, o)
+    {
         size_t j;
         const json_t *ts = json_object_get(o, "ts"), *vals = json_object_get(o, "vals");
         const json_t *bt = json_object_get(o, "bt"), *ev = json_object_get(o, "ev"), *v;
-        long klen = mw_evtab_unhex_into(json_object_get(o, "k"), &st->keybuf, &st->keycap);
+        long klen =
+            mw_evtab_unhex_into(json_object_get(o, "k"), &st->keybuf, &st->keycap);
         size_t nts = json_array_size(ts), nvals = json_array_size(vals);
         size_t nbt = json_array_size(bt), nev = json_array_size(ev);
         if (klen < 0 || (nts && nvals) || (nts && nbt) || (nvals && nbt) ||
@@ -873,12 +875,12 @@ int mw_window_restore(const struct mw_window_def *def, struct mw_window_state *s
         if (nts) {
             g->cap = (uint32_t)nts;
             g->ts = xmalloc(nts * sizeof(*g->ts));
-            json_array_foreach(ts, j, v)
-                g->ts[g->n++] = json_integer_value(v);
+            json_array_foreach(ts, j, v) g->ts[g->n++] = json_integer_value(v);
         } else if (nvals) {
             g->cap = (uint32_t)nvals;
             g->vals = xcalloc(nvals, sizeof(*g->vals));
-            json_array_foreach(vals, j, v) {
+            json_array_foreach(vals, j, v)
+            {
                 size_t vlen;
                 char *vk = mw_evtab_unhex(json_array_get(v, 0), &vlen);
                 struct mw_event *e = mw_evtab_get(t, json_array_get(v, 2));
@@ -895,7 +897,8 @@ int mw_window_restore(const struct mw_window_def *def, struct mw_window_state *s
             }
         } else if (nbt) {
             g->bt = xmalloc(ABSENT_TIMES_MAX * sizeof(*g->bt));
-            json_array_foreach(bt, j, v) {
+            json_array_foreach(bt, j, v)
+            {
                 g->bt[g->n].ts = json_integer_value(json_array_get(v, 0));
                 g->bt[g->n].seq = (uint64_t)json_integer_value(json_array_get(v, 1));
                 g->n++;
@@ -904,7 +907,8 @@ int mw_window_restore(const struct mw_window_def *def, struct mw_window_state *s
         if (nev) {
             g->ev = xcalloc(def->kind == MW_WINDOW_ABSENCE ? 1 : MW_WINDOW_ALERT_EVENTS,
                             sizeof(*g->ev));
-            json_array_foreach(ev, j, v) {
+            json_array_foreach(ev, j, v)
+            {
                 struct mw_event *e = mw_evtab_get(t, v);
                 if (e == NULL || (def->kind == MW_WINDOW_ABSENCE && j > 0)) {
                     bad = true;

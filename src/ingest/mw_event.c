@@ -14,7 +14,7 @@
  * once they expire. */
 #define RECORD_CACHE 256
 
-static _Thread_local struct mw_event *cache;   /* linked through ->root */
+static _Thread_local struct mw_event *cache; /* linked through ->root */
 static _Thread_local unsigned ncache;
 
 static struct mw_event *record_get(void)
@@ -106,7 +106,8 @@ void mw_event_compact(struct mw_event *ev, const char *line, size_t len)
 static json_t *parse_raw(const struct mw_event *ev)
 {
     json_error_t jerr;
-    json_t *j = json_loadb(ev->raw, ev->rawlen, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
+    json_t *j =
+        json_loadb(ev->raw, ev->rawlen, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
     if (j == NULL) {
         fprintf(stderr, "moonwatch: a retained event no longer parses (%s): aborting\n",
                 jerr.text);

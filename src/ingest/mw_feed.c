@@ -14,26 +14,25 @@
 #include <string.h>
 
 struct source {
-    char *name;                 /* owned; events borrow it */
-    struct mw_input *in;        /* owned, file sources */
-    struct mw_event **evs;      /* owned refs, in-memory sources */
+    char *name;            /* owned; events borrow it */
+    struct mw_input *in;   /* owned, file sources */
+    struct mw_event **evs; /* owned refs, in-memory sources */
     size_t nevs, pos;
-    struct mw_event *head;      /* owned */
+    struct mw_event *head; /* owned */
     bool done;
 };
 
 struct mw_feed {
-    struct mw_path *ts_path;    /* owned */
+    struct mw_path *ts_path; /* owned */
     size_t max_line;
-    struct source *srcs;        /* owned */
+    struct source *srcs; /* owned */
     size_t nsrcs;
     uint64_t seq;
     uint64_t rejected;
-    char *first_error;          /* owned, may be NULL */
+    char *first_error; /* owned, may be NULL */
 };
 
-struct mw_feed *mw_feed_new(const char *ts_field, size_t max_line,
-                            struct mw_error *err)
+struct mw_feed *mw_feed_new(const char *ts_field, size_t max_line, struct mw_error *err)
 {
     struct mw_path *p = mw_path_new(ts_field ? ts_field : "@timestamp");
     struct mw_feed *f;
@@ -93,7 +92,8 @@ int mw_feed_add_json(struct mw_feed *f, const char *name, const json_t *events,
     struct mw_event **evs = xcalloc(n ? n : 1, sizeof(*evs));
     char *owned = xstrdup(name);
 
-    if (!json_is_array(events) && !(json_is_object(events) && json_object_size(events) == 0)) {
+    if (!json_is_array(events) &&
+        !(json_is_object(events) && json_object_size(events) == 0)) {
         mw_error_set(err, "%s: events must be a list", name);
         goto fail;
     }
@@ -113,13 +113,16 @@ int mw_feed_add_json(struct mw_feed *f, const char *name, const json_t *events,
             text = line;
             len = line ? strlen(line) : 0;
         } else {
-            mw_error_set(err, "%s[%zu]: an event must be a table or a JSON string", name, i + 1);
+            mw_error_set(err, "%s[%zu]: an event must be a table or a JSON string", name,
+                         i + 1);
             goto fail;
         }
-        evs[i] = mw_ingest_parse(text, len, f->ts_path, owned, i + 1, 0, 0, &reason, &perr);
+        evs[i] =
+            mw_ingest_parse(text, len, f->ts_path, owned, i + 1, 0, 0, &reason, &perr);
         mw_json_free(line);
         if (evs[i] == NULL) {
-            mw_error_set(err, "%s[%zu]: %s: %s", name, i + 1, mw_reject_name(reason), perr.msg);
+            mw_error_set(err, "%s[%zu]: %s: %s", name, i + 1, mw_reject_name(reason),
+                         perr.msg);
             goto fail;
         }
     }
@@ -138,8 +141,8 @@ fail:
     return -1;
 }
 
-static void note_error(struct mw_feed *f, const char *name,
-                       unsigned long long line, const char *reason, const char *msg)
+static void note_error(struct mw_feed *f, const char *name, unsigned long long line,
+                       const char *reason, const char *msg)
 {
     char buf[1024];
     snprintf(buf, sizeof(buf), "%s:%llu: %s: %s", name, line, reason, msg);
@@ -165,7 +168,7 @@ static void refill(struct mw_feed *f, struct source *s)
 
         switch (ls) {
         case MW_LINE_EOF:
-        case MW_LINE_AGAIN:     /* follow mode only; feeds never follow */
+        case MW_LINE_AGAIN: /* follow mode only; feeds never follow */
             s->done = true;
             break;
         case MW_LINE_ERROR:
@@ -177,22 +180,22 @@ static void refill(struct mw_feed *f, struct source *s)
             break;
         case MW_LINE_TOO_LONG:
             f->rejected++;
-            mw_log_warn("%s:%llu: rejected (too_long): line of %zu bytes",
-                        s->name, (unsigned long long)lineno, len);
-            note_error(f, s->name, (unsigned long long)lineno,
-                       "too_long", "line over the limit");
+            mw_log_warn("%s:%llu: rejected (too_long): line of %zu bytes", s->name,
+                        (unsigned long long)lineno, len);
+            note_error(f, s->name, (unsigned long long)lineno, "too_long",
+                       "line over the limit");
             break;
         case MW_LINE_OK:
             if (mw_line_is_blank(line, len))
                 break;
-            s->head = mw_ingest_parse(line, len, f->ts_path, s->name, lineno, offset,
-                                      0, &reason, &err);
+            s->head = mw_ingest_parse(line, len, f->ts_path, s->name, lineno, offset, 0,
+                                      &reason, &err);
             if (s->head == NULL) {
                 f->rejected++;
                 mw_log_warn("%s:%llu: rejected (%s): %s", s->name,
                             (unsigned long long)lineno, mw_reject_name(reason), err.msg);
-                note_error(f, s->name, (unsigned long long)lineno,
-                           mw_reject_name(reason), err.msg);
+                note_error(f, s->name, (unsigned long long)lineno, mw_reject_name(reason),
+                           err.msg);
             }
             break;
         }

@@ -16,9 +16,9 @@
 #include <sys/stat.h>
 
 struct mw_follow {
-    char **names;               /* owned: literal names and patterns */
+    char **names; /* owned: literal names and patterns */
     int n;
-    struct mw_dict *seen;       /* path -> owned copy of the path */
+    struct mw_dict *seen; /* path -> owned copy of the path */
     int64_t last_scan;
     bool scanned;
 };
@@ -42,7 +42,9 @@ struct mw_follow *mw_follow_new(char *const *names, int n)
 
 static void free_val(const void *k, size_t kl, void *v, void *ud)
 {
-    (void)k; (void)kl; (void)ud;
+    (void)k;
+    (void)kl;
+    (void)ud;
     free(v);
 }
 
@@ -58,7 +60,8 @@ void mw_follow_free(struct mw_follow *f)
     free(f);
 }
 
-static void add(struct mw_follow *f, const char *path, const char ***out, int *n, int *cap)
+static void add(struct mw_follow *f, const char *path, const char ***out, int *n,
+                int *cap)
 {
     size_t len = strlen(path);
     if (mw_dict_get(f->seen, path, len) != NULL)
@@ -115,7 +118,7 @@ void mw_follow_watch(struct mw_follow *f, int in_fd)
         else
             snprintf(dir, sizeof(dir), "%.*s", (int)(slash - f->names[i]), f->names[i]);
         if (strpbrk(dir, "*?[") != NULL)
-            continue;           /* a pattern in the folder part: rescans only */
+            continue; /* a pattern in the folder part: rescans only */
         inotify_add_watch(in_fd, dir, IN_CREATE | IN_MOVED_TO | IN_MODIFY | IN_DELETE);
     }
 }

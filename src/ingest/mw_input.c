@@ -23,29 +23,29 @@
 #define CHUNK (64 * 1024)
 
 struct mw_input {
-    char *name;         /* owned */
+    char *name; /* owned */
     int fd;
     bool owns_fd;
     size_t max_line;
-    char *buf;          /* owned */
+    char *buf;              /* owned */
     size_t cap, start, end; /* live bytes are buf[start..end) */
     bool eof;
-    bool follow;        /* end of data is "nothing yet", not the end */
-    bool regular;       /* a regular file (else pipe, tty, socket) */
-    bool discarding;    /* inside an over-long line */
-    size_t discarded;   /* bytes of the over-long line so far */
-    uint64_t lineno;    /* number of the last line handed out */
-    uint64_t offset;    /* file offset of buf[start] */
+    bool follow;      /* end of data is "nothing yet", not the end */
+    bool regular;     /* a regular file (else pipe, tty, socket) */
+    bool discarding;  /* inside an over-long line */
+    size_t discarded; /* bytes of the over-long line so far */
+    uint64_t lineno;  /* number of the last line handed out */
+    uint64_t offset;  /* file offset of buf[start] */
     uint64_t discard_offset;
     struct mw_input_stats stats;
-    struct mw_tail *tail;   /* owned: follow mode on a named regular file */
+    struct mw_tail *tail; /* owned: follow mode on a named regular file */
     int rotate_wait_ms;
-    bool switching;         /* at the end of this file, read next_fd */
-    uint64_t file_gen;      /* files switched to so far */
-    int next_fd;            /* owned while switching; -1: release */
+    bool switching;    /* at the end of this file, read next_fd */
+    uint64_t file_gen; /* files switched to so far */
+    int next_fd;       /* owned while switching; -1: release */
     uint64_t next_off;
-    gzFile gz;          /* owned, for *.gz inputs; owns fd then */
-    uint64_t raw_read;  /* bytes read from the file (compressed for .gz) */
+    gzFile gz;         /* owned, for *.gz inputs; owns fd then */
+    uint64_t raw_read; /* bytes read from the file (compressed for .gz) */
 };
 
 static const char *const reject_names[MW_REJECT__COUNT] = {
@@ -70,8 +70,7 @@ const char *mw_reject_name(enum mw_reject r)
     return reject_names[r];
 }
 
-struct mw_input *mw_input_open(const char *path, size_t max_line,
-                               struct mw_error *err)
+struct mw_input *mw_input_open(const char *path, size_t max_line, struct mw_error *err)
 {
     struct mw_input *in;
     int fd;
@@ -158,7 +157,8 @@ static int tail_step(struct mw_input *in)
     int nfd = -1;
     uint64_t noff = 0;
     uint64_t pos = in->offset + (in->end - in->start);
-    enum mw_tail_action act = mw_tail_check(in->tail, in->fd, pos, in->fd < 0, &nfd, &noff);
+    enum mw_tail_action act =
+        mw_tail_check(in->tail, in->fd, pos, in->fd < 0, &nfd, &noff);
 
     switch (act) {
     case MW_TAIL_NONE:
@@ -178,7 +178,7 @@ static int tail_step(struct mw_input *in)
         in->discarding = false;
         break;
     case MW_TAIL_SWITCH:
-        if (in->fd < 0) {       /* released, and the path is back */
+        if (in->fd < 0) { /* released, and the path is back */
             in->file_gen++;
             in->fd = nfd;
             in->offset = noff;
@@ -235,7 +235,7 @@ void mw_input_resume(struct mw_input *in, const struct mw_tail_pos *pos)
     uint64_t off, line;
     if (!in->regular || !in->owns_fd || in->fd < 0)
         return;
-    if (in->tail == NULL)       /* not followed: the same identity rules */
+    if (in->tail == NULL) /* not followed: the same identity rules */
         in->tail = mw_tail_new(in->name, in->fd, in->rotate_wait_ms);
     mw_tail_resume(in->tail, in->fd, pos, &nfd, &off, &line, msg, sizeof(msg));
     if (nfd != in->fd) {
@@ -275,13 +275,14 @@ static ssize_t fill(struct mw_input *in, struct mw_error *err)
         if (n < 0) {
             int zerr;
             const char *msg = gzerror(in->gz, &zerr);
-            mw_error_set(err, "%s: gzip: %s", in->name, zerr == Z_ERRNO ? strerror(errno) : msg);
+            mw_error_set(err, "%s: gzip: %s", in->name,
+                         zerr == Z_ERRNO ? strerror(errno) : msg);
             return -1;
         }
         if (n == 0) {
             int zerr;
             const char *msg = gzerror(in->gz, &zerr);
-            if (zerr != Z_OK) {     /* Z_BUF_ERROR: truncated stream */
+            if (zerr != Z_OK) { /* Z_BUF_ERROR: truncated stream */
                 mw_error_set(err, "%s: gzip: %s", in->name, msg);
                 return -1;
             }
@@ -326,8 +327,8 @@ uint64_t mw_input_bytes_read(const struct mw_input *in)
 }
 
 enum mw_line_status mw_input_next_line(struct mw_input *in, const char **line,
-                                       size_t *len, uint64_t *lineno,
-                                       uint64_t *offset, struct mw_error *err)
+                                       size_t *len, uint64_t *lineno, uint64_t *offset,
+                                       struct mw_error *err)
 {
     for (;;) {
         char *nl = memchr(in->buf + in->start, '\n', in->end - in->start);
@@ -356,7 +357,7 @@ enum mw_line_status mw_input_next_line(struct mw_input *in, const char **line,
             in->offset += n + 1;
             in->start += n + 1;
             if (n > in->max_line)
-                return MW_LINE_TOO_LONG;  /* cannot happen: cap bounds n */
+                return MW_LINE_TOO_LONG; /* cannot happen: cap bounds n */
             return MW_LINE_OK;
         } else if (in->end - in->start > in->max_line) {
             /* full line-limit of bytes and no newline: skip the rest */
@@ -397,7 +398,7 @@ enum mw_line_status mw_input_next_line(struct mw_input *in, const char **line,
         }
         ssize_t got = fill(in, err);
         if (got == -3) {
-            in->eof = true;     /* this file is over: its last line, then the next */
+            in->eof = true; /* this file is over: its last line, then the next */
             continue;
         }
         if (got == -2)
@@ -405,7 +406,7 @@ enum mw_line_status mw_input_next_line(struct mw_input *in, const char **line,
         if (got < 0)
             return MW_LINE_ERROR;
         if (got == 0 && in->follow && in->regular)
-            return MW_LINE_AGAIN;   /* a partial last line waits for its newline */
+            return MW_LINE_AGAIN; /* a partial last line waits for its newline */
         if (got == 0)
             in->eof = true;
     }
@@ -438,9 +439,8 @@ static enum mw_reject classify(const json_error_t *jerr)
 }
 
 struct mw_event *mw_ingest_parse(const char *line, size_t len,
-                                 const struct mw_path *ts_path,
-                                 const char *input, uint64_t lineno,
-                                 uint64_t offset, uint64_t seq,
+                                 const struct mw_path *ts_path, const char *input,
+                                 uint64_t lineno, uint64_t offset, uint64_t seq,
                                  enum mw_reject *reason, struct mw_error *err)
 {
     json_error_t jerr;
@@ -475,8 +475,10 @@ struct mw_event *mw_ingest_parse(const char *line, size_t len,
             mw_error_set(err, "cannot parse timestamp '%.64s' in '%s'",
                          json_string_value(tsv), mw_path_str(ts_path));
         else
-            mw_error_set(err, "timestamp field '%s' is neither an RFC 3339 "
-                         "string nor epoch milliseconds", mw_path_str(ts_path));
+            mw_error_set(err,
+                         "timestamp field '%s' is neither an RFC 3339 "
+                         "string nor epoch milliseconds",
+                         mw_path_str(ts_path));
         goto fail;
     }
     *reason = MW_REJECT_NONE;

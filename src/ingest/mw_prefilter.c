@@ -28,17 +28,17 @@
 #include <string.h>
 
 struct lit {
-    char *s;        /* owned, lowercased when ci */
+    char *s; /* owned, lowercased when ci */
     size_t len;
     bool ci;
-    bool esc;       /* holds a byte JSON may escape: present when a line has
-                       a backslash (no escape-free fragment was long enough) */
-    size_t anchor;  /* index of its rarest byte: the scan jumps to it */
+    bool esc;      /* holds a byte JSON may escape: present when a line has
+                      a backslash (no escape-free fragment was long enough) */
+    size_t anchor; /* index of its rarest byte: the scan jumps to it */
 };
 
 /* Any of a clause's literals (indexes into lits) must be in the line. */
 struct clause {
-    size_t *ix;     /* owned */
+    size_t *ix; /* owned */
     size_t n;
 };
 
@@ -46,7 +46,7 @@ struct clause {
  * (a query's where, each step and the until of a sequence...). clause[0] is
  * the part's gate clause. */
 struct alt {
-    struct clause *cl;  /* owned */
+    struct clause *cl; /* owned */
     size_t n;
 };
 
@@ -54,41 +54,41 @@ struct alt {
  * 192 = '"'), measured once over Azure sign-in, activity, platform, Graph,
  * audit and firewall logs. A literal is searched for by its rarest byte. */
 static const unsigned char byte_freq[256] = {
-      0,   0,   0,   0,   0,   0,   0,   0,   0,   0,  32,   0,   0,   0,   0,   0,
-      0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,
-     83,   0, 192,   0,   1,   0,   0,   1,   6,   6,   0,   1, 149, 149, 130, 120,
-    149, 142, 136, 129, 142, 132, 126, 130, 126, 134, 159,   1,   0,   1,   0,   1,
-     46, 103,  48,  98,  74, 103,  61,  71,  47,  97,   2,  62,  73,  88,  81, 100,
-     80,   3, 108, 110, 103,  94,  73,  54,   2,  25,  65,  67, 105,  67,   0, 134,
-      0, 164, 130, 154, 151, 176, 131, 123,  84, 161,  30,  84, 135, 126, 154, 156,
-    136,  47, 156, 155, 162, 135, 113,  80,  49, 111,  91, 115,   0, 115,   0,   0,
-      0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,
-      0,   0,   0,   0,   0,   0,   1,   0,   0,   0,   0,   0,   0,   0,   0,   0,
-      0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,
-      0,   0,   0,   0,   0,   0,   1,   0,   0,   0,   0,   0,   0,   0,   0,   0,
-      0,   0,   0,   1,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,
-      0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,
-      0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,
-      0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,
+    0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   32,  0,   0,   0,   0,   0,
+    0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,
+    83,  0,   192, 0,   1,   0,   0,   1,   6,   6,   0,   1,   149, 149, 130, 120,
+    149, 142, 136, 129, 142, 132, 126, 130, 126, 134, 159, 1,   0,   1,   0,   1,
+    46,  103, 48,  98,  74,  103, 61,  71,  47,  97,  2,   62,  73,  88,  81,  100,
+    80,  3,   108, 110, 103, 94,  73,  54,  2,   25,  65,  67,  105, 67,  0,   134,
+    0,   164, 130, 154, 151, 176, 131, 123, 84,  161, 30,  84,  135, 126, 154, 156,
+    136, 47,  156, 155, 162, 135, 113, 80,  49,  111, 91,  115, 0,   115, 0,   0,
+    0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,
+    0,   0,   0,   0,   0,   0,   1,   0,   0,   0,   0,   0,   0,   0,   0,   0,
+    0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,
+    0,   0,   0,   0,   0,   0,   1,   0,   0,   0,   0,   0,   0,   0,   0,   0,
+    0,   0,   0,   1,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,
+    0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,
+    0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,
+    0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,
 };
 
 struct rule_note {
-    char *id;       /* owned */
-    char *text;     /* owned: the literals, or why there are none */
+    char *id;   /* owned */
+    char *text; /* owned: the literals, or why there are none */
     bool none;
 };
 
 struct mw_prefilter {
-    atomic_int refs;            /* the engine's, the run's, a worker's batch */
+    atomic_int refs; /* the engine's, the run's, a worker's batch */
     bool active;
-    char *off_reason;           /* owned, NULL when active */
-    struct lit *lits;           /* owned, distinct */
+    char *off_reason; /* owned, NULL when active */
+    struct lit *lits; /* owned, distinct */
     size_t nlits;
-    struct alt *alts;           /* owned, distinct */
+    struct alt *alts; /* owned, distinct */
     size_t nalts;
-    size_t *gate;               /* owned: the gate clauses' literals, distinct */
+    size_t *gate; /* owned: the gate clauses' literals, distinct */
     size_t ngate;
-    struct rule_note *notes;    /* owned, one per rule */
+    struct rule_note *notes; /* owned, one per rule */
     size_t nnotes;
 };
 
@@ -181,7 +181,8 @@ static size_t fragments(const struct mw_lit *l, struct mw_lit *out, size_t max)
 
 /* Adds a literal (once) and returns its index. esc: it holds an escapable
  * byte, so any line with a backslash counts as holding it. */
-static size_t add_lit_as(struct mw_prefilter *pf, const char *s, size_t len, bool ci, bool esc)
+static size_t add_lit_as(struct mw_prefilter *pf, const char *s, size_t len, bool ci,
+                         bool esc)
 {
     for (size_t i = 0; i < pf->nlits; i++)
         if (pf->lits[i].len == len && pf->lits[i].ci == ci && pf->lits[i].esc == esc &&
@@ -341,7 +342,8 @@ static struct alt make_alt(struct mw_prefilter *pf, const struct mw_litcnf *c,
             cl->n = 0;
             cl->ix = xmalloc((set->n ? set->n : 1) * sizeof(*cl->ix));
             if (nf) {
-                cl->ix[cl->n++] = add_lit_as(pf, frag[f].s, frag[f].len, frag[f].ci, false);
+                cl->ix[cl->n++] =
+                    add_lit_as(pf, frag[f].s, frag[f].len, frag[f].ci, false);
                 continue;
             }
             for (size_t j = 0; j < set->n; j++) {
@@ -370,7 +372,7 @@ struct mw_prefilter *mw_prefilter_build(struct mw_rule *const *rules, size_t n)
     bool *has = xcalloc(n ? n : 1, sizeof(*has));
 
     atomic_init(&pf->refs, 1);
-    (void)fold_table();     /* initialised here, before any thread reads it */
+    (void)fold_table(); /* initialised here, before any thread reads it */
     /* every part's CNF, rule by rule (first[r] .. first[r + 1]) */
     for (size_t r = 0; r < n; r++) {
         int np = rule_parts(rules[r], parts);
@@ -512,15 +514,18 @@ void mw_prefilter_describe(const struct mw_prefilter *pf, FILE *fp)
 {
     for (size_t i = 0; i < pf->nnotes; i++) {
         if (pf->notes[i].none)
-            fprintf(fp, "prefilter  %s  no literal: %s; every line is parsed while "
-                        "it is loaded\n", pf->notes[i].id, pf->notes[i].text);
-        else
-            fprintf(fp, "prefilter  %s  lines must contain %s\n",
+            fprintf(fp,
+                    "prefilter  %s  no literal: %s; every line is parsed while "
+                    "it is loaded\n",
                     pf->notes[i].id, pf->notes[i].text);
+        else
+            fprintf(fp, "prefilter  %s  lines must contain %s\n", pf->notes[i].id,
+                    pf->notes[i].text);
     }
     if (pf->active)
-        fprintf(fp, "prefilter  on: %zu distinct literal(s) in %zu alternative(s), "
-                    "%zu to gate on; other lines are not parsed\n",
+        fprintf(fp,
+                "prefilter  on: %zu distinct literal(s) in %zu alternative(s), "
+                "%zu to gate on; other lines are not parsed\n",
                 pf->nlits, pf->nalts, pf->ngate);
     else if (pf->nnotes > 0)
         fprintf(fp, "prefilter  off: %s\n", pf->off_reason);
@@ -569,7 +574,8 @@ static bool ci_find(const char *hay, size_t hlen, const struct lit *l)
 #ifdef __SSE2__
     const __m128i vw = _mm_set1_epi8((char)want), vb = _mm_set1_epi8((char)bit);
     for (; i + 16 <= last + 1; i += 16) {
-        __m128i v = _mm_or_si128(_mm_loadu_si128((const __m128i *)(const void *)(h + i)), vb);
+        __m128i v =
+            _mm_or_si128(_mm_loadu_si128((const __m128i *)(const void *)(h + i)), vb);
         unsigned m = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, vw));
         while (m != 0) {
             if (ci_at(h + i + (unsigned)__builtin_ctz(m) - l->anchor, l))
@@ -660,7 +666,7 @@ static bool present(struct scan *sc, size_t i)
     const struct lit *l = &sc->pf->lits[i];
     bool found;
     if (l->esc && sc->backslash)
-        return true;    /* an escape may spell one of its bytes */
+        return true; /* an escape may spell one of its bytes */
     if (i < MEMO && sc->memo[i] != 0)
         return sc->memo[i] == 1;
     sc->searches++;
@@ -732,7 +738,7 @@ static size_t skip_string(const char *s, size_t len, size_t i, bool *esc)
         if (b == NULL)
             return (size_t)(q - s) + 1;
         *esc = true;
-        i = (size_t)(b - s) + 2;    /* skip the escaped byte */
+        i = (size_t)(b - s) + 2; /* skip the escaped byte */
     }
     return len;
 }
@@ -769,8 +775,8 @@ static size_t skip_value(const char *s, size_t len, size_t i)
     return i;
 }
 
-int mw_prefilter_scan_ts(const char *line, size_t len, const char *key,
-                         size_t keylen, mw_time_t *ts)
+int mw_prefilter_scan_ts(const char *line, size_t len, const char *key, size_t keylen,
+                         mw_time_t *ts)
 {
     size_t i = skip_ws(line, len, 0);
     if (i >= len || line[i] != '{')
@@ -785,7 +791,7 @@ int mw_prefilter_scan_ts(const char *line, size_t len, const char *key,
         kstart = i + 1;
         i = skip_string(line, len, i, &esc);
         if (i >= len || esc)
-            return -1;      /* an escaped key might spell the timestamp's */
+            return -1; /* an escaped key might spell the timestamp's */
         kend = i - 1;
         i = skip_ws(line, len, i);
         if (i >= len || line[i] != ':')

@@ -24,16 +24,16 @@
 #include <unistd.h>
 
 struct mw_tail {
-    char *path;                 /* owned */
+    char *path; /* owned */
     int rotate_wait_ms;
-    uint64_t dev, ino;          /* the file being read */
+    uint64_t dev, ino; /* the file being read */
     unsigned char fp[MW_TAIL_FP_MAX];
     size_t fp_len;
-    bool rotated;               /* reading a file that left the path */
-    bool is_copy;               /* ... the copy of a copytruncate */
-    bool released;              /* deleted: closed, waiting for the path */
+    bool rotated;  /* reading a file that left the path */
+    bool is_copy;  /* ... the copy of a copytruncate */
+    bool released; /* deleted: closed, waiting for the path */
     uint64_t last_pos;
-    int64_t last_progress;      /* monotonic ms */
+    int64_t last_progress; /* monotonic ms */
     int64_t last_check;
 };
 
@@ -75,7 +75,8 @@ struct mw_tail *mw_tail_new(const char *path, int fd, int rotate_wait_ms)
 {
     struct mw_tail *t = xcalloc(1, sizeof(*t));
     t->path = xstrdup(path);
-    t->rotate_wait_ms = rotate_wait_ms > 0 ? rotate_wait_ms : MW_TAIL_DEFAULT_ROTATE_WAIT_MS;
+    t->rotate_wait_ms =
+        rotate_wait_ms > 0 ? rotate_wait_ms : MW_TAIL_DEFAULT_ROTATE_WAIT_MS;
     t->last_progress = t->last_check = mono_ms();
     identify(t, fd);
     return t;
@@ -96,7 +97,7 @@ static bool same_start(struct mw_tail *t, int fd, off_t size)
     unsigned char buf[MW_TAIL_FP_MAX];
     size_t want = size < (off_t)MW_TAIL_FP_MAX ? (size_t)size : MW_TAIL_FP_MAX;
     if (want < t->fp_len)
-        return false;           /* shorter than what we saw */
+        return false; /* shorter than what we saw */
     ssize_t n = pread_full(fd, buf, want, 0);
     if (n < (ssize_t)t->fp_len || memcmp(buf, t->fp, t->fp_len) != 0)
         return false;
@@ -147,9 +148,11 @@ static int find_sibling(const char *path, const unsigned char *fp, size_t fp_len
             strcmp(de->d_name, "..") == 0)
             continue;
         snprintf(child, sizeof(child), "%s/%s", dir, de->d_name);
-        if (stat(child, &sb) != 0 || !S_ISREG(sb.st_mode) || (uint64_t)sb.st_size < min_size)
+        if (stat(child, &sb) != 0 || !S_ISREG(sb.st_mode) ||
+            (uint64_t)sb.st_size < min_size)
             continue;
-        bool by_ino = ino != 0 && (uint64_t)sb.st_dev == dev && (uint64_t)sb.st_ino == ino;
+        bool by_ino =
+            ino != 0 && (uint64_t)sb.st_dev == dev && (uint64_t)sb.st_ino == ino;
         int fd = open(child, O_RDONLY | O_CLOEXEC);
         if (fd < 0)
             continue;
@@ -162,10 +165,12 @@ static int find_sibling(const char *path, const unsigned char *fp, size_t fp_len
         } else if (match) {
             match = memcmp(buf, fp, fp_len) == 0;
         }
-        bool better = match && (best < 0 || (by_ino && !best_ino) ||
-            (by_ino == best_ino && (sb.st_mtim.tv_sec > best_mtime.tv_sec ||
-             (sb.st_mtim.tv_sec == best_mtime.tv_sec &&
-              sb.st_mtim.tv_nsec > best_mtime.tv_nsec))));
+        bool better =
+            match &&
+            (best < 0 || (by_ino && !best_ino) ||
+             (by_ino == best_ino && (sb.st_mtim.tv_sec > best_mtime.tv_sec ||
+                                     (sb.st_mtim.tv_sec == best_mtime.tv_sec &&
+                                      sb.st_mtim.tv_nsec > best_mtime.tv_nsec))));
         if (better) {
             if (best >= 0)
                 close(best);
@@ -189,9 +194,9 @@ static enum mw_tail_action to_path(struct mw_tail *t, int *nfd, uint64_t *noff)
     *nfd = fd;
     if (fd < 0) {
         t->released = true;
-        mw_log_info("%s: rotated file read to its end; waiting for %s to appear",
-                    t->path, t->path);
-        return MW_TAIL_SWITCH;  /* to -1: released */
+        mw_log_info("%s: rotated file read to its end; waiting for %s to appear", t->path,
+                    t->path);
+        return MW_TAIL_SWITCH; /* to -1: released */
     }
     identify(t, fd);
     mw_log_info("%s: rotated file read to its end; reading the new file from the start",
@@ -249,29 +254,33 @@ enum mw_tail_action mw_tail_check(struct mw_tail *t, int fd, uint64_t pos, bool 
         if (r == 0) {
             t->rotated = true;
             mw_log_info("%s: rotated (a new file is at the path); reading the old one "
-                        "until it has been quiet for %d ms", t->path, t->rotate_wait_ms);
+                        "until it has been quiet for %d ms",
+                        t->path, t->rotate_wait_ms);
             if (quiet)
                 return to_path(t, nfd, noff);
         }
-        return MW_TAIL_NONE;   /* renamed, nothing at the path yet: read on */
+        return MW_TAIL_NONE; /* renamed, nothing at the path yet: read on */
     }
     if ((uint64_t)cur.st_size < pos || !same_start(t, fd, cur.st_size)) {
         /* same file, other content: truncated in place (copytruncate) */
-        int c = t->fp_len > 0 ? find_sibling(t->path, t->fp, t->fp_len, NULL, 0, 0, pos) : -1;
+        int c =
+            t->fp_len > 0 ? find_sibling(t->path, t->fp, t->fp_len, NULL, 0, 0, pos) : -1;
         if (c >= 0) {
             struct stat cs;
             fstat(c, &cs);
             t->dev = (uint64_t)cs.st_dev;
             t->ino = (uint64_t)cs.st_ino;
             t->rotated = t->is_copy = true;
-            mw_log_info("%s: truncated (copytruncate); finishing its copy from offset %llu",
-                        t->path, (unsigned long long)pos);
+            mw_log_info(
+                "%s: truncated (copytruncate); finishing its copy from offset %llu",
+                t->path, (unsigned long long)pos);
             *nfd = c;
             *noff = pos;
             return MW_TAIL_CONTINUE;
         }
         mw_log_warn("%s: truncated and no copy of it found beside it; reading it from "
-                    "the start (the unread end of the old content is lost)", t->path);
+                    "the start (the unread end of the old content is lost)",
+                    t->path);
         identify(t, fd);
         t->fp_len = 0;
         return MW_TAIL_RESTART;
@@ -291,7 +300,7 @@ int mw_tail_position(struct mw_tail *t, int fd, uint64_t offset, uint64_t lineno
     pos->offset = offset;
     pos->lineno = lineno;
     if (t && t->dev == pos->dev && t->ino == pos->ino) {
-        same_start(t, fd, sb.st_size);      /* grows the record */
+        same_start(t, fd, sb.st_size); /* grows the record */
         pos->fp_len = t->fp_len;
         mw_sha256_hex(t->fp, t->fp_len, pos->fp);
     } else {
@@ -325,7 +334,8 @@ int mw_tail_resume(struct mw_tail *t, int fd, const struct mw_tail_pos *pos, int
             *noff = pos->offset;
             *nline = pos->lineno;
             snprintf(msg, msgsize, "resuming at offset %llu (line %llu)",
-                     (unsigned long long)pos->offset, (unsigned long long)pos->lineno + 1);
+                     (unsigned long long)pos->offset,
+                     (unsigned long long)pos->lineno + 1);
             if (t)
                 identify(t, fd);
             return 0;
@@ -338,9 +348,11 @@ int mw_tail_resume(struct mw_tail *t, int fd, const struct mw_tail_pos *pos, int
         *nfd = c;
         *noff = pos->offset;
         *nline = pos->lineno;
-        snprintf(msg, msgsize, "the file read before the restart was rotated away; "
-                 "finishing it from offset %llu, then reading the new file from the start",
-                 (unsigned long long)pos->offset);
+        snprintf(
+            msg, msgsize,
+            "the file read before the restart was rotated away; "
+            "finishing it from offset %llu, then reading the new file from the start",
+            (unsigned long long)pos->offset);
         if (t) {
             identify(t, c);
             t->rotated = true;
@@ -348,7 +360,8 @@ int mw_tail_resume(struct mw_tail *t, int fd, const struct mw_tail_pos *pos, int
         }
         return 0;
     }
-    snprintf(msg, msgsize, "not the file read before the restart (identity or first "
+    snprintf(msg, msgsize,
+             "not the file read before the restart (identity or first "
              "bytes changed) and no rotated copy found: reading it from the start");
     if (t)
         identify(t, fd);

@@ -27,25 +27,25 @@
 #define CONV_MAX_DEPTH 32
 
 struct mw_rule {
-    char *file;                 /* owned */
+    char *file; /* owned */
     struct mw_rule_meta meta;
     enum mw_rule_kind kind;
-    struct mw_matcher *where;   /* owned, query rules */
-    struct mw_seq_def *seq;     /* owned, sequence rules */
-    struct mw_window_def *win;  /* owned, window rules */
-    char *shape;                /* owned */
-    struct mw_sandbox *sb;      /* owned */
+    struct mw_matcher *where;  /* owned, query rules */
+    struct mw_seq_def *seq;    /* owned, sequence rules */
+    struct mw_window_def *win; /* owned, window rules */
+    char *shape;               /* owned */
+    struct mw_sandbox *sb;     /* owned */
     struct mw_match_ctx ctx;
     struct mw_rule_errors errors;
-    int handle_ref;             /* registry slot of the current event handle */
+    int handle_ref;                /* registry slot of the current event handle */
     const struct mw_event *cur_ev; /* event the handle was made for (identity only) */
     uint64_t cur_seq;
-    struct mw_alert_policy policy;  /* owned paths */
-    int hook_ref;               /* registry slot of on_alert, or LUA_NOREF */
+    struct mw_alert_policy policy; /* owned paths */
+    int hook_ref;                  /* registry slot of on_alert, or LUA_NOREF */
 };
 
 struct ev_handle {
-    const struct mw_event *ev;  /* borrowed during a call, else NULL */
+    const struct mw_event *ev; /* borrowed during a call, else NULL */
 };
 
 static const char *const NULL_KEY = "mw.null";
@@ -81,7 +81,8 @@ static void push_json(lua_State *L, const json_t *v, int depth) /* MW_MAY_RAISE 
             break;
         }
         lua_createtable(L, (int)json_array_size(v), 0);
-        json_array_foreach(v, i, el) {
+        json_array_foreach(v, i, el)
+        {
             push_json(L, el, depth + 1);
             lua_rawseti(L, -2, (lua_Integer)i + 1);
         }
@@ -95,7 +96,8 @@ static void push_json(lua_State *L, const json_t *v, int depth) /* MW_MAY_RAISE 
             break;
         }
         lua_createtable(L, 0, (int)json_object_size(v));
-        json_object_foreach((json_t *)v, k, el) {
+        json_object_foreach((json_t *)v, k, el)
+        {
             push_json(L, el, depth + 1);
             lua_setfield(L, -2, k);
         }
@@ -120,8 +122,7 @@ static json_t *sorted_object(json_t *obj)
     const char *k;
     json_t *v, *out = json_object();
 
-    json_object_foreach(obj, k, v)
-        keys[i++] = k;
+    json_object_foreach(obj, k, v) keys[i++] = k;
     qsort(keys, n, sizeof(*keys), cmp_key);
     for (i = 0; i < n; i++)
         json_object_set(out, keys[i], json_object_get(obj, keys[i]));
@@ -309,7 +310,7 @@ static int setup_state(lua_State *L)
     lua_setfield(L, -2, "__metatable");
     lua_pop(L, 1);
 
-    lua_pushboolean(L, 0);      /* placeholder until the first predicate call */
+    lua_pushboolean(L, 0); /* placeholder until the first predicate call */
     lua_pushinteger(L, luaL_ref(L, LUA_REGISTRYINDEX));
     return 1;
 }
@@ -347,7 +348,7 @@ static int l_call_pred(lua_State *L) /* MW_MAY_RAISE */
 
     if (r->cur_ev != a->ev || r->cur_seq != a->ev->seq) {
         lua_rawgeti(L, LUA_REGISTRYINDEX, r->handle_ref);
-        h = lua_touserdata(L, -1);      /* the previous event's handle */
+        h = lua_touserdata(L, -1); /* the previous event's handle */
         if (h)
             h->ev = NULL;
         lua_pop(L, 1);
@@ -409,18 +410,29 @@ static int rawfield(lua_State *L, int t, const char *key)
  * caller frees whatever was filled in. */
 struct hook_call {
     struct mw_rule *rule;
-    const json_t *alert;        /* borrowed */
+    const json_t *alert; /* borrowed */
     bool drop;
     char *message, *title, *severity; /* owned, NULL = unchanged */
-    int risk_score;             /* -1 = unchanged */
-    json_t *fields;             /* new reference or NULL */
-    char err[200];              /* invalid result, "" when fine */
+    int risk_score;                   /* -1 = unchanged */
+    json_t *fields;                   /* new reference or NULL */
+    char err[200];                    /* invalid result, "" when fine */
 };
 
 static const char *const hook_keys[] = {
-    "message", "title", "severity", "risk_score", "fields",
+    "message",
+    "title",
+    "severity",
+    "risk_score",
+    "fields",
     /* the alert copy's own keys: returning the (edited) alert is fine */
-    "id", "rule_id", "rule_name", "type", "join_key", "start", "end", "events",
+    "id",
+    "rule_id",
+    "rule_name",
+    "type",
+    "join_key",
+    "start",
+    "end",
+    "events",
     NULL,
 };
 
@@ -445,8 +457,10 @@ static void read_hook_result(lua_State *L, struct hook_call *h) /* MW_MAY_RAISE 
         return;
     }
     if (ty != LUA_TTABLE) {
-        snprintf(h->err, sizeof(h->err), "on_alert returned a %s (expected nil, "
-                 "true, false or a table of changes)", luaL_typename(L, t));
+        snprintf(h->err, sizeof(h->err),
+                 "on_alert returned a %s (expected nil, "
+                 "true, false or a table of changes)",
+                 luaL_typename(L, t));
         return;
     }
     lua_pushnil(L);
@@ -458,7 +472,8 @@ static void read_hook_result(lua_State *L, struct hook_call *h) /* MW_MAY_RAISE 
                 if (strcmp(hook_keys[i], lua_tostring(L, -1)) == 0)
                     known = true;
         if (!known) {
-            snprintf(h->err, sizeof(h->err), "on_alert returned an unknown key '%s' "
+            snprintf(h->err, sizeof(h->err),
+                     "on_alert returned an unknown key '%s' "
                      "(changes are message, title, severity, risk_score, fields)",
                      lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "?");
             lua_pop(L, 1);
@@ -472,11 +487,13 @@ static void read_hook_result(lua_State *L, struct hook_call *h) /* MW_MAY_RAISE 
         if (ty == LUA_TSTRING) {
             size_t len;
             const char *v = lua_tolstring(L, -1, &len);
-            json_t *chk = json_stringn(v, len);     /* UTF-8 and no NUL */
+            json_t *chk = json_stringn(v, len); /* UTF-8 and no NUL */
             if (chk == NULL || strlen(v) != len) {
                 json_decref(chk);
-                snprintf(h->err, sizeof(h->err), "on_alert: '%s' is not a valid "
-                         "UTF-8 string", strs[i]);
+                snprintf(h->err, sizeof(h->err),
+                         "on_alert: '%s' is not a valid "
+                         "UTF-8 string",
+                         strs[i]);
                 lua_pop(L, 1);
                 return;
             }
@@ -491,7 +508,8 @@ static void read_hook_result(lua_State *L, struct hook_call *h) /* MW_MAY_RAISE 
     }
     if (h->severity && strcmp(h->severity, "low") && strcmp(h->severity, "medium") &&
         strcmp(h->severity, "high") && strcmp(h->severity, "critical")) {
-        snprintf(h->err, sizeof(h->err), "on_alert: severity must be low, medium, "
+        snprintf(h->err, sizeof(h->err),
+                 "on_alert: severity must be low, medium, "
                  "high or critical");
         return;
     }
@@ -500,7 +518,8 @@ static void read_hook_result(lua_State *L, struct hook_call *h) /* MW_MAY_RAISE 
         lua_tointeger(L, -1) <= 100) {
         h->risk_score = (int)lua_tointeger(L, -1);
     } else if (ty != LUA_TNIL) {
-        snprintf(h->err, sizeof(h->err), "on_alert: risk_score must be an integer "
+        snprintf(h->err, sizeof(h->err),
+                 "on_alert: risk_score must be an integer "
                  "from 0 to 100");
         lua_pop(L, 1);
         return;
@@ -510,7 +529,8 @@ static void read_hook_result(lua_State *L, struct hook_call *h) /* MW_MAY_RAISE 
     if (ty == LUA_TTABLE) {
         h->fields = to_json(L, -1, 0);
         if (h->fields == NULL || !json_is_object(h->fields))
-            snprintf(h->err, sizeof(h->err), "on_alert: fields must be a table "
+            snprintf(h->err, sizeof(h->err),
+                     "on_alert: fields must be a table "
                      "of named values");
     } else if (ty != LUA_TNIL) {
         snprintf(h->err, sizeof(h->err), "on_alert: fields must be a table");
@@ -539,14 +559,16 @@ static int l_call_hook(lua_State *L) /* MW_MAY_RAISE */
     set_str(L, "message", json_object_get(a, "message"));
     set_str(L, "start", json_object_get(ev, "start"));
     set_str(L, "end", json_object_get(ev, "end"));
-    lua_pushinteger(L, (lua_Integer)json_integer_value(json_object_get(ev, "risk_score")));
+    lua_pushinteger(L,
+                    (lua_Integer)json_integer_value(json_object_get(ev, "risk_score")));
     lua_setfield(L, -2, "risk_score");
     if (json_object_get(mo, "join_key")) {
         push_json(L, json_object_get(mo, "join_key"), 0);
         lua_setfield(L, -2, "join_key");
     }
     lua_createtable(L, (int)json_array_size(evs), 0);
-    json_array_foreach(evs, i, el) {
+    json_array_foreach(evs, i, el)
+    {
         push_json(L, json_object_get(el, "event"), 0);
         lua_rawseti(L, -2, (lua_Integer)i + 1);
     }
@@ -636,14 +658,13 @@ struct compile {
     int failed;
 };
 
-#define FAIL(c, ...)                                          \
-    do {                                                      \
-        if (!(c)->failed)                                     \
-            mw_error_set((c)->err, __VA_ARGS__);              \
-        (c)->failed = 1;                                      \
-        return -1;                                            \
+#define FAIL(c, ...)                                                                     \
+    do {                                                                                 \
+        if (!(c)->failed)                                                                \
+            mw_error_set((c)->err, __VA_ARGS__);                                         \
+        (c)->failed = 1;                                                                 \
+        return -1;                                                                       \
     } while (0)
-
 
 /* true when the Lua string at idx is valid UTF-8 without a NUL byte: what
  * alerts and statistics (JSON) can carry */
@@ -651,14 +672,14 @@ static bool is_text(lua_State *L, int idx)
 {
     size_t len;
     const char *s = lua_tolstring(L, idx, &len);
-    json_t *chk = json_stringn(s, len);     /* NULL when not UTF-8 */
+    json_t *chk = json_stringn(s, len); /* NULL when not UTF-8 */
     bool ok = chk != NULL && strlen(s) == len;
     json_decref(chk);
     return ok;
 }
 
-static int get_string(lua_State *L, struct compile *c, int t, const char *key,
-                      char **out, bool required)
+static int get_string(lua_State *L, struct compile *c, int t, const char *key, char **out,
+                      bool required)
 {
     int ty = rawfield(L, t, key);
     if (ty == LUA_TSTRING && !is_text(L, -1)) {
@@ -676,14 +697,14 @@ static int get_string(lua_State *L, struct compile *c, int t, const char *key,
     return 0;
 }
 
-static int get_int(lua_State *L, struct compile *c, int t, const char *key,
-                   int *out, int dflt, int lo, int hi)
+static int get_int(lua_State *L, struct compile *c, int t, const char *key, int *out,
+                   int dflt, int lo, int hi)
 {
     int ty = rawfield(L, t, key);
     if (ty == LUA_TNIL) {
         *out = dflt;
-    } else if (ty == LUA_TNUMBER && lua_isinteger(L, -1) &&
-               lua_tointeger(L, -1) >= lo && lua_tointeger(L, -1) <= hi) {
+    } else if (ty == LUA_TNUMBER && lua_isinteger(L, -1) && lua_tointeger(L, -1) >= lo &&
+               lua_tointeger(L, -1) <= hi) {
         *out = (int)lua_tointeger(L, -1);
     } else {
         lua_pop(L, 1);
@@ -732,19 +753,29 @@ static const struct {
     const char *name;
     enum mw_op op;
 } ops[] = {
-    {"eq", MW_OP_EQ}, {"ieq", MW_OP_IEQ}, {"like", MW_OP_LIKE},
-    {"prefix", MW_OP_PREFIX}, {"suffix", MW_OP_SUFFIX},
-    {"contains", MW_OP_CONTAINS}, {"lt", MW_OP_LT}, {"le", MW_OP_LE},
-    {"gt", MW_OP_GT}, {"ge", MW_OP_GE}, {"exists", MW_OP_EXISTS},
-    {"cidr", MW_OP_CIDR}, {"category", MW_OP_CATEGORY}, {"all", MW_OP_ALL},
-    {"any", MW_OP_ANY}, {"not", MW_OP_NOT}, {"fn", MW_OP_FN},
+    {"eq", MW_OP_EQ},
+    {"ieq", MW_OP_IEQ},
+    {"like", MW_OP_LIKE},
+    {"prefix", MW_OP_PREFIX},
+    {"suffix", MW_OP_SUFFIX},
+    {"contains", MW_OP_CONTAINS},
+    {"lt", MW_OP_LT},
+    {"le", MW_OP_LE},
+    {"gt", MW_OP_GT},
+    {"ge", MW_OP_GE},
+    {"exists", MW_OP_EXISTS},
+    {"cidr", MW_OP_CIDR},
+    {"category", MW_OP_CATEGORY},
+    {"all", MW_OP_ALL},
+    {"any", MW_OP_ANY},
+    {"not", MW_OP_NOT},
+    {"fn", MW_OP_FN},
 };
 
 static int compile_matcher(lua_State *L, struct compile *c, int idx,
                            struct mw_matcher *parent, struct mw_matcher **out);
 
-static int compile_children(lua_State *L, struct compile *c, int t,
-                            struct mw_matcher *m)
+static int compile_children(lua_State *L, struct compile *c, int t, struct mw_matcher *m)
 {
     lua_Integer n = (lua_Integer)lua_rawlen(L, t);
     if (!lua_checkstack(L, 8))
@@ -759,8 +790,8 @@ static int compile_children(lua_State *L, struct compile *c, int t,
     return 0;
 }
 
-static int add_value(lua_State *L, struct compile *c, struct mw_matcher *m,
-                     int idx, bool ci, const char *field)
+static int add_value(lua_State *L, struct compile *c, struct mw_matcher *m, int idx,
+                     bool ci, const char *field)
 {
     struct mw_error e;
     int rc;
@@ -778,8 +809,7 @@ static int add_value(lua_State *L, struct compile *c, struct mw_matcher *m,
         rc = mw_matcher_add_bool(m, lua_toboolean(L, idx), &e);
         break;
     default:
-        FAIL(c, "matcher on '%s': values must be strings, numbers or booleans",
-             field);
+        FAIL(c, "matcher on '%s': values must be strings, numbers or booleans", field);
     }
     if (rc < 0)
         FAIL(c, "matcher on '%s': %s", field, e.msg);
@@ -805,7 +835,7 @@ static int compile_matcher(lua_State *L, struct compile *c, int idx,
              luaL_typename(L, t));
     if (rawfield(L, t, "op") == LUA_TNIL) {
         lua_pop(L, 1);
-        m = mw_matcher_new_group(MW_OP_ALL);   /* a plain list means all */
+        m = mw_matcher_new_group(MW_OP_ALL); /* a plain list means all */
         if (out)
             *out = m;
         else
@@ -911,8 +941,8 @@ attach:
 
 /* Reads a list of key paths (a string or a list of strings) at the top of
  * the stack and appends them to keys from position *n. */
-static int compile_keys(lua_State *L, struct compile *c, struct mw_seq_keys *keys,
-                        int *n, const char *where)
+static int compile_keys(lua_State *L, struct compile *c, struct mw_seq_keys *keys, int *n,
+                        const char *where)
 {
     int t = lua_absindex(L, -1);
     lua_Integer len;
@@ -1011,8 +1041,8 @@ static int compile_sequence(lua_State *L, struct compile *c, int t)
         lua_pop(L, 1);
         if (runs < 1 || runs > 100 || steps + runs > MW_SEQ_MAX_STEPS) {
             lua_pop(L, 2);
-            mw_error_set(c->err, "%s: runs must be 1..100 and steps at most %d",
-                         where, MW_SEQ_MAX_STEPS);
+            mw_error_set(c->err, "%s: runs must be 1..100 and steps at most %d", where,
+                         MW_SEQ_MAX_STEPS);
             c->failed = 1;
             goto fail_shared;
         }
@@ -1034,8 +1064,8 @@ static int compile_sequence(lua_State *L, struct compile *c, int t)
             def->nkeys = nk;
         else if (nk != def->nkeys) {
             lua_pop(L, 2);
-            mw_error_set(c->err, "%s has %d join keys, step 1 has %d", where,
-                         nk, def->nkeys);
+            mw_error_set(c->err, "%s has %d join keys, step 1 has %d", where, nk,
+                         def->nkeys);
             c->failed = 1;
             goto fail_shared;
         }
@@ -1076,8 +1106,8 @@ static int compile_sequence(lua_State *L, struct compile *c, int t)
         rc = compile_keys(L, c, &def->until_keys, &nk, "sequence until");
         lua_pop(L, 1);
         if (rc == 0 && nk != def->nkeys) {
-            mw_error_set(c->err, "sequence until has %d join keys, steps have %d",
-                         nk, def->nkeys);
+            mw_error_set(c->err, "sequence until has %d join keys, steps have %d", nk,
+                         def->nkeys);
             c->failed = 1;
             rc = -1;
         }
@@ -1180,10 +1210,12 @@ static int compile_shaping(lua_State *L, struct compile *c, int t)
 }
 
 static const char *const rule_keys[] = {
-    "__kind", "id", "name", "description", "severity", "risk_score", "tags",
-    "references", "author", "license", "version", "threat", "note",
-    "false_positives", "message", "where", "sequence", "threshold", "distinct",
-    "new_terms", "absence", "suppress", "max_alerts", "on_alert", "tests", NULL,
+    "__kind",     "id",       "name",       "description",     "severity",
+    "risk_score", "tags",     "references", "author",          "license",
+    "version",    "threat",   "note",       "false_positives", "message",
+    "where",      "sequence", "threshold",  "distinct",        "new_terms",
+    "absence",    "suppress", "max_alerts", "on_alert",        "tests",
+    NULL,
 };
 
 static const char *const window_fields[] = {
@@ -1242,7 +1274,8 @@ static int compile_window(lua_State *L, struct compile *c, int t,
         int nk2 = 0;
         if (get_span(L, c, t, "within_ms", &def->span) < 0)
             return -1;
-        if (rawfield(L, t, "first") != LUA_TTABLE || rawfield(L, t, "absent") != LUA_TTABLE) {
+        if (rawfield(L, t, "first") != LUA_TTABLE ||
+            rawfield(L, t, "absent") != LUA_TTABLE) {
             lua_pop(L, 2);
             FAIL(c, "absence needs 'first' and 'absent' tables");
         }
@@ -1290,8 +1323,8 @@ static int compile_window(lua_State *L, struct compile *c, int t,
     if (rawfield(L, t, "count") == LUA_TNUMBER && lua_isinteger(L, -1))
         cnt = lua_tointeger(L, -1);
     lua_pop(L, 1);
-    if (cnt < 1 || cnt > (kind == MW_WINDOW_DISTINCT ? MW_WINDOW_MAX_DISTINCT
-                                                     : MW_WINDOW_MAX_COUNT))
+    if (cnt < 1 ||
+        cnt > (kind == MW_WINDOW_DISTINCT ? MW_WINDOW_MAX_DISTINCT : MW_WINDOW_MAX_COUNT))
         FAIL(c, "%s count out of range", what);
     def->count = (uint64_t)cnt;
     if (kind == MW_WINDOW_DISTINCT) {
@@ -1314,8 +1347,7 @@ static int compile_rule(lua_State *L, struct compile *c, int t)
     int has_where, has_seq;
 
     if (lua_type(L, t) != LUA_TTABLE)
-        FAIL(c, "the rule file must return mw.rule{...}, got %s",
-             luaL_typename(L, t));
+        FAIL(c, "the rule file must return mw.rule{...}, got %s", luaL_typename(L, t));
     if (rawfield(L, t, "__kind") != LUA_TSTRING ||
         strcmp(lua_tostring(L, -1), "rule") != 0) {
         lua_pop(L, 1);
@@ -1366,8 +1398,10 @@ static int compile_rule(lua_State *L, struct compile *c, int t)
         strcmp(m->severity, "high") && strcmp(m->severity, "critical"))
         FAIL(c, "severity must be low, medium, high or critical");
     if (m->risk_score < 0)
-        m->risk_score = m->severity[0] == 'l' ? 21 : m->severity[0] == 'm' ? 47
-                      : m->severity[0] == 'h' ? 73 : 99;
+        m->risk_score = m->severity[0] == 'l'   ? 21
+                        : m->severity[0] == 'm' ? 47
+                        : m->severity[0] == 'h' ? 73
+                                                : 99;
     if (rawfield(L, t, "threat") == LUA_TTABLE)
         m->threat = to_json(L, -1, 0);
     lua_pop(L, 1);
@@ -1397,7 +1431,7 @@ static int compile_rule(lua_State *L, struct compile *c, int t)
     }
     if (has_where + has_seq + nwin != 1)
         FAIL(c, "a rule needs exactly one of 'where' (single event), "
-             "'sequence', 'threshold', 'distinct', 'new_terms' or 'absence'");
+                "'sequence', 'threshold', 'distinct', 'new_terms' or 'absence'");
     if (nwin) {
         r->kind = MW_RULE_WINDOW;
         if (rawfield(L, t, window_fields[wkind]) != LUA_TTABLE) {
@@ -1462,10 +1496,10 @@ static char *make_shape(const struct mw_rule *r)
         return xstrdup("query");
     if (r->kind == MW_RULE_WINDOW) {
         const struct mw_window_def *w = r->win;
-        pos += (size_t)snprintf(buf + pos, sizeof(buf) - pos,
-                                "%s span=%lld count=%llu ci=%d keys=",
-                                mw_window_kind_name(w->kind), (long long)w->span,
-                                (unsigned long long)w->count, w->keys_ci);
+        pos += (size_t)snprintf(
+            buf + pos, sizeof(buf) - pos,
+            "%s span=%lld count=%llu ci=%d keys=", mw_window_kind_name(w->kind),
+            (long long)w->span, (unsigned long long)w->count, w->keys_ci);
         for (int k = 0; k < w->nby && pos < sizeof(buf) - 256; k++)
             pos += (size_t)snprintf(buf + pos, sizeof(buf) - pos, "%s%s,",
                                     w->by.optional[k] ? "?" : "",
@@ -1542,9 +1576,9 @@ static void locate_error(struct mw_error *err, const char *path)
     if (err == NULL)
         return;
     snprintf(tmp, sizeof(tmp), "%s", err->msg);
-    if (strncmp(tmp, path, plen) == 0 && tmp[plen] == ':' &&
-        tmp[plen + 1] >= '0' && tmp[plen + 1] <= '9')
-        return;     /* already path:line: */
+    if (strncmp(tmp, path, plen) == 0 && tmp[plen] == ':' && tmp[plen + 1] >= '0' &&
+        tmp[plen + 1] <= '9')
+        return; /* already path:line: */
     const char *rest = strncmp(tmp, path, plen) == 0 && tmp[plen] == ':'
                            ? tmp + plen + 1 + (tmp[plen + 1] == ' ')
                            : tmp;
@@ -1556,8 +1590,7 @@ static void locate_error(struct mw_error *err, const char *path)
 }
 
 struct mw_rule *mw_rule_load(const char *path, const char *lua_dir,
-                             const struct mw_sandbox_limits *limits,
-                             struct mw_error *err)
+                             const struct mw_sandbox_limits *limits, struct mw_error *err)
 {
     struct mw_rule *r = xcalloc(1, sizeof(*r));
     struct compile c = {r, err, 0};
@@ -1642,15 +1675,51 @@ void mw_rule_free(struct mw_rule *r)
     free(r);
 }
 
-const char *mw_rule_file(const struct mw_rule *r) { return r->file; }
-const struct mw_rule_meta *mw_rule_meta(const struct mw_rule *r) { return &r->meta; }
-enum mw_rule_kind mw_rule_kind(const struct mw_rule *r) { return r->kind; }
-const struct mw_matcher *mw_rule_where(const struct mw_rule *r) { return r->where; }
-const struct mw_seq_def *mw_rule_seq(const struct mw_rule *r) { return r->seq; }
-const struct mw_window_def *mw_rule_window(const struct mw_rule *r) { return r->win; }
-const char *mw_rule_shape(const struct mw_rule *r) { return r->shape; }
-const struct mw_match_ctx *mw_rule_ctx(const struct mw_rule *r) { return &r->ctx; }
-struct mw_rule_errors *mw_rule_errors(struct mw_rule *r) { return &r->errors; }
-size_t mw_rule_mem_used(const struct mw_rule *r) { return mw_sandbox_mem_used(r->sb); }
-const struct mw_alert_policy *mw_rule_policy(const struct mw_rule *r) { return &r->policy; }
-bool mw_rule_has_hook(const struct mw_rule *r) { return r->hook_ref != LUA_NOREF; }
+const char *mw_rule_file(const struct mw_rule *r)
+{
+    return r->file;
+}
+const struct mw_rule_meta *mw_rule_meta(const struct mw_rule *r)
+{
+    return &r->meta;
+}
+enum mw_rule_kind mw_rule_kind(const struct mw_rule *r)
+{
+    return r->kind;
+}
+const struct mw_matcher *mw_rule_where(const struct mw_rule *r)
+{
+    return r->where;
+}
+const struct mw_seq_def *mw_rule_seq(const struct mw_rule *r)
+{
+    return r->seq;
+}
+const struct mw_window_def *mw_rule_window(const struct mw_rule *r)
+{
+    return r->win;
+}
+const char *mw_rule_shape(const struct mw_rule *r)
+{
+    return r->shape;
+}
+const struct mw_match_ctx *mw_rule_ctx(const struct mw_rule *r)
+{
+    return &r->ctx;
+}
+struct mw_rule_errors *mw_rule_errors(struct mw_rule *r)
+{
+    return &r->errors;
+}
+size_t mw_rule_mem_used(const struct mw_rule *r)
+{
+    return mw_sandbox_mem_used(r->sb);
+}
+const struct mw_alert_policy *mw_rule_policy(const struct mw_rule *r)
+{
+    return &r->policy;
+}
+bool mw_rule_has_hook(const struct mw_rule *r)
+{
+    return r->hook_ref != LUA_NOREF;
+}

@@ -26,17 +26,17 @@
 
 struct mw_sandbox {
     lua_State *L;
-    size_t used;            /* bytes allocated by this state */
+    size_t used; /* bytes allocated by this state */
     size_t cap;
-    size_t baseline_extra;  /* bytes the host pushed and does not charge */
+    size_t baseline_extra; /* bytes the host pushed and does not charge */
     int64_t budget_left;
     int64_t call_budget;
     int64_t load_budget;
-    bool mem_tripped;       /* an allocation was refused (Lua may recover) */
-    bool mem_raised;        /* a LUA_ERRMEM reached a pcall in this call */
+    bool mem_tripped; /* an allocation was refused (Lua may recover) */
+    bool mem_raised;  /* a LUA_ERRMEM reached a pcall in this call */
     bool insn_tripped;
     bool blocked_tripped;
-    char *lua_dir;          /* owned */
+    char *lua_dir; /* owned */
 };
 
 static const char *const fail_names[MW_FAIL__COUNT] = {
@@ -86,7 +86,7 @@ static void count_hook(lua_State *L, lua_Debug *ar)
         sb->insn_tripped = true;
         lua_sethook(L, count_hook, LUA_MASKCOUNT, 1);
     }
-    luaL_where(L, 0);   /* inside a hook, level 0 is the running function */
+    luaL_where(L, 0); /* inside a hook, level 0 is the running function */
     lua_pushliteral(L, "instruction budget exceeded");
     lua_concat(L, 2);
     lua_error(L);
@@ -136,7 +136,7 @@ static int finish_pcall(lua_State *L, int status, int base)
     if (status == LUA_ERRMEM)
         sb->mem_raised = true;
     if (status != LUA_OK && tripped(sb))
-        return lua_error(L);    /* re-raise: limits cannot be caught */
+        return lua_error(L); /* re-raise: limits cannot be caught */
     lua_pushboolean(L, status == LUA_OK);
     lua_insert(L, base);
     return lua_gettop(L) - base + 1;
@@ -157,7 +157,7 @@ static int l_xpcall_handler(lua_State *L)
 {
     struct mw_sandbox *sb = mw_sandbox_from_lua(L);
     if (sb->insn_tripped || sb->blocked_tripped || sb->mem_tripped)
-        return 1;               /* the error object, unchanged */
+        return 1; /* the error object, unchanged */
     lua_pushvalue(L, lua_upvalueindex(1));
     lua_insert(L, 1);
     lua_call(L, lua_gettop(L) - 1, 1);
@@ -170,10 +170,10 @@ static int l_xpcall(lua_State *L)
     luaL_checktype(L, 2, LUA_TFUNCTION);
     lua_pushvalue(L, 2);
     lua_pushcclosure(L, l_xpcall_handler, 1);
-    lua_replace(L, 2);          /* wrapped handler at 2 */
-    lua_pushvalue(L, 1);        /* function */
-    lua_copy(L, 2, 1);          /* handler at 1 */
-    lua_replace(L, 2);          /* function at 2 */
+    lua_replace(L, 2);   /* wrapped handler at 2 */
+    lua_pushvalue(L, 1); /* function */
+    lua_copy(L, 2, 1);   /* handler at 1 */
+    lua_replace(L, 2);   /* function at 2 */
     int status = lua_pcall(L, n - 2, LUA_MULTRET, 1);
     return finish_pcall(L, status, 2);
 }
@@ -184,14 +184,14 @@ static int l_xpcall(lua_State *L)
  * a metatable that has __gc, so refusing that here is enough. */
 static int l_setmetatable(lua_State *L)
 {
-    if (lua_type(L, 2) == LUA_TTABLE &&
-        lua_getfield(L, 2, "__gc") != LUA_TNIL) {
+    if (lua_type(L, 2) == LUA_TTABLE && lua_getfield(L, 2, "__gc") != LUA_TNIL) {
         struct mw_sandbox *sb = mw_sandbox_from_lua(L);
         sb->blocked_tripped = true;
         return luaL_error(L, "blocked: __gc metamethods are not available to rules");
     }
     /* checked here too, so the error names the rule's line, not this wrapper */
-    if (lua_type(L, 1) == LUA_TTABLE && luaL_getmetafield(L, 1, "__metatable") != LUA_TNIL)
+    if (lua_type(L, 1) == LUA_TTABLE &&
+        luaL_getmetafield(L, 1, "__metatable") != LUA_TNIL)
         return luaL_error(L, "cannot change a protected metatable");
     lua_settop(L, 2);
     lua_pushvalue(L, lua_upvalueindex(1));
@@ -257,7 +257,7 @@ static char *read_file(const char *path, size_t *len)
 
 static const char *const LOADED_KEY = "mw.loaded";
 
-static const char *const PROXIES_KEY = "mw.proxies"; /* raw table -> proxy */
+static const char *const PROXIES_KEY = "mw.proxies";   /* raw table -> proxy */
 static const char *const PROXYSET_KEY = "mw.proxyset"; /* proxy -> true */
 
 static int l_readonly_newindex(lua_State *L) /* MW_MAY_RAISE */
@@ -277,7 +277,7 @@ static int l_ro_index(lua_State *L)
     lua_pushvalue(L, 2);
     if (lua_rawget(L, lua_upvalueindex(1)) == LUA_TTABLE) {
         if (lua_getmetatable(L, -1))
-            lua_pop(L, 1);      /* an object (mw.null): returned as it is */
+            lua_pop(L, 1); /* an object (mw.null): returned as it is */
         else
             push_readonly(L, -1);
     }
@@ -300,7 +300,7 @@ static int l_ro_next(lua_State *L)
     }
     if (lua_type(L, -1) == LUA_TTABLE) {
         if (lua_getmetatable(L, -1))
-            lua_pop(L, 1);      /* an object: returned as it is */
+            lua_pop(L, 1); /* an object: returned as it is */
         else {
             push_readonly(L, -1);
             lua_replace(L, -2); /* key, proxy */
@@ -352,8 +352,8 @@ static void push_readonly(lua_State *L, int idx)
         return;
     }
     lua_pop(L, 1);
-    lua_newtable(L);                        /* proxy */
-    lua_createtable(L, 0, 5);               /* its metatable */
+    lua_newtable(L);          /* proxy */
+    lua_createtable(L, 0, 5); /* its metatable */
     lua_pushvalue(L, idx);
     lua_pushcclosure(L, l_ro_index, 1);
     lua_setfield(L, -2, "__index");
@@ -370,11 +370,11 @@ static void push_readonly(lua_State *L, int idx)
     lua_setmetatable(L, -2);
     lua_pushvalue(L, idx);
     lua_pushvalue(L, -2);
-    lua_rawset(L, -4);                      /* proxies[t] = proxy */
+    lua_rawset(L, -4); /* proxies[t] = proxy */
     lua_getfield(L, LUA_REGISTRYINDEX, PROXYSET_KEY);
     lua_pushvalue(L, -2);
     lua_pushboolean(L, 1);
-    lua_rawset(L, -3);                      /* proxyset[proxy] = true */
+    lua_rawset(L, -3); /* proxyset[proxy] = true */
     lua_pop(L, 1);
     lua_remove(L, -2);
 }
@@ -397,14 +397,16 @@ static int l_require(lua_State *L) /* MW_MAY_RAISE */
     int st;
 
     lua_settop(L, 1);
-    lua_getfield(L, LUA_REGISTRYINDEX, LOADED_KEY);     /* 2 */
+    lua_getfield(L, LUA_REGISTRYINDEX, LOADED_KEY); /* 2 */
     if (lua_getfield(L, 2, name) != LUA_TNIL)
         return 1;
     lua_pop(L, 1);
     if (!valid_module_name(name)) {
         sb->blocked_tripped = true;
-        return luaL_error(L, "blocked: require '%s': rules may only require "
-                          "modules of the project's lua/ folder", name);
+        return luaL_error(L,
+                          "blocked: require '%s': rules may only require "
+                          "modules of the project's lua/ folder",
+                          name);
     }
     lua_getfield(L, LUA_REGISTRYINDEX, PRELOAD_KEY);
     if (lua_getfield(L, -1, name) == LUA_TFUNCTION) {
@@ -426,8 +428,10 @@ static int l_require(lua_State *L) /* MW_MAY_RAISE */
     }
     if (src == NULL) {
         sb->blocked_tripped = true;
-        return luaL_error(L, "blocked: require '%s': no such module in the "
-                          "project's lua/ folder", name);
+        return luaL_error(L,
+                          "blocked: require '%s': no such module in the "
+                          "project's lua/ folder",
+                          name);
     }
     snprintf(chunk, sizeof(chunk), "@lua/%s.lua", name);
     st = luaL_loadbufferx(L, src, len, chunk, "t");
@@ -469,7 +473,7 @@ static int open_libs(lua_State *L)
     luaL_requiref(L, LUA_UTF8LIBNAME, luaopen_utf8, 1);
     lua_settop(L, 0);
 
-    lua_pushglobaltable(L);                             /* 1: _G */
+    lua_pushglobaltable(L); /* 1: _G */
     block(L, 1, "dofile", "dofile");
     block(L, 1, "loadfile", "loadfile");
     block(L, 1, "load", "load");
@@ -494,13 +498,13 @@ static int open_libs(lua_State *L)
     lua_setfield(L, -2, "__metatable");
     lua_setmetatable(L, 1);
 
-    lua_getfield(L, 1, LUA_STRLIBNAME);                 /* 2: string */
+    lua_getfield(L, 1, LUA_STRLIBNAME); /* 2: string */
     block(L, 2, "dump", "string.dump");
     lua_pop(L, 1);
 
     /* a safe os: a throwaway os table supplies the four harmless functions */
-    luaL_requiref(L, "os.full", luaopen_os, 0);         /* 2: full os */
-    lua_newtable(L);                                    /* 3: safe os */
+    luaL_requiref(L, "os.full", luaopen_os, 0); /* 2: full os */
+    lua_newtable(L);                            /* 3: safe os */
     for (int i = 0; os_keep[i]; i++) {
         lua_getfield(L, 2, os_keep[i]);
         lua_setfield(L, 3, os_keep[i]);
@@ -535,10 +539,10 @@ struct mw_sandbox *mw_sandbox_new(const struct mw_sandbox_limits *limits,
 {
     struct mw_sandbox *sb = xcalloc(1, sizeof(*sb));
     sb->cap = limits && limits->mem_max ? limits->mem_max : MW_SANDBOX_DEFAULT_MEM;
-    sb->call_budget = limits && limits->insn_per_call > 0
-                          ? limits->insn_per_call : MW_SANDBOX_DEFAULT_INSN;
-    sb->load_budget = limits && limits->insn_load > 0
-                          ? limits->insn_load : MW_SANDBOX_DEFAULT_LOAD_INSN;
+    sb->call_budget = limits && limits->insn_per_call > 0 ? limits->insn_per_call
+                                                          : MW_SANDBOX_DEFAULT_INSN;
+    sb->load_budget = limits && limits->insn_load > 0 ? limits->insn_load
+                                                      : MW_SANDBOX_DEFAULT_LOAD_INSN;
     sb->lua_dir = xstrdup(lua_dir ? lua_dir : "lua");
     sb->L = lua_newstate(sb_alloc, sb);
     if (sb->L == NULL) {
@@ -596,11 +600,11 @@ static int msgh(lua_State *L)
     return 1;
 }
 
-enum mw_fail mw_sandbox_pcall(struct mw_sandbox *sb, int nargs, int nres,
-                              int64_t budget, char *msg, size_t msgsize)
+enum mw_fail mw_sandbox_pcall(struct mw_sandbox *sb, int nargs, int nres, int64_t budget,
+                              char *msg, size_t msgsize)
 {
     lua_State *L = sb->L;
-    int base = lua_gettop(L) - nargs;   /* index of the function */
+    int base = lua_gettop(L) - nargs; /* index of the function */
     enum mw_fail fail = MW_FAIL_NONE;
     int st;
 
@@ -641,8 +645,8 @@ enum mw_fail mw_sandbox_pcall(struct mw_sandbox *sb, int nargs, int nres,
     return fail;
 }
 
-enum mw_fail mw_sandbox_dofile(struct mw_sandbox *sb, const char *path,
-                               char *msg, size_t msgsize)
+enum mw_fail mw_sandbox_dofile(struct mw_sandbox *sb, const char *path, char *msg,
+                               size_t msgsize)
 {
     lua_State *L = sb->L;
     char chunk[4200];

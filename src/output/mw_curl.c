@@ -10,7 +10,10 @@ static void *lib;
 static int state; /* 0 not tried, 1 loaded, -1 failed */
 static char failure[400];
 
-#define SYM(field, name) {offsetof(struct mw_curl_api, field), name}
+#define SYM(field, name)                                                                 \
+    {                                                                                    \
+        offsetof(struct mw_curl_api, field), name                                        \
+    }
 
 static const struct {
     size_t off;
@@ -35,15 +38,19 @@ static int load(void)
 {
     lib = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
     if (lib == NULL) {
-        snprintf(failure, sizeof(failure), "cannot load libcurl (libcurl.so.4: %s); "
-                 "HTTP outputs need it (Debian: apt-get install libcurl4)", dlerror());
+        snprintf(failure, sizeof(failure),
+                 "cannot load libcurl (libcurl.so.4: %s); "
+                 "HTTP outputs need it (Debian: apt-get install libcurl4)",
+                 dlerror());
         return -1;
     }
     for (size_t i = 0; i < sizeof(syms) / sizeof(syms[0]); i++) {
         void *f = dlsym(lib, syms[i].name);
         if (f == NULL) {
-            snprintf(failure, sizeof(failure), "libcurl.so.4 lacks %s (needs curl 7.84 "
-                     "or later)", syms[i].name);
+            snprintf(failure, sizeof(failure),
+                     "libcurl.so.4 lacks %s (needs curl 7.84 "
+                     "or later)",
+                     syms[i].name);
             dlclose(lib);
             lib = NULL;
             return -1;

@@ -53,16 +53,16 @@ enum sink_type {
 static const char *const type_names[] = {"stdout", "file", "webhook", "elasticsearch"};
 
 struct item {
-    char *line;                 /* owned: the alert, compact JSON, no newline */
-    char id[40];                /* event.id (for _bulk) */
+    char *line;  /* owned: the alert, compact JSON, no newline */
+    char id[40]; /* event.id (for _bulk) */
 };
 
 struct http {
-    char *url;                  /* owned: POST target (ES: base/_bulk) */
-    char *index;                /* owned, ES only */
-    char *name;                 /* owned: spool base name */
-    size_t batch;               /* items per request; 1 = one JSON POST */
-    mw_time_t linger;           /* wait for a fuller batch, microseconds */
+    char *url;        /* owned: POST target (ES: base/_bulk) */
+    char *index;      /* owned, ES only */
+    char *name;       /* owned: spool base name */
+    size_t batch;     /* items per request; 1 = one JSON POST */
+    mw_time_t linger; /* wait for a fuller batch, microseconds */
     long connect_timeout_ms, timeout_ms;
     mw_time_t backoff, max_backoff, drain;
     bool insecure;
@@ -70,43 +70,43 @@ struct http {
     struct curl_slist *headers; /* owned */
     CURL *curl;                 /* owned, used by the sender only */
     char errbuf[CURL_ERROR_SIZE];
-    char *resp;                 /* owned response buffer */
+    char *resp; /* owned response buffer */
     size_t resp_len, resp_cap;
-    unsigned rng;               /* jitter */
+    unsigned rng; /* jitter */
 
     pthread_t thread;
     bool started;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    struct item *ring;          /* owned, qcap slots */
+    struct item *ring; /* owned, qcap slots */
     size_t qcap, head, count;
     char *spool_path, *pos_path, *rejected_path; /* owned */
-    FILE *spool_w;              /* owned: append */
-    FILE *spool_r;              /* owned: read from read_off */
+    FILE *spool_w;                               /* owned: append */
+    FILE *spool_r;                               /* owned: read from read_off */
     long read_off;
-    uint64_t spool_pending;     /* items on disk after read_off */
+    uint64_t spool_pending; /* items on disk after read_off */
     bool stopping;
-    mw_time_t deadline;         /* monotonic, when stopping */
+    mw_time_t deadline; /* monotonic, when stopping */
     bool down;
     uint64_t delivered, retried, spooled, failed;
 };
 
 struct sink {
     enum sink_type type;
-    char *spec;                 /* owned */
-    FILE *fp;                   /* owned unless stdout */
-    char *path;                 /* owned, files */
+    char *spec; /* owned */
+    FILE *fp;   /* owned unless stdout */
+    char *path; /* owned, files */
     dev_t dev;
     ino_t ino;
-    sig_atomic_t gen;           /* reopen generation seen */
+    sig_atomic_t gen; /* reopen generation seen */
     uint64_t written, failed;
-    struct http *h;             /* owned, HTTP sinks */
+    struct http *h; /* owned, HTTP sinks */
 };
 
 struct mw_output {
-    struct sink *sinks;         /* owned */
+    struct sink *sinks; /* owned */
     size_t n;
-    char *spool_dir;            /* owned, may be NULL */
+    char *spool_dir; /* owned, may be NULL */
     bool drained;
 };
 
@@ -222,15 +222,16 @@ static void repair_tail(struct sink *s, int fd)
                      strerror(errno));
         return;
     }
-    mw_log_warn("output %s: cut off the partial last line a killed run left (%lld bytes); "
-                "that alert is delivered again when the stream raises it again",
-                s->spec, (long long)(end - at));
+    mw_log_warn(
+        "output %s: cut off the partial last line a killed run left (%lld bytes); "
+        "that alert is delivered again when the stream raises it again",
+        s->spec, (long long)(end - at));
 }
 
 static int file_open(struct sink *s, struct mw_error *err)
 {
     struct stat sb;
-    FILE *fp = fopen(s->path, "a+");     /* readable: repair_tail, last_id */
+    FILE *fp = fopen(s->path, "a+"); /* readable: repair_tail, last_id */
     if (fp == NULL)
         return mw_error_set(err, "output %s: %s", s->spec, strerror(errno));
     repair_tail(s, fileno(fp));
@@ -250,8 +251,8 @@ static void file_check(struct sink *s)
 {
     struct stat sb;
     struct mw_error err;
-    if (s->gen == reopen_generation && stat(s->path, &sb) == 0 &&
-        sb.st_dev == s->dev && sb.st_ino == s->ino)
+    if (s->gen == reopen_generation && stat(s->path, &sb) == 0 && sb.st_dev == s->dev &&
+        sb.st_ino == s->ino)
         return;
     if (file_open(s, &err) < 0)
         mw_log_error("%s (keeping the old file)", err.msg);
@@ -278,8 +279,10 @@ static int add_env_header(struct http *h, const char *name, const char *var,
     size_t len;
     char *line;
     if (val == NULL || val[0] == '\0')
-        return mw_error_set(err, "environment variable %s (named in the output "
-                            "spec) is not set", var);
+        return mw_error_set(err,
+                            "environment variable %s (named in the output "
+                            "spec) is not set",
+                            var);
     if (strpbrk(val, "\r\n"))
         return mw_error_set(err, "environment variable %s holds a line break", var);
     len = strlen(name) + strlen(prefix) + strlen(val) + 4;
@@ -304,7 +307,9 @@ static void name_from(struct http *h, const char *kind, const char *url)
     const char *p = strstr(url, "://");
     for (p = p ? p + 3 : url; *p && k < 60; p++)
         buf[k++] = ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-                    (*p >= '0' && *p <= '9') || *p == '.' || *p == '-') ? *p : '_';
+                    (*p >= '0' && *p <= '9') || *p == '.' || *p == '-')
+                       ? *p
+                       : '_';
     snprintf(buf + k, sizeof(buf) - k, "-%.8s", hex);
     h->name = xstrdup(buf);
 }
@@ -378,15 +383,16 @@ static int spool_open(struct http *h, const char *dir, struct mw_error *err)
     fseek(h->spool_r, h->read_off, SEEK_SET);
     if (h->spool_pending)
         mw_log_info("output %s: %llu alert(s) waiting in the spool from an "
-                    "earlier run", h->url, (unsigned long long)h->spool_pending);
+                    "earlier run",
+                    h->url, (unsigned long long)h->spool_pending);
     return 0;
 }
 
 static void *sender(void *arg);
 
 /* webhook:URL[,opt=v...] / elasticsearch:URL/INDEX[,opt=v...] */
-static struct http *http_new(enum sink_type type, const char *rest,
-                             const char *spool_dir, struct mw_error *err)
+static struct http *http_new(enum sink_type type, const char *rest, const char *spool_dir,
+                             struct mw_error *err)
 {
     struct http *h;
     char *copy, *save = NULL, *tok, *url;
@@ -409,7 +415,8 @@ static struct http *http_new(enum sink_type type, const char *rest,
     h->qcap = 10000;
     h->rng = (unsigned)(mono_now() ^ (mw_time_t)getpid());
 
-    if (url == NULL || (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0)) {
+    if (url == NULL ||
+        (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0)) {
         mw_error_set(err, "output %s: the URL must start with http:// or https://",
                      type_names[type]);
         goto fail;
@@ -443,13 +450,15 @@ static struct http *http_new(enum sink_type type, const char *rest,
         mw_time_t d;
         if (eq)
             *eq = '\0';
-        if (strcmp(k, "batch") == 0 && sscanf(v, "%zu", &n) == 1 && n >= 1 && n <= 100000) {
+        if (strcmp(k, "batch") == 0 && sscanf(v, "%zu", &n) == 1 && n >= 1 &&
+            n <= 100000) {
             h->batch = n;
         } else if (strcmp(k, "queue") == 0 && sscanf(v, "%zu", &n) == 1 && n >= 1) {
             h->qcap = n;
         } else if (strcmp(k, "linger") == 0 && parse_ms(v, &d) == 0) {
             h->linger = d;
-        } else if (strcmp(k, "connect_timeout") == 0 && parse_ms(v, &d) == 0 && d >= 1000) {
+        } else if (strcmp(k, "connect_timeout") == 0 && parse_ms(v, &d) == 0 &&
+                   d >= 1000) {
             h->connect_timeout_ms = (long)(d / 1000);
         } else if (strcmp(k, "timeout") == 0 && parse_ms(v, &d) == 0 && d >= 1000) {
             h->timeout_ms = (long)(d / 1000);
@@ -483,14 +492,14 @@ static struct http *http_new(enum sink_type type, const char *rest,
             bad = true;
         }
         if (bad) {
-            mw_error_set(err, "output %s: bad option '%s%s%s' (see docs/OUTPUTS.md)",
-                         url, k, eq ? "=" : "", v);
+            mw_error_set(err, "output %s: bad option '%s%s%s' (see docs/OUTPUTS.md)", url,
+                         k, eq ? "=" : "", v);
             goto fail;
         }
     }
     h->headers = C->slist_append(h->headers, type == SINK_ES || h->batch > 1
-                                                   ? "Content-Type: application/x-ndjson"
-                                                   : "Content-Type: application/json");
+                                                 ? "Content-Type: application/x-ndjson"
+                                                 : "Content-Type: application/json");
     if (h->cacert && access(h->cacert, R_OK) != 0) {
         mw_error_set(err, "output %s: cacert=%s: %s", h->url, h->cacert, strerror(errno));
         goto fail;
@@ -498,13 +507,17 @@ static struct http *http_new(enum sink_type type, const char *rest,
     if (h->insecure) {
         /* loud on purpose: anyone on the path can read and change the alerts */
         mw_log_warn("output %s: TLS verification is DISABLED (insecure): the "
-                    "server's certificate and name are not checked", h->url);
-        mw_health_emit("output_insecure", json_pack("{s:s, s:s}", "output", h->url,
-                       "warning", "TLS certificate and host name verification disabled"));
+                    "server's certificate and name are not checked",
+                    h->url);
+        mw_health_emit("output_insecure",
+                       json_pack("{s:s, s:s}", "output", h->url, "warning",
+                                 "TLS certificate and host name verification disabled"));
     }
     if (spool_dir == NULL) {
-        mw_error_set(err, "output %s needs a spool folder for alerts it cannot "
-                     "deliver yet: give --state-dir or --spool-dir", h->url);
+        mw_error_set(err,
+                     "output %s needs a spool folder for alerts it cannot "
+                     "deliver yet: give --state-dir or --spool-dir",
+                     h->url);
         goto fail;
     }
     if (spool_open(h, spool_dir, err) < 0)
@@ -622,7 +635,8 @@ static long post(struct http *h, const char *body, size_t len, mw_time_t *retry_
         } else {
             time_t when = C->getdate(hd->value, NULL);
             if (when != -1)
-                *retry_after = when > time(NULL) ? (mw_time_t)(when - time(NULL)) * 1000000 : 0;
+                *retry_after =
+                    when > time(NULL) ? (mw_time_t)(when - time(NULL)) * 1000000 : 0;
         }
     }
     return status;
@@ -637,9 +651,9 @@ static bool retryable(long status)
 /* HTTP sink: the sender thread                                            */
 
 struct batch {
-    struct item *v;             /* owned items */
+    struct item *v; /* owned items */
     size_t n, cap;
-    bool from_spool;            /* some items came from the spool */
+    bool from_spool; /* some items came from the spool */
 };
 
 static void batch_push(struct batch *b, struct item it)
@@ -654,7 +668,8 @@ static void batch_push(struct batch *b, struct item it)
 static void item_id(struct item *it)
 {
     json_t *doc = json_loads(it->line, 0, NULL);
-    const char *id = json_string_value(json_object_get(json_object_get(doc, "event"), "id"));
+    const char *id =
+        json_string_value(json_object_get(json_object_get(doc, "event"), "id"));
     snprintf(it->id, sizeof(it->id), "%s", id ? id : "");
     json_decref(doc);
 }
@@ -723,10 +738,11 @@ static void reject_items(struct http *h, struct item *v, size_t n, long status)
     pthread_mutex_lock(&h->mu);
     h->failed += n;
     pthread_mutex_unlock(&h->mu);
-    mw_health_emit("output_rejected", json_pack("{s:s, s:I, s:I, s:s, s:s%}",
-        "output", h->url, "status", (json_int_t)status, "alerts", (json_int_t)n,
-        "kept_in", h->rejected_path, "response", h->resp ? h->resp : "",
-        h->resp ? strnlen(h->resp, 300) : 0));
+    mw_health_emit("output_rejected",
+                   json_pack("{s:s, s:I, s:I, s:s, s:s%}", "output", h->url, "status",
+                             (json_int_t)status, "alerts", (json_int_t)n, "kept_in",
+                             h->rejected_path, "response", h->resp ? h->resp : "",
+                             h->resp ? strnlen(h->resp, 300) : 0));
 }
 
 static char *build_body(struct http *h, struct item *v, size_t n, size_t *len)
@@ -734,11 +750,13 @@ static char *build_body(struct http *h, struct item *v, size_t n, size_t *len)
     size_t cap = 0, k = 0;
     char *body;
     for (size_t i = 0; i < n; i++)
-        cap += strlen(v[i].line) + strlen(v[i].id) + (h->index ? strlen(h->index) : 0) + 64;
+        cap +=
+            strlen(v[i].line) + strlen(v[i].id) + (h->index ? strlen(h->index) : 0) + 64;
     body = xmalloc(cap + 1);
     for (size_t i = 0; i < n; i++) {
         if (h->index)
-            k += (size_t)sprintf(body + k, "{\"create\":{\"_index\":\"%s\",\"_id\":\"%s\"}}\n",
+            k += (size_t)sprintf(body + k,
+                                 "{\"create\":{\"_index\":\"%s\",\"_id\":\"%s\"}}\n",
                                  h->index, v[i].id);
         k += (size_t)sprintf(body + k, "%s", v[i].line);
         if (h->index || h->batch > 1)
@@ -767,7 +785,7 @@ static long bulk_items(struct http *h, struct batch *b, size_t *delivered)
         json_t *it = json_array_get(items, i);
         json_t *res = json_object_iter_value(json_object_iter(it));
         long st = (long)json_integer_value(json_object_get(res, "status"));
-        if ((st >= 200 && st < 300) || st == 409) {     /* 409: already indexed */
+        if ((st >= 200 && st < 300) || st == 409) { /* 409: already indexed */
             free(b->v[i].line);
             ok++;
         } else if (retryable(st)) {
@@ -821,8 +839,8 @@ static void send_batch(struct http *h, struct batch *b)
         if (st >= 200 && st < 300) {
             if (h->index) {
                 if (bulk_items(h, b, &ok) < 0)
-                    st = 0, snprintf(h->errbuf, sizeof(h->errbuf),
-                                     "unreadable _bulk response");
+                    st = 0,
+                    snprintf(h->errbuf, sizeof(h->errbuf), "unreadable _bulk response");
             } else {
                 ok = b->n;
                 for (size_t i = 0; i < b->n; i++)
@@ -844,10 +862,12 @@ static void send_batch(struct http *h, struct batch *b)
                 h->retried += b->n;
                 pthread_mutex_unlock(&h->mu);
                 mw_log_warn("output %s: %zu item(s) of a _bulk request failed; "
-                            "retrying them", h->url, b->n);
+                            "retrying them",
+                            h->url, b->n);
                 if (past_deadline(h))
                     return;
-                sleep_until(h, mono_now() + (retry_after >= 0 ? retry_after : h->backoff));
+                sleep_until(h,
+                            mono_now() + (retry_after >= 0 ? retry_after : h->backoff));
                 continue;
             }
         } else if (!retryable(st)) {
@@ -870,8 +890,9 @@ static void send_batch(struct http *h, struct batch *b)
             else
                 snprintf(why, sizeof(why), "HTTP %ld", st);
             if (first)
-                mw_health_emit("output_down", json_pack("{s:s, s:s, s:I}", "output",
-                               h->url, "error", why, "pending", (json_int_t)b->n));
+                mw_health_emit("output_down",
+                               json_pack("{s:s, s:s, s:I}", "output", h->url, "error",
+                                         why, "pending", (json_int_t)b->n));
             mw_log_warn("output %s: %s; retrying %zu alert(s)", h->url, why, b->n);
         }
         mw_time_t d = h->backoff << (attempt < 20 ? attempt : 20);
@@ -954,7 +975,7 @@ static void *sender(void *arg)
             while (b.n < h->batch && h->count == 0 && h->spool_pending > 0) {
                 struct item it;
                 if (!spool_read(h, &it)) {
-                    h->spool_pending = 0;   /* torn last line: drop the count */
+                    h->spool_pending = 0; /* torn last line: drop the count */
                     break;
                 }
                 batch_push(&b, it);
@@ -979,7 +1000,7 @@ static void *sender(void *arg)
             break;
         send_batch(h, &b);
         pthread_mutex_lock(&h->mu);
-        if (b.n > 0) {          /* deadline passed with alerts left */
+        if (b.n > 0) { /* deadline passed with alerts left */
             respool(h, &b);
             pthread_mutex_unlock(&h->mu);
             break;
@@ -1012,10 +1033,12 @@ static void http_enqueue(struct http *h, const char *line, const char *id)
 static void http_drain(struct http *h)
 {
     pthread_join(h->thread, NULL);
-    mw_health_emit("output_stats", json_pack("{s:s, s:I, s:I, s:I, s:I, s:I}",
-        "output", h->url, "delivered", (json_int_t)h->delivered,
-        "retried", (json_int_t)h->retried, "spooled", (json_int_t)h->spooled,
-        "failed", (json_int_t)h->failed, "spool_pending", (json_int_t)h->spool_pending));
+    mw_health_emit("output_stats",
+                   json_pack("{s:s, s:I, s:I, s:I, s:I, s:I}", "output", h->url,
+                             "delivered", (json_int_t)h->delivered, "retried",
+                             (json_int_t)h->retried, "spooled", (json_int_t)h->spooled,
+                             "failed", (json_int_t)h->failed, "spool_pending",
+                             (json_int_t)h->spool_pending));
 }
 
 /* ---------------------------------------------------------------------- */
@@ -1041,8 +1064,10 @@ int mw_output_add(struct mw_output *o, const char *spec, struct mw_error *err)
         if ((s.h = http_new(SINK_ES, spec + 14, o->spool_dir, err)) == NULL)
             goto fail;
     } else {
-        mw_error_set(err, "unknown output '%s' (expected stdout, file:PATH, "
-                     "webhook:URL or elasticsearch:URL/INDEX)", spec);
+        mw_error_set(err,
+                     "unknown output '%s' (expected stdout, file:PATH, "
+                     "webhook:URL or elasticsearch:URL/INDEX)",
+                     spec);
         goto fail;
     }
     for (size_t i = 0; s.h && i < o->n; i++) {
@@ -1096,7 +1121,8 @@ int mw_output_write(struct mw_output *o, const json_t *alert)
 {
     int failures = 0;
     char *line = json_dumps(alert, JSON_COMPACT);
-    const char *id = json_string_value(json_object_get(json_object_get(alert, "event"), "id"));
+    const char *id =
+        json_string_value(json_object_get(json_object_get(alert, "event"), "id"));
     if (line == NULL) {
         mw_log_error("cannot serialise an alert");
         return (int)o->n;
@@ -1177,10 +1203,12 @@ void mw_output_stats(const struct mw_output *o, json_t *arr)
             pending = s->h->spool_pending;
             pthread_mutex_unlock(&s->h->mu);
         }
-        json_array_append_new(arr, json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I}",
-            "spec", s->spec, "type", type_names[s->type],
-            "delivered", (json_int_t)delivered, "retried", (json_int_t)retried,
-            "spooled", (json_int_t)spooled, "failed", (json_int_t)failed,
-            "spool_pending", (json_int_t)pending, "written", (json_int_t)delivered));
+        json_array_append_new(
+            arr,
+            json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I}", "spec", s->spec, "type",
+                      type_names[s->type], "delivered", (json_int_t)delivered, "retried",
+                      (json_int_t)retried, "spooled", (json_int_t)spooled, "failed",
+                      (json_int_t)failed, "spool_pending", (json_int_t)pending, "written",
+                      (json_int_t)delivered));
     }
 }

@@ -26,12 +26,12 @@
 #define MAGIC "moonwatch_checkpoint"
 
 struct mw_ckpt {
-    char *dir, *path, *prev, *tmp;      /* owned */
+    char *dir, *path, *prev, *tmp; /* owned */
     int interval_ms;
     int64_t next_due;
-    uint64_t number;                    /* of the checkpoint resumed from */
-    bool current_good;                  /* STATE/checkpoint may become .prev */
-    struct mw_dict *inputs;             /* name -> owned struct mw_tail_pos */
+    uint64_t number;        /* of the checkpoint resumed from */
+    bool current_good;      /* STATE/checkpoint may become .prev */
+    struct mw_dict *inputs; /* name -> owned struct mw_tail_pos */
     uint64_t written;
 };
 
@@ -67,7 +67,9 @@ static char *join(const char *dir, const char *name)
 
 static void free_val(const void *k, size_t kl, void *v, void *ud)
 {
-    (void)k; (void)kl; (void)ud;
+    (void)k;
+    (void)kl;
+    (void)ud;
     free(v);
 }
 
@@ -89,9 +91,9 @@ void mw_ckpt_free(struct mw_ckpt *c)
 
 struct loaded {
     json_t *header;
-    json_t *inputs;             /* array of {"input": {...}} */
-    json_t *events;             /* array of event records */
-    json_t *rules;              /* array */
+    json_t *inputs; /* array of {"input": {...}} */
+    json_t *events; /* array of event records */
+    json_t *rules;  /* array */
     json_t *shape;
 };
 
@@ -161,7 +163,8 @@ static int read_checkpoint(const char *path, struct loaded *l, struct mw_error *
     if (want == NULL || strcmp(want, hex) != 0 || nl != (json_int_t)lines) {
         json_decref(trailer);
         mw_error_set(err, "%s: corrupt (%zu lines, trailer says %lld; checksum %s)", path,
-                     lines, (long long)nl, want && strcmp(want, hex) == 0 ? "ok" : "mismatch");
+                     lines, (long long)nl,
+                     want && strcmp(want, hex) == 0 ? "ok" : "mismatch");
         goto out;
     }
     json_decref(trailer);
@@ -188,9 +191,10 @@ static int read_checkpoint(const char *path, struct loaded *l, struct mw_error *
                 goto out;
             }
             if (json_integer_value(v) != MW_CKPT_VERSION) {
-                mw_error_set(err, "%s: checkpoint format version %lld, this moonwatch "
-                             "reads version %d", path, (long long)json_integer_value(v),
-                             MW_CKPT_VERSION);
+                mw_error_set(err,
+                             "%s: checkpoint format version %lld, this moonwatch "
+                             "reads version %d",
+                             path, (long long)json_integer_value(v), MW_CKPT_VERSION);
                 json_decref(doc);
                 goto out;
             }
@@ -244,15 +248,17 @@ static int apply(struct mw_ckpt *c, struct loaded *l, struct mw_engine *e,
     json_t *v;
     int rc = -1;
 
-    json_array_foreach(l->events, i, v) {
+    json_array_foreach(l->events, i, v)
+    {
         if (mw_evtab_load(t, v, err) < 0)
             goto out;
     }
-    json_array_foreach(l->inputs, i, v) {
+    json_array_foreach(l->inputs, i, v)
+    {
         struct mw_tail_pos *p = xmalloc(sizeof(*p));
         const char *name = json_string_value(json_object_get(v, "name"));
         if (name == NULL || pos_from_json(v, p) < 0) {
-            free(p);    /* a pipe, or a file released when the cut was taken */
+            free(p); /* a pipe, or a file released when the cut was taken */
             continue;
         }
         free(mw_dict_put(c->inputs, name, strlen(name), p));
@@ -267,10 +273,11 @@ static int apply(struct mw_ckpt *c, struct loaded *l, struct mw_engine *e,
     uint64_t replay = 0;
     if (shape && l->shape)
         replay = mw_shape_restore(shape, l->shape, c->number);
-    mw_log_info("checkpoint %" PRIu64 " restored: %zu input position(s), %d rule state(s), "
-                "%zu retained event(s); %" PRIu64 " alert id(s) decided after it will be "
-                "recognised when the stream raises them again", c->number,
-                json_array_size(l->inputs), restored, mw_evtab_count(t), replay);
+    mw_log_info(
+        "checkpoint %" PRIu64 " restored: %zu input position(s), %d rule state(s), "
+        "%zu retained event(s); %" PRIu64 " alert id(s) decided after it will be "
+        "recognised when the stream raises them again",
+        c->number, json_array_size(l->inputs), restored, mw_evtab_count(t), replay);
     rc = 0;
 out:
     mw_evtab_free(t);
@@ -294,7 +301,7 @@ struct mw_ckpt *mw_ckpt_open(const char *state_dir, int interval_ms, struct mw_e
     c->tmp = join(state_dir, "checkpoint.tmp");
     c->interval_ms = interval_ms > 0 ? interval_ms : MW_CKPT_DEFAULT_INTERVAL_MS;
     c->inputs = mw_dict_new();
-    unlink(c->tmp);     /* an unfinished write of a run that died */
+    unlink(c->tmp); /* an unfinished write of a run that died */
 
     r1 = read_checkpoint(c->path, &l, &e1);
     if (r1 == 0) {
@@ -328,12 +335,14 @@ struct mw_ckpt *mw_ckpt_open(const char *state_dir, int interval_ms, struct mw_e
     if (r2 < 0)
         mw_log_error("checkpoint refused: %s", e2.msg);
     if (r1 < 0 || r2 < 0) {
-        mw_error_set(err, "no usable checkpoint in %s (see above); refusing to start "
+        mw_error_set(err,
+                     "no usable checkpoint in %s (see above); refusing to start "
                      "rather than lose its state: move the refused file(s) away to start "
-                     "from scratch", state_dir);
+                     "from scratch",
+                     state_dir);
         goto fail;
     }
-    return c;   /* first run */
+    return c; /* first run */
 fail:
     mw_ckpt_free(c);
     return NULL;
@@ -397,13 +406,15 @@ int mw_ckpt_write(struct mw_ckpt *c, struct mw_engine *e, struct mw_shape *shape
 
     c->next_due = now_ms + c->interval_ms;
     clock_gettime(CLOCK_REALTIME, &ts);
-    mw_time_format((mw_time_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000, when, sizeof(when));
+    mw_time_format((mw_time_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000, when,
+                   sizeof(when));
     json_t *rules = mw_engine_checkpoint(e, t);
     json_t *sh = shape ? mw_shape_checkpoint(shape, number) : NULL;
-    buf_line(&b, json_pack("{s:i, s:I, s:s, s:{s:I, s:I, s:b, s:I}}", MAGIC, MW_CKPT_VERSION,
-        "number", (json_int_t)number, "created", when, "run",
-        "seq", (json_int_t)run->seq, "now", (json_int_t)run->now,
-        "started", run->started, "advanced", (json_int_t)run->advanced));
+    buf_line(&b,
+             json_pack("{s:i, s:I, s:s, s:{s:I, s:I, s:b, s:I}}", MAGIC, MW_CKPT_VERSION,
+                       "number", (json_int_t)number, "created", when, "run", "seq",
+                       (json_int_t)run->seq, "now", (json_int_t)run->now, "started",
+                       run->started, "advanced", (json_int_t)run->advanced));
     for (int i = 0; i < n; i++) {
         struct mw_tail_pos p;
         const char *name = mw_input_name(srcs[i].in);
@@ -415,9 +426,9 @@ int mw_ckpt_write(struct mw_ckpt *c, struct mw_engine *e, struct mw_shape *shape
                 p.offset = srcs[i].offset;
                 p.lineno = srcs[i].line;
             }
-            o = json_pack("{s:s, s:I, s:I, s:I, s:I, s:s, s:I}", "name", name,
-                          "dev", (json_int_t)p.dev, "ino", (json_int_t)p.ino,
-                          "offset", (json_int_t)p.offset, "line", (json_int_t)p.lineno,
+            o = json_pack("{s:s, s:I, s:I, s:I, s:I, s:s, s:I}", "name", name, "dev",
+                          (json_int_t)p.dev, "ino", (json_int_t)p.ino, "offset",
+                          (json_int_t)p.offset, "line", (json_int_t)p.lineno,
                           "fingerprint", p.fp, "fingerprint_bytes", (json_int_t)p.fp_len);
         }
         buf_line(&b, json_pack("{s:o}", "input", o));
@@ -426,8 +437,7 @@ int mw_ckpt_write(struct mw_ckpt *c, struct mw_engine *e, struct mw_shape *shape
         buf_line(&b, json_pack("{s:o}", "event", mw_evtab_event_json(t, i)));
     size_t i;
     json_t *r;
-    json_array_foreach(rules, i, r)
-        buf_line(&b, json_pack("{s:O}", "rule", r));
+    json_array_foreach(rules, i, r) buf_line(&b, json_pack("{s:O}", "rule", r));
     json_decref(rules);
     if (sh)
         buf_line(&b, json_pack("{s:o}", "shape", sh));
@@ -450,7 +460,8 @@ int mw_ckpt_write(struct mw_ckpt *c, struct mw_engine *e, struct mw_shape *shape
         goto out;
     }
     if (rename(c->tmp, c->path) != 0) {
-        mw_log_error("checkpoint %s: cannot rename into place: %s", c->path, strerror(errno));
+        mw_log_error("checkpoint %s: cannot rename into place: %s", c->path,
+                     strerror(errno));
         unlink(c->tmp);
         goto out;
     }

@@ -38,13 +38,14 @@ static long long ival(const json_t *o, const char *key)
     return json_is_boolean(v) ? json_is_true(v) : (long long)json_integer_value(v);
 }
 
-static void per_input(FILE *fp, const json_t *inputs, const char *name,
-                      const char *key, const char *help)
+static void per_input(FILE *fp, const json_t *inputs, const char *name, const char *key,
+                      const char *help)
 {
     size_t i;
     json_t *in;
     family(fp, name, "counter", help);
-    json_array_foreach(inputs, i, in) {
+    json_array_foreach(inputs, i, in)
+    {
         fprintf(fp, "%s{", name);
         label(fp, "input", json_string_value(json_object_get(in, "name")), true);
         fprintf(fp, "} %lld\n", ival(in, key));
@@ -58,7 +59,8 @@ static void per_rule(FILE *fp, const json_t *rules, const char *name, const char
     size_t i;
     json_t *r;
     family(fp, name, type, help);
-    json_array_foreach(rules, i, r) {
+    json_array_foreach(rules, i, r)
+    {
         const json_t *o = sub ? json_object_get(r, sub) : r;
         if (o == NULL)
             continue;
@@ -90,7 +92,8 @@ void mw_metrics_render(const json_t *doc, FILE *fp)
 
     family(fp, "moonwatch_rule_matched_total", "counter",
            "Events that matched the rule (sequences: per step).");
-    json_array_foreach(rules, i, r) {
+    json_array_foreach(rules, i, r)
+    {
         const json_t *steps = json_object_get(r, "matched_per_step");
         size_t k;
         json_t *v;
@@ -100,7 +103,8 @@ void mw_metrics_render(const json_t *doc, FILE *fp)
             fprintf(fp, ",step=\"1\"} %lld\n", ival(r, "matched"));
             continue;
         }
-        json_array_foreach(steps, k, v) {
+        json_array_foreach(steps, k, v)
+        {
             fputs("moonwatch_rule_matched_total{", fp);
             label(fp, "rule_id", json_string_value(json_object_get(r, "id")), true);
             fprintf(fp, ",step=\"%zu\"} %lld\n", k + 1, (long long)json_integer_value(v));
@@ -112,10 +116,12 @@ void mw_metrics_render(const json_t *doc, FILE *fp)
              "Alerts raised by the rule.");
     family(fp, "moonwatch_rule_errors_total", "counter",
            "Failed predicate calls by class (memory, instructions, blocked, script).");
-    json_array_foreach(rules, i, r) {
+    json_array_foreach(rules, i, r)
+    {
         const char *cls;
         json_t *v;
-        json_object_foreach(json_object_get(r, "errors"), cls, v) {
+        json_object_foreach(json_object_get(r, "errors"), cls, v)
+        {
             fputs("moonwatch_rule_errors_total{", fp);
             label(fp, "rule_id", json_string_value(json_object_get(r, "id")), true);
             label(fp, "class", cls, false);
@@ -129,7 +135,8 @@ void mw_metrics_render(const json_t *doc, FILE *fp)
     per_rule(fp, rules, "moonwatch_rule_reloads_total", "counter", NULL, "reloads",
              "Successful reloads of the rule's file.");
 
-    family(fp, "moonwatch_rules_loaded", "gauge", "Rules loaded and running or quarantined.");
+    family(fp, "moonwatch_rules_loaded", "gauge",
+           "Rules loaded and running or quarantined.");
     fprintf(fp, "moonwatch_rules_loaded %zu\n", json_array_size(rules));
     family(fp, "moonwatch_alerts_total", "counter", "Alerts raised by all rules.");
     fprintf(fp, "moonwatch_alerts_total %lld\n", ival(doc, "alerts"));

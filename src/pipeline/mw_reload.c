@@ -25,25 +25,26 @@
 #include <unistd.h>
 
 #define MAX_RULE_BYTES (16 * 1024 * 1024)
-#define WATCH_MASK (IN_CREATE | IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | \
-                    IN_DELETE | IN_DELETE_SELF | IN_MOVE_SELF | IN_ATTRIB)
+#define WATCH_MASK                                                                       \
+    (IN_CREATE | IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE |              \
+     IN_DELETE_SELF | IN_MOVE_SELF | IN_ATTRIB)
 
 struct record {
-    char *path;                 /* owned */
+    char *path; /* owned */
     char hash[MW_SHA256_HEX_SIZE];
-    bool seen;                  /* present in the current scan */
+    bool seen; /* present in the current scan */
 };
 
 struct mw_reload {
-    struct mw_engine *e;        /* borrowed */
-    char *const *paths;         /* borrowed */
+    struct mw_engine *e; /* borrowed */
+    char *const *paths;  /* borrowed */
     int npaths;
-    int fd;                     /* inotify, or -1 */
+    int fd; /* inotify, or -1 */
     int debounce_ms;
-    struct record *recs;        /* owned */
+    struct record *recs; /* owned */
     size_t nrecs;
-    int64_t due_ms;             /* quiet-time deadline, or -1 */
-    int64_t first_ms;           /* first notification of the burst, or -1 */
+    int64_t due_ms;   /* quiet-time deadline, or -1 */
+    int64_t first_ms; /* first notification of the burst, or -1 */
     uint64_t passes;
 };
 
@@ -200,7 +201,7 @@ void mw_reload_pass(struct mw_reload *rl, bool force)
         struct record *r = find(rl, files[i]);
         if (hash_file(files[i], hash) < 0) {
             free(files[i]);
-            continue;           /* vanished between scan and read: next pass */
+            continue; /* vanished between scan and read: next pass */
         }
         if (r == NULL) {
             rl->recs = xrealloc(rl->recs, (rl->nrecs + 1) * sizeof(*rl->recs));

@@ -44,8 +44,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define FOLLOW_WAIT_MS 250      /* longest sleep when idle (fallback to inotify) */
-#define FOLLOW_CHECK_EVERY 256  /* events between two checks when busy */
+#define FOLLOW_WAIT_MS 250     /* longest sleep when idle (fallback to inotify) */
+#define FOLLOW_CHECK_EVERY 256 /* events between two checks when busy */
 
 /* One framed line after prefilter and parse: what the consumer needs. */
 enum lkind {
@@ -59,34 +59,34 @@ enum lkind {
 struct lres {
     enum lkind kind;
     enum mw_reject reason;
-    struct mw_event *ev;        /* owned until consumed */
+    struct mw_event *ev; /* owned until consumed */
     mw_time_t ts;
-    char *msg;                  /* owned, L_REJECT from a worker */
+    char *msg; /* owned, L_REJECT from a worker */
     uint64_t lineno, offset;
-    uint64_t fgen;              /* the input's file generation (mw_input) */
-    size_t off, len;            /* the line in its batch buffer */
+    uint64_t fgen;   /* the input's file generation (mw_input) */
+    size_t off, len; /* the line in its batch buffer */
 };
 
 enum bstate {
-    B_IDLE,         /* being filled, or on a free list */
-    B_QUEUED,       /* waiting to be parsed */
+    B_IDLE,   /* being filled, or on a free list */
+    B_QUEUED, /* waiting to be parsed */
     B_PARSING,
-    B_DONE,         /* parsed, being consumed */
+    B_DONE, /* parsed, being consumed */
 };
 
 struct src;
 
 /* A run of framed lines of one input, parsed by a worker or the rule thread. */
 struct batch {
-    struct batch *next;         /* parse queue, cleanup queue or free list link */
-    struct src *src;            /* borrowed: the source it belongs to */
-    const char *input;          /* borrowed: its name */
-    enum bstate state;          /* under the pool mutex */
-    int parser;                 /* the worker that parsed it, or RULE_THREAD */
-    char *buf;                  /* owned: the lines' bytes */
+    struct batch *next; /* parse queue, cleanup queue or free list link */
+    struct src *src;    /* borrowed: the source it belongs to */
+    const char *input;  /* borrowed: its name */
+    enum bstate state;  /* under the pool mutex */
+    int parser;         /* the worker that parsed it, or RULE_THREAD */
+    char *buf;          /* owned: the lines' bytes */
     size_t used, cap;
-    struct lres *res;           /* owned */
-    size_t n, cap_res, pos;     /* pos: next result to consume */
+    struct lres *res;       /* owned */
+    size_t n, cap_res, pos; /* pos: next result to consume */
 };
 
 #define MAX_DEPTH 64
@@ -95,47 +95,47 @@ struct batch {
 #define BATCH_BYTES (512 * 1024)
 
 struct src {
-    struct mw_input *in;        /* owned */
-    struct mw_event *head;      /* owned (threaded: borrowed from its batch), or NULL */
-    bool head_skip;             /* the head is a skipped line at skip_ts */
+    struct mw_input *in;   /* owned */
+    struct mw_event *head; /* owned (threaded: borrowed from its batch), or NULL */
+    bool head_skip;        /* the head is a skipped line at skip_ts */
     mw_time_t skip_ts;
-    uint64_t skip_line;         /* its line number and length */
+    uint64_t skip_line; /* its line number and length */
     size_t skip_len;
-    uint64_t head_off, head_line, head_fgen;  /* where the head came from */
-    const char *head_text;      /* one thread: the head's line, in the input's
-                                   buffer until the next read (mw_event_compact) */
+    uint64_t head_off, head_line, head_fgen; /* where the head came from */
+    const char *head_text; /* one thread: the head's line, in the input's
+                              buffer until the next read (mw_event_compact) */
     size_t head_textlen;
     bool done;
-    bool waiting;               /* follow mode: no complete line yet */
-    bool eof;                   /* threaded: framing reached the end */
+    bool waiting; /* follow mode: no complete line yet */
+    bool eof;     /* threaded: framing reached the end */
     int reported;
     struct batch *q[MAX_DEPTH]; /* threaded: batches in input order (ring) */
     int qhead, qlen;
-    struct batch *free_list;    /* owned, under the pool mutex */
-    int nbatches;               /* allocated for this source */
+    struct batch *free_list; /* owned, under the pool mutex */
+    int nbatches;            /* allocated for this source */
 };
 
 struct pool;
 
 struct run {
     const struct mw_run_opts *o;
-    struct mw_path *ts_path;    /* owned */
-    FILE *dead;                 /* owned, may be NULL */
+    struct mw_path *ts_path; /* owned */
+    FILE *dead;              /* owned, may be NULL */
     uint64_t dead_written;
-    bool draining;              /* shutdown: "nothing yet" means done */
-    mw_time_t now;              /* newest event time dispatched */
-    bool started;               /* now is set */
-    int64_t now_mono;           /* monotonic ms when `now` last moved */
-    mw_time_t advanced;         /* event time the windows were last advanced to */
-    struct mw_prefilter *pf;    /* a reference, or NULL: parse every line;
-                                 * swapped under the pool mutex on reload */
+    bool draining;                      /* shutdown: "nothing yet" means done */
+    mw_time_t now;                      /* newest event time dispatched */
+    bool started;                       /* now is set */
+    int64_t now_mono;                   /* monotonic ms when `now` last moved */
+    mw_time_t advanced;                 /* event time the windows were last advanced to */
+    struct mw_prefilter *pf;            /* a reference, or NULL: parse every line;
+                                         * swapped under the pool mutex on reload */
     const struct mw_prefilter *pf_seen; /* the engine's, when pf was chosen */
-    const char *ts_key;         /* top-level timestamp key for skipped lines */
+    const char *ts_key;                 /* top-level timestamp key for skipped lines */
     size_t ts_keylen;
-    struct pool *pool;          /* owned, NULL with one thread */
-    int depth;                  /* batches in flight per input */
-    mw_time_t wall;             /* the wall clock at the last future check */
-    unsigned wall_uses;         /* checks answered from it since */
+    struct pool *pool;  /* owned, NULL with one thread */
+    int depth;          /* batches in flight per input */
+    mw_time_t wall;     /* the wall clock at the last future check */
+    unsigned wall_uses; /* checks answered from it since */
 };
 
 static mw_time_t wall_now(void)
@@ -160,8 +160,8 @@ static bool is_future(struct run *r, mw_time_t ts)
     return ts > r->wall + r->o->max_future;
 }
 
-static volatile sig_atomic_t stop_signal;   /* SIGINT or SIGTERM received */
-static volatile sig_atomic_t hup_signal;    /* SIGHUP received */
+static volatile sig_atomic_t stop_signal; /* SIGINT or SIGTERM received */
+static volatile sig_atomic_t hup_signal;  /* SIGHUP received */
 
 static void on_stop(int sig)
 {
@@ -172,7 +172,7 @@ static void on_hup(int sig)
 {
     (void)sig;
     hup_signal = 1;
-    mw_output_request_reopen();     /* what SIGHUP does outside follow mode */
+    mw_output_request_reopen(); /* what SIGHUP does outside follow mode */
 }
 
 static int64_t mono_ms(void)
@@ -183,8 +183,8 @@ static int64_t mono_ms(void)
 }
 
 static void dead_letter(struct run *r, const char *input, uint64_t lineno,
-                        enum mw_reject reason, const char *msg,
-                        const char *line, size_t len)
+                        enum mw_reject reason, const char *msg, const char *line,
+                        size_t len)
 {
     json_t *o;
     char *s;
@@ -227,9 +227,8 @@ static void dead_letter(struct run *r, const char *input, uint64_t lineno,
     json_decref(o);
 }
 
-static void reject(struct run *r, struct src *s, uint64_t lineno,
-                   enum mw_reject reason, const char *msg, const char *line,
-                   size_t len)
+static void reject(struct run *r, struct src *s, uint64_t lineno, enum mw_reject reason,
+                   const char *msg, const char *line, size_t len)
 {
     struct mw_input_stats *st = mw_input_stats(s->in);
     st->rejected++;
@@ -249,7 +248,7 @@ static void reject(struct run *r, struct src *s, uint64_t lineno,
 
 /* What parsing a line needs: immutable for the duration of a batch. */
 struct pctx {
-    const struct mw_prefilter *pf;  /* NULL: parse every line */
+    const struct mw_prefilter *pf; /* NULL: parse every line */
     const char *ts_key;
     size_t ts_keylen;
     const struct mw_path *ts_path;
@@ -267,8 +266,8 @@ static void process_line(const struct pctx *c, const char *input, const char *li
         res->kind = L_SKIP;
         return;
     }
-    res->ev = mw_ingest_parse(line, len, c->ts_path, input, res->lineno, res->offset,
-                              0, &res->reason, err);
+    res->ev = mw_ingest_parse(line, len, c->ts_path, input, res->lineno, res->offset, 0,
+                              &res->reason, err);
     res->kind = res->ev != NULL ? L_EVENT : L_REJECT;
 }
 
@@ -290,12 +289,14 @@ static void take(struct run *r, struct src *s, struct lres *res, const char *lin
         if (is_future(r, ts)) {
             char buf[160], when[MW_TIME_FORMAT_SIZE];
             mw_time_format(ts, when, sizeof(when));
-            snprintf(buf, sizeof(buf), "event time %s is more than "
-                     "--max-future ahead of the wall clock", when);
+            snprintf(buf, sizeof(buf),
+                     "event time %s is more than "
+                     "--max-future ahead of the wall clock",
+                     when);
             if (r->pool == NULL) {
                 mw_event_unref(res->ev);
                 res->ev = NULL;
-            }   /* threaded: the batch keeps it and its worker frees it */
+            } /* threaded: the batch keeps it and its worker frees it */
             reject(r, s, res->lineno, MW_REJECT_FUTURE_TIMESTAMP, buf, line, res->len);
         } else if (res->kind == L_EVENT) {
             st->parsed++;
@@ -325,8 +326,8 @@ static void take(struct run *r, struct src *s, struct lres *res, const char *lin
     case L_TOO_LONG: {
         char buf[128];
         st->lines++;
-        snprintf(buf, sizeof(buf), "line of %zu bytes exceeds the limit of %zu",
-                 res->len, r->o->max_line);
+        snprintf(buf, sizeof(buf), "line of %zu bytes exceeds the limit of %zu", res->len,
+                 r->o->max_line);
         reject(r, s, res->lineno, MW_REJECT_TOO_LONG, buf, NULL, res->len);
         break;
     }
@@ -409,17 +410,17 @@ static int refill(struct run *r, struct src *s)
 
 struct worker {
     pthread_t th;
-    struct batch *head, *tail;  /* its batches to free */
+    struct batch *head, *tail; /* its batches to free */
     struct pool *p;
     int id;
 };
 
 struct pool {
-    pthread_mutex_t mu;         /* guards the queues, states, free lists */
-    pthread_cond_t work;        /* a job was queued, or stop */
-    pthread_cond_t done;        /* a batch was parsed or freed */
-    struct batch *phead, *ptail;/* batches to parse, oldest first */
-    struct worker *w;           /* owned */
+    pthread_mutex_t mu;          /* guards the queues, states, free lists */
+    pthread_cond_t work;         /* a job was queued, or stop */
+    pthread_cond_t done;         /* a batch was parsed or freed */
+    struct batch *phead, *ptail; /* batches to parse, oldest first */
+    struct worker *w;            /* owned */
     int nthreads;
     bool stop;
     const struct run *r;
@@ -646,7 +647,7 @@ static void fill_batch(struct run *r, struct src *s, struct batch *b)
         enum mw_line_status ls =
             mw_input_next_line(s->in, &line, &len, &lineno, &offset, &err);
         if (ls == MW_LINE_AGAIN && !r->draining) {
-            s->waiting = true;      /* follow mode: submit what we have */
+            s->waiting = true; /* follow mode: submit what we have */
             return;
         }
         if (ls == MW_LINE_EOF || ls == MW_LINE_ERROR || ls == MW_LINE_AGAIN) {
@@ -771,16 +772,15 @@ static int refill_threaded(struct run *r, struct src *s)
         if (s->qlen == 0) {
             if (s->eof)
                 s->done = true;
-            break;      /* else follow mode: nothing yet (s->waiting) */
+            break; /* else follow mode: nothing yet (s->waiting) */
         }
         struct batch *b = s->q[s->qhead];
         await_batch(r->pool, b);
         while (b->pos < b->n && !has_head(s)) {
             struct lres *res = &b->res[b->pos++];
             struct mw_event *ev = res->ev;
-            take(r, s, res, res->kind == L_TOO_LONG ? NULL : b->buf + res->off,
-                 res->msg);
-            res->ev = ev;   /* the batch keeps its reference; the head borrows */
+            take(r, s, res, res->kind == L_TOO_LONG ? NULL : b->buf + res->off, res->msg);
+            res->ev = ev; /* the batch keeps its reference; the head borrows */
             free(res->msg);
             res->msg = NULL;
         }
@@ -798,8 +798,10 @@ static void too_late(struct run *r, struct mw_engine *e, struct src *s,
 
     mw_time_format(ev->ts, when, sizeof(when));
     mw_duration_format(r->now - ev->ts, lag, sizeof(lag));
-    snprintf(msg, sizeof(msg), "event time %s is %s behind the newest event "
-             "time, more than --max-lateness", when, lag);
+    snprintf(msg, sizeof(msg),
+             "event time %s is %s behind the newest event "
+             "time, more than --max-lateness",
+             when, lag);
     mw_input_stats(s->in)->parsed--;
     mw_engine_count_late(e, ev);
     reject(r, s, ev->line, MW_REJECT_TOO_LATE, msg, raw, raw ? strlen(raw) : 0);
@@ -810,8 +812,7 @@ static void too_late(struct run *r, struct mw_engine *e, struct src *s,
  * (at or after now) or late within --max-lateness it is dispatched at once
  * (the windows place a late one in event-time order); further behind it is
  * refused as too late. */
-static void dispatch_head(struct run *r, struct mw_engine *e, struct src *s,
-                          uint64_t seq)
+static void dispatch_head(struct run *r, struct mw_engine *e, struct src *s, uint64_t seq)
 {
     if (s->head_skip) {
         /* a line no rule can match: only event time moves, as an event
@@ -822,8 +823,10 @@ static void dispatch_head(struct run *r, struct mw_engine *e, struct src *s,
             char msg[200], when[MW_TIME_FORMAT_SIZE], lag[64];
             mw_time_format(ts, when, sizeof(when));
             mw_duration_format(r->now - ts, lag, sizeof(lag));
-            snprintf(msg, sizeof(msg), "event time %s is %s behind the newest event "
-                     "time, more than --max-lateness", when, lag);
+            snprintf(msg, sizeof(msg),
+                     "event time %s is %s behind the newest event "
+                     "time, more than --max-lateness",
+                     when, lag);
             mw_input_stats(s->in)->skipped--;
             /* the line was not kept: the dead letter has its size */
             reject(r, s, s->skip_line, MW_REJECT_TOO_LATE, msg, NULL, s->skip_len);
@@ -842,7 +845,7 @@ static void dispatch_head(struct run *r, struct mw_engine *e, struct src *s,
     }
     struct mw_event *ev = s->head;
     s->head = NULL;
-    ev->seq = seq;      /* arrival order: the tie-break on equal times */
+    ev->seq = seq; /* arrival order: the tie-break on equal times */
     if (r->started && ev->ts < r->now - r->o->max_lateness) {
         too_late(r, e, s, ev);
     } else {
@@ -856,8 +859,8 @@ static void dispatch_head(struct run *r, struct mw_engine *e, struct src *s,
         r->started = true;
         mw_engine_dispatch(e, ev);
     }
-    if (r->pool == NULL) {  /* threaded: its batch holds the reference */
-        if (ev->refcount > 1)   /* retained: keep its text, not its tree */
+    if (r->pool == NULL) {    /* threaded: its batch holds the reference */
+        if (ev->refcount > 1) /* retained: keep its text, not its tree */
             mw_event_compact(ev, s->head_text, s->head_textlen);
         mw_event_unref(ev);
     }
@@ -897,8 +900,8 @@ static void memory_usage(uint64_t *rss, uint64_t *peak)
 }
 
 /* The statistics document: the JSON summary, and the source of the metrics. */
-static json_t *stats_doc(struct mw_engine *e, struct mw_output *out,
-                         struct src *srcs, int n, struct run *r)
+static json_t *stats_doc(struct mw_engine *e, struct mw_output *out, struct src *srcs,
+                         int n, struct run *r)
 {
     json_t *inputs = json_array(), *outs = json_array();
     uint64_t lines = 0, parsed = 0, rejected = 0, blank = 0, skipped = 0;
@@ -918,26 +921,29 @@ static json_t *stats_doc(struct mw_engine *e, struct mw_output *out,
         rejected += st->rejected;
         blank += st->blank;
         skipped += st->skipped;
-        json_array_append_new(inputs, json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}",
-            "name", mw_input_name(srcs[i].in), "lines", (json_int_t)st->lines,
-            "parsed", (json_int_t)st->parsed, "skipped", (json_int_t)st->skipped,
-            "rejected", (json_int_t)st->rejected,
-            "blank", (json_int_t)st->blank, "reordered", (json_int_t)st->reordered,
-            "late", (json_int_t)st->by_reason[MW_REJECT_TOO_LATE],
-            "rejected_by_reason", rs));
+        json_array_append_new(
+            inputs,
+            json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "name",
+                      mw_input_name(srcs[i].in), "lines", (json_int_t)st->lines, "parsed",
+                      (json_int_t)st->parsed, "skipped", (json_int_t)st->skipped,
+                      "rejected", (json_int_t)st->rejected, "blank",
+                      (json_int_t)st->blank, "reordered", (json_int_t)st->reordered,
+                      "late", (json_int_t)st->by_reason[MW_REJECT_TOO_LATE],
+                      "rejected_by_reason", rs));
     }
     json_t *rs = json_object();
     for (int k = 1; k < MW_REJECT__COUNT; k++)
         if (reasons[k])
-            json_object_set_new(rs, mw_reject_name(k), json_integer((json_int_t)reasons[k]));
+            json_object_set_new(rs, mw_reject_name(k),
+                                json_integer((json_int_t)reasons[k]));
     if (out)
         mw_output_stats(out, outs);
-    json_t *doc = json_pack("{s:I, s:I, s:I, s:I, s:I, s:o, s:I, s:I, s:o, s:o, s:o}",
-        "events_read", (json_int_t)lines, "events_parsed", (json_int_t)parsed,
-        "events_skipped", (json_int_t)skipped,
-        "events_rejected", (json_int_t)rejected, "blank_lines", (json_int_t)blank,
-        "rejected_by_reason", rs, "alerts", (json_int_t)mw_engine_alerts(e),
-        "dead_letters", (json_int_t)r->dead_written,
+    json_t *doc = json_pack(
+        "{s:I, s:I, s:I, s:I, s:I, s:o, s:I, s:I, s:o, s:o, s:o}", "events_read",
+        (json_int_t)lines, "events_parsed", (json_int_t)parsed, "events_skipped",
+        (json_int_t)skipped, "events_rejected", (json_int_t)rejected, "blank_lines",
+        (json_int_t)blank, "rejected_by_reason", rs, "alerts",
+        (json_int_t)mw_engine_alerts(e), "dead_letters", (json_int_t)r->dead_written,
         "inputs", inputs, "rules", mw_engine_stats(e), "outputs", outs);
     uint64_t ok, failed;
     mw_engine_reload_counts(e, &ok, &failed);
@@ -946,21 +952,23 @@ static json_t *stats_doc(struct mw_engine *e, struct mw_output *out,
     return doc;
 }
 
-static void summary_json(struct mw_engine *e, struct mw_output *out,
-                         struct src *srcs, int n, struct run *r)
+static void summary_json(struct mw_engine *e, struct mw_output *out, struct src *srcs,
+                         int n, struct run *r)
 {
     json_t *doc = stats_doc(e, out, srcs, n, r);
     uint64_t rss, peak;
     memory_usage(&rss, &peak);
-    json_object_set_new(doc, "memory", json_pack("{s:I, s:I}", "rss_bytes", (json_int_t)rss,
-                                                 "peak_rss_bytes", (json_int_t)peak));
+    json_object_set_new(doc, "memory",
+                        json_pack("{s:I, s:I}", "rss_bytes", (json_int_t)rss,
+                                  "peak_rss_bytes", (json_int_t)peak));
     char *s = json_dumps(doc, JSON_COMPACT);
     fprintf(stderr, "%s\n", s);
     mw_json_free(s);
     json_decref(doc);
 }
 
-static void summary_text(struct mw_engine *e, struct mw_output *out, struct src *srcs, int n)
+static void summary_text(struct mw_engine *e, struct mw_output *out, struct src *srcs,
+                         int n)
 {
     fprintf(stderr, "moonwatch: summary\n");
     for (int i = 0; i < n; i++) {
@@ -990,16 +998,18 @@ static void summary_text(struct mw_engine *e, struct mw_output *out, struct src 
     json_t *rules = mw_engine_stats(e);
     size_t i;
     json_t *rs;
-    json_array_foreach(rules, i, rs) {
-        fprintf(stderr, "  rule %s \"%s\": ", json_string_value(json_object_get(rs, "id")),
+    json_array_foreach(rules, i, rs)
+    {
+        fprintf(stderr,
+                "  rule %s \"%s\": ", json_string_value(json_object_get(rs, "id")),
                 json_string_value(json_object_get(rs, "name")));
         json_t *steps = json_object_get(rs, "matched_per_step");
         if (steps) {
             size_t k;
             json_t *v;
             fprintf(stderr, "matched per step [");
-            json_array_foreach(steps, k, v)
-                fprintf(stderr, "%s%lld", k ? ", " : "", (long long)json_integer_value(v));
+            json_array_foreach(steps, k, v) fprintf(stderr, "%s%lld", k ? ", " : "",
+                                                    (long long)json_integer_value(v));
             json_t *sq = json_object_get(rs, "sequences");
             fprintf(stderr, "], open %lld, expired %lld, ",
                     (long long)json_integer_value(json_object_get(sq, "open")),
@@ -1010,8 +1020,9 @@ static void summary_text(struct mw_engine *e, struct mw_output *out, struct src 
         }
         fprintf(stderr, "alerts %lld",
                 (long long)json_integer_value(json_object_get(rs, "alerts")));
-        static const char *const shaping[] = {"deduplicated", "suppressed",
-            "suppressed_pending", "capped", "hook_dropped", "hook_errors"};
+        static const char *const shaping[] = {"deduplicated",       "suppressed",
+                                              "suppressed_pending", "capped",
+                                              "hook_dropped",       "hook_errors"};
         for (size_t k = 0; k < sizeof(shaping) / sizeof(shaping[0]); k++) {
             json_int_t v = json_integer_value(json_object_get(rs, shaping[k]));
             if (v)
@@ -1020,9 +1031,8 @@ static void summary_text(struct mw_engine *e, struct mw_output *out, struct src 
         json_t *errs = json_object_get(rs, "errors");
         const char *k;
         json_t *v;
-        json_object_foreach(errs, k, v)
-            if (json_integer_value(v))
-                fprintf(stderr, ", %s errors %lld", k, (long long)json_integer_value(v));
+        json_object_foreach(errs, k, v) if (json_integer_value(v))
+            fprintf(stderr, ", %s errors %lld", k, (long long)json_integer_value(v));
         fputc('\n', stderr);
     }
     json_decref(rules);
@@ -1030,11 +1040,13 @@ static void summary_text(struct mw_engine *e, struct mw_output *out, struct src 
         json_t *outs = json_array();
         json_t *os;
         mw_output_stats(out, outs);
-        json_array_foreach(outs, i, os) {
+        json_array_foreach(outs, i, os)
+        {
             if (json_array_size(outs) == 1 &&
                 strcmp(json_string_value(json_object_get(os, "type")), "stdout") == 0)
-                break;          /* the default: nothing to say */
-            fprintf(stderr, "  output %s: delivered %lld, retried %lld, spooled %lld, "
+                break; /* the default: nothing to say */
+            fprintf(stderr,
+                    "  output %s: delivered %lld, retried %lld, spooled %lld, "
                     "failed %lld, waiting in spool %lld\n",
                     json_string_value(json_object_get(os, "spec")),
                     (long long)json_integer_value(json_object_get(os, "delivered")),
@@ -1063,8 +1075,8 @@ static void progress_fill(struct mw_run_progress *p, struct src *srcs, int n,
     }
 }
 
-static void write_metrics(struct mw_engine *e, struct mw_output *out,
-                          struct src *srcs, int n, struct run *r)
+static void write_metrics(struct mw_engine *e, struct mw_output *out, struct src *srcs,
+                          int n, struct run *r)
 {
     struct mw_error err;
     json_t *doc = stats_doc(e, out, srcs, n, r);
@@ -1109,7 +1121,8 @@ static void choose_prefilter(struct run *r, struct mw_engine *e)
                 mw_log_info("prefilter off: %s", mw_prefilter_off_reason(pf));
         } else if (strchr(tsf, '.') != NULL) {
             mw_log_info("prefilter off: the timestamp field '%s' is not a top-level "
-                        "key, so skipped lines could not move event time", tsf);
+                        "key, so skipped lines could not move event time",
+                        tsf);
         } else {
             use = mw_prefilter_ref((struct mw_prefilter *)pf);
         }
@@ -1128,7 +1141,7 @@ static void choose_prefilter(struct run *r, struct mw_engine *e)
 /* ---------------------------------------------------------------------- */
 /* checkpoints and followed paths (mw_checkpoint, mw_follow, mw_tail)      */
 
-#define MAX_NEW_SRCS 1024       /* files a followed pattern may add */
+#define MAX_NEW_SRCS 1024 /* files a followed pattern may add */
 
 /* Opens path as one more source in srcs (capacity cap: the array never
  * moves, parser threads hold pointers into it); follow mode: rotation-aware,
@@ -1174,7 +1187,8 @@ static void add_new_srcs(struct run *r, struct mw_ckpt *ck, struct mw_follow *fl
 
 /* The first line of s not dispatched yet: its head, else the first result
  * not consumed in its batches (threads). False: the input's own position. */
-static bool src_pending(const struct src *s, uint64_t *off, uint64_t *line, uint64_t *fgen)
+static bool src_pending(const struct src *s, uint64_t *off, uint64_t *line,
+                        uint64_t *fgen)
 {
     if (has_head(s)) {
         *off = s->head_off;
@@ -1231,7 +1245,7 @@ static void follow_wait(int in_fd, struct mw_reload *rl, struct src *srcs, int n
     if (poll(p, k, timeout_ms) > 0 && in_fd >= 0 && (p[0].revents & POLLIN)) {
         char buf[4096];
         while (read(in_fd, buf, sizeof(buf)) > 0)
-            ;   /* which file grew does not matter: every input is read */
+            ; /* which file grew does not matter: every input is read */
     }
     free(p);
 }
@@ -1242,7 +1256,7 @@ int mw_run(struct mw_engine *e, struct mw_output *out, const struct mw_run_opts 
     static char *const stdin_only[] = {dash};
     char *const *names = o->ninputs > 0 ? o->inputs : stdin_only;
     int nnames = o->ninputs > 0 ? o->ninputs : 1;
-    int n = 0;                  /* sources opened */
+    int n = 0; /* sources opened */
     int cap = nnames;
     struct src *srcs;
     struct mw_follow *fl = NULL;
@@ -1304,7 +1318,8 @@ int mw_run(struct mw_engine *e, struct mw_output *out, const struct mw_run_opts 
         int k = fl ? mw_follow_scan(fl, mono_ms(), true, &paths) : nnames;
         for (int i = 0; i < k && rc == 0; i++) {
             struct mw_error err;
-            if (add_src(&r, ck, srcs, &n, cap, fl ? paths[i] : names[i], in_fd, &err) < 0) {
+            if (add_src(&r, ck, srcs, &n, cap, fl ? paths[i] : names[i], in_fd, &err) <
+                0) {
                 mw_log_error("%s", err.msg);
                 rc = 2;
             }
@@ -1317,12 +1332,12 @@ int mw_run(struct mw_engine *e, struct mw_output *out, const struct mw_run_opts 
     choose_prefilter(&r, e);
     if (o->threads > 1) {
         r.pool = pool_new(&r, o->threads);
-        r.depth = o->threads + 1;   /* <= MAX_DEPTH: --threads is at most 16 */
+        r.depth = o->threads + 1; /* <= MAX_DEPTH: --threads is at most 16 */
     }
 
     if (o->follow) {
         memset(&sa_stop, 0, sizeof(sa_stop));
-        sa_stop.sa_handler = on_stop;   /* no SA_RESTART: poll returns EINTR */
+        sa_stop.sa_handler = on_stop; /* no SA_RESTART: poll returns EINTR */
         sigemptyset(&sa_stop.sa_mask);
         sa_hup = sa_stop;
         sa_hup.sa_handler = on_hup;
@@ -1336,12 +1351,14 @@ int mw_run(struct mw_engine *e, struct mw_output *out, const struct mw_run_opts 
             for (int i = 0; i < n; i++)
                 json_array_append_new(ins, json_string(mw_input_name(srcs[i].in)));
             mw_health_emit("started", json_pack("{s:o, s:I, s:I}", "inputs", ins, "rules",
-                           (json_int_t)mw_engine_rule_count(e), "pid", (json_int_t)getpid()));
+                                                (json_int_t)mw_engine_rule_count(e),
+                                                "pid", (json_int_t)getpid()));
         }
-        mw_log_info("following %d input(s); SIGHUP reloads the rules, SIGINT/SIGTERM stops", n);
+        mw_log_info(
+            "following %d input(s); SIGHUP reloads the rules, SIGINT/SIGTERM stops", n);
     }
     if (ck && !r.started && seq == 0)
-        checkpoint(&r, ck, e, srcs, n, seq);  /* the cut before the first event */
+        checkpoint(&r, ck, e, srcs, n, seq); /* the cut before the first event */
 
     for (;;) {
         int best = next_source(&r, srcs, n);
@@ -1351,12 +1368,13 @@ int mw_run(struct mw_engine *e, struct mw_output *out, const struct mw_run_opts 
                 progress_fill(&prog, srcs, n, seq);
                 o->progress(o->progress_ud, &prog);
             }
-            if (!o->follow || (++busy < FOLLOW_CHECK_EVERY && !stop_signal && !hup_signal))
+            if (!o->follow ||
+                (++busy < FOLLOW_CHECK_EVERY && !stop_signal && !hup_signal))
                 continue;
         } else if (!o->follow) {
             break;
         } else {
-            bool all_done = true;   /* only followed pipes can end */
+            bool all_done = true; /* only followed pipes can end */
             for (int i = 0; i < n; i++)
                 all_done = all_done && srcs[i].done;
             if (all_done)
@@ -1374,7 +1392,7 @@ int mw_run(struct mw_engine *e, struct mw_output *out, const struct mw_run_opts 
         }
         int64_t now = mono_ms();
         int due = o->reload ? mw_reload_tick(o->reload, now) : -1;
-        choose_prefilter(&r, e);    /* the rules may have changed */
+        choose_prefilter(&r, e); /* the rules may have changed */
         if (o->metrics_file && now >= next_metrics) {
             write_metrics(e, out, srcs, n, &r);
             next_metrics = now + interval;
@@ -1406,12 +1424,13 @@ int mw_run(struct mw_engine *e, struct mw_output *out, const struct mw_run_opts 
         for (int best; (best = next_source(&r, srcs, n)) >= 0;) {
             dispatch_head(&r, e, &srcs[best], ++seq);
         }
-        const char *why = stop_signal == SIGINT ? "SIGINT"
-                          : stop_signal == SIGTERM ? "SIGTERM" : "end of input";
+        const char *why = stop_signal == SIGINT    ? "SIGINT"
+                          : stop_signal == SIGTERM ? "SIGTERM"
+                                                   : "end of input";
         mw_log_info("%s: stopping", why);
         if (o->health_records)
-            mw_health_emit("stopped", json_pack("{s:s, s:I}", "reason", why,
-                       "alerts", (json_int_t)mw_engine_alerts(e)));
+            mw_health_emit("stopped", json_pack("{s:s, s:I}", "reason", why, "alerts",
+                                                (json_int_t)mw_engine_alerts(e)));
         sigaction(SIGINT, &old_int, NULL);
         sigaction(SIGTERM, &old_term, NULL);
         sigaction(SIGHUP, &old_hup, NULL);
@@ -1422,7 +1441,7 @@ int mw_run(struct mw_engine *e, struct mw_output *out, const struct mw_run_opts 
     mw_engine_finish(e);
     if (ck)
         checkpoint(&r, ck, e, srcs, n, seq);
-    mw_output_drain(out);   /* final delivery counts for the summary */
+    mw_output_drain(out); /* final delivery counts for the summary */
     if (o->metrics_file)
         write_metrics(e, out, srcs, n, &r);
     if (o->progress) {
@@ -1438,11 +1457,11 @@ int mw_run(struct mw_engine *e, struct mw_output *out, const struct mw_run_opts 
 
 out:;
     bool threaded = r.pool != NULL;
-    pool_free(r.pool);  /* first: no worker may touch a batch after this */
+    pool_free(r.pool); /* first: no worker may touch a batch after this */
     r.pool = NULL;
     for (int i = 0; i < n; i++) {
         if (!threaded)
-            mw_event_unref(srcs[i].head);   /* threaded: its batch owns it */
+            mw_event_unref(srcs[i].head); /* threaded: its batch owns it */
         for (int k = 0; k < srcs[i].qlen; k++)
             batch_free(srcs[i].q[(srcs[i].qhead + k) % MAX_DEPTH]);
         while (srcs[i].free_list) {

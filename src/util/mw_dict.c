@@ -15,7 +15,7 @@
 struct entry {
     struct entry *next;
     uint64_t hash;
-    void *val;   /* borrowed */
+    void *val; /* borrowed */
     size_t klen;
     unsigned char key[];
 };

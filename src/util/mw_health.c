@@ -16,7 +16,7 @@
 #include <time.h>
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static FILE *health_fp;         /* owned; NULL means stderr */
+static FILE *health_fp; /* owned; NULL means stderr */
 static uint64_t written;
 
 int mw_health_open(const char *path, struct mw_error *err)
@@ -52,8 +52,8 @@ void mw_health_emit(const char *kind, json_t *fields)
     clock_gettime(CLOCK_REALTIME, &ts);
     gmtime_r(&ts.tv_sec, &tm);
     snprintf(stamp, sizeof(stamp), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ",
-             tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-             tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
+             tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+             tm.tm_sec, ts.tv_nsec / 1000000);
     json_object_set_new(rec, "@timestamp", json_string(stamp));
     json_object_set_new(rec, "health", json_string(kind));
     if (fields) {

@@ -22,8 +22,8 @@
 #define CHUNK_HDR 16 /* keeps blocks 16-byte aligned within a chunk */
 
 struct blk {
-    uint64_t hdr;       /* size class, or LARGE_TAG */
-    struct blk *next;   /* while free: the next block of its list */
+    uint64_t hdr;     /* size class, or LARGE_TAG */
+    struct blk *next; /* while free: the next block of its list */
 };
 
 struct chunk {
@@ -36,10 +36,10 @@ struct mag {
 };
 
 struct tcache {
-    struct blk *head[NCLASS];   /* the list allocations pop and frees push */
-    uint32_t n[NCLASS];         /* its length, at most MW_POOL_MAGAZINE */
-    struct blk *full[NCLASS];   /* a full magazine held aside, or NULL */
-    char *bump, *bump_end; /* the rest of this thread's current chunk */
+    struct blk *head[NCLASS]; /* the list allocations pop and frees push */
+    uint32_t n[NCLASS];       /* its length, at most MW_POOL_MAGAZINE */
+    struct blk *full[NCLASS]; /* a full magazine held aside, or NULL */
+    char *bump, *bump_end;    /* the rest of this thread's current chunk */
 };
 
 static _Thread_local struct tcache tc;

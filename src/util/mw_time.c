@@ -49,8 +49,7 @@ static int is_leap(int64_t y)
 
 static int days_in_month(int64_t y, int m)
 {
-    static const int mdays[12] = {31, 28, 31, 30, 31, 30,
-                                  31, 31, 30, 31, 30, 31};
+    static const int mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     if (m == 2 && is_leap(y))
         return 29;
     return mdays[m - 1];
@@ -63,9 +62,9 @@ static int64_t days_from_civil(int64_t y, int m, int d)
 
     y -= m <= 2;
     era = (y >= 0 ? y : y - 399) / 400;
-    yoe = y - era * 400;                                     /* [0, 399] */
-    doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;   /* [0, 365] */
-    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;             /* [0, 146096] */
+    yoe = y - era * 400;                                   /* [0, 399] */
+    doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1; /* [0, 365] */
+    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;           /* [0, 146096] */
     return era * 146097 + doe - 719468;
 }
 
@@ -141,10 +140,8 @@ int mw_time_parse_rfc3339(const char *s, size_t len, mw_time_t *out)
         return -1;
 
     /* Date: YYYY-MM-DD */
-    if (read_digits(s, len, &pos, 4, &year) < 0 ||
-        expect(s, len, &pos, '-') < 0 ||
-        read_digits(s, len, &pos, 2, &mon) < 0 ||
-        expect(s, len, &pos, '-') < 0 ||
+    if (read_digits(s, len, &pos, 4, &year) < 0 || expect(s, len, &pos, '-') < 0 ||
+        read_digits(s, len, &pos, 2, &mon) < 0 || expect(s, len, &pos, '-') < 0 ||
         read_digits(s, len, &pos, 2, &day) < 0)
         return -1;
     if (mon < 1 || mon > 12 || day < 1 || day > days_in_month(year, mon))
@@ -156,10 +153,8 @@ int mw_time_parse_rfc3339(const char *s, size_t len, mw_time_t *out)
     pos++;
 
     /* Time: HH:MM:SS, no leap second. */
-    if (read_digits(s, len, &pos, 2, &hour) < 0 ||
-        expect(s, len, &pos, ':') < 0 ||
-        read_digits(s, len, &pos, 2, &min) < 0 ||
-        expect(s, len, &pos, ':') < 0 ||
+    if (read_digits(s, len, &pos, 2, &hour) < 0 || expect(s, len, &pos, ':') < 0 ||
+        read_digits(s, len, &pos, 2, &min) < 0 || expect(s, len, &pos, ':') < 0 ||
         read_digits(s, len, &pos, 2, &sec) < 0)
         return -1;
     if (hour > 23 || min > 59 || sec > 59)
@@ -206,9 +201,8 @@ int mw_time_parse_rfc3339(const char *s, size_t len, mw_time_t *out)
         return -1; /* trailing bytes, including an embedded NUL */
 
     /* local = UTC + offset, so UTC = local - offset. */
-    t = days_from_civil(year, mon, day) * US_PER_DAY +
-        (int64_t)hour * US_PER_HOUR + (int64_t)min * US_PER_MIN +
-        (int64_t)sec * US_PER_SEC + frac_us - offset_us;
+    t = days_from_civil(year, mon, day) * US_PER_DAY + (int64_t)hour * US_PER_HOUR +
+        (int64_t)min * US_PER_MIN + (int64_t)sec * US_PER_SEC + frac_us - offset_us;
     if (!in_range(t))
         return -1;
     *out = t;
@@ -222,7 +216,7 @@ int mw_time_parse_rfc3339(const char *s, size_t len, mw_time_t *out)
 /* Round a double in (-2^62, 2^62) half away from zero, without libm. */
 static int64_t round_to_int(double x)
 {
-    int64_t i = (int64_t)x; /* truncates toward zero */
+    int64_t i = (int64_t)x;     /* truncates toward zero */
     double rem = x - (double)i; /* exact: the fractional part of x */
 
     if (rem >= 0.5)
@@ -263,8 +257,7 @@ int mw_time_from_json(const json_t *v, mw_time_t *out)
         return -1;
 
     if (json_is_string(v))
-        return mw_time_parse_rfc3339(json_string_value(v),
-                                     json_string_length(v), out);
+        return mw_time_parse_rfc3339(json_string_value(v), json_string_length(v), out);
     if (json_is_integer(v)) {
         json_int_t ms = json_integer_value(v);
         if (ms < MS_MIN || ms > MS_MAX)
@@ -325,11 +318,11 @@ int mw_time_format(mw_time_t t, char *buf, size_t size)
     frac = (int)(rem % US_PER_SEC);
 
     if (frac % 1000 == 0)
-        n = snprintf(tmp, sizeof tmp, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-                     (int)year, mon, day, hour, min, sec, frac / 1000);
+        n = snprintf(tmp, sizeof tmp, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", (int)year,
+                     mon, day, hour, min, sec, frac / 1000);
     else
-        n = snprintf(tmp, sizeof tmp, "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ",
-                     (int)year, mon, day, hour, min, sec, frac);
+        n = snprintf(tmp, sizeof tmp, "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", (int)year,
+                     mon, day, hour, min, sec, frac);
     return emit(tmp, n, buf, size);
 }
 
@@ -341,12 +334,8 @@ static const struct {
     const char *name;
     int64_t us;
 } units[] = {
-    {"us", 1},
-    {"ms", US_PER_MS},
-    {"s", US_PER_SEC},
-    {"m", US_PER_MIN},
-    {"h", US_PER_HOUR},
-    {"d", US_PER_DAY},
+    {"us", 1},         {"ms", US_PER_MS},  {"s", US_PER_SEC},
+    {"m", US_PER_MIN}, {"h", US_PER_HOUR}, {"d", US_PER_DAY},
 };
 
 int mw_duration_parse(const char *s, mw_time_t *out)
@@ -397,8 +386,7 @@ int mw_duration_format(mw_time_t d, char *buf, size_t size)
             n = snprintf(tmp, sizeof tmp, "%s%llums", sign,
                          (unsigned long long)(mag / (uint64_t)US_PER_MS));
         else
-            n = snprintf(tmp, sizeof tmp, "%s%lluus", sign,
-                         (unsigned long long)mag);
+            n = snprintf(tmp, sizeof tmp, "%s%lluus", sign, (unsigned long long)mag);
     } else if (mag < (uint64_t)US_PER_MIN) {
         unsigned s = (unsigned)(mag / (uint64_t)US_PER_SEC);
         unsigned ms = (unsigned)(mag % (uint64_t)US_PER_SEC / (uint64_t)US_PER_MS);

@@ -159,10 +159,13 @@ static void test_severity_number(void **state)
 static void test_alert_id_deterministic(void **state)
 {
     struct mw_event *a = ev_at("{\"user\": \"alice\", \"n\": 1}", T0, "in1.ndjson", 1);
-    struct mw_event *b = ev_at("{\"action\": \"x\", \"user\": \"alice\"}", T0 + SEC, "in1.ndjson", 2);
+    struct mw_event *b =
+        ev_at("{\"action\": \"x\", \"user\": \"alice\"}", T0 + SEC, "in1.ndjson", 2);
     /* same content, other files/lines/times, other key order */
-    struct mw_event *a2 = ev_at("{\"n\": 1, \"user\": \"alice\"}", T0 + 99 * SEC, "other.ndjson", 77);
-    struct mw_event *b2 = ev_at("{\"user\": \"alice\", \"action\": \"x\"}", T0, "<stdin>", 5);
+    struct mw_event *a2 =
+        ev_at("{\"n\": 1, \"user\": \"alice\"}", T0 + 99 * SEC, "other.ndjson", 77);
+    struct mw_event *b2 =
+        ev_at("{\"user\": \"alice\", \"action\": \"x\"}", T0, "<stdin>", 5);
     struct mw_event *c = ev_at("{\"user\": \"alice\", \"n\": 2}", T0, "in1.ndjson", 3);
     struct mw_event *d = ev_at("{\"user\": \"alice\", \"n\": 1.0}", T0, "in1.ndjson", 4);
     struct mw_event *ab[] = {a, b}, *ab2[] = {a2, b2}, *ba[] = {b, a};
@@ -246,9 +249,11 @@ static void test_message_placeholders(void **state)
     struct mw_seq_def *d = def_keys("user", NULL);
     struct mw_event *a = ev_at("{\"user\": \"alice\", \"src\": {\"ip\": \"10.0.0.1\"}, "
                                "\"n\": 42, \"r\": 1.5, \"b\": true, \"z\": null, "
-                               "\"arr\": [\"first\", \"second\"]}", T0, "in", 1);
+                               "\"arr\": [\"first\", \"second\"]}",
+                               T0, "in", 1);
     struct mw_event *b = ev_at("{\"user\": \"alice\", \"action\": \"role.assign\", "
-                               "\"f\": false}", T0 + 4 * 60 * SEC + 12 * SEC, "in", 2);
+                               "\"f\": false}",
+                               T0 + 4 * 60 * SEC + 12 * SEC, "in", 2);
     struct mw_event *evs[] = {a, b};
     char t1[] = "User {1:user} from {1:src.ip} did {2:action} after {gap} (key {key})";
     char t2[] = "{rule.name}: n={1:n} r={1:r} b={1:b} f={2:f} arr1={1:arr.1}";
@@ -261,13 +266,16 @@ static void test_message_placeholders(void **state)
 
     (void)state;
     meta_init(&m, t1);
-    check_msg(&m, d, evs, 2, "User alice from 10.0.0.1 did role.assign after 4m12s (key alice)");
-    meta_init(&m, t2);
     check_msg(&m, d, evs, 2,
-              "Suspicious sign-in then role change: n=42 r=1.5 b=true f=false arr1=second");
+              "User alice from 10.0.0.1 did role.assign after 4m12s (key alice)");
+    meta_init(&m, t2);
+    check_msg(
+        &m, d, evs, 2,
+        "Suspicious sign-in then role change: n=42 r=1.5 b=true f=false arr1=second");
     meta_init(&m, t3);
-    check_msg(&m, d, evs, 2, "missing=? null=? step3=? step0=? junk=? nocolon=? "
-                             "emptypath=? badpath=?");
+    check_msg(&m, d, evs, 2,
+              "missing=? null=? step3=? step0=? junk=? nocolon=? "
+              "emptypath=? badpath=?");
     meta_init(&m, t4);
     check_msg(&m, d, evs, 2, "{literal} and } and {alice}");
     meta_init(&m, t5);
@@ -301,7 +309,8 @@ static void test_message_key_and_gap(void **state)
     struct mw_rule_meta m;
     struct mw_seq_def *d1 = def_keys("user", NULL);
     struct mw_seq_def *d2 = def_keys("user", "host.name");
-    struct mw_event *a = ev_at("{\"user\": \"alice\", \"host\": {\"name\": \"h1\"}}", T0, "in", 1);
+    struct mw_event *a =
+        ev_at("{\"user\": \"alice\", \"host\": {\"name\": \"h1\"}}", T0, "in", 1);
     struct mw_event *b = ev_at("{\"user\": \"alice\"}", T0 + 3720 * SEC, "in", 2);
     struct mw_event *c = ev_at("{\"uid\": 7}", T0 + 250000, "in", 3);
     struct mw_event *nokey = ev_at("{\"x\": 1}", T0, "in", 4);
@@ -352,12 +361,14 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_severity_number, setup, teardown),
         cmocka_unit_test_setup_teardown(test_alert_id_deterministic, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_alert_id_uses_jansson_free, setup_count, teardown),
+        cmocka_unit_test_setup_teardown(test_alert_id_uses_jansson_free, setup_count,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_message_placeholders, setup, teardown),
         cmocka_unit_test_setup_teardown(test_message_default_is_name, setup, teardown),
         cmocka_unit_test_setup_teardown(test_message_key_and_gap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_message_object_value, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_message_dump_uses_jansson_free, setup_count, teardown),
+        cmocka_unit_test_setup_teardown(test_message_dump_uses_jansson_free, setup_count,
+                                        teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

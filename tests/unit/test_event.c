@@ -33,8 +33,8 @@ static struct mw_event *ingest(void)
     struct mw_path *ts = mw_path_new("@timestamp");
     enum mw_reject reason;
     struct mw_error err;
-    struct mw_event *ev = mw_ingest_parse(LINE, sizeof(LINE) - 1, ts, "in", 7, 100, 3,
-                                          &reason, &err);
+    struct mw_event *ev =
+        mw_ingest_parse(LINE, sizeof(LINE) - 1, ts, "in", 7, 100, 3, &reason, &err);
     mw_path_free(ts);
     assert_non_null(ev);
     return ev;

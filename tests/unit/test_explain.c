@@ -48,7 +48,7 @@ static void test_explain_first_false_leaf(void **state)
     assert_false(why.negated);
     mw_event_unref(ev);
 
-    ev = ev_at("{\"kind\":\"signin\"}", 0, 2);     /* missing: null, not false */
+    ev = ev_at("{\"kind\":\"signin\"}", 0, 2); /* missing: null, not false */
     assert_int_equal(mw_matcher_explain(all, ev, NULL, &why), MW_NULL);
     assert_string_equal(why.field, "code");
     assert_string_equal(why.actual, "missing");
@@ -90,8 +90,8 @@ static char log_buf[1024];
 static void observe(void *ud, const struct mw_seq_trace *t)
 {
     static const char *const names[] = {
-        "nokey", "start", "replace", "nopending", "notafter", "advance",
-        "complete", "expire", "cancel", "evict", "until",
+        "nokey",    "start",  "replace", "nopending", "notafter", "advance",
+        "complete", "expire", "cancel",  "evict",     "until",
     };
     size_t len = strlen(log_buf);
     (void)ud;
@@ -114,7 +114,7 @@ static void test_observer(void **state)
     struct mw_seq_def *def = calloc(1, sizeof(*def));
     def->nsteps = 2;
     def->nkeys = 1;
-    def->maxspan = 10 * 1000000;    /* 10 s */
+    def->maxspan = 10 * 1000000; /* 10 s */
     def->where[0] = eq_str("a", "start");
     def->where[1] = eq_str("a", "end");
     def->owns_where[0] = def->owns_where[1] = true;
@@ -123,13 +123,13 @@ static void test_observer(void **state)
     struct mw_seq_state *st = mw_seq_state_new(def);
     mw_seq_set_observer(st, observe, NULL);
     const char *evs[] = {
-        "{\"a\":\"start\",\"k\":\"x\"}",   /* 1 @0s: start */
-        "{\"a\":\"start\",\"k\":\"x\"}",   /* 2 @1s: replaces 1 */
-        "{\"a\":\"end\"}",                 /* 3 @2s: no key */
-        "{\"a\":\"end\",\"k\":\"y\"}",     /* 4 @3s: nothing pending */
-        "{\"a\":\"end\",\"k\":\"x\"}",     /* 5 @4s: completes 2 */
-        "{\"a\":\"start\",\"k\":\"z\"}",   /* 6 @5s: start */
-        "{\"a\":\"end\",\"k\":\"z\"}",     /* 7 @16s: 6 expired (advance) */
+        "{\"a\":\"start\",\"k\":\"x\"}", /* 1 @0s: start */
+        "{\"a\":\"start\",\"k\":\"x\"}", /* 2 @1s: replaces 1 */
+        "{\"a\":\"end\"}",               /* 3 @2s: no key */
+        "{\"a\":\"end\",\"k\":\"y\"}",   /* 4 @3s: nothing pending */
+        "{\"a\":\"end\",\"k\":\"x\"}",   /* 5 @4s: completes 2 */
+        "{\"a\":\"start\",\"k\":\"z\"}", /* 6 @5s: start */
+        "{\"a\":\"end\",\"k\":\"z\"}",   /* 7 @16s: 6 expired (advance) */
     };
     const mw_time_t at[] = {0, 1, 2, 3, 4, 5, 16};
     log_buf[0] = '\0';
@@ -138,8 +138,9 @@ static void test_observer(void **state)
         mw_seq_process(def, st, ev, NULL, emit, NULL);
         mw_event_unref(ev);
     }
-    assert_string_equal(log_buf, "start:0:1 replace:0:1 start:0:2 nokey:1:0 nopending:1:0 "
-                                 "complete:1:2 start:0:6 expire:-1:6 nopending:1:0 ");
+    assert_string_equal(log_buf,
+                        "start:0:1 replace:0:1 start:0:2 nokey:1:0 nopending:1:0 "
+                        "complete:1:2 start:0:6 expire:-1:6 nopending:1:0 ");
     assert_int_equal(emitted, 1);
     assert_int_equal(mw_seq_stats(st)->expired, 1);
     mw_seq_state_free(st);

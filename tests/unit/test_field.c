@@ -184,7 +184,7 @@ static void test_missing(void **state)
     assert_null(get(d, "x"));
     assert_null(get(d, "a.c"));
     assert_null(get(d, "a.b.c"));
-    assert_null(get(d, "A.b"));     /* keys are case-sensitive */
+    assert_null(get(d, "A.b")); /* keys are case-sensitive */
     assert_null(mw_path_get(NULL, p));
     mw_path_free(p);
     json_decref(d);
@@ -192,7 +192,8 @@ static void test_missing(void **state)
 
 static void test_json_null(void **state)
 {
-    json_t *d = doc("{\"a\": null, \"b\": {\"c\": null}, \"d.e\": null, \"arr\": [null]}");
+    json_t *d =
+        doc("{\"a\": null, \"b\": {\"c\": null}, \"d.e\": null, \"arr\": [null]}");
     const char *paths[] = {"a", "b.c", "d.e", "arr.0"};
     (void)state;
     for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
@@ -267,7 +268,7 @@ static void test_borrowed_reference(void **state)
     json_t *v = get(d, "a.b");
     (void)state;
     assert_non_null(v);
-    assert_int_equal(v->refcount, 1);   /* not incremented by the lookup */
+    assert_int_equal(v->refcount, 1); /* not incremented by the lookup */
     json_decref(d);
 }
 

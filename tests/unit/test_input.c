@@ -20,7 +20,7 @@
 
 #include "mw_input.h"
 
-#define T0 INT64_C(1644301348351000)    /* 2022-02-08T06:22:28.351Z */
+#define T0 INT64_C(1644301348351000) /* 2022-02-08T06:22:28.351Z */
 
 static void *json_test_malloc(size_t n)
 {
@@ -81,7 +81,7 @@ static void open_data(struct fx *f, const void *data, size_t len, size_t max_lin
         fail_msg("open: %s", err.msg);
 }
 
-#define NEXT_OK(f, want, wlineno, woffset) \
+#define NEXT_OK(f, want, wlineno, woffset)                                               \
     next_ok((f), (want), strlen(want), (wlineno), (woffset), __LINE__)
 
 static void next_ok(struct fx *f, const char *want, size_t wlen, uint64_t wlineno,
@@ -97,8 +97,8 @@ static void next_ok(struct fx *f, const char *want, size_t wlen, uint64_t wlinen
         fail_msg("line %d: status %d, want OK", line, (int)st);
     if (len != wlen || memcmp(l, want, wlen) != 0)
         fail_msg("line %d: got \"%.*s\" (%zu), want \"%.*s\" (%zu)", line,
-                 (int)(len > 80 ? 80 : len), l, len, (int)(wlen > 80 ? 80 : wlen),
-                 want, wlen);
+                 (int)(len > 80 ? 80 : len), l, len, (int)(wlen > 80 ? 80 : wlen), want,
+                 wlen);
     if (lineno != wlineno)
         fail_msg("line %d: lineno %llu, want %llu", line, (unsigned long long)lineno,
                  (unsigned long long)wlineno);
@@ -189,15 +189,15 @@ static void test_line_limit(void **state)
 
     memset(exact, 'a', MAX);
     exact[MAX] = '\0';
-    memcpy(data + n, exact, MAX);           /* line 1: exactly MAX bytes */
+    memcpy(data + n, exact, MAX); /* line 1: exactly MAX bytes */
     n += MAX;
     data[n++] = '\n';
-    memset(data + n, 'b', MAX + 1);         /* line 2: MAX + 1 bytes */
+    memset(data + n, 'b', MAX + 1); /* line 2: MAX + 1 bytes */
     n += MAX + 1;
     data[n++] = '\n';
-    memcpy(data + n, "next\n", 5);          /* line 3 */
+    memcpy(data + n, "next\n", 5); /* line 3 */
     n += 5;
-    memset(data + n, 'c', MAX + 1);         /* line 4: too long, at EOF */
+    memset(data + n, 'c', MAX + 1); /* line 4: too long, at EOF */
     n += MAX + 1;
 
     open_data(f, data, n, MAX);
@@ -242,13 +242,13 @@ static void test_very_long_line(void **state)
     memcpy(data + n, want, big);
     n += big;
     data[n++] = '\n';
-    memset(data + n, 'z', big);              /* too long for a 200 KiB limit */
+    memset(data + n, 'z', big); /* too long for a 200 KiB limit */
     n += big;
     data[n++] = '\n';
     memcpy(data + n, "tail", 4);
     n += 4;
 
-    open_data(f, data, n, 0);               /* default limit: 1 MiB */
+    open_data(f, data, n, 0); /* default limit: 1 MiB */
     NEXT_OK(f, "head", 1, 0);
     next_ok(f, want, big, 2, 5, __LINE__);
     mw_input_close(f->in);
@@ -300,7 +300,7 @@ static void test_reject_names(void **state)
     assert_string_equal(mw_reject_name(MW_REJECT_NUMBER_RANGE), "number_out_of_range");
     assert_string_equal(mw_reject_name(MW_REJECT_TOO_DEEP), "too_deep");
     assert_string_equal(mw_reject_name(MW_REJECT__COUNT), "unknown");
-    assert_string_equal(mw_reject_name((enum mw_reject)-1), "unknown");
+    assert_string_equal(mw_reject_name((enum mw_reject) - 1), "unknown");
 }
 
 /* ------------------------------------------------------------------------ */
@@ -309,7 +309,7 @@ static void test_reject_names(void **state)
 static struct mw_event *parse_n(const struct mw_path *ts, const char *line, size_t len,
                                 enum mw_reject *reason, struct mw_error *err)
 {
-    *reason = (enum mw_reject)-1;
+    *reason = (enum mw_reject) - 1;
     err->msg[0] = '\0';
     return mw_ingest_parse(line, len, ts, "in.ndjson", 7, 123, 9, reason, err);
 }
@@ -431,12 +431,14 @@ static void test_parse_rejects(void **state)
     REJECT(ts, "{\"@timestamp\": {}}", MW_REJECT_BAD_TIMESTAMP);
     REJECT(ts, "{\"@timestamp\": [1644301348351]}", MW_REJECT_BAD_TIMESTAMP);
     /* encoding */
-    REJECT(ts, "{\"@timestamp\": 1644301348351, \"a\": \"\xff\"}", MW_REJECT_INVALID_UTF8);
+    REJECT(ts, "{\"@timestamp\": 1644301348351, \"a\": \"\xff\"}",
+           MW_REJECT_INVALID_UTF8);
     REJECT(ts, "{\"@timestamp\": 1644301348351, \"\xc3\": 1}", MW_REJECT_INVALID_UTF8);
     REJECT(ts, "{\"@timestamp\": 1644301348351, \"a\": \"\xed\xa0\x80\"}",
            MW_REJECT_INVALID_UTF8);
     /* duplicate keys, also nested */
-    REJECT(ts, "{\"@timestamp\": 1644301348351, \"a\": 1, \"a\": 2}", MW_REJECT_DUPLICATE_KEY);
+    REJECT(ts, "{\"@timestamp\": 1644301348351, \"a\": 1, \"a\": 2}",
+           MW_REJECT_DUPLICATE_KEY);
     REJECT(ts, "{\"@timestamp\": 1644301348351, \"o\": {\"a\": 1, \"a\": 1}}",
            MW_REJECT_DUPLICATE_KEY);
 }
@@ -506,7 +508,7 @@ static void test_line_is_blank(void **state)
     assert_false(mw_line_is_blank("  {}", 4));
     assert_false(mw_line_is_blank("\v", 1));
     assert_false(mw_line_is_blank("\0", 1));
-    assert_true(mw_line_is_blank("  x", 2));    /* length is authoritative */
+    assert_true(mw_line_is_blank("  x", 2)); /* length is authoritative */
 }
 
 int main(void)

@@ -57,8 +57,7 @@ static struct mw_matcher *str_leaf(enum mw_op op, const char *path, const char *
     return m;
 }
 
-static struct mw_matcher *num_leaf(enum mw_op op, const char *path, double v,
-                                   bool is_int)
+static struct mw_matcher *num_leaf(enum mw_op op, const char *path, double v, bool is_int)
 {
     struct mw_error err;
     struct mw_matcher *m = leaf(op, path);
@@ -373,7 +372,7 @@ static void test_comparisons(void **state)
     CHECK(m, "{\"n\": 9.999}", MW_TRUE);
     CHECK(m, "{\"n\": 10.0}", MW_FALSE);
     CHECK(m, "{\"n\": -1e300}", MW_TRUE);
-    CHECK(m, "{\"n\": \"5\"}", MW_FALSE);   /* strings are not numbers */
+    CHECK(m, "{\"n\": \"5\"}", MW_FALSE); /* strings are not numbers */
     CHECK(m, "{\"n\": null}", MW_NULL);
     CHECK(m, "{}", MW_NULL);
     mw_matcher_free(m);
@@ -523,9 +522,20 @@ static void test_cidr_ipv6(void **state)
 static void test_cidr_invalid_rejected(void **state)
 {
     static const char *const bad[] = {
-        "", "/8", "10.0.0.0/", "10.0.0.0/33", "10.0.0.0/-1", "10.0.0.0/8x",
-        "10.0.0/8", "10.0.0.256/8", "abc", "abc/8", "::/129", "2001:db8::/",
-        "2001:db8:::1/64", "10.0.0.0/8/8",
+        "",
+        "/8",
+        "10.0.0.0/",
+        "10.0.0.0/33",
+        "10.0.0.0/-1",
+        "10.0.0.0/8x",
+        "10.0.0/8",
+        "10.0.0.256/8",
+        "abc",
+        "abc/8",
+        "::/129",
+        "2001:db8::/",
+        "2001:db8:::1/64",
+        "10.0.0.0/8/8",
         "0123456789012345678901234567890123456789012345678901234567890123456789",
     };
     (void)state;
@@ -571,7 +581,7 @@ static enum mw_tv eval_text(struct mw_matcher *m, const char *text)
     struct mw_event *ev = ev_json(text);
     enum mw_tv r = mw_matcher_eval(m, ev, NULL);
     mw_event_unref(ev);
-    mw_matcher_free(m);     /* consumed, so a failed assertion leaks nothing */
+    mw_matcher_free(m); /* consumed, so a failed assertion leaks nothing */
     return r;
 }
 
@@ -594,7 +604,8 @@ static void test_ieq_real_field_text(void **state)
 
 static void test_ip_parse(void **state)
 {
-    unsigned char a[16], want4[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 1, 2, 3, 4};
+    unsigned char a[16],
+        want4[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 1, 2, 3, 4};
     int prefix = -1;
     (void)state;
     assert_int_equal(mw_ip_parse("1.2.3.4", 7, a), 0);
@@ -699,12 +710,12 @@ static void test_three_valued_logic(void **state)
         {group2(MW_OP_ALL, T, F), MW_FALSE},
         {group2(MW_OP_ALL, T, N), MW_NULL},
         {group2(MW_OP_ALL, N, T), MW_NULL},
-        {group2(MW_OP_ALL, N, F), MW_FALSE},   /* false wins */
+        {group2(MW_OP_ALL, N, F), MW_FALSE}, /* false wins */
         {group2(MW_OP_ALL, F, N), MW_FALSE},
         {group2(MW_OP_ALL, N, N), MW_NULL},
         {group2(MW_OP_ANY, F, F), MW_FALSE},
         {group2(MW_OP_ANY, F, T), MW_TRUE},
-        {group2(MW_OP_ANY, N, T), MW_TRUE},    /* true wins */
+        {group2(MW_OP_ANY, N, T), MW_TRUE}, /* true wins */
         {group2(MW_OP_ANY, T, N), MW_TRUE},
         {group2(MW_OP_ANY, F, N), MW_NULL},
         {group2(MW_OP_ANY, N, F), MW_NULL},
@@ -731,8 +742,10 @@ static void test_three_valued_logic(void **state)
 static void test_not_missing_wildcard(void **state)
 {
     /* `not (missing : "*")` and `missing != "x"` match nothing */
-    struct mw_matcher *m = group2(MW_OP_NOT, str_leaf(MW_OP_IEQ, "fake_field", "*", false), NULL);
-    struct mw_matcher *ne = group2(MW_OP_NOT, str_leaf(MW_OP_EQ, "fake_field", "x", false), NULL);
+    struct mw_matcher *m =
+        group2(MW_OP_NOT, str_leaf(MW_OP_IEQ, "fake_field", "*", false), NULL);
+    struct mw_matcher *ne =
+        group2(MW_OP_NOT, str_leaf(MW_OP_EQ, "fake_field", "x", false), NULL);
     (void)state;
     CHECK(m, "{\"a\": 1}", MW_NULL);
     CHECK(m, "{\"fake_field\": null}", MW_NULL);
@@ -878,8 +891,8 @@ static void test_add_value_errors(void **state)
     assert_int_equal(mw_matcher_add_bool(m, true, &err), -1);
     mw_matcher_free(m);
 
-    static const enum mw_op no_numbers[] = {MW_OP_PREFIX, MW_OP_SUFFIX,
-                                            MW_OP_CONTAINS, MW_OP_LIKE, MW_OP_CIDR};
+    static const enum mw_op no_numbers[] = {MW_OP_PREFIX, MW_OP_SUFFIX, MW_OP_CONTAINS,
+                                            MW_OP_LIKE, MW_OP_CIDR};
     for (size_t i = 0; i < sizeof no_numbers / sizeof no_numbers[0]; i++) {
         m = leaf(no_numbers[i], "f");
         assert_int_equal(mw_matcher_add_number(m, 1, true, &err), -1);
@@ -945,8 +958,9 @@ static void test_validate(void **state)
     assert_non_null(strstr(err.msg, "novalues"));
     mw_matcher_free(m);
 
-    m = group2(MW_OP_ALL, leaf(MW_OP_EXISTS, "a"),
-               group2(MW_OP_ANY, mw_matcher_new_fn(1), str_leaf(MW_OP_EQ, "f", "v", false)));
+    m = group2(
+        MW_OP_ALL, leaf(MW_OP_EXISTS, "a"),
+        group2(MW_OP_ANY, mw_matcher_new_fn(1), str_leaf(MW_OP_EQ, "f", "v", false)));
     assert_int_equal(mw_matcher_validate(m, &err), 0);
     assert_int_equal(mw_matcher_validate(m, NULL), 0);
     mw_matcher_free(m);

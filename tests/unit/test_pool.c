@@ -122,19 +122,21 @@ static void test_cross_thread_frees_are_reused(void **state)
 static void test_jansson_on_the_pool(void **state)
 {
     (void)state;
-    const char *doc = "{\"@timestamp\":\"2025-10-14T09:00:00.000Z\",\"event\":{\"dataset\":"
-                      "\"azure.signinlogs\",\"category\":[\"authentication\"]},\"n\":1.5,"
-                      "\"long\":\"" "0123456789012345678901234567890123456789012345678901234567890"
-                      "123456789012345678901234567890123456789012345678901234567890123"
-                      "456789012345678901234567890123456789012345678901234567890123456"
-                      "789012345678901234567890123456789012345678901234567890123456789"
-                      "012345678901234567890123456789012345678901234567890123456789012"
-                      "345678901234567890123456789012345678901234567890123456789012345"
-                      "678901234567890123456789012345678901234567890123456789012345678"
-                      "901234567890123456789012345678901234567890123456789012345678901"
-                      "234567890123456789012345678901234567890123456789012345678901234"
-                      "567890123456789012345678901234567890123456789012345678901234567"
-                      "890123456789012345678901234567890123456789012345678901234567890\"}";
+    const char *doc =
+        "{\"@timestamp\":\"2025-10-14T09:00:00.000Z\",\"event\":{\"dataset\":"
+        "\"azure.signinlogs\",\"category\":[\"authentication\"]},\"n\":1.5,"
+        "\"long\":\""
+        "0123456789012345678901234567890123456789012345678901234567890"
+        "123456789012345678901234567890123456789012345678901234567890123"
+        "456789012345678901234567890123456789012345678901234567890123456"
+        "789012345678901234567890123456789012345678901234567890123456789"
+        "012345678901234567890123456789012345678901234567890123456789012"
+        "345678901234567890123456789012345678901234567890123456789012345"
+        "678901234567890123456789012345678901234567890123456789012345678"
+        "901234567890123456789012345678901234567890123456789012345678901"
+        "234567890123456789012345678901234567890123456789012345678901234"
+        "567890123456789012345678901234567890123456789012345678901234567"
+        "890123456789012345678901234567890123456789012345678901234567890\"}";
     setenv("MW_JSON_ALLOC", "pool", 1);
     assert_int_equal(mw_pool_install(), 1);
     assert_int_equal(mw_pool_installed(), 1);
@@ -142,8 +144,9 @@ static void test_jansson_on_the_pool(void **state)
         json_error_t err;
         json_t *j = json_loads(doc, JSON_REJECT_DUPLICATES, &err);
         assert_non_null(j);
-        assert_string_equal(json_string_value(json_object_get(
-                                json_object_get(j, "event"), "dataset")), "azure.signinlogs");
+        assert_string_equal(
+            json_string_value(json_object_get(json_object_get(j, "event"), "dataset")),
+            "azure.signinlogs");
         char *s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
         assert_string_equal(s, doc);
         mw_pool_free(s);
@@ -152,7 +155,7 @@ static void test_jansson_on_the_pool(void **state)
     setenv("MW_JSON_ALLOC", "system", 1);
     assert_int_equal(mw_pool_install(), 0);
     assert_int_equal(mw_pool_installed(), 0);
-    json_t *j = json_object();   /* now on malloc */
+    json_t *j = json_object(); /* now on malloc */
     json_decref(j);
     unsetenv("MW_JSON_ALLOC");
 }

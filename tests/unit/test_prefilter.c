@@ -78,7 +78,8 @@ static void expect_lits(struct mw_matcher *m, const char *want)
 static void test_leaves(void **state)
 {
     (void)state;
-    expect_lits(leaf(MW_OP_EQ, "event.dataset", "azure.signinlogs", false), "azure.signinlogs");
+    expect_lits(leaf(MW_OP_EQ, "event.dataset", "azure.signinlogs", false),
+                "azure.signinlogs");
     expect_lits(leaf(MW_OP_CONTAINS, "a", "needle", true), "~needle");
     expect_lits(leaf(MW_OP_PREFIX, "a", "Micro", false), "Micro");
     expect_lits(leaf(MW_OP_SUFFIX, "a", "/action", false), "/action");
@@ -123,11 +124,13 @@ static void test_groups(void **state)
                             leaf(MW_OP_IEQ, "c", "ci", false))),
                 "x1|long-literal");
     /* any with a child without literal: none */
-    expect_lits(group(MW_OP_ANY, leaf(MW_OP_EQ, "a", "x1", false), num_leaf(MW_OP_EQ, "b", 1)),
-                "");
+    expect_lits(
+        group(MW_OP_ANY, leaf(MW_OP_EQ, "a", "x1", false), num_leaf(MW_OP_EQ, "b", 1)),
+        "");
     /* not and Lua predicates give nothing; their siblings in an all do */
     expect_lits(group(MW_OP_NOT, leaf(MW_OP_EQ, "a", "x1", false), NULL), "");
-    expect_lits(group(MW_OP_ALL, mw_matcher_new_fn(1), leaf(MW_OP_EQ, "a", "x1", false)), "x1");
+    expect_lits(group(MW_OP_ALL, mw_matcher_new_fn(1), leaf(MW_OP_EQ, "a", "x1", false)),
+                "x1");
     expect_lits(mw_matcher_new_fn(1), "");
 }
 
@@ -135,8 +138,9 @@ static void test_scores(void **state)
 {
     (void)state;
     struct mw_lit cs = {"azure.activitylogs", 18, false};
-    struct mw_lit ci = {"microsoft.kubernetes/connectedclusters/listclusterusercredential/action",
-                        70, true};
+    struct mw_lit ci = {
+        "microsoft.kubernetes/connectedclusters/listclusterusercredential/action", 70,
+        true};
     struct mw_litset a = {&cs, 1}, b = {&ci, 1};
     assert_true(mw_lit_escapable(&ci));
     assert_false(mw_lit_escapable(&cs));
@@ -158,7 +162,7 @@ static struct mw_prefilter *build(const char *const *files, size_t n)
     }
     struct mw_prefilter *pf = mw_prefilter_build(rules, n);
     for (size_t i = 0; i < n; i++)
-        mw_rule_free(rules[i]);   /* the prefilter holds copies */
+        mw_rule_free(rules[i]); /* the prefilter holds copies */
     return pf;
 }
 
@@ -168,31 +172,37 @@ static bool pass(const struct mw_prefilter *pf, const char *line)
 }
 
 /* the Arc rule's two steps, as one line each would need them */
-#define SIGNIN "{\"event\":{\"dataset\":\"azure.signinlogs\",\"category\":[\"authentication\"]}," \
-               "\"azure\":{\"signinlogs\":{\"category\":\"ServicePrincipalSignInLogs\"}}}"
-#define LISTING "{\"event\":{\"dataset\":\"azure.activitylogs\",\"outcome\":\"success\"}," \
-    "\"op\":\"MICROSOFT.KUBERNETES/CONNECTEDCLUSTERS/LISTCLUSTERUSERCREDENTIAL/ACTION\"}"
+#define SIGNIN                                                                           \
+    "{\"event\":{\"dataset\":\"azure.signinlogs\",\"category\":[\"authentication\"]},"   \
+    "\"azure\":{\"signinlogs\":{\"category\":\"ServicePrincipalSignInLogs\"}}}"
+#define LISTING                                                                          \
+    "{\"event\":{\"dataset\":\"azure.activitylogs\",\"outcome\":\"success\"},"           \
+    "\"op\":\"MICROSOFT.KUBERNETES/CONNECTEDCLUSTERS/LISTCLUSTERUSERCREDENTIAL/"         \
+    "ACTION\"}"
 
 static void test_pass_arc(void **state)
 {
     (void)state;
-    static const char *const files[] = {"rules/azure/sp_signin_then_arc_credential_access.lua"};
+    static const char *const files[] = {
+        "rules/azure/sp_signin_then_arc_credential_access.lua"};
     struct mw_prefilter *pf = build(files, 1);
     assert_true(mw_prefilter_active(pf));
     assert_null(mw_prefilter_off_reason(pf));
     assert_true(pass(pf, SIGNIN));
     assert_true(pass(pf, LISTING));
     /* the operation name may be written in any case, its "/" as "\/" */
-    assert_true(pass(pf, "{\"event\":{\"dataset\":\"azure.activitylogs\",\"outcome\":\"Success\"},"
-                         "\"op\":\"Microsoft.Kubernetes\\/connectedClusters\\/"
-                         "listClusterUserCredential\\/action\"}"));
+    assert_true(pass(
+        pf, "{\"event\":{\"dataset\":\"azure.activitylogs\",\"outcome\":\"Success\"},"
+            "\"op\":\"Microsoft.Kubernetes\\/connectedClusters\\/"
+            "listClusterUserCredential\\/action\"}"));
     /* every literal of a step is needed: one alone is not enough */
     assert_false(pass(pf, "{\"x\":\"ServicePrincipalSignInLogs\"}"));
     assert_false(pass(pf, "{\"event\":{\"dataset\":\"azure.activitylogs\"}}"));
     /* an activity record of another operation: in the data set, but no step
      * can match it */
-    assert_false(pass(pf, "{\"event\":{\"dataset\":\"azure.activitylogs\",\"outcome\":\"success\"},"
-                          "\"op\":\"MICROSOFT.KUBERNETES/CONNECTEDCLUSTERS/WRITE\"}"));
+    assert_false(pass(
+        pf, "{\"event\":{\"dataset\":\"azure.activitylogs\",\"outcome\":\"success\"},"
+            "\"op\":\"MICROSOFT.KUBERNETES/CONNECTEDCLUSTERS/WRITE\"}"));
     /* nor the sign-in of a user */
     assert_false(pass(pf, "{\"event\":{\"dataset\":\"azure.signinlogs\",\"category\":"
                           "[\"authentication\"]},\"azure\":{\"signinlogs\":{\"category\":"
@@ -219,9 +229,12 @@ static void test_pass_ci_slash(void **state)
     static const char *const files[] = {"tests/fixtures/prefilter/ci_and_slash.lua"};
     struct mw_prefilter *pf = build(files, 1);
     assert_true(mw_prefilter_active(pf));
-    assert_true(pass(pf, "{\"op\":\"MICROSOFT.COMPUTE/VIRTUALMACHINES/RUNCOMMAND/ACTION\"}"));
-    assert_true(pass(pf, "{\"op\":\"Microsoft.Compute/virtualMachines/runCommand/action\"}"));
-    assert_true(pass(pf, "{\"op\":\"microsoft.compute\\/virtualmachines\\/runcommand\\/action\"}"));
+    assert_true(
+        pass(pf, "{\"op\":\"MICROSOFT.COMPUTE/VIRTUALMACHINES/RUNCOMMAND/ACTION\"}"));
+    assert_true(
+        pass(pf, "{\"op\":\"Microsoft.Compute/virtualMachines/runCommand/action\"}"));
+    assert_true(pass(
+        pf, "{\"op\":\"microsoft.compute\\/virtualmachines\\/runcommand\\/action\"}"));
     /* one literal of an `any` with others is searched by its longest run
      * without escapable bytes: sound, not exact (the parse decides) */
     assert_true(pass(pf, "{\"op\":\"Microsoft.Compute/virtualMachines/write\"}"));
@@ -242,7 +255,8 @@ static void test_pass_escapable_parts(void **state)
     static const char *const files[] = {"tests/fixtures/prefilter/escapable_parts.lua"};
     struct mw_prefilter *pf = build(files, 1);
     assert_true(mw_prefilter_active(pf));
-    /* step 1: eq "azure.activitylogs" and eq op "MICROSOFT.AUTHORIZATION/ROLEASSIGNMENTS/WRITE" */
+    /* step 1: eq "azure.activitylogs" and eq op
+     * "MICROSOFT.AUTHORIZATION/ROLEASSIGNMENTS/WRITE" */
     assert_true(pass(pf, "{\"d\":\"azure.activitylogs\",\"op\":"
                          "\"MICROSOFT.AUTHORIZATION/ROLEASSIGNMENTS/WRITE\"}"));
     assert_false(pass(pf, "{\"d\":\"azure.activitylogs\",\"op\":"
@@ -280,11 +294,16 @@ static void test_scan_ts(void **state)
 {
     (void)state;
     mw_time_t ts = 0;
-    assert_int_equal(scan("{\"@timestamp\":\"2022-02-08T06:22:28.351Z\",\"a\":1}", &ts), 0);
+    assert_int_equal(scan("{\"@timestamp\":\"2022-02-08T06:22:28.351Z\",\"a\":1}", &ts),
+                     0);
     assert_int_equal(ts, INT64_C(1644301348351000));
     /* not first: earlier members are skipped, nested ones ignored */
-    assert_int_equal(scan(" { \"a\" : {\"@timestamp\":\"1999-01-01T00:00:00Z\",\"b\":[1,{\"c\":\"}\"}]},"
-                          " \"s\":\"x\\\"y\" , \"@timestamp\" : \"2022-02-08T06:22:28.351Z\"}", &ts), 0);
+    assert_int_equal(
+        scan(" { \"a\" : "
+             "{\"@timestamp\":\"1999-01-01T00:00:00Z\",\"b\":[1,{\"c\":\"}\"}]},"
+             " \"s\":\"x\\\"y\" , \"@timestamp\" : \"2022-02-08T06:22:28.351Z\"}",
+             &ts),
+        0);
     assert_int_equal(ts, INT64_C(1644301348351000));
     /* epoch milliseconds, as mw_time_from_json reads them */
     assert_int_equal(scan("{\"@timestamp\":1644301348351}", &ts), 0);
@@ -293,7 +312,7 @@ static void test_scan_ts(void **state)
     assert_int_equal(ts, INT64_C(1644301348351500));
     /* what the scanner leaves to the full parse (which reports it) */
     ts = 7;
-    assert_int_equal(scan("{\"a\":1}", &ts), -1);                          /* missing */
+    assert_int_equal(scan("{\"a\":1}", &ts), -1); /* missing */
     assert_int_equal(scan("{\"a\":{\"@timestamp\":\"2022-02-08T06:22:28Z\"}}", &ts), -1);
     assert_int_equal(scan("{\"@timestamp\":\"not a date\"}", &ts), -1);
     assert_int_equal(scan("{\"@timestamp\":\"2022-02-08T06:22:28\\u005a\"}", &ts), -1);

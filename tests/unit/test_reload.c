@@ -76,7 +76,8 @@ static json_int_t rule_stat(struct mw_engine *e, const char *id, const char *gro
     json_t *stats = mw_engine_stats(e), *r;
     size_t i;
     json_int_t v = -1;
-    json_array_foreach(stats, i, r) {
+    json_array_foreach(stats, i, r)
+    {
         if (strcmp(json_string_value(json_object_get(r, "id")), id) == 0) {
             json_t *o = group ? json_object_get(r, group) : r;
             json_t *x = json_object_get(o, key);
@@ -143,10 +144,12 @@ static void test_reload_keeps_or_drops_state(void **state)
     assert_int_equal(mw_engine_remove_file(e, path), -1);
     mw_engine_free(e);
 
-    assert_true(mw_health_count() - n0 == 6); /* loaded, loaded, failed, dropped, loaded, removed */
+    assert_true(mw_health_count() - n0 ==
+                6); /* loaded, loaded, failed, dropped, loaded, removed */
     mw_health_close();
     char cmd[256];
-    snprintf(cmd, sizeof(cmd), "jq -r .health %s/health.ndjson | tr '\\n' ' ' > %s/kinds", dir, dir);
+    snprintf(cmd, sizeof(cmd), "jq -r .health %s/health.ndjson | tr '\\n' ' ' > %s/kinds",
+             dir, dir);
     assert_int_equal(system(cmd), 0);
     snprintf(path, sizeof(path), "%s/kinds", dir);
     FILE *f = fopen(path, "r");
@@ -194,7 +197,7 @@ static void test_quarantine(void **state)
     assert_int_equal(mw_engine_reload_file(e, path), 0);
     assert_int_equal(rule_stat(e, "f", NULL, "quarantined"), 0);
     dispatch(e, "{\"k\":\"a\"}", 6);
-    assert_int_equal(rule_stat(e, "f", "errors", "script"), 1);  /* a new rule object */
+    assert_int_equal(rule_stat(e, "f", "errors", "script"), 1); /* a new rule object */
     mw_engine_free(e);
 }
 
@@ -210,24 +213,31 @@ static void test_follow_partial_line(void **state)
     struct mw_input *in = mw_input_open(path, 0, NULL);
     assert_non_null(in);
     mw_input_set_follow(in, true);
-    assert_int_equal(mw_input_next_line(in, &line, &len, &lineno, &offset, NULL), MW_LINE_OK);
+    assert_int_equal(mw_input_next_line(in, &line, &len, &lineno, &offset, NULL),
+                     MW_LINE_OK);
     assert_int_equal(len, 7);
-    assert_int_equal(mw_input_next_line(in, &line, &len, &lineno, &offset, NULL), MW_LINE_AGAIN);
-    assert_int_equal(mw_input_next_line(in, &line, &len, &lineno, &offset, NULL), MW_LINE_AGAIN);
+    assert_int_equal(mw_input_next_line(in, &line, &len, &lineno, &offset, NULL),
+                     MW_LINE_AGAIN);
+    assert_int_equal(mw_input_next_line(in, &line, &len, &lineno, &offset, NULL),
+                     MW_LINE_AGAIN);
     FILE *f = fopen(path, "a");
     fputs("2}\n{\"c\":3}", f);
     fclose(f);
-    assert_int_equal(mw_input_next_line(in, &line, &len, &lineno, &offset, NULL), MW_LINE_OK);
+    assert_int_equal(mw_input_next_line(in, &line, &len, &lineno, &offset, NULL),
+                     MW_LINE_OK);
     assert_int_equal(len, 7);
     assert_memory_equal(line, "{\"b\":2}", 7);
     assert_int_equal(lineno, 2);
     assert_int_equal(offset, 8);
-    assert_int_equal(mw_input_next_line(in, &line, &len, &lineno, &offset, NULL), MW_LINE_AGAIN);
+    assert_int_equal(mw_input_next_line(in, &line, &len, &lineno, &offset, NULL),
+                     MW_LINE_AGAIN);
     /* shutdown: the partial line is handed out at the end */
     mw_input_set_follow(in, false);
-    assert_int_equal(mw_input_next_line(in, &line, &len, &lineno, &offset, NULL), MW_LINE_OK);
+    assert_int_equal(mw_input_next_line(in, &line, &len, &lineno, &offset, NULL),
+                     MW_LINE_OK);
     assert_memory_equal(line, "{\"c\":3}", 7);
-    assert_int_equal(mw_input_next_line(in, &line, &len, &lineno, &offset, NULL), MW_LINE_EOF);
+    assert_int_equal(mw_input_next_line(in, &line, &len, &lineno, &offset, NULL),
+                     MW_LINE_EOF);
     mw_input_close(in);
 }
 
@@ -238,10 +248,13 @@ static void test_metrics_render(void **state)
     snprintf(path, sizeof(path), "%s/m.prom", dir);
     json_t *doc = json_loads(
         "{\"alerts\":2,\"reloads_ok\":1,\"reloads_failed\":0,"
-        "\"inputs\":[{\"name\":\"in \\\"x\\\"\\\\y\",\"lines\":3,\"parsed\":2,\"rejected\":1,\"late\":0}],"
-        "\"rules\":[{\"id\":\"r\",\"alerts\":2,\"quarantined\":true,\"loaded_at\":5,\"reloads\":1,"
+        "\"inputs\":[{\"name\":\"in "
+        "\\\"x\\\"\\\\y\",\"lines\":3,\"parsed\":2,\"rejected\":1,\"late\":0}],"
+        "\"rules\":[{\"id\":\"r\",\"alerts\":2,\"quarantined\":true,\"loaded_at\":5,"
+        "\"reloads\":1,"
         "\"errors\":{\"memory\":0,\"script\":4},\"matched_per_step\":[7,2],"
-        "\"sequences\":{\"open\":3}}]}", 0, NULL);
+        "\"sequences\":{\"open\":3}}]}",
+        0, NULL);
     assert_non_null(doc);
     assert_int_equal(mw_metrics_write(path, doc, NULL), 0);
     json_decref(doc);
@@ -249,20 +262,26 @@ static void test_metrics_render(void **state)
     size_t n = fread(text, 1, sizeof(text) - 1, f);
     fclose(f);
     text[n] = '\0';
-    assert_non_null(strstr(text, "moonwatch_input_rejected_total{input=\"in \\\"x\\\"\\\\y\"} 1\n"));
-    assert_non_null(strstr(text, "moonwatch_rule_matched_total{rule_id=\"r\",step=\"2\"} 2\n"));
+    assert_non_null(
+        strstr(text, "moonwatch_input_rejected_total{input=\"in \\\"x\\\"\\\\y\"} 1\n"));
+    assert_non_null(
+        strstr(text, "moonwatch_rule_matched_total{rule_id=\"r\",step=\"2\"} 2\n"));
     assert_non_null(strstr(text, "moonwatch_rule_open_sequences{rule_id=\"r\"} 3\n"));
-    assert_non_null(strstr(text, "moonwatch_rule_errors_total{rule_id=\"r\",class=\"script\"} 4\n"));
+    assert_non_null(
+        strstr(text, "moonwatch_rule_errors_total{rule_id=\"r\",class=\"script\"} 4\n"));
     assert_non_null(strstr(text, "moonwatch_rule_quarantined{rule_id=\"r\"} 1\n"));
     assert_non_null(strstr(text, "# TYPE moonwatch_rule_alerts_total counter\n"));
-    assert_non_null(strstr(text, "moonwatch_rule_last_reload_timestamp_seconds{rule_id=\"r\"} 5\n"));
+    assert_non_null(
+        strstr(text, "moonwatch_rule_last_reload_timestamp_seconds{rule_id=\"r\"} 5\n"));
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_reload_keeps_or_drops_state, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_reload_refuses_duplicate_id, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reload_keeps_or_drops_state, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_reload_refuses_duplicate_id, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_quarantine, setup, teardown),
         cmocka_unit_test_setup_teardown(test_follow_partial_line, setup, teardown),
         cmocka_unit_test_setup_teardown(test_metrics_render, setup, teardown),

@@ -61,7 +61,8 @@ static int setup(void **state)
     snprintf(f->mod, sizeof f->mod, "%s/mymod.lua", f->dir);
     fp = fopen(f->mod, "w");
     assert_non_null(fp);
-    fputs("local M = {}\nfunction M.twice(x) return 2 * x end\nM.name = ...\nreturn M\n", fp);
+    fputs("local M = {}\nfunction M.twice(x) return 2 * x end\nM.name = ...\nreturn M\n",
+          fp);
     fclose(fp);
     f->sb = mw_sandbox_new(&lim, f->dir);
     assert_non_null(f->sb);
@@ -142,7 +143,7 @@ static int run_watchdog(struct fx *f, const char *code, bool close_after, int *s
     return -1;
 }
 
-#define EXPECT_NO_HANG(f, code, close_after, want) \
+#define EXPECT_NO_HANG(f, code, close_after, want)                                       \
     expect_no_hang((f), (code), (close_after), (want), __LINE__)
 
 static void expect_no_hang(struct fx *f, const char *code, bool close_after, int want,
@@ -152,7 +153,8 @@ static void expect_no_hang(struct fx *f, const char *code, bool close_after, int
     int got = run_watchdog(f, code, close_after, &sig);
     if (got < 0)
         fail_msg("line %d: `%s` %s (signal %d)", line, code,
-                 sig == SIGALRM ? "hung: escaped the instruction budget" : "crashed", sig);
+                 sig == SIGALRM ? "hung: escaped the instruction budget" : "crashed",
+                 sig);
     if (want >= 0 && got != want)
         fail_msg("line %d: `%s`: got %s, want %s", line, code,
                  mw_fail_name((enum mw_fail)got), mw_fail_name((enum mw_fail)want));
@@ -175,9 +177,11 @@ static lua_Integer run_int(struct fx *f, const char *code)
 static void test_normal_computation(void **state)
 {
     struct fx *f = *state;
-    assert_int_equal(run_int(f, "local s = 0 for i = 1, 100 do s = s + i end return s"), 5050);
+    assert_int_equal(run_int(f, "local s = 0 for i = 1, 100 do s = s + i end return s"),
+                     5050);
     assert_int_equal(run_int(f, "return #string.rep('ab', 10) + math.max(1, 2)"), 22);
-    assert_int_equal(run_int(f, "local t = {3, 1, 2} table.sort(t) return t[1] * 100 + t[3]"), 103);
+    assert_int_equal(
+        run_int(f, "local t = {3, 1, 2} table.sort(t) return t[1] * 100 + t[3]"), 103);
     assert_int_equal(run_int(f, "return utf8.len('h\\u{e9}')"), 2);
     assert_int_equal(run_int(f, "return type(os.time()) == 'number' and 1 or 0"), 1);
     /* several results, and arguments */
@@ -199,7 +203,7 @@ static void test_script_error(void **state)
     struct fx *f = *state;
     EXPECT_FAIL(f, "error('boom')", MW_FAIL_SCRIPT);
     assert_non_null(strstr(f->msg, "boom"));
-    assert_null(strchr(f->msg, '\n'));      /* first line only */
+    assert_null(strchr(f->msg, '\n')); /* first line only */
     EXPECT_FAIL(f, "error({})", MW_FAIL_SCRIPT);
     EXPECT_FAIL(f, "error()", MW_FAIL_SCRIPT);
     EXPECT_FAIL(f, "local x = nil; return x.y", MW_FAIL_SCRIPT);
@@ -208,7 +212,8 @@ static void test_script_error(void **state)
     assert_int_equal(run_int(f, "local ok = pcall(error, 'x') return ok and 1 or 0"), 0);
     assert_int_equal(run_int(f, "local ok, e = xpcall(function() error('x') end, "
                                 "function(m) return 'handled' end) "
-                                "return (not ok and e == 'handled') and 1 or 0"), 1);
+                                "return (not ok and e == 'handled') and 1 or 0"),
+                     1);
     /* stack is restored below the function, with values already there */
     lua_pushinteger(f->L, 7);
     EXPECT_FAIL(f, "error('x')", MW_FAIL_SCRIPT);
@@ -224,8 +229,10 @@ static void test_infinite_loop(void **state)
     EXPECT_FAIL(f, "local i = 0 repeat i = i + 1 until false", MW_FAIL_INSTRUCTIONS);
     EXPECT_FAIL(f, "for i = 1, math.maxinteger do end", MW_FAIL_INSTRUCTIONS);
     /* a loop in a C callback (gsub with a Lua function) */
-    EXPECT_FAIL(f, "string.gsub(string.rep('a', 1000), 'a', "
-                   "function() while true do end end)", MW_FAIL_INSTRUCTIONS);
+    EXPECT_FAIL(f,
+                "string.gsub(string.rep('a', 1000), 'a', "
+                "function() while true do end end)",
+                MW_FAIL_INSTRUCTIONS);
     /* the budget is per call: the next call runs normally */
     assert_int_equal(run_int(f, "return 1"), 1);
 }
@@ -233,13 +240,15 @@ static void test_infinite_loop(void **state)
 static void test_pcall_cannot_swallow_limit(void **state)
 {
     struct fx *f = *state;
-    EXPECT_FAIL(f, "pcall(function() while true do end end) return 1", MW_FAIL_INSTRUCTIONS);
+    EXPECT_FAIL(f, "pcall(function() while true do end end) return 1",
+                MW_FAIL_INSTRUCTIONS);
     EXPECT_FAIL(f, "while true do pcall(function() while true do end end) end",
                 MW_FAIL_INSTRUCTIONS);
     EXPECT_FAIL(f, "while true do pcall(function() for i = 1, 10 do end end) end",
                 MW_FAIL_INSTRUCTIONS);
-    EXPECT_FAIL(f, "xpcall(function() while true do end end, function() return 1 end) return 1",
-                MW_FAIL_INSTRUCTIONS);
+    EXPECT_FAIL(
+        f, "xpcall(function() while true do end end, function() return 1 end) return 1",
+        MW_FAIL_INSTRUCTIONS);
     EXPECT_FAIL(f, "local function f() pcall(f) end while true do pcall(f) end",
                 MW_FAIL_INSTRUCTIONS);
     /* nothing leaks from one call to the next */
@@ -255,7 +264,8 @@ static void test_memory_bomb(void **state)
     base = mw_sandbox_mem_used(f->sb);
     assert_true(base > 0 && base < MEM_CAP);
 
-    EXPECT_FAIL(f, "local s = string.rep('x', 64 * 1024 * 1024) return #s", MW_FAIL_MEMORY);
+    EXPECT_FAIL(f, "local s = string.rep('x', 64 * 1024 * 1024) return #s",
+                MW_FAIL_MEMORY);
     assert_true(mw_sandbox_mem_used(f->sb) <= MEM_CAP);
     lua_gc(f->L, LUA_GCCOLLECT);
     if (mw_sandbox_mem_used(f->sb) > base + 16 * 1024)
@@ -271,8 +281,11 @@ static void test_memory_bomb(void **state)
     EXPECT_FAIL(f, "local t = {} for i = 1, 1e9 do t[i] = {} end", MW_FAIL_MEMORY);
     /* pcall cannot catch it either */
     EXPECT_FAIL(f, "pcall(string.rep, 'x', 64 * 1024 * 1024) return 1", MW_FAIL_MEMORY);
-    EXPECT_FAIL(f, "local ok = pcall(function() local s = 'x' while true do s = s .. s end end)"
-                   " return ok", MW_FAIL_MEMORY);
+    EXPECT_FAIL(
+        f,
+        "local ok = pcall(function() local s = 'x' while true do s = s .. s end end)"
+        " return ok",
+        MW_FAIL_MEMORY);
 
     /* still usable, and memory back near the baseline after a GC */
     assert_int_equal(run_int(f, "return #string.rep('y', 1024 * 1024)"), 1024 * 1024);
@@ -292,11 +305,10 @@ static void test_memory_flag_cleared_after_emergency_gc(void **state)
     struct fx *f = *state;
     /* ~2.5 MiB of garbage, then 2 MiB of allocations (string.rep's buffer
      * and its result): over the 4 MiB cap until the garbage is collected */
-    const char *prefix =
-        "local t = {}\n"
-        "for i = 1, 2500 do t[i] = string.rep('g', 1000) .. i end\n"
-        "t = nil\n"
-        "local s = string.rep('y', 1024 * 1024)\n";
+    const char *prefix = "local t = {}\n"
+                         "for i = 1, 2500 do t[i] = string.rep('g', 1000) .. i end\n"
+                         "t = nil\n"
+                         "local s = string.rep('y', 1024 * 1024)\n";
     char code[512];
     enum mw_fail r;
 
@@ -305,8 +317,10 @@ static void test_memory_flag_cleared_after_emergency_gc(void **state)
     assert_int_equal(run_int(f, code), 1024 * 1024);
     lua_gc(f->L, LUA_GCCOLLECT);
     /* an ordinary caught error afterwards must stay ordinary */
-    snprintf(code, sizeof code, "%slocal ok = pcall(error, 'ordinary')\n"
-             "return (ok == false and #s == 1024 * 1024) and 1 or 0", prefix);
+    snprintf(code, sizeof code,
+             "%slocal ok = pcall(error, 'ordinary')\n"
+             "return (ok == false and #s == 1024 * 1024) and 1 or 0",
+             prefix);
     r = run(f, code, 1);
     if (r != MW_FAIL_NONE)
         fail_msg("got %s (%s), want none", mw_fail_name(r), f->msg);
@@ -323,13 +337,18 @@ static void test_memory_flag_cleared_after_emergency_gc(void **state)
 static void test_xpcall_handler_cannot_escape_budget(void **state)
 {
     struct fx *f = *state;
-    EXPECT_NO_HANG(f, "xpcall(function() error('x') end, function() while true do end end) "
-                      "return 1", false, MW_FAIL_INSTRUCTIONS);
-    EXPECT_NO_HANG(f, "xpcall(function() while true do end end, "
-                      "function() while true do end end) return 1", false,
-                   MW_FAIL_INSTRUCTIONS);
-    EXPECT_NO_HANG(f, "while true do xpcall(function() while true do end end, "
-                      "function() while true do end end) end", false, MW_FAIL_INSTRUCTIONS);
+    EXPECT_NO_HANG(f,
+                   "xpcall(function() error('x') end, function() while true do end end) "
+                   "return 1",
+                   false, MW_FAIL_INSTRUCTIONS);
+    EXPECT_NO_HANG(f,
+                   "xpcall(function() while true do end end, "
+                   "function() while true do end end) return 1",
+                   false, MW_FAIL_INSTRUCTIONS);
+    EXPECT_NO_HANG(f,
+                   "while true do xpcall(function() while true do end end, "
+                   "function() while true do end end) end",
+                   false, MW_FAIL_INSTRUCTIONS);
 }
 
 /* Regression: Lua runs __gc finalizers with hooks disabled (lgc.c GCTM sets
@@ -341,9 +360,12 @@ static void test_xpcall_handler_cannot_escape_budget(void **state)
 static void test_gc_finalizer_cannot_escape_budget(void **state)
 {
     struct fx *f = *state;
-    EXPECT_NO_HANG(f, "setmetatable({}, {__gc = function() while true do end end}) "
-                      "local t = {} for i = 1, 200000 do t[i] = {} end return 1", false, -1);
-    EXPECT_NO_HANG(f, "setmetatable({}, {__gc = function() while true do end end}) return 1",
+    EXPECT_NO_HANG(f,
+                   "setmetatable({}, {__gc = function() while true do end end}) "
+                   "local t = {} for i = 1, 200000 do t[i] = {} end return 1",
+                   false, -1);
+    EXPECT_NO_HANG(f,
+                   "setmetatable({}, {__gc = function() while true do end end}) return 1",
                    true, -1);
 }
 
@@ -383,15 +405,20 @@ static void test_missing_libraries(void **state)
      * coroutine could swallow the instruction kill), even inside pcall */
     EXPECT_FAIL(f, "io.open('/etc/passwd')", MW_FAIL_BLOCKED);
     assert_non_null(strstr(f->msg, "blocked: global 'io' is not available"));
-    assert_int_equal(run_int(f, "return (rawget(_G, 'io') == nil and rawget(_G, 'coroutine') == nil "
-                                "and rawget(_G, 'debug') == nil and rawget(_G, 'package') == nil "
-                                "and loadstring == nil) and 1 or 0"), 1);
+    assert_int_equal(
+        run_int(f, "return (rawget(_G, 'io') == nil and rawget(_G, 'coroutine') == nil "
+                   "and rawget(_G, 'debug') == nil and rawget(_G, 'package') == nil "
+                   "and loadstring == nil) and 1 or 0"),
+        1);
     EXPECT_FAIL(f, "coroutine.wrap(function() end)()", MW_FAIL_BLOCKED);
-    EXPECT_FAIL(f, "local ok = pcall(function() return coroutine end) return 1", MW_FAIL_BLOCKED);
+    EXPECT_FAIL(f, "local ok = pcall(function() return coroutine end) return 1",
+                MW_FAIL_BLOCKED);
     EXPECT_FAIL(f, "debug.sethook()", MW_FAIL_BLOCKED);
     /* os keeps only the harmless functions */
-    assert_int_equal(run_int(f, "return (os.clock and os.date and os.time and os.difftime "
-                                "and os.setlocale == nil) and 1 or 0"), 1);
+    assert_int_equal(run_int(f,
+                             "return (os.clock and os.date and os.time and os.difftime "
+                             "and os.setlocale == nil) and 1 or 0"),
+                     1);
     /* bytecode cannot be loaded by the host's text-mode loaders either */
     EXPECT_FAIL(f, "\x1bLua", MW_FAIL_SCRIPT);
 }
@@ -400,7 +427,8 @@ static void test_require_module(void **state)
 {
     struct fx *f = *state;
     assert_int_equal(run_int(f, "return require('mymod').twice(21)"), 42);
-    assert_int_equal(run_int(f, "return require('mymod') == require('mymod') and 1 or 0"), 1);
+    assert_int_equal(run_int(f, "return require('mymod') == require('mymod') and 1 or 0"),
+                     1);
     /* modules are read-only to the rule: a write is a blocked operation */
     EXPECT_FAIL(f, "require('mymod').twice = nil", MW_FAIL_BLOCKED);
     EXPECT_FAIL(f, "require('nosuchmod')", MW_FAIL_BLOCKED);
@@ -416,15 +444,21 @@ static void test_deep_recursion(void **state)
     if (r != MW_FAIL_SCRIPT && r != MW_FAIL_MEMORY)
         fail_msg("Lua recursion: %s (%s)", mw_fail_name(r), f->msg);
     /* C recursion through metamethods */
-    r = run(f, "local t = setmetatable({}, {__index = function(t, k) return t[k] end}) "
-               "return t.x", 0);
+    r = run(f,
+            "local t = setmetatable({}, {__index = function(t, k) return t[k] end}) "
+            "return t.x",
+            0);
     if (r != MW_FAIL_SCRIPT && r != MW_FAIL_MEMORY)
         fail_msg("C recursion: %s (%s)", mw_fail_name(r), f->msg);
-    EXPECT_FAIL(f, "local s = string.rep('(', 100000) .. string.rep(')', 100000) "
-                   "string.gsub(s, '%b()', '')", MW_FAIL_NONE);
+    EXPECT_FAIL(f,
+                "local s = string.rep('(', 100000) .. string.rep(')', 100000) "
+                "string.gsub(s, '%b()', '')",
+                MW_FAIL_NONE);
     /* recursion inside pcall: caught as an ordinary error, or a limit */
-    r = run(f, "local function f() return 1 + f() end "
-               "local ok = pcall(f) return ok and 1 or 0", 1);
+    r = run(f,
+            "local function f() return 1 + f() end "
+            "local ok = pcall(f) return ok and 1 or 0",
+            1);
     if (r == MW_FAIL_NONE) {
         assert_int_equal(lua_tointeger(f->L, -1), 0);
         lua_pop(f->L, 1);

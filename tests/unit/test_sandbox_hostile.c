@@ -26,10 +26,13 @@ static const struct {
     {"infinite loop", "while true do end", MW_FAIL_INSTRUCTIONS},
     {"loop in pcall", "while true do pcall(function() while true do end end) end",
      MW_FAIL_INSTRUCTIONS},
-    {"loop in xpcall", "xpcall(function() while true do end end, function() return 1 end) "
-                       "while true do end", MW_FAIL_INSTRUCTIONS},
+    {"loop in xpcall",
+     "xpcall(function() while true do end end, function() return 1 end) "
+     "while true do end",
+     MW_FAIL_INSTRUCTIONS},
     {"coroutine", "return coroutine.wrap(function() end)", MW_FAIL_BLOCKED},
-    {"coroutine in pcall", "pcall(function() return coroutine end) return 1", MW_FAIL_BLOCKED},
+    {"coroutine in pcall", "pcall(function() return coroutine end) return 1",
+     MW_FAIL_BLOCKED},
     {"io", "return io.open('/etc/passwd')", MW_FAIL_BLOCKED},
     {"debug", "return debug.sethook", MW_FAIL_BLOCKED},
     {"package", "return package.loadlib", MW_FAIL_BLOCKED},
@@ -40,20 +43,24 @@ static const struct {
     {"require outside lua/", "return require('../etc/passwd')", MW_FAIL_BLOCKED},
     {"require unknown", "return require('socket')", MW_FAIL_BLOCKED},
     {"memory bomb", "local s = 'x' while true do s = s .. s end", MW_FAIL_MEMORY},
-    {"memory bomb in pcall", "while true do pcall(function() local s = 'x' "
-                             "while true do s = s .. s end end) end", MW_FAIL_MEMORY},
+    {"memory bomb in pcall",
+     "while true do pcall(function() local s = 'x' "
+     "while true do s = s .. s end end) end",
+     MW_FAIL_MEMORY},
     {"table bomb", "local t = {} for i = 1, 1e9 do t[i] = ('x'):rep(4096) .. i end",
      MW_FAIL_MEMORY},
     {"api write", "local mw = require('moonwatch') mw.eq = nil", MW_FAIL_BLOCKED},
-    {"api nested write", "require('moonwatch.mitre').tactics.TA0001 = 'x'", MW_FAIL_BLOCKED},
+    {"api nested write", "require('moonwatch.mitre').tactics.TA0001 = 'x'",
+     MW_FAIL_BLOCKED},
     {"api rawset", "rawset(require('moonwatch'), 'eq', 1)", MW_FAIL_BLOCKED},
     {"api write in pcall", "pcall(function() require('moonwatch').all = 1 end) return 1",
      MW_FAIL_BLOCKED},
     {"api metatable", "setmetatable(require('moonwatch'), {})", MW_FAIL_SCRIPT},
-    {"api reads work", "local m = require('moonwatch.mitre') "
-                       "assert(m.tactics.TA0001 == 'Initial Access') "
-                       "assert(#m.techniques.T1078.tactics > 0) "
-                       "local n = 0 for _ in pairs(m.tactics) do n = n + 1 end assert(n > 5)",
+    {"api reads work",
+     "local m = require('moonwatch.mitre') "
+     "assert(m.tactics.TA0001 == 'Initial Access') "
+     "assert(#m.techniques.T1078.tactics > 0) "
+     "local n = 0 for _ in pairs(m.tactics) do n = n + 1 end assert(n > 5)",
      MW_FAIL_NONE},
     {"own globals are free", "x = 1 rawset(_G, 'y', 2) return x + y", MW_FAIL_NONE},
     {"script error", "error('boom')", MW_FAIL_SCRIPT},
@@ -95,8 +102,9 @@ static void test_cases(void **state)
         assert_non_null(sb);
         L = mw_sandbox_lua(sb);
         preload_host(L);
-        assert_int_equal(luaL_loadbufferx(L, cases[i].src, strlen(cases[i].src),
-                                          cases[i].name, "t"), LUA_OK);
+        assert_int_equal(
+            luaL_loadbufferx(L, cases[i].src, strlen(cases[i].src), cases[i].name, "t"),
+            LUA_OK);
         enum mw_fail f = mw_sandbox_pcall(sb, 0, 0, 0, msg, sizeof(msg));
         if (f != cases[i].want)
             fail_msg("%s: got %s (%s), want %s", cases[i].name, mw_fail_name(f), msg,
@@ -117,7 +125,8 @@ static void test_bytecode_refused(void **state)
     lua_State *L = mw_sandbox_lua(sb);
     static const char chunk[] = "\x1bLua\x54\x00\x19\x93\r\n\x1a\n\x04\x08\x08";
     (void)state;
-    assert_int_not_equal(luaL_loadbufferx(L, chunk, sizeof(chunk) - 1, "=b", "t"), LUA_OK);
+    assert_int_not_equal(luaL_loadbufferx(L, chunk, sizeof(chunk) - 1, "=b", "t"),
+                         LUA_OK);
     assert_non_null(strstr(lua_tostring(L, -1), "binary chunk"));
     lua_pop(L, 1);
     mw_sandbox_free(sb);

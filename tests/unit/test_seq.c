@@ -44,7 +44,7 @@ struct fx {
     struct mw_event *held[MAX_HELD];
     int nheld;
     uint64_t seq;
-    char out[4096];     /* completed sequences: "1,2,3;4,5,6" */
+    char out[4096]; /* completed sequences: "1,2,3;4,5,6" */
     int nout;
     int emit_refcount_ok;
 };
@@ -161,8 +161,8 @@ static void emit(void *ud, struct mw_event *const *evs, int n)
         /* held by the fixture and by the pending sequence */
         if (evs[i]->refcount < 2)
             f->emit_refcount_ok = 0;
-        len += (size_t)snprintf(f->out + len, sizeof f->out - len, "%s%lld",
-                                i ? "," : "", (long long)json_integer_value(id));
+        len += (size_t)snprintf(f->out + len, sizeof f->out - len, "%s%lld", i ? "," : "",
+                                (long long)json_integer_value(id));
     }
     f->nout++;
 }
@@ -183,8 +183,8 @@ static void process(struct fx *f, struct mw_event *ev)
 }
 
 /* Feeds {"id": id, "type": type, "k": key} at ts (key NULL: no "k"). */
-static struct mw_event *feed_at(struct fx *f, int id, const char *type,
-                                const char *key, mw_time_t ts)
+static struct mw_event *feed_at(struct fx *f, int id, const char *type, const char *key,
+                                mw_time_t ts)
 {
     json_t *root = key ? json_pack("{s:i, s:s, s:s}", "id", id, "type", type, "k", key)
                        : json_pack("{s:i, s:s}", "id", id, "type", type);
@@ -386,10 +386,10 @@ static void test_r7_maxspan_inclusive(void **state)
     d->maxspan = 5 * SEC;
     start(f, d);
     feed_at(f, 1, "A", "x", T0);
-    feed_at(f, 2, "B", "x", T0 + 5 * SEC);           /* exactly maxspan */
+    feed_at(f, 2, "B", "x", T0 + 5 * SEC); /* exactly maxspan */
     EXPECT(f, "1,2");
     feed_at(f, 3, "A", "y", T0 + 10 * SEC);
-    feed_at(f, 4, "B", "y", T0 + 15 * SEC + 1);       /* one microsecond over */
+    feed_at(f, 4, "B", "y", T0 + 15 * SEC + 1); /* one microsecond over */
     EXPECT(f, "1,2");
     assert_int_equal(STATS(f)->expired, 1);
     assert_int_equal(STATS(f)->open, 0);
@@ -405,14 +405,14 @@ static void test_r7_maxspan_from_first_event(void **state)
     start(f, d);
     feed_at(f, 1, "A", "x", T0);
     feed_at(f, 2, "B", "x", T0 + 4 * SEC);
-    feed_at(f, 3, "C", "x", T0 + 6 * SEC);   /* 2 s after B, 6 s after A */
+    feed_at(f, 3, "C", "x", T0 + 6 * SEC); /* 2 s after B, 6 s after A */
     EXPECT(f, "");
     assert_int_equal(STATS(f)->expired, 1);
     /* the newest start restarts the window */
     feed_at(f, 4, "A", "x", T0 + 10 * SEC);
     feed_at(f, 5, "A", "x", T0 + 13 * SEC);
     feed_at(f, 6, "B", "x", T0 + 14 * SEC);
-    feed_at(f, 7, "C", "x", T0 + 18 * SEC);  /* 8 s after 4, 5 s after 5 */
+    feed_at(f, 7, "C", "x", T0 + 18 * SEC); /* 8 s after 4, 5 s after 5 */
     EXPECT(f, "5,6,7");
     finish(f);
 }
@@ -441,7 +441,7 @@ static void test_r2_same_timestamp_later_arrival_chains(void **state)
     struct fx *f = *state;
     start(f, def_types("AB", true));
     feed_at(f, 1, "A", "x", T0);
-    feed_at(f, 2, "B", "x", T0);     /* same ts, seq 2 > 1 */
+    feed_at(f, 2, "B", "x", T0); /* same ts, seq 2 > 1 */
     EXPECT(f, "1,2");
     finish(f);
 }
@@ -452,17 +452,20 @@ static void test_r2_earlier_ordinal_never_chains(void **state)
     struct mw_event *ev;
     start(f, def_types("AB", true));
     feed_at(f, 1, "A", "x", T0 + 10 * SEC);
-    feed_at(f, 2, "B", "x", T0 + 5 * SEC);   /* arrives later, earlier time */
+    feed_at(f, 2, "B", "x", T0 + 5 * SEC); /* arrives later, earlier time */
     EXPECT(f, "");
     assert_int_equal(STATS(f)->open, 1);
 
     /* same ts, smaller arrival number */
-    ev = hold(f, json_pack("{s:i, s:s, s:s}", "id", 3, "type", "A", "k", "y"), T0 + 20 * SEC, 100);
+    ev = hold(f, json_pack("{s:i, s:s, s:s}", "id", 3, "type", "A", "k", "y"),
+              T0 + 20 * SEC, 100);
     process(f, ev);
-    ev = hold(f, json_pack("{s:i, s:s, s:s}", "id", 4, "type", "B", "k", "y"), T0 + 20 * SEC, 99);
+    ev = hold(f, json_pack("{s:i, s:s, s:s}", "id", 4, "type", "B", "k", "y"),
+              T0 + 20 * SEC, 99);
     process(f, ev);
     EXPECT(f, "");
-    ev = hold(f, json_pack("{s:i, s:s, s:s}", "id", 5, "type", "B", "k", "y"), T0 + 20 * SEC, 101);
+    ev = hold(f, json_pack("{s:i, s:s, s:s}", "id", 5, "type", "B", "k", "y"),
+              T0 + 20 * SEC, 101);
     process(f, ev);
     EXPECT(f, "3,5");
     finish(f);
@@ -483,7 +486,8 @@ static void test_r8_positional_keys(void **state)
     feed_json(f, T0 + 1, "{\"id\": 1, \"type\": \"A\", \"user\": {\"name\": \"bob\"}}");
     feed_json(f, T0 + 2, "{\"id\": 2, \"type\": \"B\", \"user\": {\"name\": \"bob\"}}");
     EXPECT(f, "");
-    feed_json(f, T0 + 3, "{\"id\": 3, \"type\": \"B\", \"target\": {\"user\": \"alice\"}}");
+    feed_json(f, T0 + 3,
+              "{\"id\": 3, \"type\": \"B\", \"target\": {\"user\": \"alice\"}}");
     EXPECT(f, "");
     feed_json(f, T0 + 4, "{\"id\": 4, \"type\": \"B\", \"target.user\": \"bob\"}");
     EXPECT(f, "1,4");
@@ -500,13 +504,18 @@ static void test_r8_multiple_keys_tuple(void **state)
     }
     d->nkeys = 2;
     start(f, d);
-    feed_json(f, T0 + 1, "{\"id\": 1, \"type\": \"A\", \"host\": \"h1\", \"user\": \"u1\"}");
-    feed_json(f, T0 + 2, "{\"id\": 2, \"type\": \"B\", \"host\": \"h1\", \"user\": \"u2\"}");
-    feed_json(f, T0 + 3, "{\"id\": 3, \"type\": \"B\", \"host\": \"h2\", \"user\": \"u1\"}");
+    feed_json(f, T0 + 1,
+              "{\"id\": 1, \"type\": \"A\", \"host\": \"h1\", \"user\": \"u1\"}");
+    feed_json(f, T0 + 2,
+              "{\"id\": 2, \"type\": \"B\", \"host\": \"h1\", \"user\": \"u2\"}");
+    feed_json(f, T0 + 3,
+              "{\"id\": 3, \"type\": \"B\", \"host\": \"h2\", \"user\": \"u1\"}");
     /* the pair must not be confused with a concatenation */
-    feed_json(f, T0 + 4, "{\"id\": 4, \"type\": \"B\", \"host\": \"h1u\", \"user\": \"1\"}");
+    feed_json(f, T0 + 4,
+              "{\"id\": 4, \"type\": \"B\", \"host\": \"h1u\", \"user\": \"1\"}");
     EXPECT(f, "");
-    feed_json(f, T0 + 5, "{\"id\": 5, \"type\": \"B\", \"host\": \"h1\", \"user\": \"u1\"}");
+    feed_json(f, T0 + 5,
+              "{\"id\": 5, \"type\": \"B\", \"host\": \"h1\", \"user\": \"u1\"}");
     EXPECT(f, "1,5");
     finish(f);
 }
@@ -517,7 +526,7 @@ static void test_r8_keys_case(void **state)
     start(f, def_types("AB", true));
     feed_at(f, 1, "A", "Bob", T0 + 1);
     feed_at(f, 2, "B", "bob", T0 + 2);
-    EXPECT(f, "");      /* exact by default */
+    EXPECT(f, ""); /* exact by default */
     feed_at(f, 3, "B", "Bob", T0 + 3);
     EXPECT(f, "1,3");
     finish(f);
@@ -695,7 +704,7 @@ static void test_r10_until_cancels_that_key_only(void **state)
     feed_at(f, 1, "A", "x", T0 + 1);
     feed_at(f, 2, "A", "y", T0 + 2);
     feed_at(f, 3, "B", "x", T0 + 3);
-    feed_at(f, 4, "A", "x", T0 + 4);     /* x: [1,3] and [4] pending */
+    feed_at(f, 4, "A", "x", T0 + 4); /* x: [1,3] and [4] pending */
     feed_at(f, 5, "U", "x", T0 + 5);
     assert_int_equal(STATS(f)->until_matched, 1);
     assert_int_equal(STATS(f)->cancelled, 2);
@@ -798,7 +807,7 @@ static void test_r10_until_out_of_order_keeps_later_sequence(void **state)
     struct fx *f = *state;
     start(f, def_until("AB"));
     feed_at(f, 1, "A", "k", T0 + 10 * SEC);
-    feed_at(f, 2, "U", "k", T0 + 5 * SEC);   /* before A in event time */
+    feed_at(f, 2, "U", "k", T0 + 5 * SEC); /* before A in event time */
     feed_at(f, 3, "B", "k", T0 + 20 * SEC);
     EXPECT(f, "1,3");
     assert_int_equal(STATS(f)->cancelled, 0);
@@ -831,7 +840,7 @@ static void test_r11_runs_expansion(void **state)
     assert_int_equal(s->started, 3);
     assert_int_equal(s->replaced, 1);
     assert_int_equal(s->completed, 1);
-    assert_int_equal(s->open, 1);       /* [5,7] waits for a second B */
+    assert_int_equal(s->open, 1); /* [5,7] waits for a second B */
     assert_int_equal(s->open_keys, 1);
     finish(f);
 }
@@ -846,14 +855,14 @@ static void test_stats_exact(void **state)
     const struct mw_seq_stats *s;
     d->maxspan = 100 * SEC;
     start(f, d);
-    feed_at(f, 1, "A", "a", T0 + 1 * SEC);      /* started 1, open 1, keys 1 */
-    feed_at(f, 2, "A", "a", T0 + 2 * SEC);      /* replaced 1 */
-    feed_at(f, 3, "B", "a", T0 + 3 * SEC);      /* [2,3] */
-    feed_at(f, 4, "A", "b", T0 + 4 * SEC);      /* started 3, open 2, keys 2 */
-    feed_at(f, 5, "A", "c", T0 + 5 * SEC);      /* started 4, open 3, keys 3 */
-    feed_at(f, 6, "U", "c", T0 + 6 * SEC);      /* cancelled 1, open 2, keys 2 */
-    feed_at(f, 7, "C", "a", T0 + 7 * SEC);      /* completed 1, open 1, keys 1 */
-    feed_at(f, 8, "B", NULL, T0 + 8 * SEC);     /* no_key 1 */
+    feed_at(f, 1, "A", "a", T0 + 1 * SEC);  /* started 1, open 1, keys 1 */
+    feed_at(f, 2, "A", "a", T0 + 2 * SEC);  /* replaced 1 */
+    feed_at(f, 3, "B", "a", T0 + 3 * SEC);  /* [2,3] */
+    feed_at(f, 4, "A", "b", T0 + 4 * SEC);  /* started 3, open 2, keys 2 */
+    feed_at(f, 5, "A", "c", T0 + 5 * SEC);  /* started 4, open 3, keys 3 */
+    feed_at(f, 6, "U", "c", T0 + 6 * SEC);  /* cancelled 1, open 2, keys 2 */
+    feed_at(f, 7, "C", "a", T0 + 7 * SEC);  /* completed 1, open 1, keys 1 */
+    feed_at(f, 8, "B", NULL, T0 + 8 * SEC); /* no_key 1 */
     s = STATS(f);
     assert_int_equal(s->started, 4);
     assert_int_equal(s->replaced, 1);
@@ -889,7 +898,7 @@ static void test_advance_frees_expired_keys(void **state)
     feed_at(f, 4, "A", "y", T0 + 3 * SEC);
     assert_int_equal(STATS(f)->open, 3);
     assert_int_equal(STATS(f)->open_keys, 2);
-    mw_seq_advance(f->def, f->st, T0 + 10 * SEC);   /* x at exactly maxspan */
+    mw_seq_advance(f->def, f->st, T0 + 10 * SEC); /* x at exactly maxspan */
     assert_int_equal(STATS(f)->open_keys, 2);
     mw_seq_advance(f->def, f->st, T0 + 10 * SEC + 1);
     assert_int_equal(STATS(f)->open_keys, 1);
@@ -925,9 +934,9 @@ static void test_advance_drops_expired_behind_live_key(void **state)
     struct mw_seq_def *d = def_types("ABC", true);
     d->maxspan = 10 * SEC;
     start(f, d);
-    feed_at(f, 1, "A", "x", T0);                 /* x first at 0 */
-    feed_at(f, 2, "A", "y", T0 + 3 * SEC);       /* y first at 3 */
-    feed_at(f, 3, "B", "x", T0 + 5 * SEC);       /* x updated last */
+    feed_at(f, 1, "A", "x", T0);                  /* x first at 0 */
+    feed_at(f, 2, "A", "y", T0 + 3 * SEC);        /* y first at 3 */
+    feed_at(f, 3, "B", "x", T0 + 5 * SEC);        /* x updated last */
     mw_seq_advance(f->def, f->st, T0 + 12 * SEC); /* x is 12 s old, y 9 s */
     assert_int_equal(STATS(f)->open_keys, 1);
     assert_int_equal(STATS(f)->expired, 1);

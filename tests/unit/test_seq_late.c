@@ -18,7 +18,7 @@
 #include "mw_seq.h"
 
 #define MAXEV 256
-#define S(x) ((mw_time_t)(x) * 1000000)
+#define S(x) ((mw_time_t)(x)*1000000)
 
 struct world {
     struct mw_seq_def *def;
@@ -26,13 +26,13 @@ struct world {
     struct mw_event *evs[MAXEV];
     int nev;
     uint64_t seq;
-    char out[4096];     /* "[1,2][3,4]" */
+    char out[4096]; /* "[1,2][3,4]" */
 };
 
 static struct mw_matcher *type_is(const char *t)
 {
     if (strcmp(t, "*") == 0)
-        return mw_matcher_new_group(MW_OP_ALL);  /* empty all: true */
+        return mw_matcher_new_group(MW_OP_ALL); /* empty all: true */
     struct mw_matcher *m = mw_matcher_new_leaf(MW_OP_EQ, mw_path_new("t"));
     assert_int_equal(mw_matcher_add_string(m, t, strlen(t), false, NULL), 0);
     return m;
@@ -68,9 +68,9 @@ static void on_emit(void *ud, struct mw_event *const *evs, int n)
     size_t len = strlen(w->out);
     len += (size_t)snprintf(w->out + len, sizeof(w->out) - len, "[");
     for (int i = 0; i < n; i++)
-        len += (size_t)snprintf(w->out + len, sizeof(w->out) - len, "%s%lld",
-                                i ? "," : "",
-                                (long long)json_integer_value(json_object_get(evs[i]->root, "id")));
+        len += (size_t)snprintf(
+            w->out + len, sizeof(w->out) - len, "%s%lld", i ? "," : "",
+            (long long)json_integer_value(json_object_get(evs[i]->root, "id")));
     snprintf(w->out + len, sizeof(w->out) - len, "]");
 }
 
@@ -208,7 +208,7 @@ static void test_r10_until(void **state)
 
     setup_def(&w, "A,B,C", "B", 0, 0);
     feed(&w, "A", "x", S(1));
-    feed(&w, "B", "x", S(2));   /* until and stage 2 at once: kept */
+    feed(&w, "B", "x", S(2)); /* until and stage 2 at once: kept */
     feed(&w, "C", "x", S(3));
     assert_string_equal(w.out, "[1,2,3]");
     teardown_world(&w);
@@ -243,14 +243,14 @@ static void test_late_middle_and_until(void **state)
     setup_def(&w, "A,B,C", NULL, 0, S(300));
     feed(&w, "A", "x", S(1));
     feed(&w, "C", "x", S(3));
-    feed(&w, "B", "x", S(2));   /* late: A B C in event time */
+    feed(&w, "B", "x", S(2)); /* late: A B C in event time */
     assert_string_equal(w.out, "[1,3,2]");
     teardown_world(&w);
 
     setup_def(&w, "A,B,C", "U", 0, S(300));
     feed(&w, "A", "x", S(1));
     feed(&w, "B", "x", S(3));
-    feed(&w, "U", "x", S(2));   /* late until between A and B: cancels */
+    feed(&w, "U", "x", S(2)); /* late until between A and B: cancels */
     feed(&w, "C", "x", S(4));
     assert_string_equal(w.out, "");
     assert_int_equal(mw_seq_stats(w.st)->open, 0);
@@ -260,7 +260,7 @@ static void test_late_middle_and_until(void **state)
     setup_def(&w, "A,B", NULL, 0, S(300));
     feed(&w, "B", "x", S(5));
     feed(&w, "X", "y", S(9));
-    feed(&w, "A", "x", S(5));   /* same time as B, arrived later: after B */
+    feed(&w, "A", "x", S(5)); /* same time as B, arrived later: after B */
     assert_string_equal(w.out, "");
     teardown_world(&w);
 }
@@ -274,7 +274,7 @@ static void test_late_never_withdraws(void **state)
     setup_def(&w, "A,B", NULL, 0, S(300));
     feed(&w, "A", "x", S(0));
     feed(&w, "B", "x", S(10));
-    feed(&w, "A", "x", S(5));   /* in order it would have replaced A#1 */
+    feed(&w, "A", "x", S(5)); /* in order it would have replaced A#1 */
     assert_string_equal(w.out, "[1,2][3,2]");
     teardown_world(&w);
 }
@@ -288,12 +288,12 @@ static void test_late_fold(void **state)
     setup_def(&w, "A,B,C", NULL, 0, S(60));
     feed(&w, "A", "x", S(0));
     feed(&w, "B", "x", S(10));
-    feed(&w, "Z", "other", S(500));  /* now moves on: A and B fold */
+    feed(&w, "Z", "other", S(500)); /* now moves on: A and B fold */
     feed(&w, "C", "x", S(505));
     assert_string_equal(w.out, "[1,2,4]");
     feed(&w, "A", "x", S(510));
     feed(&w, "C", "x", S(530));
-    feed(&w, "B", "x", S(520));       /* late by 10s: A#5 B#7 C#6 */
+    feed(&w, "B", "x", S(520)); /* late by 10s: A#5 B#7 C#6 */
     assert_string_equal(w.out, "[1,2,4][5,7,6]");
     teardown_world(&w);
 }
@@ -310,7 +310,7 @@ static void test_expiry_and_cap(void **state)
         feed(&w, "A", key, S(1));
     }
     assert_int_equal(mw_seq_stats(w.st)->open_keys, 50);
-    feed(&w, "Z", "z", S(17));          /* 17 - 5 - 1 > 10: all stale */
+    feed(&w, "Z", "z", S(17)); /* 17 - 5 - 1 > 10: all stale */
     assert_int_equal(mw_seq_stats(w.st)->open, 0);
     assert_int_equal(mw_seq_stats(w.st)->expired, 50);
     teardown_world(&w);
@@ -323,7 +323,7 @@ static void test_expiry_and_cap(void **state)
     }
     assert_int_equal(mw_seq_stats(w.st)->open_keys, 3);
     assert_int_equal(mw_seq_stats(w.st)->evicted, 2);
-    feed(&w, "B", "k0", S(9));          /* evicted: no alert */
+    feed(&w, "B", "k0", S(9)); /* evicted: no alert */
     feed(&w, "B", "k4", S(9));
     assert_string_equal(w.out, "[5,7]");
     teardown_world(&w);
@@ -348,7 +348,7 @@ static void test_keys(void **state)
     assert_false(la == lb && memcmp(a, b, (size_t)la) == 0);
     la = mw_seq_key(&keys, 2, true, e1, a, sizeof(a));
     lb = mw_seq_key(&keys, 2, true, e2, b, sizeof(b));
-    assert_true(la == lb && memcmp(a, b, (size_t)la) == 0);   /* 1 == 1.0 */
+    assert_true(la == lb && memcmp(a, b, (size_t)la) == 0); /* 1 == 1.0 */
     mw_path_free(keys.paths[0]);
     mw_path_free(keys.paths[1]);
     mw_event_unref(e1);

@@ -73,8 +73,7 @@ static void test_abc(void **state)
 
 static void test_448_bit(void **state)
 {
-    static const char msg[] =
-        "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+    static const char msg[] = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
 
     (void)state;
     assert_int_equal(sizeof msg - 1, 56); /* 448 bits: padding spills a block */
@@ -84,9 +83,8 @@ static void test_448_bit(void **state)
 
 static void test_896_bit(void **state)
 {
-    static const char msg[] =
-        "abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmn"
-        "hijklmnoijklmnopjklmnopqklmnopqrlmnopqrsmnopqrstnopqrstu";
+    static const char msg[] = "abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmn"
+                              "hijklmnoijklmnopjklmnopqklmnopqrlmnopqrsmnopqrstnopqrstu";
 
     (void)state;
     check_hex(msg, sizeof msg - 1,

@@ -37,13 +37,14 @@ static json_t *alert(const char *id)
 /* Submits one alert for user at minute m; returns the verdict and, via
  * docs_count, the suppression count it carries (-1 when none). */
 static enum mw_shape_verdict submit(struct mw_shape *s, const struct mw_alert_policy *p,
-                                    const char *id, const char *user, int m, int64_t *docs_count)
+                                    const char *id, const char *user, int m,
+                                    int64_t *docs_count)
 {
     struct mw_event *ev = sign_in(user, m * MIN);
     json_t *a = alert(id);
     enum mw_shape_verdict v = mw_shape_submit(s, "rule-1", p, a, &ev, 1, m * MIN);
-    json_t *dc = json_object_get(json_object_get(json_object_get(a, "moonwatch"), "suppression"),
-                                 "docs_count");
+    json_t *dc = json_object_get(
+        json_object_get(json_object_get(a, "moonwatch"), "suppression"), "docs_count");
     if (docs_count)
         *docs_count = dc ? json_integer_value(dc) : -1;
     json_decref(a);
@@ -146,7 +147,7 @@ static void test_caps(void **state)
     assert_int_equal(mw_health_open(path, &err), 0);
     p.max_alerts = 3;
     p.max_alerts_per = 15 * MIN;
-    for (int i = 0; i < 10; i++) {      /* minutes 0..9: one interval */
+    for (int i = 0; i < 10; i++) { /* minutes 0..9: one interval */
         snprintf(id, sizeof(id), "a%d", i);
         delivered += submit(s, &p, id, "u", i, NULL) == MW_SHAPE_DELIVERED;
     }
@@ -173,7 +174,10 @@ static void test_caps(void **state)
 
 /* a clock the test moves by hand */
 static mw_time_t fake_now;
-static mw_time_t fake_clock(void) { return fake_now; }
+static mw_time_t fake_clock(void)
+{
+    return fake_now;
+}
 #define DAY (86400 * INT64_C(1000000))
 
 static int count_lines(const char *dir, const char *name)
@@ -207,9 +211,9 @@ static void test_dedup_ttl_memory(void **state)
     submit(s, &p, "old", "u", 0, NULL);
     fake_now += 30 * MIN;
     submit(s, &p, "young", "u", 1, NULL);
-    fake_now += 30 * MIN - 1;          /* "old" is 1us short of the ttl */
+    fake_now += 30 * MIN - 1; /* "old" is 1us short of the ttl */
     assert_true(mw_shape_duplicate(s, "rule-1", "old"));
-    fake_now += 1;                      /* exactly the ttl: forgotten */
+    fake_now += 1; /* exactly the ttl: forgotten */
     assert_false(mw_shape_duplicate(s, "rule-1", "old"));
     assert_true(mw_shape_duplicate(s, "rule-1", "young"));
     /* raised again, it is recorded afresh */
@@ -226,7 +230,7 @@ static void test_dedup_ttl_restart(void **state)
     char dir[] = "/tmp/mw-test-shape.XXXXXX";
     struct mw_error err;
     struct mw_alert_policy p = {0};
-    struct mw_shape_opts o = {.now = fake_clock};   /* default ttl: 7d */
+    struct mw_shape_opts o = {.now = fake_clock}; /* default ttl: 7d */
     assert_non_null(mkdtemp(dir));
     fake_now = 1000 * DAY;
     struct mw_shape *s = mw_shape_open(dir, &o, NULL, &err);
@@ -238,7 +242,7 @@ static void test_dedup_ttl_restart(void **state)
     mw_shape_free(s);
     assert_int_equal(count_lines(dir, "alert-ids"), 3);
 
-    fake_now += 3 * DAY;                /* day 8: day0-* expired */
+    fake_now += 3 * DAY; /* day 8: day0-* expired */
     s = mw_shape_open(dir, &o, NULL, &err);
     assert_non_null(s);
     /* 2 of 3 lines dead: rewritten at load, only the live id is left */
@@ -249,11 +253,11 @@ static void test_dedup_ttl_restart(void **state)
     mw_shape_free(s);
     assert_int_equal(count_lines(dir, "alert-ids"), 2);
 
-    s = mw_shape_open(dir, &o, NULL, &err);     /* day0-a now counts from day 8 */
+    s = mw_shape_open(dir, &o, NULL, &err); /* day0-a now counts from day 8 */
     assert_true(mw_shape_duplicate(s, "rule-1", "day0-a"));
     assert_false(mw_shape_duplicate(s, "rule-1", "day0-b"));
     mw_shape_free(s);
-    assert_int_equal(count_lines(dir, "alert-ids"), 2);  /* nothing dead: kept */
+    assert_int_equal(count_lines(dir, "alert-ids"), 2); /* nothing dead: kept */
     rm_rf(dir);
 }
 
@@ -266,13 +270,13 @@ static void test_dedup_legacy_lines(void **state)
     assert_non_null(mkdtemp(dir));
     snprintf(path, sizeof(path), "%s/alert-ids", dir);
     FILE *fp = fopen(path, "w");
-    fputs("legacy-id\n\nwith-time 1\n", fp);   /* no time; blank; 1970 */
+    fputs("legacy-id\n\nwith-time 1\n", fp); /* no time; blank; 1970 */
     fclose(fp);
     fake_now = 1000 * DAY;
     struct mw_shape *s = mw_shape_open(dir, &o, NULL, &err);
     assert_non_null(s);
-    assert_true(mw_shape_duplicate(s, "rule-1", "legacy-id"));    /* counts from now */
-    assert_false(mw_shape_duplicate(s, "rule-1", "with-time"));   /* long expired */
+    assert_true(mw_shape_duplicate(s, "rule-1", "legacy-id"));  /* counts from now */
+    assert_false(mw_shape_duplicate(s, "rule-1", "with-time")); /* long expired */
     mw_shape_free(s);
     rm_rf(dir);
 }
@@ -290,15 +294,16 @@ static void test_save_when_changed(void **state)
     struct mw_shape *s = mw_shape_open(dir, &o, NULL, &err);
     assert_non_null(s);
     mw_shape_save(s);
-    assert_int_not_equal(stat(path, &sb), 0);   /* nothing changed yet */
+    assert_int_not_equal(stat(path, &sb), 0); /* nothing changed yet */
     p.max_alerts = 2;
     p.max_alerts_per = 15 * MIN;
     submit(s, &p, "x1", "u", 0, NULL);
-    mw_shape_save(s);                           /* without exiting */
+    mw_shape_save(s); /* without exiting */
     json_t *doc = json_load_file(path, 0, NULL);
     assert_non_null(doc);
     assert_int_equal(json_integer_value(json_object_get(
-        json_array_get(json_object_get(doc, "caps"), 0), "count")), 1);
+                         json_array_get(json_object_get(doc, "caps"), 0), "count")),
+                     1);
     json_decref(doc);
     mw_shape_free(s);
     rm_rf(dir);

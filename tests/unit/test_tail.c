@@ -71,7 +71,7 @@ static void test_unchanged(void **state)
     uint64_t noff;
     struct mw_tail *t = mw_tail_new(path, fd, 1);
     assert_int_equal(check(t, fd, 8, &nfd, &noff), MW_TAIL_NONE);
-    append(path, "{\"a\":2}\n");    /* growing is not a rotation */
+    append(path, "{\"a\":2}\n"); /* growing is not a rotation */
     assert_int_equal(check(t, fd, 8, &nfd, &noff), MW_TAIL_NONE);
     mw_tail_free(t);
     close(fd);
@@ -221,8 +221,10 @@ static void test_input_follows_rename(void **state)
     assert_non_null(in);
     mw_input_set_rotate_wait(in, 1);
     mw_input_set_follow(in, true);
-    assert_int_equal(mw_input_next_line(in, &line, &len, &lineno, &off, &err), MW_LINE_OK);
-    assert_int_equal(mw_input_next_line(in, &line, &len, &lineno, &off, &err), MW_LINE_AGAIN);
+    assert_int_equal(mw_input_next_line(in, &line, &len, &lineno, &off, &err),
+                     MW_LINE_OK);
+    assert_int_equal(mw_input_next_line(in, &line, &len, &lineno, &off, &err),
+                     MW_LINE_AGAIN);
     assert_int_equal(rename(path, path1), 0);
     append(path, "{\"n\":3}\n");
     append(path1, "2}\n");
@@ -238,7 +240,7 @@ static void test_input_follows_rename(void **state)
             pause_ms(2);
         }
     }
-    assert_string_equal(got, "2231");   /* n=2 at line 2, then n=3 at line 1 */
+    assert_string_equal(got, "2231"); /* n=2 at line 2, then n=3 at line 1 */
     mw_input_close(in);
 }
 
@@ -247,8 +249,10 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_unchanged, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rename_waits_for_quiet, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_copytruncate_continues_in_copy, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_truncate_without_copy_restarts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_copytruncate_continues_in_copy, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_truncate_without_copy_restarts, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_deleted_is_released, setup, teardown),
         cmocka_unit_test_setup_teardown(test_resume, setup, teardown),
         cmocka_unit_test_setup_teardown(test_input_follows_rename, setup, teardown),

@@ -90,26 +90,26 @@ static const struct {
 static const char *const invalid_cases[] = {
     "",
     "2022",
-    "2022-02-08",                        /* date only */
-    "2022-02-08T06:22",                  /* no seconds */
-    "2022-02-08T06:22:28",               /* no zone */
-    "2022-02-08T06:22:28.351",           /* no zone */
-    "2022-02-08T06:22:28.Z",             /* empty fraction */
-    "2022-02-08T06:22:28.1234567890Z",   /* 10 fraction digits */
-    "2022-02-08T06:22:28,351Z",          /* comma fraction */
-    "2022-02-08X06:22:28Z",              /* bad separator */
-    "2022-02-08T06:22:28ZZ",             /* trailing garbage */
+    "2022-02-08",                      /* date only */
+    "2022-02-08T06:22",                /* no seconds */
+    "2022-02-08T06:22:28",             /* no zone */
+    "2022-02-08T06:22:28.351",         /* no zone */
+    "2022-02-08T06:22:28.Z",           /* empty fraction */
+    "2022-02-08T06:22:28.1234567890Z", /* 10 fraction digits */
+    "2022-02-08T06:22:28,351Z",        /* comma fraction */
+    "2022-02-08X06:22:28Z",            /* bad separator */
+    "2022-02-08T06:22:28ZZ",           /* trailing garbage */
     "2022-02-08T06:22:28Z ",
     " 2022-02-08T06:22:28Z",
     "2022-02-08T06:22:28+02:00x",
-    "2022-02-08T06:22:28+02",            /* short offset */
+    "2022-02-08T06:22:28+02", /* short offset */
     "2022-02-08T06:22:28+2:00",
     "2022-02-08T06:22:28+02:0",
-    "2022-02-08T06:22:28+24:00",         /* offset hour */
-    "2022-02-08T06:22:28+02:60",         /* offset minute */
+    "2022-02-08T06:22:28+24:00", /* offset hour */
+    "2022-02-08T06:22:28+02:60", /* offset minute */
     "2022-02-08T06:22:28 +02:00",
     "2022-02-08T06:22:28UTC",
-    "2022-02-08T06:22:60Z",              /* leap second */
+    "2022-02-08T06:22:60Z", /* leap second */
     "2016-12-31T23:59:60Z",
     "2022-02-08T24:00:00Z",
     "2022-02-08T06:60:00Z",
@@ -118,8 +118,8 @@ static const char *const invalid_cases[] = {
     "2022-02-00T06:22:28Z",
     "2022-01-32T06:22:28Z",
     "2022-04-31T06:22:28Z",
-    "2023-02-29T00:00:00Z",              /* not a leap year */
-    "1900-02-29T00:00:00Z",              /* century, not leap */
+    "2023-02-29T00:00:00Z", /* not a leap year */
+    "1900-02-29T00:00:00Z", /* century, not leap */
     "2024-02-30T00:00:00Z",
     "22-02-08T06:22:28Z",
     "+2022-02-08T06:22:28Z",
@@ -131,8 +131,8 @@ static const char *const invalid_cases[] = {
     "2022/02/08T06:22:28Z",
     "2022-02-08T06-22-28Z",
     "2022-02-08T06:22:28.-1Z",
-    "0000-01-01T00:00:00+00:01",         /* UTC before year 0 */
-    "9999-12-31T23:59:59-00:01",         /* UTC after year 9999 */
+    "0000-01-01T00:00:00+00:01", /* UTC before year 0 */
+    "9999-12-31T23:59:59-00:01", /* UTC after year 9999 */
     "1644301348351",
 };
 
@@ -281,11 +281,18 @@ static void test_epoch_ms(void **state)
 static void test_epoch_ms_invalid(void **state)
 {
     static const double bad[] = {
-        NAN, -NAN, INFINITY, -INFINITY,
-        -62167219200000.5,    /* just before year 0 */
+        NAN,
+        -NAN,
+        INFINITY,
+        -INFINITY,
+        -62167219200000.5, /* just before year 0 */
         -62167219201000.0,
-        253402300800000.0,    /* year 10000 */
-        1e300, -1e300, 9.3e15, -9.3e15, 1e19,
+        253402300800000.0, /* year 10000 */
+        1e300,
+        -1e300,
+        9.3e15,
+        -9.3e15,
+        1e19,
     };
     mw_time_t t = SENTINEL;
 
@@ -344,8 +351,8 @@ static void test_from_json_invalid(void **state)
         json_string(""),
         json_string("2022-02-08"),
         json_string("1644301348351"),
-        json_integer(253402300800000),   /* year 10000 */
-        json_integer(-62167219200001),   /* before year 0 */
+        json_integer(253402300800000), /* year 10000 */
+        json_integer(-62167219200001), /* before year 0 */
         json_integer(INT64_MAX),
         json_integer(INT64_MIN),
         json_real(1e300),
@@ -495,13 +502,32 @@ static void test_duration_parse(void **state)
 static void test_duration_parse_invalid(void **state)
 {
     static const char *const bad[] = {
-        "", "s", "ms", "10", "10x", "10S", "10M", "10sec", "10 s", " 10s",
-        "10s ", "+10s", "-10s", "1.5s", "1e3ms", "1h30m", "10ss", "10mss",
-        "10u", "10ns", "0x10s", "10d\n",
-        "9223372036854775808us",      /* INT64_MAX + 1 */
-        "99999999999999999999us",     /* digits overflow */
-        "9223372036854776ms",         /* multiply overflow */
-        "106751992d",                 /* INT64_MAX is 106751991d4h0m54s */
+        "",
+        "s",
+        "ms",
+        "10",
+        "10x",
+        "10S",
+        "10M",
+        "10sec",
+        "10 s",
+        " 10s",
+        "10s ",
+        "+10s",
+        "-10s",
+        "1.5s",
+        "1e3ms",
+        "1h30m",
+        "10ss",
+        "10mss",
+        "10u",
+        "10ns",
+        "0x10s",
+        "10d\n",
+        "9223372036854775808us",  /* INT64_MAX + 1 */
+        "99999999999999999999us", /* digits overflow */
+        "9223372036854776ms",     /* multiply overflow */
+        "106751992d",             /* INT64_MAX is 106751991d4h0m54s */
         "2562047789h",
         "153722867281m",
         "9223372036855s",
@@ -536,11 +562,11 @@ static void test_duration_format(void **state)
         {1500000, "1.5s"},
         {1250000, "1.25s"},
         {1005000, "1.005s"},
-        {1000500, "1s"},          /* sub-millisecond part truncated */
+        {1000500, "1s"}, /* sub-millisecond part truncated */
         {35000000, "35s"},
         {59999000, "59.999s"},
         {60000000, "1m"},
-        {61500000, "1m1s"},       /* sub-second part dropped from 1 minute */
+        {61500000, "1m1s"}, /* sub-second part dropped from 1 minute */
         {INT64_C(252000000), "4m12s"},
         {INT64_C(3600000000), "1h"},
         {INT64_C(3720000000), "1h2m"},

@@ -19,7 +19,7 @@
 #include "mw_window.h"
 
 #define MAXEV 256
-#define S(x) ((mw_time_t)(x) * 1000000)
+#define S(x) ((mw_time_t)(x)*1000000)
 
 struct world {
     struct mw_window_def *def;
@@ -65,9 +65,9 @@ static void on_emit(void *ud, struct mw_event *const *evs, int n, json_t *key,
     size_t len = strlen(w->out);
     len += (size_t)snprintf(w->out + len, sizeof(w->out) - len, "[");
     for (int i = 0; i < n; i++)
-        len += (size_t)snprintf(w->out + len, sizeof(w->out) - len, "%s%lld",
-                                i ? "," : "",
-                                (long long)json_integer_value(json_object_get(evs[i]->root, "id")));
+        len += (size_t)snprintf(
+            w->out + len, sizeof(w->out) - len, "%s%lld", i ? "," : "",
+            (long long)json_integer_value(json_object_get(evs[i]->root, "id")));
     snprintf(w->out + len, sizeof(w->out) - len, "]%s",
              json_string_value(json_array_get(key, 0)));
     json_decref(w->last_details);
@@ -106,10 +106,10 @@ static void test_threshold(void **state)
     feed(&w, "A", "x", NULL, S(0));
     feed(&w, "A", "x", NULL, S(30));
     feed(&w, "A", "y", NULL, S(40));
-    feed(&w, "A", "x", NULL, S(90));    /* #1 left the window: 2 in it */
-    feed(&w, "B", "x", NULL, S(91));    /* not matched */
+    feed(&w, "A", "x", NULL, S(90)); /* #1 left the window: 2 in it */
+    feed(&w, "B", "x", NULL, S(91)); /* not matched */
     assert_string_equal(w.out, "");
-    feed(&w, "A", "x", NULL, S(80));    /* late, inside the window: 3 */
+    feed(&w, "A", "x", NULL, S(80)); /* late, inside the window: 3 */
     assert_string_equal(w.out, "[2,6,4]x");
     assert_int_equal(json_integer_value(json_object_get(w.last_details, "count")), 3);
     /* the group starts over after an alert */
@@ -135,7 +135,7 @@ static void test_threshold_cap(void **state)
     }
     assert_int_equal(mw_window_stats(w.st)->open, 4);
     assert_int_equal(mw_window_stats(w.st)->evicted, 6);
-    feed(&w, "A", "k0", NULL, S(11));   /* k0 was evicted: starts again */
+    feed(&w, "A", "k0", NULL, S(11)); /* k0 was evicted: starts again */
     feed(&w, "A", "k9", NULL, S(11));
     assert_string_equal(w.out, "[10,12]k9");
     teardown_world(&w);
@@ -150,18 +150,19 @@ static void test_distinct(void **state)
     feed(&w, "A", "x", "1.1.1.1", S(10));
     feed(&w, "A", "x", "2.2.2.2", S(20));
     feed(&w, "A", "y", "3.3.3.3", S(25));
-    feed(&w, "A", "x", NULL, S(26));        /* no value: no part */
+    feed(&w, "A", "x", NULL, S(26)); /* no value: no part */
     assert_string_equal(w.out, "");
     feed(&w, "A", "x", "3.3.3.3", S(30));
     assert_string_equal(w.out, "[2,3,6]x");
-    assert_string_equal(json_string_value(json_array_get(
-        json_object_get(w.last_details, "values"), 2)), "3.3.3.3");
+    assert_string_equal(
+        json_string_value(json_array_get(json_object_get(w.last_details, "values"), 2)),
+        "3.3.3.3");
     assert_int_equal(mw_window_stats(w.st)->no_key, 1);
     teardown_world(&w);
 
     setup_win(&w, MW_WINDOW_DISTINCT, 2, S(60), 0);
     feed(&w, "A", "x", "a", S(0));
-    feed(&w, "A", "x", "b", S(61));         /* a is out of the window */
+    feed(&w, "A", "x", "b", S(61)); /* a is out of the window */
     assert_string_equal(w.out, "");
     teardown_world(&w);
 }
@@ -178,7 +179,7 @@ static void test_new_terms(void **state)
 
     setup_win(&w, MW_WINDOW_NEW_TERMS, 0, S(7 * 86400), S(300));
     feed(&w, "A", "app1", NULL, S(0));
-    feed(&w, "A", "app1", NULL, S(86400));          /* seen within 7d */
+    feed(&w, "A", "app1", NULL, S(86400)); /* seen within 7d */
     feed(&w, "A", "app2", NULL, S(86400));
     feed(&w, "A", "app2", NULL, S(86400) - S(100)); /* late, already known */
     feed(&w, "A", "app1", NULL, S(9 * 86400));      /* 8d after: new again */
@@ -191,7 +192,7 @@ static void test_new_terms(void **state)
     /* a restart with the state file: app1 is known, app3 is new */
     setup_win(&w, MW_WINDOW_NEW_TERMS, 0, S(7 * 86400), S(300));
     assert_int_equal(mw_window_load(w.def, w.st, "rule-1", file, &err), 0);
-    assert_int_equal(mw_window_stats(w.st)->loaded, 1);   /* app2 expired */
+    assert_int_equal(mw_window_stats(w.st)->loaded, 1); /* app2 expired */
     feed(&w, "A", "app1", NULL, S(10 * 86400));
     feed(&w, "A", "app3", NULL, S(10 * 86400));
     feed(&w, "A", "app2", NULL, S(10 * 86400));
@@ -228,10 +229,10 @@ static void test_absence(void **state)
     setup_win(&w, MW_WINDOW_ABSENCE, 0, S(600), S(300));
     feed(&w, "A", "x", NULL, S(0));
     feed(&w, "A", "y", NULL, S(0));
-    feed(&w, "B", "y", NULL, S(600));   /* inclusive: y is satisfied */
-    feed(&w, "Z", "z", NULL, S(800));   /* x's window ended, but lateness */
+    feed(&w, "B", "y", NULL, S(600)); /* inclusive: y is satisfied */
+    feed(&w, "Z", "z", NULL, S(800)); /* x's window ended, but lateness */
     assert_string_equal(w.out, "");
-    feed(&w, "Z", "z", NULL, S(901));   /* 901 - 300 > 600: x fires */
+    feed(&w, "Z", "z", NULL, S(901)); /* 901 - 300 > 600: x fires */
     assert_string_equal(w.out, "[1]x");
     assert_int_equal(mw_window_stats(w.st)->cancelled, 1);
     teardown_world(&w);
@@ -259,10 +260,8 @@ static void test_absence(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_threshold),
-        cmocka_unit_test(test_threshold_cap),
-        cmocka_unit_test(test_distinct),
-        cmocka_unit_test(test_new_terms),
+        cmocka_unit_test(test_threshold), cmocka_unit_test(test_threshold_cap),
+        cmocka_unit_test(test_distinct),  cmocka_unit_test(test_new_terms),
         cmocka_unit_test(test_absence),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
