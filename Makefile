@@ -35,7 +35,7 @@ PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 # when the first HTTP output is created (saves ~8 ms of start-up per run)
 PKG_LIBS   = $(shell pkg-config --libs $(filter-out libcurl,$(PKGS)) 2>/dev/null)
 OPT       ?= -O2 -g
-FINAL_CFLAGS  = $(STD) $(WARN) $(OPT) -Iinclude -Isrc $(PKG_CFLAGS) \
+FINAL_CFLAGS  = $(STD) $(WARN) $(OPT) -Iinclude -Isrc -include mw_banned.h $(PKG_CFLAGS) \
                 -DMW_DEFAULT_LUA_DIR='"$(PREFIX)/share/moonwatch/lua"' $(CFLAGS)
 FINAL_LDFLAGS = $(LDFLAGS)
 FINAL_LIBS    = $(PKG_LIBS) -lm -ldl -pthread
@@ -113,7 +113,7 @@ build/tools/%: tests/tools/%.c
 FUZZ_TARGETS := ingest rule engine
 FUZZ_SECONDS ?= 60
 FUZZ_CC   ?= $(shell command -v clang-14 >/dev/null 2>&1 && echo clang-14 || echo clang)
-FUZZ_DEFS  = -Itests/fuzz -DMW_FUZZ_ROOT='"$(CURDIR)"'
+FUZZ_DEFS  = -D_GNU_SOURCE -Itests/fuzz -DMW_FUZZ_ROOT='"$(CURDIR)"'
 FUZZ_SAN  := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_OBJS := $(patsubst src/%.c,build/fuzz/%.o,$(LIB_SRCS))
 FUZZ_BINS := $(patsubst %,build/fuzz/fuzz_%,$(FUZZ_TARGETS))

@@ -8,6 +8,7 @@
  * (moonwatch_rule_quarantined{rule_id="..."} 1) are listed as "quarantined".
  */
 #include "mw_cmd.h"
+#include "mw_buf.h"
 #include "mw_engine.h"
 #include "mw_log.h"
 #include "mw_rule.h"
@@ -71,17 +72,16 @@ static json_t *techniques(const json_t *threat)
 
 static char *join(const json_t *arr)
 {
-    size_t len = 1, i;
+    struct mw_buf b = MW_BUF_INIT;
+    size_t i;
     json_t *v;
-    json_array_foreach(arr, i, v) len += json_string_length(v) + 1;
-    char *s = xcalloc(1, len);
     json_array_foreach(arr, i, v)
     {
         if (i)
-            strcat(s, ",");
-        strcat(s, json_string_value(v));
+            mw_buf_addc(&b, ',');
+        mw_buf_add(&b, json_string_value(v), json_string_length(v));
     }
-    return s;
+    return mw_buf_detach(&b, NULL);
 }
 
 /* Rule ids a running host reports as quarantined in its metrics textfile:

@@ -109,16 +109,15 @@ void mw_follow_watch(struct mw_follow *f, int in_fd)
     if (in_fd < 0)
         return;
     for (int i = 0; i < f->n; i++) {
-        char dir[4096];
         const char *slash = strrchr(f->names[i], '/');
-        if (slash == NULL)
-            strcpy(dir, ".");
-        else if (slash == f->names[i])
-            strcpy(dir, "/");
-        else
-            snprintf(dir, sizeof(dir), "%.*s", (int)(slash - f->names[i]), f->names[i]);
-        if (strpbrk(dir, "*?[") != NULL)
-            continue; /* a pattern in the folder part: rescans only */
-        inotify_add_watch(in_fd, dir, IN_CREATE | IN_MOVED_TO | IN_MODIFY | IN_DELETE);
+        char *dir = slash == NULL ? xstrdup(".")
+                    : slash == f->names[i]
+                        ? xstrdup("/")
+                        : xstrndup(f->names[i], (size_t)(slash - f->names[i]));
+        /* a pattern in the folder part: rescans only */
+        if (strpbrk(dir, "*?[") == NULL)
+            inotify_add_watch(in_fd, dir,
+                              IN_CREATE | IN_MOVED_TO | IN_MODIFY | IN_DELETE);
+        free(dir);
     }
 }

@@ -297,8 +297,9 @@ static void name_from(struct http *h, const char *kind, const char *url)
 {
     char hex[65], buf[128];
     size_t k = 0, klen = strlen(kind);
-    char *all = xmalloc(klen + strlen(url) + 2);
-    sprintf(all, "%s:%s", kind, url);
+    size_t alen = klen + strlen(url) + 2;
+    char *all = xmalloc(alen);
+    snprintf(all, alen, "%s:%s", kind, url);
     mw_sha256_hex(all, strlen(all), hex);
     free(all);
     memcpy(buf, kind, klen);
@@ -433,8 +434,9 @@ static struct http *http_new(enum sink_type type, const char *rest, const char *
         h->url = xmalloc(len);
         snprintf(h->url, len, "%s/_bulk", url);
         /* the index name belongs to the spool's identity */
-        char *both = xmalloc(strlen(h->url) + strlen(h->index) + 2);
-        sprintf(both, "%s/%s", url, h->index);
+        size_t blen = strlen(h->url) + strlen(h->index) + 2;
+        char *both = xmalloc(blen);
+        snprintf(both, blen, "%s/%s", url, h->index);
         free(h->name);
         name_from(h, "es", both);
         free(both);
@@ -755,10 +757,10 @@ static char *build_body(struct http *h, struct item *v, size_t n, size_t *len)
     body = xmalloc(cap + 1);
     for (size_t i = 0; i < n; i++) {
         if (h->index)
-            k += (size_t)sprintf(body + k,
-                                 "{\"create\":{\"_index\":\"%s\",\"_id\":\"%s\"}}\n",
-                                 h->index, v[i].id);
-        k += (size_t)sprintf(body + k, "%s", v[i].line);
+            k += (size_t)snprintf(body + k, cap + 1 - k,
+                                  "{\"create\":{\"_index\":\"%s\",\"_id\":\"%s\"}}\n",
+                                  h->index, v[i].id);
+        k += (size_t)snprintf(body + k, cap + 1 - k, "%s", v[i].line);
         if (h->index || h->batch > 1)
             body[k++] = '\n';
     }

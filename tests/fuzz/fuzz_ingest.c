@@ -11,7 +11,9 @@
  * scanner (which reads the time of lines it lets skip parsing) runs on every
  * line too, and must agree with the full parse whenever both succeed.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include "mw_field.h"
 #include "mw_input.h"
 #include "mw_prefilter.h"

@@ -42,11 +42,11 @@ static struct mw_matcher *type_is(const char *t)
 static void setup_def(struct world *w, const char *steps, const char *until,
                       mw_time_t maxspan, mw_time_t lateness)
 {
-    char buf[128];
+    char buf[128], *save = NULL;
     memset(w, 0, sizeof(*w));
     w->def = calloc(1, sizeof(*w->def));
     snprintf(buf, sizeof(buf), "%s", steps);
-    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+    for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
         int k = w->def->nsteps++;
         w->def->where[k] = type_is(tok);
         w->def->owns_where[k] = true;

@@ -232,9 +232,8 @@ static void test_input_follows_rename(void **state)
     for (int i = 0; i < 200 && strlen(got) < 4; i++) {
         enum mw_line_status st = mw_input_next_line(in, &line, &len, &lineno, &off, &err);
         if (st == MW_LINE_OK) {
-            char c[8];
-            snprintf(c, sizeof(c), "%c%d", line[5], (int)lineno);
-            strcat(got, c);
+            size_t used = strlen(got);
+            snprintf(got + used, sizeof(got) - used, "%c%d", line[5], (int)lineno);
         } else {
             assert_int_equal(st, MW_LINE_AGAIN);
             pause_ms(2);
