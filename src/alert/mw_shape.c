@@ -17,6 +17,7 @@
  * fsync, rename, fsync of the folder). Everything runs under s->mu; the
  * JSON text is built under the lock and written outside it.
  */
+#include "mw_alert.h"
 #include "mw_clock.h"
 #include "mw_file.h"
 #include "mw_log.h"
@@ -263,8 +264,7 @@ enum mw_shape_verdict mw_shape_submit(struct mw_shape *s, const char *rule_id,
                                       const struct mw_alert_policy *p, json_t *alert,
                                       struct mw_event *const *evs, int n, mw_time_t t)
 {
-    const char *id =
-        json_string_value(json_object_get(json_object_get(alert, "event"), "id"));
+    const char *id = mw_alert_event_id(alert);
     enum mw_shape_verdict v;
     bool replay = false;
 
