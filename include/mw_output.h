@@ -10,7 +10,9 @@
  * including a spool left by an earlier run. Nothing is lost: an alert is
  * delivered, still spooled, or (refused by the endpoint as invalid) written
  * to the sink's rejected file; the counters say which. docs/OUTPUTS.md has
- * the spec syntax.
+ * the spec syntax. Each output is a struct mw_sink_ops (mw_sink.h) named in
+ * the scheme table of src/output/mw_output.c; the queue and spool are
+ * mw_spool.h.
  */
 #ifndef MW_OUTPUT_H
 #define MW_OUTPUT_H

@@ -1,11 +1,11 @@
 /* mw_sink.h - one alert destination ("stdout", "file", "webhook", ...)
  *
  * Every output is one implementation of struct mw_sink_ops in
- * src/output/sink_<name>.c plus one entry in the scheme table of
- * src/output/mw_output.c; mw_output keeps the list of open sinks and calls
- * them only through these ops (the curl model: struct Curl_ssl, one file
- * per TLS back-end). A spec "scheme:rest" selects the entry whose scheme
- * matches and hands it rest ("stdout" alone gives rest "").
+ * src/output/sink_<name>.c (a const struct mw_sink_ops mw_sink_<name>)
+ * plus one entry in the scheme table of src/output/mw_output.c; mw_output keeps the list
+ * of open sinks and calls them only through these ops (the curl model: struct Curl_ssl,
+ * one file per TLS back-end). A spec "scheme:rest" selects the entry whose scheme matches
+ * and hands it rest ("stdout" alone gives rest "").
  *
  * Ownership: open returns a sink the caller (mw_output) owns and frees with
  * close; everything else borrows it. Lines and ids passed to write are
@@ -68,11 +68,5 @@ struct mw_sink_ops {
     /* Frees the sink (after drain). NULL is a no-op. */
     void (*close)(void *sink);
 };
-
-/* The sinks, defined in src/output/sink_*.c. */
-extern const struct mw_sink_ops mw_sink_stdout;
-extern const struct mw_sink_ops mw_sink_file;
-extern const struct mw_sink_ops mw_sink_webhook;
-extern const struct mw_sink_ops mw_sink_elasticsearch;
 
 #endif

@@ -18,6 +18,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The sinks, one per src/output/sink_*.c. */
+extern const struct mw_sink_ops mw_sink_stdout, mw_sink_file;
+extern const struct mw_sink_ops mw_sink_webhook;
+extern const struct mw_sink_ops mw_sink_elasticsearch;
+
 /* spec scheme -> sink; several names may share one sink ("-" is stdout) */
 static const struct {
     const char *name;
