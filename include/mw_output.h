@@ -57,4 +57,8 @@ void mw_output_request_reopen(void);
  * how many), for recovering an id a killed run wrote but did not record. */
 int mw_output_last_ids(struct mw_output *o, char ids[][33], int max);
 
+/* Process exit: unloads libcurl if an HTTP output loaded it (curl_global_cleanup,
+ * dlclose). Call once, after every output is freed. */
+void mw_output_global_cleanup(void);
+
 #endif

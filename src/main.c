@@ -6,7 +6,7 @@
 #include "mw_cmd.h"
 #include "mw_engine.h"
 #include "mw_health.h"
-#include "mw_curl.h"
+
 #include "mw_event.h"
 #include "mw_pool.h"
 #include "mw_input.h"
@@ -600,7 +600,7 @@ int main(int argc, char **argv)
         fputs(usage_main, stderr);
         rc = 2;
     }
-    mw_curl_shutdown(); /* if an HTTP output loaded libcurl */
+    mw_output_global_cleanup(); /* if an HTTP output loaded libcurl */
     mw_event_cache_flush();
     mw_pool_shutdown();
     return rc;

@@ -17,7 +17,7 @@
 #include <stdint.h>
 
 #include "mw_buf.h"
-#include "mw_curl.h"
+#include "curl_int.h"
 #include "mw_mem.h"
 #include "mw_spool.h"
 

@@ -9,6 +9,7 @@
  * here; nothing in this file knows what a sink does.
  */
 #include "mw_output.h"
+#include "curl_int.h"
 #include "mw_clock.h"
 #include "mw_log.h"
 #include "mw_sink.h"
@@ -168,4 +169,9 @@ void mw_output_stats(const struct mw_output *o, json_t *arr)
         json_object_set(r, "written", json_object_get(r, "delivered"));
         json_array_append_new(arr, r);
     }
+}
+
+void mw_output_global_cleanup(void)
+{
+    mw_curl_shutdown();
 }
