@@ -31,15 +31,10 @@
 
 #include "mw_event.h"
 #include "mw_field.h"
+#include "mw_key.h"
 #include "mw_match.h"
 
 #define MW_SEQ_MAX_STEPS 128
-#define MW_SEQ_MAX_KEYS 16
-
-struct mw_seq_keys {
-    struct mw_path *paths[MW_SEQ_MAX_KEYS]; /* owned */
-    bool optional[MW_SEQ_MAX_KEYS];         /* `?field`: null joins null */
-};
 
 struct mw_seq_def {
     int nsteps;                                 /* after expanding runs */
@@ -138,11 +133,5 @@ struct mw_evtab;
 json_t *mw_seq_dump(const struct mw_seq_state *st, struct mw_evtab *t);
 int mw_seq_restore(const struct mw_seq_def *def, struct mw_seq_state *st,
                    const json_t *doc, const struct mw_evtab *t, struct mw_error *err);
-
-/* Builds the join key of ev for the given key set into buf (binary,
- * type-tagged). Returns the length, or -1 when a non-optional key is null,
- * missing, or not a scalar. Exposed for tests and alert rendering. */
-int mw_seq_key(const struct mw_seq_keys *keys, int nkeys, bool ci,
-               const struct mw_event *ev, char *buf, size_t size);
 
 #endif

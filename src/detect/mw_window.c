@@ -61,9 +61,9 @@ struct mw_window_state {
     struct mw_dict *groups;
     struct group *head, *tail;
     mw_time_t now;
-    mw_time_t since; /* new_terms: first event time covered */
-    char *keybuf;    /* owned scratch */
-    size_t keycap;
+    mw_time_t since;    /* new_terms: first event time covered */
+    struct mw_buf key;  /* owned scratch: a group key */
+    struct mw_buf vkey; /* owned scratch: distinct's value key */
     struct mw_window_stats stats;
 };
 
@@ -103,8 +103,8 @@ struct mw_window_state *mw_window_state_new(const struct mw_window_def *def)
     st->groups = mw_dict_new();
     st->now = INT64_MIN / 2;
     st->since = INT64_MIN;
-    st->keycap = 256;
-    st->keybuf = xmalloc(st->keycap);
+    mw_buf_init(&st->key);
+    mw_buf_init(&st->vkey);
     return st;
 }
 
@@ -162,7 +162,8 @@ void mw_window_state_free(struct mw_window_state *st)
     while (st->head)
         group_drop(st, st->head);
     mw_dict_free(st->groups);
-    free(st->keybuf);
+    mw_buf_release(&st->key);
+    mw_buf_release(&st->vkey);
     free(st);
 }
 
@@ -171,28 +172,24 @@ const struct mw_window_stats *mw_window_stats(const struct mw_window_state *st)
     return &st->stats;
 }
 
+/* The group key of ev into st->key (mw_key). Returns its length, or -1
+ * when the event has no key. */
 static int build_key(struct mw_window_state *st, const struct mw_seq_keys *keys,
                      int nkeys, bool ci, const struct mw_event *ev)
 {
-    for (;;) {
-        int n = mw_seq_key(keys, nkeys, ci, ev, st->keybuf, st->keycap);
-        if (n != -2)
-            return n;
-        if (st->keycap >= (1u << 30))
-            return -1;
-        st->keycap *= 2;
-        st->keybuf = xrealloc(st->keybuf, st->keycap);
-    }
+    if (mw_key_build(&st->key, keys, nkeys, ci, ev) < 0 || st->key.len > INT32_MAX)
+        return -1;
+    return (int)st->key.len;
 }
 
 static struct group *group_get(struct mw_window_state *st, size_t klen, bool create)
 {
-    struct group *g = mw_dict_get(st->groups, st->keybuf, klen);
+    struct group *g = mw_dict_get(st->groups, st->key.ptr, klen);
     if (g || !create)
         return g;
     g = xcalloc(1, sizeof(*g) + klen);
     g->klen = klen;
-    memcpy(g->key, st->keybuf, klen);
+    memcpy(g->key, st->key.ptr, klen);
     g->newest = INT64_MIN;
     mw_dict_put(st->groups, g->key, klen, g);
     list_append(st, g);
@@ -208,16 +205,6 @@ static void enforce_cap(const struct mw_window_def *def, struct mw_window_state 
         group_drop(st, st->head);
         st->stats.evicted++;
     }
-}
-
-static json_t *key_json(const struct mw_seq_keys *keys, int n, const struct mw_event *ev)
-{
-    json_t *arr = json_array();
-    for (int k = 0; k < n; k++) {
-        json_t *v = mw_path_get(mw_event_root(ev), keys->paths[k]);
-        json_array_append(arr, v ? v : json_null());
-    }
-    return arr;
 }
 
 static json_t *time_json(mw_time_t t)
@@ -240,7 +227,7 @@ static void fire(const struct mw_window_def *def, struct mw_window_state *st,
                  struct mw_event *const *evs, int n, const struct mw_seq_keys *keys,
                  json_t *details, mw_window_emit_fn emit, void *ud)
 {
-    json_t *key = key_json(keys, def->nby, evs[n - 1]);
+    json_t *key = mw_key_values(keys, def->nby, evs[n - 1]);
     st->stats.fired++;
     emit(ud, evs, n, key, details);
     json_decref(key);
@@ -411,9 +398,9 @@ static void new_terms_event(const struct mw_window_def *def, struct mw_window_st
             json_array_append_new(fields, json_string(mw_path_str(def->by.paths[k])));
         json_t *d =
             json_pack("{s:o, s:o, s:o, s:I, s:o}", "fields", fields, "values",
-                      key_json(&def->by, def->nby, ev), "history", span_json(def->span),
-                      "history_ms", (json_int_t)(def->span / 1000), "last_seen",
-                      before == INT64_MIN ? json_null() : time_json(before));
+                      mw_key_values(&def->by, def->nby, ev), "history",
+                      span_json(def->span), "history_ms", (json_int_t)(def->span / 1000),
+                      "last_seen", before == INT64_MIN ? json_null() : time_json(before));
         fire(def, st, &ev, 1, &def->by, d, emit, ud);
     }
     if (g == NULL)
@@ -588,7 +575,7 @@ void mw_window_process(const struct mw_window_def *def, struct mw_window_state *
             }
             g = group_get(st, (size_t)klen, true);
             absence_first(def, st, g, ev);
-            if (mw_dict_get(st->groups, st->keybuf, (size_t)klen) == g)
+            if (mw_dict_get(st->groups, st->key.ptr, (size_t)klen) == g)
                 enforce_cap(def, st, g);
         }
         return;
@@ -606,29 +593,19 @@ void mw_window_process(const struct mw_window_def *def, struct mw_window_state *
         return;
     }
     if (def->kind == MW_WINDOW_DISTINCT) {
-        /* the value goes after the group key in the scratch buffer */
-        char vbuf[512];
-        char *v = vbuf;
+        /* the value's key, built like a one-field group key */
         struct mw_seq_keys vk;
-        int vlen;
         memset(&vk, 0, sizeof(vk));
         vk.paths[0] = def->field;
-        vlen = mw_seq_key(&vk, 1, def->keys_ci, ev, vbuf, sizeof(vbuf));
-        if (vlen == -2) {
-            v = xmalloc(1u << 20);
-            vlen = mw_seq_key(&vk, 1, def->keys_ci, ev, v, 1u << 20);
-        }
-        if (vlen < 0) {
+        if (mw_key_build(&st->vkey, &vk, 1, def->keys_ci, ev) < 0) {
             st->stats.no_key++;
         } else {
             g = group_get(st, (size_t)klen, true);
             list_unlink(st, g);
             list_append(st, g);
-            distinct_event(def, st, g, ev, v, (size_t)vlen, emit, ud);
+            distinct_event(def, st, g, ev, st->vkey.ptr, st->vkey.len, emit, ud);
             enforce_cap(def, st, NULL);
         }
-        if (v != vbuf)
-            free(v);
         return;
     }
     g = group_get(st, (size_t)klen, true);
@@ -770,15 +747,12 @@ int mw_window_load(const struct mw_window_def *def, struct mw_window_state *st,
             rc = mw_error_set(err, "%s:%lu: malformed term line", path, lineno);
             break;
         }
-        if (hlen / 2 > st->keycap) {
-            st->keycap = hlen;
-            st->keybuf = xrealloc(st->keybuf, st->keycap);
-        }
+        mw_buf_reset(&st->key);
         for (size_t i = 0; i < hlen / 2 && rc == 0; i++) {
             int hi = hexval(tab[1 + 2 * i]), lo = hexval(tab[2 + 2 * i]);
             if (hi < 0 || lo < 0)
                 rc = mw_error_set(err, "%s:%lu: malformed term key", path, lineno);
-            st->keybuf[i] = (char)(hi << 4 | lo);
+            mw_buf_addc(&st->key, (char)(hi << 4 | lo));
         }
         if (rc != 0)
             break;
@@ -859,8 +833,7 @@ int mw_window_restore(const struct mw_window_def *def, struct mw_window_state *s
         size_t j;
         const json_t *ts = json_object_get(o, "ts"), *vals = json_object_get(o, "vals");
         const json_t *bt = json_object_get(o, "bt"), *ev = json_object_get(o, "ev"), *v;
-        long klen =
-            mw_evtab_unhex_into(json_object_get(o, "k"), &st->keybuf, &st->keycap);
+        long klen = mw_evtab_unhex_into(json_object_get(o, "k"), &st->key);
         size_t nts = json_array_size(ts), nvals = json_array_size(vals);
         size_t nbt = json_array_size(bt), nev = json_array_size(ev);
         if (klen < 0 || (nts && nvals) || (nts && nbt) || (nvals && nbt) ||
