@@ -63,7 +63,8 @@ struct keystate {
 
 struct mw_seq_state {
     int nslots;
-    mw_time_t lateness;           /* copied from the def at creation */
+    mw_time_t lateness;           /* from mw_detect_opts at creation */
+    size_t max_keys;              /* from mw_detect_opts; 0: no cap */
     mw_time_t now;                /* newest event time accepted */
     struct mw_dict *keys;         /* key bytes -> struct keystate */
     struct keystate *head, *tail; /* LRU: head is the oldest */
@@ -103,20 +104,22 @@ void mw_seq_def_free(struct mw_seq_def *def)
     for (int i = 0; i < def->nsteps; i++) {
         if (def->owns_where[i])
             mw_matcher_free(def->where[i]);
-        for (int k = 0; k < MW_SEQ_MAX_KEYS; k++)
-            mw_path_free(def->keys[i].paths[k]);
+        mw_key_paths_free(&def->keys[i]);
     }
     mw_matcher_free(def->until_where);
-    for (int k = 0; k < MW_SEQ_MAX_KEYS; k++)
-        mw_path_free(def->until_keys.paths[k]);
+    mw_key_paths_free(&def->until_keys);
     free(def);
 }
 
-struct mw_seq_state *mw_seq_state_new(const struct mw_seq_def *def)
+struct mw_seq_state *mw_seq_state_new_with(const struct mw_seq_def *def,
+                                           const struct mw_detect_opts *opts)
 {
     struct mw_seq_state *st = xcalloc(1, sizeof(*st));
     st->nslots = def->nsteps - 1;
-    st->lateness = def->lateness > 0 ? def->lateness : 0;
+    if (opts) {
+        st->lateness = opts->lateness > 0 ? opts->lateness : 0;
+        st->max_keys = opts->max_keys;
+    }
     st->now = INT64_MIN / 2;
     st->keys = mw_dict_new();
     mw_buf_init(&st->key);
@@ -204,6 +207,20 @@ static bool drop_if_empty(struct mw_seq_state *st, struct keystate *ks)
         return false;
     keystate_drop(st, ks);
     return true;
+}
+
+struct mw_seq_state *mw_seq_state_new(const struct mw_seq_def *def)
+{
+    return mw_seq_state_new_with(def, NULL);
+}
+
+void mw_seq_state_reset(struct mw_seq_state *st)
+{
+    while (st->head)
+        keystate_drop(st, st->head);
+    memset(&st->stats, 0, sizeof(st->stats));
+    st->now = INT64_MIN / 2;
+    st->cur = NULL;
 }
 
 void mw_seq_state_free(struct mw_seq_state *st)
@@ -334,7 +351,8 @@ void mw_seq_advance(const struct mw_seq_def *def, struct mw_seq_state *st, mw_ti
 static void enforce_cap(const struct mw_seq_def *def, struct mw_seq_state *st,
                         const struct keystate *keep)
 {
-    while (def->max_keys && st->stats.open_keys > def->max_keys && st->head &&
+    (void)def;
+    while (st->max_keys && st->stats.open_keys > st->max_keys && st->head &&
            st->head != keep) {
         if (st->obs)
             trace_drop(st, st->head, MW_SEQ_T_EVICTED);
