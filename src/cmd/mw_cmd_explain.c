@@ -382,7 +382,6 @@ int mw_cmd_explain(int argc, char **argv)
     x.lives = mw_dict_new();
     if (def) {
         char span[64] = "none";
-        ((struct mw_seq_def *)def)->max_keys = max_keys;
         if (def->maxspan > 0)
             mw_duration_format(def->maxspan, span, sizeof(span));
         printf("rule %s \"%s\" (%s): sequence of %d steps, maxspan %s\n", meta->id,
@@ -396,7 +395,7 @@ int mw_cmd_explain(int argc, char **argv)
         }
         if (def->until_where)
             printf("  until (cancels pending sequences of its key)\n");
-        st = mw_seq_state_new(def);
+        st = mw_seq_state_new_with(def, &(struct mw_detect_opts){.max_keys = max_keys});
         mw_seq_set_observer(st, observe, &x);
     } else {
         printf("rule %s \"%s\" (%s): single event\n", meta->id, meta->name,
