@@ -78,44 +78,77 @@ static const char *const usage_run =
     "      --alert-time MODE       wall (default): alert @timestamp is when it was\n"
     "                              raised; event: the last event's time (replays)\n"
     "      --max-open-keys N       per window rule, cap on open states (join keys,\n"
-    "                              groups, terms); the oldest is evicted (default "
-    "1000000)\n"
-    "      --max-lateness DUR      how far behind the newest event time an event may\n"
-    "                              arrive and still take its place in time order\n"
-    "                              (default 5m; 0s: none; later ones are too_late)\n"
-    "      --max-future DUR        refuse events further ahead of the wall clock\n"
-    "                              (default 1h; off: no bound)\n"
-    "      --rule-memory BYTES     memory cap of each rule's Lua state (default 64 MiB)\n"
-    "      --rule-instructions N   Lua instruction budget per predicate call\n"
-    "                              (default 1000000)\n"
-    "      --lua-dir DIR           folder of the moonwatch Lua modules\n"
-    "      --threads N             threads that parse: the rule thread and N-1\n"
-    "                              parser threads (default 1); rules still see\n"
-    "                              events in order\n"
-    "      --no-prefilter          parse every line (default: lines without the\n"
-    "                              literals a rule's match needs are not parsed)\n"
-    "      --strict                refuse to start when any rule fails to load\n"
-    "                              (default: report it and run the others)\n"
-    "  -f, --follow                keep reading the inputs as they grow (tail -f)\n"
-    "                              and reload changed rule files, until SIGINT or\n"
-    "                              SIGTERM; SIGHUP reloads every rule\n"
-    "                              an INPUT with * ? [ that names no file is a\n"
-    "                              glob, re-expanded to pick up new files; rotated\n"
-    "                              (rename or copytruncate) and deleted files are\n"
-    "                              handled (docs/RELIABILITY.md)\n"
-    "      --rotate-wait DUR       read a rotated-away file until it has been quiet\n"
-    "                              this long (default 1s)\n"
-    "      --reload-debounce MS    quiet time before reloading changed rules (100)\n"
-    "      --quarantine-after N    quarantine a rule after N failed predicate calls\n"
-    "                              in a row until it is reloaded (100; 0: never)\n"
-    "      --health-output SPEC    where health records go: stderr (default),\n"
-    "                              file:PATH (like --health PATH) or none; rule\n"
-    "                              records (loaded, reload failed, quarantined...)\n"
-    "                              are written with --follow or either option\n"
-    "      --metrics-file PATH     Prometheus textfile, rewritten atomically\n"
-    "      --metrics-interval S    seconds between rewrites in follow mode (5)\n"
-    "  -q, --quiet                 only warnings and errors on stderr\n"
-    "  -h, --help                  this help\n";
+    "                              groups, terms); the oldest is evicted "
+    "(default " MW_XSTR(
+        MW_DEFAULT_MAX_OPEN_KEYS) ")\n"
+                                  "      --max-lateness DUR      how far behind the "
+                                  "newest event time an event may\n"
+                                  "                              arrive and still take "
+                                  "its place in time order\n"
+                                  "                              (default 5m; 0s: none; "
+                                  "later ones are too_late)\n"
+                                  "      --max-future DUR        refuse events further "
+                                  "ahead of the wall clock\n"
+                                  "                              (default 1h; off: no "
+                                  "bound)\n"
+                                  "      --rule-memory BYTES     memory cap of each "
+                                  "rule's Lua state (default 64 MiB)\n"
+                                  "      --rule-instructions N   Lua instruction budget "
+                                  "per predicate call\n"
+                                  "                              (default 1000000)\n"
+                                  "      --lua-dir DIR           folder of the moonwatch "
+                                  "Lua modules\n"
+                                  "      --threads N             threads that parse: the "
+                                  "rule thread and N-1\n"
+                                  "                              parser threads (default "
+                                  "1); rules still see\n"
+                                  "                              events in order\n"
+                                  "      --no-prefilter          parse every line "
+                                  "(default: lines without the\n"
+                                  "                              literals a rule's match "
+                                  "needs are not parsed)\n"
+                                  "      --strict                refuse to start when "
+                                  "any rule fails to load\n"
+                                  "                              (default: report it and "
+                                  "run the others)\n"
+                                  "  -f, --follow                keep reading the inputs "
+                                  "as they grow (tail -f)\n"
+                                  "                              and reload changed rule "
+                                  "files, until SIGINT or\n"
+                                  "                              SIGTERM; SIGHUP reloads "
+                                  "every rule\n"
+                                  "                              an INPUT with * ? [ "
+                                  "that names no file is a\n"
+                                  "                              glob, re-expanded to "
+                                  "pick up new files; rotated\n"
+                                  "                              (rename or "
+                                  "copytruncate) and deleted files are\n"
+                                  "                              handled "
+                                  "(docs/RELIABILITY.md)\n"
+                                  "      --rotate-wait DUR       read a rotated-away "
+                                  "file until it has been quiet\n"
+                                  "                              this long (default 1s)\n"
+                                  "      --reload-debounce MS    quiet time before "
+                                  "reloading changed rules (100)\n"
+                                  "      --quarantine-after N    quarantine a rule after "
+                                  "N failed predicate calls\n"
+                                  "                              in a row until it is "
+                                  "reloaded (100; 0: never)\n"
+                                  "      --health-output SPEC    where health records "
+                                  "go: stderr (default),\n"
+                                  "                              file:PATH (like "
+                                  "--health PATH) or none; rule\n"
+                                  "                              records (loaded, reload "
+                                  "failed, quarantined...)\n"
+                                  "                              are written with "
+                                  "--follow or either option\n"
+                                  "      --metrics-file PATH     Prometheus textfile, "
+                                  "rewritten atomically\n"
+                                  "      --metrics-interval S    seconds between "
+                                  "rewrites in follow mode (5)\n"
+                                  "  -q, --quiet                 only warnings and "
+                                  "errors on stderr\n"
+                                  "  -h, --help                  this help\n";
 
 static const char *const usage_check =
     "usage: moonwatch check [--lua-dir DIR] [PATH...]\n"
@@ -205,8 +238,8 @@ static int cmd_run(int argc, char **argv)
     char **outputs = xcalloc((size_t)argc + 1, sizeof(char *));
     int nrules = 0, noutputs = 0, c, rc = 2, failed;
     bool strict = false;
-    struct mw_engine_opts eo = {0};
-    struct mw_run_opts ro = {0};
+    struct mw_engine_opts eo;
+    struct mw_run_opts ro;
     const char *lua_dir_opt = NULL;
     char lua_buf[PATH_MAX + 8];
     struct mw_output *out = NULL;
@@ -220,15 +253,7 @@ static int cmd_run(int argc, char **argv)
     size_t debounce = MW_RELOAD_DEFAULT_DEBOUNCE_MS;
     size_t sz;
 
-    eo.max_open_keys = 1000000;
-    eo.lateness = 5 * 60 * (mw_time_t)1000000;
-    ro.max_future = 3600 * (mw_time_t)1000000;
-    eo.quarantine_after = 100;
-    ro.metrics_interval_ms = 5000;
-    ro.timestamp_field = "@timestamp";
-    ro.max_line = MW_DEFAULT_MAX_LINE;
-    ro.summary = MW_SUMMARY_TEXT;
-    ro.max_reports_per_input = 100;
+    mw_cmd_defaults(&eo, &ro);
 
     optind = 1;
     while ((c = getopt_long(argc, argv, "r:o:t:qhf", longopts, NULL)) != -1) {

@@ -43,9 +43,11 @@ const char *const mw_usage_explain =
     "  -r, --rule PATH             the rule file\n"
     "  -m, --matched               print only events that matched some step\n"
     "  -t, --timestamp-field F     event time field (default @timestamp)\n"
-    "      --max-open-keys N       as for run (default 1000000)\n"
-    "      --lua-dir DIR           folder of the moonwatch Lua modules\n"
-    "  -h, --help                  this help\n";
+    "      --max-open-keys N       as for run (default " MW_XSTR(
+        MW_DEFAULT_MAX_OPEN_KEYS) ")\n"
+                                  "      --lua-dir DIR           folder of the moonwatch "
+                                  "Lua modules\n"
+                                  "  -h, --help                  this help\n";
 
 /* The life of one partial sequence, keyed by its first event's serial. */
 struct life {
@@ -313,8 +315,9 @@ int mw_cmd_explain(int argc, char **argv)
     };
     const char *rule_path = NULL, *lua_dir_opt = NULL, *ts_field = NULL;
     char lua_buf[PATH_MAX + 8];
-    struct mw_sandbox_limits limits = {0};
-    size_t max_keys = 1000000;
+    struct mw_engine_opts eo;
+    struct mw_merge_opts mo;
+    struct mw_seq_def *own_def = NULL; /* owned copy: this run's key cap, lateness */
     bool only_matched = false;
     struct mw_rule *rule = NULL;
     struct mw_seq_state *st = NULL;
@@ -323,6 +326,7 @@ int mw_cmd_explain(int argc, char **argv)
     struct ex x = {0};
     int c, rc = 2;
 
+    mw_cmd_defaults(&eo, NULL); /* what `run` starts from */
     optind = 1;
     while ((c = getopt_long(argc, argv, "r:mt:h", longopts, NULL)) != -1) {
         switch (c) {
@@ -342,7 +346,7 @@ int mw_cmd_explain(int argc, char **argv)
             lua_dir_opt = optarg;
             break;
         case 'K':
-            if (mw_parse_size(optarg, &max_keys) < 0) {
+            if (mw_parse_size(optarg, &eo.max_open_keys) < 0) {
                 fprintf(stderr, "moonwatch: --max-open-keys needs a positive number\n");
                 return 2;
             }
@@ -358,12 +362,13 @@ int mw_cmd_explain(int argc, char **argv)
         return 2;
     }
     rule = mw_rule_load(rule_path, mw_find_lua_dir(lua_dir_opt, lua_buf, sizeof(lua_buf)),
-                        &limits, &err);
+                        &eo.limits, &err);
     if (rule == NULL) {
         mw_log_error("%s", err.msg);
         return 2;
     }
-    feed = mw_feed_new(ts_field, 0, &err);
+    mw_cmd_merge_opts(&eo, NULL, &mo);
+    feed = mw_feed_new(ts_field, 0, &mo, &err);
     if (feed == NULL) {
         mw_log_error("%s", err.msg);
         goto out;
@@ -376,13 +381,22 @@ int mw_cmd_explain(int argc, char **argv)
     }
     const struct mw_rule_meta *meta = mw_rule_meta(rule);
     const struct mw_seq_def *def = mw_rule_seq(rule);
+    if (def) {
+        /* the engine sets these on the rule it loads; explain runs the
+         * sequence itself, on a shallow copy (matchers and keys stay the
+         * rule's, which outlives the copy) */
+        own_def = xmalloc(sizeof(*own_def));
+        memcpy(own_def, def, sizeof(*own_def));
+        own_def->max_keys = eo.max_open_keys;
+        own_def->lateness = eo.lateness;
+        def = own_def;
+    }
     const struct mw_match_ctx *ctx = mw_rule_ctx(rule);
     x.rule = rule;
     x.def = def;
     x.lives = mw_dict_new();
     if (def) {
         char span[64] = "none";
-        ((struct mw_seq_def *)def)->max_keys = max_keys;
         if (def->maxspan > 0)
             mw_duration_format(def->maxspan, span, sizeof(span));
         printf("rule %s \"%s\" (%s): sequence of %d steps, maxspan %s\n", meta->id,
@@ -484,6 +498,7 @@ int mw_cmd_explain(int argc, char **argv)
 
 out:
     mw_seq_state_free(st);
+    free(own_def); /* after the state, which borrowed it */
     for (struct life *l = x.head, *next; l; l = next) {
         next = l->next;
         free(l);

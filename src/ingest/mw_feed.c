@@ -1,13 +1,17 @@
 /* mw_feed.c - merged event sources for the workflow commands
  *
- * Every source keeps one head event; next() returns the oldest head, the
- * lowest source index winning ties, then refills that source. In-memory
- * sources are arrays of events parsed when added; file sources read one line
- * at a time. Source names are owned by the feed (events borrow them).
+ * Every source keeps one head event; next() asks the merge (mw_merge.h,
+ * the same object `run` uses) which head goes next, applies its lateness
+ * verdict, then refills that source. Heads further ahead of the wall clock
+ * than the future bound are refused when read, as `run` refuses them.
+ * In-memory sources are arrays of events parsed when added; file sources
+ * read one line at a time. Source names are owned by the feed (events
+ * borrow them).
  */
 #include "mw_feed.h"
 #include "mw_input.h"
 #include "mw_log.h"
+#include "mw_merge.h"
 
 #include <stdbool.h>
 #include <stdlib.h>
@@ -24,6 +28,7 @@ struct source {
 
 struct mw_feed {
     struct mw_path *ts_path; /* owned */
+    struct mw_merge *merge;  /* owned */
     size_t max_line;
     struct source *srcs; /* owned */
     size_t nsrcs;
@@ -32,7 +37,8 @@ struct mw_feed {
     char *first_error; /* owned, may be NULL */
 };
 
-struct mw_feed *mw_feed_new(const char *ts_field, size_t max_line, struct mw_error *err)
+struct mw_feed *mw_feed_new(const char *ts_field, size_t max_line,
+                            const struct mw_merge_opts *mo, struct mw_error *err)
 {
     struct mw_path *p = mw_path_new(ts_field ? ts_field : "@timestamp");
     struct mw_feed *f;
@@ -43,6 +49,7 @@ struct mw_feed *mw_feed_new(const char *ts_field, size_t max_line, struct mw_err
     }
     f = xcalloc(1, sizeof(*f));
     f->ts_path = p;
+    f->merge = mw_merge_new(mo);
     f->max_line = max_line ? max_line : MW_DEFAULT_MAX_LINE;
     return f;
 }
@@ -63,6 +70,7 @@ void mw_feed_free(struct mw_feed *f)
     free(f->srcs);
     free(f->first_error);
     mw_path_free(f->ts_path);
+    mw_merge_free(f->merge);
     free(f);
 }
 
@@ -144,17 +152,38 @@ fail:
 static void note_error(struct mw_feed *f, const char *name, unsigned long long line,
                        const char *reason, const char *msg)
 {
-    char buf[1024];
-    snprintf(buf, sizeof(buf), "%s:%llu: %s: %s", name, line, reason, msg);
-    if (f->first_error == NULL)
-        f->first_error = xstrdup(buf);
+    struct mw_buf b = MW_BUF_INIT;
+    if (f->first_error != NULL)
+        return;
+    mw_buf_addf(&b, "%s:%llu: %s: %s", name, line, reason, msg);
+    f->first_error = mw_buf_detach(&b, NULL);
+}
+
+/* A head refused by the merge policy (future when read, too late when
+ * picked): logged and counted as `run` does; the event is released. */
+static void refuse(struct mw_feed *f, struct mw_event *ev, enum mw_reject reason)
+{
+    struct mw_buf msg = MW_BUF_INIT;
+    mw_merge_describe(f->merge, ev->ts, reason == MW_REJECT_FUTURE_TIMESTAMP, &msg);
+    f->rejected++;
+    mw_log_warn("%s:%llu: rejected (%s): %s", ev->input, (unsigned long long)ev->line,
+                mw_reject_name(reason), msg.ptr);
+    note_error(f, ev->input, (unsigned long long)ev->line, mw_reject_name(reason),
+               msg.ptr);
+    mw_buf_release(&msg);
+    mw_event_unref(ev);
 }
 
 static void refill(struct mw_feed *f, struct source *s)
 {
     if (s->in == NULL) {
-        if (s->head == NULL && s->pos < s->nevs)
+        while (s->head == NULL && s->pos < s->nevs) {
             s->head = s->evs[s->pos++];
+            if (mw_merge_future(f->merge, s->head->ts)) {
+                refuse(f, s->head, MW_REJECT_FUTURE_TIMESTAMP);
+                s->head = NULL;
+            }
+        }
         return;
     }
     while (!s->done && s->head == NULL) {
@@ -190,7 +219,10 @@ static void refill(struct mw_feed *f, struct source *s)
                 break;
             s->head = mw_ingest_parse(line, len, f->ts_path, s->name, lineno, offset, 0,
                                       &reason, &err);
-            if (s->head == NULL) {
+            if (s->head != NULL && mw_merge_future(f->merge, s->head->ts)) {
+                refuse(f, s->head, MW_REJECT_FUTURE_TIMESTAMP);
+                s->head = NULL;
+            } else if (s->head == NULL) {
                 f->rejected++;
                 mw_log_warn("%s:%llu: rejected (%s): %s", s->name,
                             (unsigned long long)lineno, mw_reject_name(reason), err.msg);
@@ -202,21 +234,32 @@ static void refill(struct mw_feed *f, struct source *s)
     }
 }
 
+static bool src_head(void *ud, int i, mw_time_t *ts)
+{
+    const struct source *s = (const struct source *)ud + i;
+    if (s->head == NULL)
+        return false;
+    *ts = s->head->ts;
+    return true;
+}
+
 struct mw_event *mw_feed_next(struct mw_feed *f)
 {
-    struct source *best = NULL;
-    for (size_t i = 0; i < f->nsrcs; i++) {
-        struct source *s = &f->srcs[i];
-        refill(f, s);
-        if (s->head && (best == NULL || s->head->ts < best->head->ts))
-            best = s;
+    for (;;) {
+        for (size_t i = 0; i < f->nsrcs; i++)
+            refill(f, &f->srcs[i]);
+        int best = mw_merge_pick((int)f->nsrcs, src_head, f->srcs);
+        if (best < 0)
+            return NULL;
+        struct mw_event *ev = f->srcs[best].head;
+        f->srcs[best].head = NULL;
+        ev->seq = ++f->seq; /* as `run`: a refused event took its serial too */
+        if (mw_merge_admit(f->merge, ev->ts) == MW_MERGE_TOO_LATE) {
+            refuse(f, ev, MW_REJECT_TOO_LATE);
+            continue;
+        }
+        return ev;
     }
-    if (best == NULL)
-        return NULL;
-    struct mw_event *ev = best->head;
-    best->head = NULL;
-    ev->seq = ++f->seq;
-    return ev;
 }
 
 uint64_t mw_feed_rejected(const struct mw_feed *f)

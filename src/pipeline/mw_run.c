@@ -30,8 +30,10 @@
 #include "mw_input.h"
 #include "mw_log.h"
 #include "mw_mem.h"
+#include "mw_merge.h"
 #include "mw_metrics.h"
 #include "mw_pool.h"
+#include "mw_clock.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -123,42 +125,15 @@ struct run {
     FILE *dead;              /* owned, may be NULL */
     uint64_t dead_written;
     bool draining;                      /* shutdown: "nothing yet" means done */
-    mw_time_t now;                      /* newest event time dispatched */
-    bool started;                       /* now is set */
-    int64_t now_mono;                   /* monotonic ms when `now` last moved */
-    mw_time_t advanced;                 /* event time the windows were last advanced to */
+    struct mw_merge *merge;             /* owned: now, lateness, future (mw_merge.h) */
     struct mw_prefilter *pf;            /* a reference, or NULL: parse every line;
                                          * swapped under the pool mutex on reload */
     const struct mw_prefilter *pf_seen; /* the engine's, when pf was chosen */
     const char *ts_key;                 /* top-level timestamp key for skipped lines */
     size_t ts_keylen;
-    struct pool *pool;  /* owned, NULL with one thread */
-    int depth;          /* batches in flight per input */
-    mw_time_t wall;     /* the wall clock at the last future check */
-    unsigned wall_uses; /* checks answered from it since */
+    struct pool *pool; /* owned, NULL with one thread */
+    int depth;         /* batches in flight per input */
 };
-
-static mw_time_t wall_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (mw_time_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-/* Is ts more than --max-future ahead of the wall clock? The clock is read
- * again only when the answer from the last reading would be yes, and every
- * 1024 lines (so a clock stepped back is noticed): a clock_gettime per line
- * was a visible share of a prefiltered run. */
-static bool is_future(struct run *r, mw_time_t ts)
-{
-    if (r->o->max_future < 0)
-        return false;
-    if (ts <= r->wall + r->o->max_future && ++r->wall_uses < 1024)
-        return false;
-    r->wall = wall_now();
-    r->wall_uses = 0;
-    return ts > r->wall + r->o->max_future;
-}
 
 static volatile sig_atomic_t stop_signal; /* SIGINT or SIGTERM received */
 static volatile sig_atomic_t hup_signal;  /* SIGHUP received */
@@ -173,13 +148,6 @@ static void on_hup(int sig)
     (void)sig;
     hup_signal = 1;
     mw_output_request_reopen(); /* what SIGHUP does outside follow mode */
-}
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void dead_letter(struct run *r, const char *input, uint64_t lineno,
@@ -286,18 +254,16 @@ static void take(struct run *r, struct src *s, struct lres *res, const char *lin
     case L_SKIP: {
         mw_time_t ts = res->kind == L_EVENT ? res->ev->ts : res->ts;
         st->lines++;
-        if (is_future(r, ts)) {
-            char buf[160], when[MW_TIME_FORMAT_SIZE];
-            mw_time_format(ts, when, sizeof(when));
-            snprintf(buf, sizeof(buf),
-                     "event time %s is more than "
-                     "--max-future ahead of the wall clock",
-                     when);
+        if (mw_merge_future(r->merge, ts)) {
+            struct mw_buf why = MW_BUF_INIT;
+            mw_merge_describe(r->merge, ts, true, &why);
             if (r->pool == NULL) {
                 mw_event_unref(res->ev);
                 res->ev = NULL;
             } /* threaded: the batch keeps it and its worker frees it */
-            reject(r, s, res->lineno, MW_REJECT_FUTURE_TIMESTAMP, buf, line, res->len);
+            reject(r, s, res->lineno, MW_REJECT_FUTURE_TIMESTAMP, why.ptr, line,
+                   res->len);
+            mw_buf_release(&why);
         } else if (res->kind == L_EVENT) {
             st->parsed++;
             s->head = res->ev;
@@ -793,19 +759,15 @@ static int refill_threaded(struct run *r, struct src *s)
 static void too_late(struct run *r, struct mw_engine *e, struct src *s,
                      struct mw_event *ev)
 {
-    char msg[200], when[MW_TIME_FORMAT_SIZE], lag[64];
+    struct mw_buf msg = MW_BUF_INIT;
     char *raw = json_dumps(mw_event_root(ev), JSON_COMPACT);
 
-    mw_time_format(ev->ts, when, sizeof(when));
-    mw_duration_format(r->now - ev->ts, lag, sizeof(lag));
-    snprintf(msg, sizeof(msg),
-             "event time %s is %s behind the newest event "
-             "time, more than --max-lateness",
-             when, lag);
+    mw_merge_describe(r->merge, ev->ts, false, &msg);
     mw_input_stats(s->in)->parsed--;
     mw_engine_count_late(e, ev);
-    reject(r, s, ev->line, MW_REJECT_TOO_LATE, msg, raw, raw ? strlen(raw) : 0);
+    reject(r, s, ev->line, MW_REJECT_TOO_LATE, msg.ptr, raw, raw ? strlen(raw) : 0);
     mw_json_free(raw);
+    mw_buf_release(&msg);
 }
 
 /* Hands the source's head event to the engine in arrival order: in order
@@ -818,45 +780,31 @@ static void dispatch_head(struct run *r, struct mw_engine *e, struct src *s, uin
         /* a line no rule can match: only event time moves, as an event
          * that matches nothing would move it */
         mw_time_t ts = s->skip_ts;
+        enum mw_merge_verdict v = mw_merge_admit(r->merge, ts);
         s->head_skip = false;
-        if (r->started && ts < r->now - r->o->max_lateness) {
-            char msg[200], when[MW_TIME_FORMAT_SIZE], lag[64];
-            mw_time_format(ts, when, sizeof(when));
-            mw_duration_format(r->now - ts, lag, sizeof(lag));
-            snprintf(msg, sizeof(msg),
-                     "event time %s is %s behind the newest event "
-                     "time, more than --max-lateness",
-                     when, lag);
+        if (v == MW_MERGE_TOO_LATE) {
+            struct mw_buf msg = MW_BUF_INIT;
+            mw_merge_describe(r->merge, ts, false, &msg);
             mw_input_stats(s->in)->skipped--;
             /* the line was not kept: the dead letter has its size */
-            reject(r, s, s->skip_line, MW_REJECT_TOO_LATE, msg, NULL, s->skip_len);
+            reject(r, s, s->skip_line, MW_REJECT_TOO_LATE, msg.ptr, NULL, s->skip_len);
+            mw_buf_release(&msg);
             return;
         }
-        if (r->started && ts < r->now)
+        if (v == MW_MERGE_REORDERED)
             mw_input_stats(s->in)->reordered++;
-        if (!r->started || ts > r->now) {
-            r->now = ts;
-            if (r->o->follow)
-                r->now_mono = mono_ms(); /* only follow mode reads it */
-        }
-        r->started = true;
         mw_engine_advance(e, ts);
         return;
     }
     struct mw_event *ev = s->head;
     s->head = NULL;
     ev->seq = seq; /* arrival order: the tie-break on equal times */
-    if (r->started && ev->ts < r->now - r->o->max_lateness) {
+    enum mw_merge_verdict v = mw_merge_admit(r->merge, ev->ts);
+    if (v == MW_MERGE_TOO_LATE) {
         too_late(r, e, s, ev);
     } else {
-        if (r->started && ev->ts < r->now)
+        if (v == MW_MERGE_REORDERED)
             mw_input_stats(s->in)->reordered++;
-        if (!r->started || ev->ts > r->now) {
-            r->now = ev->ts;
-            if (r->o->follow)
-                r->now_mono = mono_ms(); /* only follow mode reads it */
-        }
-        r->started = true;
         mw_engine_dispatch(e, ev);
     }
     if (r->pool == NULL) {    /* threaded: its batch holds the reference */
@@ -874,13 +822,8 @@ static void dispatch_head(struct run *r, struct mw_engine *e, struct src *s, uin
 static void advance_idle(struct run *r, struct mw_engine *e)
 {
     mw_time_t t;
-    if (!r->started)
-        return;
-    t = r->now + (mw_time_t)(mono_ms() - r->now_mono) * 1000 - r->o->max_lateness;
-    if (t > r->now && t > r->advanced) {
-        r->advanced = t;
+    if (mw_merge_idle(r->merge, mw_mono_ms(), &t))
         mw_engine_advance(e, t);
-    }
 }
 
 /* Resident set size now and at its peak, in bytes (0 when unknown). */
@@ -1091,18 +1034,24 @@ static void write_metrics(struct mw_engine *e, struct mw_output *out, struct src
 
 /* Picks the source whose head event comes first (time, then input order),
  * refilling every source first. Returns -1 when no source has an event. */
+static bool src_head(void *ud, int i, mw_time_t *ts)
+{
+    const struct src *s = (const struct src *)ud + i;
+    if (!has_head(s))
+        return false;
+    *ts = head_ts(s);
+    return true;
+}
+
 static int next_source(struct run *r, struct src *srcs, int n)
 {
-    int best = -1;
     for (int i = 0; i < n; i++) {
         if (r->pool)
             refill_threaded(r, &srcs[i]);
         else
             refill(r, &srcs[i]);
-        if (has_head(&srcs[i]) && (best < 0 || head_ts(&srcs[i]) < head_ts(&srcs[best])))
-            best = i;
     }
-    return best;
+    return mw_merge_pick(n, src_head, srcs);
 }
 
 /* Takes the engine's current prefilter (again after a reload changed the
@@ -1215,7 +1164,9 @@ static void checkpoint(struct run *r, struct mw_ckpt *ck, struct mw_engine *e,
                        struct src *srcs, int n, uint64_t seq)
 {
     struct mw_ckpt_src *cs = xcalloc((size_t)n + 1, sizeof(*cs));
-    struct mw_ckpt_run run = {seq, r->now, r->started, r->advanced};
+    struct mw_merge_point mp;
+    mw_merge_get(r->merge, &mp);
+    struct mw_ckpt_run run = {seq, mp.now, mp.started, mp.advanced};
     for (int i = 0; i < n; i++) {
         uint64_t fgen;
         cs[i].in = srcs[i].in;
@@ -1223,7 +1174,7 @@ static void checkpoint(struct run *r, struct mw_ckpt *ck, struct mw_engine *e,
         if (cs[i].pending && fgen != mw_input_file_gen(srcs[i].in))
             goto out;
     }
-    mw_ckpt_write(ck, e, r->o->shape, &run, cs, n, mono_ms());
+    mw_ckpt_write(ck, e, r->o->shape, &run, cs, n, mw_mono_ms());
 out:
     free(cs);
 }
@@ -1275,6 +1226,8 @@ int mw_run(struct mw_engine *e, struct mw_output *out, const struct mw_run_opts 
         if (mw_follow_is_pattern(names[i]))
             cap = nnames + MAX_NEW_SRCS;
     srcs = xcalloc((size_t)cap, sizeof(*srcs));
+    r.merge =
+        mw_merge_new(&(struct mw_merge_opts){o->max_lateness, o->max_future, o->follow});
     r.ts_path = mw_path_new(o->timestamp_field ? o->timestamp_field : "@timestamp");
     if (r.ts_path == NULL) {
         mw_log_error("invalid --timestamp-field '%s'", o->timestamp_field);
@@ -1301,11 +1254,9 @@ int mw_run(struct mw_engine *e, struct mw_output *out, const struct mw_run_opts 
             goto out;
         }
         if (resumed) {
+            struct mw_merge_point mp = {cr.now, cr.started, cr.advanced};
             seq = cr.seq;
-            r.now = cr.now;
-            r.started = cr.started;
-            r.advanced = cr.advanced;
-            r.now_mono = mono_ms();
+            mw_merge_set(r.merge, &mp, mw_mono_ms());
         }
     }
     if (o->follow) {
@@ -1315,7 +1266,7 @@ int mw_run(struct mw_engine *e, struct mw_output *out, const struct mw_run_opts 
     }
     {
         const char **paths = NULL;
-        int k = fl ? mw_follow_scan(fl, mono_ms(), true, &paths) : nnames;
+        int k = fl ? mw_follow_scan(fl, mw_mono_ms(), true, &paths) : nnames;
         for (int i = 0; i < k && rc == 0; i++) {
             struct mw_error err;
             if (add_src(&r, ck, srcs, &n, cap, fl ? paths[i] : names[i], in_fd, &err) <
@@ -1345,7 +1296,7 @@ int mw_run(struct mw_engine *e, struct mw_output *out, const struct mw_run_opts 
         sigaction(SIGINT, &sa_stop, &old_int);
         sigaction(SIGTERM, &sa_stop, &old_term);
         sigaction(SIGHUP, &sa_hup, &old_hup);
-        next_metrics = mono_ms() + interval;
+        next_metrics = mw_mono_ms() + interval;
         if (o->health_records) {
             json_t *ins = json_array();
             for (int i = 0; i < n; i++)
@@ -1357,7 +1308,9 @@ int mw_run(struct mw_engine *e, struct mw_output *out, const struct mw_run_opts 
         mw_log_info(
             "following %d input(s); SIGHUP reloads the rules, SIGINT/SIGTERM stops", n);
     }
-    if (ck && !r.started && seq == 0)
+    struct mw_merge_point mp0;
+    mw_merge_get(r.merge, &mp0);
+    if (ck && !mp0.started && seq == 0)
         checkpoint(&r, ck, e, srcs, n, seq); /* the cut before the first event */
 
     for (;;) {
@@ -1390,7 +1343,7 @@ int mw_run(struct mw_engine *e, struct mw_output *out, const struct mw_run_opts 
             if (o->reload)
                 mw_reload_pass(o->reload, true);
         }
-        int64_t now = mono_ms();
+        int64_t now = mw_mono_ms();
         int due = o->reload ? mw_reload_tick(o->reload, now) : -1;
         choose_prefilter(&r, e); /* the rules may have changed */
         if (o->metrics_file && now >= next_metrics) {
@@ -1480,5 +1433,6 @@ out:;
     if (r.dead)
         fclose(r.dead);
     mw_path_free(r.ts_path);
+    mw_merge_free(r.merge);
     return rc;
 }
