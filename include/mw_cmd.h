@@ -1,7 +1,8 @@
-/* mw_cmd.h - the detection-engineering subcommands: test, replay, explain,
- * new, list
+/* mw_cmd.h - the subcommands: run, check, test, replay, explain, new, list
  *
- * Each subcommand lives in its own src/cmd/mw_cmd_<name>.c and takes the argv
+ * Each subcommand lives in its own src/cmd/mw_cmd_<name>.c, has one row in
+ * the command table of src/main.c (name, function, help line, usage) and
+ * takes the argv
  * after "moonwatch" (argv[0] is the command name), returning the process
  * exit status: 0 success, 1 detection or test failures, 2 usage or load
  * errors. Diagnostics go to stderr; a command's report goes to stdout.
@@ -33,12 +34,16 @@ void mw_cmd_defaults(struct mw_engine_opts *eo, struct mw_run_opts *ro);
 void mw_cmd_merge_opts(const struct mw_engine_opts *eo, const struct mw_run_opts *ro,
                        struct mw_merge_opts *mo);
 
+int mw_cmd_run(int argc, char **argv);
+int mw_cmd_check(int argc, char **argv);
 int mw_cmd_test(int argc, char **argv);
 int mw_cmd_replay(int argc, char **argv);
 int mw_cmd_explain(int argc, char **argv);
 int mw_cmd_new(int argc, char **argv);
 int mw_cmd_list(int argc, char **argv);
 
+extern const char *const mw_usage_run;
+extern const char *const mw_usage_check;
 extern const char *const mw_usage_test;
 extern const char *const mw_usage_replay;
 extern const char *const mw_usage_explain;

@@ -1,13 +1,17 @@
-/* main.c - the moonwatch command line: subcommands in the style of git
+/* mw_cmd_run.c - `moonwatch run`: rules over NDJSON events, alerts out
  *
- * Exit status: 0 success, 1 detection or test failures, 2 usage or load
- * errors. Diagnostics go to stderr only; stdout carries alerts.
+ * Parses the options into engine, shaping and run options (starting from
+ * mw_cmd_defaults, the defaults every command shares), opens outputs,
+ * health sink and state folder, loads the rules and hands over to mw_run
+ * (src/pipeline/). Exit status: 0 success, 2 usage or load errors.
+ * Diagnostics go to stderr only; stdout carries alerts.
  */
 #include "mw_cmd.h"
 #include "mw_engine.h"
 #include "mw_health.h"
 #include "mw_curl.h"
 #include "mw_event.h"
+#include "mw_file.h"
 #include "mw_pool.h"
 #include "mw_input.h"
 #include "mw_log.h"
@@ -28,25 +32,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define MW_VERSION "0.1.0"
-
-static const char *const usage_main =
-    "usage: moonwatch <command> [options] [args]\n"
-    "\n"
-    "Commands:\n"
-    "  run      run rules over NDJSON events and write alerts\n"
-    "  check    load rules without running them and report every error\n"
-    "  test     run the tests rules carry (events and expected alerts)\n"
-    "  replay   backtest rules over history (files, folders, .gz) with a report\n"
-    "  explain  show, event by event, why a rule matched or stayed silent\n"
-    "  list     list rules: id, name, severity, MITRE techniques, state\n"
-    "  new      scaffold a rule file with a sequence skeleton and a test stub\n"
-    "  version  print the version\n"
-    "  help     show help for a command (moonwatch help run)\n"
-    "\n"
-    "Exit status: 0 success, 1 detection failures, 2 usage or load errors.\n";
-
-static const char *const usage_run =
+const char *const mw_usage_run =
     "usage: moonwatch run --rules PATH [--rules PATH]... [options] [INPUT...]\n"
     "\n"
     "Runs the rules over NDJSON events from the INPUT files (\"-\" or none:\n"
@@ -150,13 +136,6 @@ static const char *const usage_run =
                                   "errors on stderr\n"
                                   "  -h, --help                  this help\n";
 
-static const char *const usage_check =
-    "usage: moonwatch check [--lua-dir DIR] [PATH...]\n"
-    "\n"
-    "Loads every rule file (PATH: files or folders; default: rules) in its\n"
-    "sandbox without running it over events, and reports every error with file\n"
-    "and line. Exit 0 when all load, 2 when any fails.\n";
-
 static void usage_error(const char *usage, const char *msg)
 {
     if (msg)
@@ -192,13 +171,7 @@ enum {
     OPT_METRICS_INTERVAL,
 };
 
-static void on_sighup(int sig)
-{
-    (void)sig;
-    mw_output_request_reopen();
-}
-
-static int cmd_run(int argc, char **argv)
+int mw_cmd_run(int argc, char **argv)
 {
     static const struct option longopts[] = {
         {"rules", required_argument, NULL, 'r'},
@@ -235,7 +208,7 @@ static int cmd_run(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     char **rules = xcalloc((size_t)argc + 1, sizeof(char *));
-    char **outputs = xcalloc((size_t)argc + 1, sizeof(char *));
+    const char **outputs = xcalloc((size_t)argc + 1, sizeof(char *));
     int nrules = 0, noutputs = 0, c, rc = 2, failed;
     bool strict = false;
     struct mw_engine_opts eo;
@@ -247,7 +220,7 @@ static int cmd_run(int argc, char **argv)
     struct mw_shape *shape = NULL;
     struct mw_shape_opts so = {0};
     const char *state_dir = NULL, *spool_dir = NULL, *health = NULL;
-    char spool_buf[PATH_MAX];
+    char *spool_buf = NULL; /* owned: STATE/spool */
     struct mw_reload *reload = NULL;
     const char *health_spec = NULL;
     size_t debounce = MW_RELOAD_DEFAULT_DEBOUNCE_MS;
@@ -271,12 +244,12 @@ static int cmd_run(int argc, char **argv)
             mw_log_set_level(MW_LOG_WARN);
             break;
         case 'h':
-            fputs(usage_run, stdout);
+            fputs(mw_usage_run, stdout);
             rc = 0;
             goto done;
         case OPT_MAX_LINE:
             if (mw_parse_size(optarg, &ro.max_line) < 0) {
-                usage_error(usage_run, "--max-line-bytes needs a positive size");
+                usage_error(mw_usage_run, "--max-line-bytes needs a positive size");
                 goto done;
             }
             break;
@@ -291,7 +264,7 @@ static int cmd_run(int argc, char **argv)
             else if (strcmp(optarg, "none") == 0)
                 ro.summary = MW_SUMMARY_NONE;
             else {
-                usage_error(usage_run, "--summary is text, json or none");
+                usage_error(mw_usage_run, "--summary is text, json or none");
                 goto done;
             }
             break;
@@ -299,25 +272,25 @@ static int cmd_run(int argc, char **argv)
             if (strcmp(optarg, "event") == 0)
                 eo.alert_time_from_events = true;
             else if (strcmp(optarg, "wall") != 0) {
-                usage_error(usage_run, "--alert-time is wall or event");
+                usage_error(mw_usage_run, "--alert-time is wall or event");
                 goto done;
             }
             break;
         case OPT_MAX_KEYS:
             if (mw_parse_size(optarg, &eo.max_open_keys) < 0) {
-                usage_error(usage_run, "--max-open-keys needs a positive number");
+                usage_error(mw_usage_run, "--max-open-keys needs a positive number");
                 goto done;
             }
             break;
         case OPT_RULE_MEM:
             if (mw_parse_size(optarg, &eo.limits.mem_max) < 0) {
-                usage_error(usage_run, "--rule-memory needs a positive size");
+                usage_error(mw_usage_run, "--rule-memory needs a positive size");
                 goto done;
             }
             break;
         case OPT_RULE_INSN:
             if (mw_parse_size(optarg, &sz) < 0) {
-                usage_error(usage_run, "--rule-instructions needs a positive number");
+                usage_error(mw_usage_run, "--rule-instructions needs a positive number");
                 goto done;
             }
             eo.limits.insn_per_call = (int64_t)sz;
@@ -330,7 +303,7 @@ static int cmd_run(int argc, char **argv)
             break;
         case OPT_THREADS:
             if (mw_parse_size(optarg, &sz) < 0 || sz > 16) {
-                usage_error(usage_run, "--threads needs a number from 1 to 16");
+                usage_error(mw_usage_run, "--threads needs a number from 1 to 16");
                 goto done;
             }
             ro.threads = (int)sz;
@@ -340,7 +313,8 @@ static int cmd_run(int argc, char **argv)
             break;
         case OPT_LATENESS:
             if (mw_duration_parse(optarg, &eo.lateness) < 0) {
-                usage_error(usage_run, "--max-lateness needs a duration like 5m or 0s");
+                usage_error(mw_usage_run,
+                            "--max-lateness needs a duration like 5m or 0s");
                 goto done;
             }
             break;
@@ -348,7 +322,8 @@ static int cmd_run(int argc, char **argv)
             if (strcmp(optarg, "off") == 0) {
                 ro.max_future = -1;
             } else if (mw_duration_parse(optarg, &ro.max_future) < 0) {
-                usage_error(usage_run, "--max-future needs a duration like 1h, or off");
+                usage_error(mw_usage_run,
+                            "--max-future needs a duration like 1h, or off");
                 goto done;
             }
             break;
@@ -357,7 +332,7 @@ static int cmd_run(int argc, char **argv)
             break;
         case OPT_DEBOUNCE:
             if (mw_parse_size(optarg, &debounce) < 0 || debounce > 60000) {
-                usage_error(usage_run,
+                usage_error(mw_usage_run,
                             "--reload-debounce needs milliseconds in 1..60000");
                 goto done;
             }
@@ -366,7 +341,7 @@ static int cmd_run(int argc, char **argv)
             if (strcmp(optarg, "0") == 0) {
                 eo.quarantine_after = 0;
             } else if (mw_parse_size(optarg, &sz) < 0) {
-                usage_error(usage_run, "--quarantine-after needs a number (0: never)");
+                usage_error(mw_usage_run, "--quarantine-after needs a number (0: never)");
                 goto done;
             } else {
                 eo.quarantine_after = sz;
@@ -380,7 +355,7 @@ static int cmd_run(int argc, char **argv)
             break;
         case OPT_METRICS_INTERVAL:
             if (mw_parse_size(optarg, &sz) < 0 || sz > 86400) {
-                usage_error(usage_run, "--metrics-interval needs seconds in 1..86400");
+                usage_error(mw_usage_run, "--metrics-interval needs seconds in 1..86400");
                 goto done;
             }
             ro.metrics_interval_ms = (int)sz * 1000;
@@ -396,7 +371,8 @@ static int cmd_run(int argc, char **argv)
             break;
         case OPT_DEDUP_TTL:
             if (mw_duration_parse(optarg, &so.dedup_ttl) < 0 || so.dedup_ttl <= 0) {
-                usage_error(usage_run, "--dedup-ttl needs a positive duration (e.g. 7d)");
+                usage_error(mw_usage_run,
+                            "--dedup-ttl needs a positive duration (e.g. 7d)");
                 goto done;
             }
             break;
@@ -406,7 +382,7 @@ static int cmd_run(int argc, char **argv)
             if (mw_duration_parse(optarg, &d) < 0 || d < 1000 ||
                 d > 86400 * INT64_C(1000000)) {
                 usage_error(
-                    usage_run,
+                    mw_usage_run,
                     c == OPT_ROTATE_WAIT
                         ? "--rotate-wait needs a duration from 1ms to 1d (e.g. 1s)"
                         : "--checkpoint-interval needs a duration from 1ms to 1d (e.g. "
@@ -422,18 +398,18 @@ static int cmd_run(int argc, char **argv)
         case OPT_STATE_INTERVAL:
             if (mw_duration_parse(optarg, &so.save_interval) < 0 ||
                 so.save_interval <= 0) {
-                usage_error(usage_run,
+                usage_error(mw_usage_run,
                             "--state-interval needs a positive duration (e.g. 5s)");
                 goto done;
             }
             break;
         default:
-            usage_error(usage_run, NULL);
+            usage_error(mw_usage_run, NULL);
             goto done;
         }
     }
     if (nrules == 0) {
-        usage_error(usage_run, "run needs at least one --rules PATH");
+        usage_error(mw_usage_run, "run needs at least one --rules PATH");
         goto done;
     }
     eo.lua_dir = mw_find_lua_dir(lua_dir_opt, lua_buf, sizeof(lua_buf));
@@ -445,7 +421,7 @@ static int cmd_run(int argc, char **argv)
         } else if (strcmp(health_spec, "none") == 0) {
             health = "/dev/null";
         } else if (strcmp(health_spec, "stderr") != 0) {
-            usage_error(usage_run, "--health-output is stderr, file:PATH or none");
+            usage_error(mw_usage_run, "--health-output is stderr, file:PATH or none");
             goto done;
         }
     }
@@ -462,13 +438,13 @@ static int cmd_run(int argc, char **argv)
     }
     eo.state_dir = state_dir;
     if (spool_dir == NULL && state_dir) {
-        snprintf(spool_buf, sizeof(spool_buf), "%s/spool", state_dir);
+        spool_buf = mw_path_join(state_dir, "spool");
         spool_dir = spool_buf;
     }
     out = mw_output_new();
     mw_output_set_spool_dir(out, spool_dir);
     if (noutputs == 0)
-        outputs[noutputs++] = (char *)"stdout";
+        outputs[noutputs++] = "stdout";
     for (int i = 0; i < noutputs; i++) {
         struct mw_error err;
         if (mw_output_add(out, outputs[i], &err) < 0) {
@@ -484,7 +460,7 @@ static int cmd_run(int argc, char **argv)
             goto done;
         }
     }
-    signal(SIGHUP, on_sighup);
+    mw_run_install_sighup(); /* outputs reopen their files on SIGHUP */
     /* host-event records (rules loaded, reload failed, quarantined, ...):
      * always in follow mode, otherwise when a health sink was asked for */
     eo.health_records = ro.follow || health || health_spec;
@@ -527,106 +503,6 @@ done:
     mw_health_close();
     free(rules);
     free(outputs);
-    return rc;
-}
-
-static int cmd_check(int argc, char **argv)
-{
-    static const struct option longopts[] = {
-        {"lua-dir", required_argument, NULL, OPT_LUA_DIR},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    static char rules_dir[] = "rules";
-    static char *default_paths[] = {rules_dir};
-    const char *lua_dir_opt = NULL;
-    char lua_buf[PATH_MAX + 8];
-    struct mw_engine_opts eo = {0};
-    struct mw_engine *e;
-    int c, failed;
-
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'h':
-            fputs(usage_check, stdout);
-            return 0;
-        case OPT_LUA_DIR:
-            lua_dir_opt = optarg;
-            break;
-        default:
-            usage_error(usage_check, NULL);
-            return 2;
-        }
-    }
-    eo.lua_dir = mw_find_lua_dir(lua_dir_opt, lua_buf, sizeof(lua_buf));
-    e = mw_engine_new(&eo, NULL);
-    if (optind < argc)
-        failed = mw_engine_load(e, argv + optind, argc - optind);
-    else
-        failed = mw_engine_load(e, default_paths, 1);
-    mw_engine_list(e, stdout);
-    if (mw_engine_rule_count(e) > 0)
-        mw_prefilter_describe(mw_engine_prefilter(e), stderr);
-    fprintf(stderr, "moonwatch: %zu rule(s) loaded, %d failed\n", mw_engine_rule_count(e),
-            failed);
-    mw_engine_free(e);
-    return failed > 0 ? 2 : 0;
-}
-
-int main(int argc, char **argv)
-{
-    const char *cmd;
-    int rc;
-
-    if (argc < 2) {
-        fputs(usage_main, stderr);
-        return 2;
-    }
-    cmd = argv[1];
-    if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0) {
-        fputs(usage_main, stdout);
-        return 0;
-    }
-    if (strcmp(cmd, "help") == 0) {
-        const char *sub = argc > 2 ? argv[2] : "";
-        fputs(strcmp(sub, "run") == 0       ? usage_run
-              : strcmp(sub, "check") == 0   ? usage_check
-              : strcmp(sub, "test") == 0    ? mw_usage_test
-              : strcmp(sub, "replay") == 0  ? mw_usage_replay
-              : strcmp(sub, "explain") == 0 ? mw_usage_explain
-              : strcmp(sub, "list") == 0    ? mw_usage_list
-              : strcmp(sub, "new") == 0     ? mw_usage_new
-                                            : usage_main,
-              stdout);
-        return 0;
-    }
-    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
-        printf("moonwatch %s\n", MW_VERSION);
-        return 0;
-    }
-    mw_pool_install(); /* before any jansson value exists */
-    if (strcmp(cmd, "run") == 0)
-        rc = cmd_run(argc - 1, argv + 1);
-    else if (strcmp(cmd, "check") == 0)
-        rc = cmd_check(argc - 1, argv + 1);
-    else if (strcmp(cmd, "test") == 0)
-        rc = mw_cmd_test(argc - 1, argv + 1);
-    else if (strcmp(cmd, "replay") == 0)
-        rc = mw_cmd_replay(argc - 1, argv + 1);
-    else if (strcmp(cmd, "explain") == 0)
-        rc = mw_cmd_explain(argc - 1, argv + 1);
-    else if (strcmp(cmd, "list") == 0)
-        rc = mw_cmd_list(argc - 1, argv + 1);
-    else if (strcmp(cmd, "new") == 0)
-        rc = mw_cmd_new(argc - 1, argv + 1);
-    else {
-        fprintf(stderr, "moonwatch: unknown command '%s'\n", cmd);
-        fputs(usage_main, stderr);
-        rc = 2;
-    }
-    mw_curl_shutdown(); /* if an HTTP output loaded libcurl */
-    mw_event_cache_flush();
-    mw_pool_shutdown();
+    free(spool_buf);
     return rc;
 }
