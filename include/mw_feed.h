@@ -3,7 +3,8 @@
  * A feed is the `run` loop's merge (mw_merge.h: the same order, lateness
  * and future-time policy) without its reporting: the workflow commands
  * (test, explain) pull events one at a time. Each source is a file
- * (streamed line by line through mw_input, never loaded whole) or a list of
+ * (any source kind of mw_source.h, streamed line by line, never loaded
+ * whole) or a list of
  * events given as JSON (a rule test's inline `events`, parsed at once). The
  * next event is the oldest source head by event time; ties go to the source
  * added first, and within a source the order is the source's own, exactly as
@@ -36,7 +37,8 @@ struct mw_feed *mw_feed_new(const char *ts_field, size_t max_line,
                             const struct mw_merge_opts *mo, struct mw_error *err);
 void mw_feed_free(struct mw_feed *f);
 
-/* Adds an NDJSON file source ("-" is stdin). -1 with err when it cannot be
+/* Adds an input by its spec (mw_source.h: a file path, "-" for stdin, or
+ * "scheme:rest"). -1 with err when it cannot be
  * opened. */
 int mw_feed_add_file(struct mw_feed *f, const char *path, struct mw_error *err);
 

@@ -10,6 +10,7 @@
  */
 #include "mw_feed.h"
 #include "mw_input.h"
+#include "mw_source.h"
 #include "mw_log.h"
 #include "mw_merge.h"
 
@@ -19,7 +20,7 @@
 
 struct source {
     char *name;            /* owned; events borrow it */
-    struct mw_input *in;   /* owned, file sources */
+    struct mw_source *in;  /* owned, file (any source kind) sources */
     struct mw_event **evs; /* owned refs, in-memory sources */
     size_t nevs, pos;
     struct mw_event *head; /* owned */
@@ -64,7 +65,7 @@ void mw_feed_free(struct mw_feed *f)
         for (size_t k = s->pos; k < s->nevs; k++)
             mw_event_unref(s->evs[k]);
         free(s->evs);
-        mw_input_close(s->in);
+        mw_source_close(s->in);
         free(s->name);
     }
     free(f->srcs);
@@ -85,10 +86,11 @@ static struct source *add_source(struct mw_feed *f, const char *name)
 
 int mw_feed_add_file(struct mw_feed *f, const char *path, struct mw_error *err)
 {
-    struct mw_input *in = mw_input_open(path, f->max_line, err);
+    struct mw_source_opts so = {f->max_line, false, 0};
+    struct mw_source *in = mw_source_open(path, &so, err);
     if (in == NULL)
         return -1;
-    struct source *s = add_source(f, mw_input_name(in));
+    struct source *s = add_source(f, mw_source_name(in));
     s->in = in;
     return 0;
 }
@@ -187,13 +189,13 @@ static void refill(struct mw_feed *f, struct source *s)
         return;
     }
     while (!s->done && s->head == NULL) {
-        const char *line;
-        size_t len;
-        uint64_t lineno, offset;
+        struct mw_line l;
         struct mw_error err;
         enum mw_reject reason;
-        enum mw_line_status ls =
-            mw_input_next_line(s->in, &line, &len, &lineno, &offset, &err);
+        enum mw_line_status ls = mw_source_next(s->in, &l, &err);
+        const char *line = l.text;
+        size_t len = l.len;
+        uint64_t lineno = l.lineno, offset = l.offset;
 
         switch (ls) {
         case MW_LINE_EOF:

@@ -31,7 +31,7 @@ struct mw_ckpt {
     int64_t next_due;
     uint64_t number;        /* of the checkpoint resumed from */
     bool current_good;      /* STATE/checkpoint may become .prev */
-    struct mw_dict *inputs; /* name -> owned struct mw_tail_pos */
+    struct mw_dict *inputs; /* name -> owned reference to its position */
     uint64_t written;
 };
 
@@ -70,7 +70,7 @@ static void free_val(const void *k, size_t kl, void *v, void *ud)
     (void)k;
     (void)kl;
     (void)ud;
-    free(v);
+    json_decref(v);
 }
 
 void mw_ckpt_free(struct mw_ckpt *c)
@@ -224,21 +224,6 @@ out:
     return rc;
 }
 
-static int pos_from_json(const json_t *o, struct mw_tail_pos *p)
-{
-    const char *fp = json_string_value(json_object_get(o, "fingerprint"));
-    memset(p, 0, sizeof(*p));
-    if (fp == NULL || strlen(fp) != 64)
-        return -1;
-    p->dev = (uint64_t)json_integer_value(json_object_get(o, "dev"));
-    p->ino = (uint64_t)json_integer_value(json_object_get(o, "ino"));
-    p->offset = (uint64_t)json_integer_value(json_object_get(o, "offset"));
-    p->lineno = (uint64_t)json_integer_value(json_object_get(o, "line"));
-    p->fp_len = (size_t)json_integer_value(json_object_get(o, "fingerprint_bytes"));
-    memcpy(p->fp, fp, 65);
-    return p->fp_len <= MW_TAIL_FP_MAX ? 0 : -1;
-}
-
 /* Restores everything from a verified checkpoint. */
 static int apply(struct mw_ckpt *c, struct loaded *l, struct mw_engine *e,
                  struct mw_shape *shape, struct mw_ckpt_run *run, struct mw_error *err)
@@ -255,13 +240,10 @@ static int apply(struct mw_ckpt *c, struct loaded *l, struct mw_engine *e,
     }
     json_array_foreach(l->inputs, i, v)
     {
-        struct mw_tail_pos *p = xmalloc(sizeof(*p));
         const char *name = json_string_value(json_object_get(v, "name"));
-        if (name == NULL || pos_from_json(v, p) < 0) {
-            free(p); /* a pipe, or a file released when the cut was taken */
-            continue;
-        }
-        free(mw_dict_put(c->inputs, name, strlen(name), p));
+        if (name == NULL || json_is_false(json_object_get(v, "resumable")))
+            continue; /* a pipe, or a file released when the cut was taken */
+        json_decref(mw_dict_put(c->inputs, name, strlen(name), json_incref(v)));
     }
     json_t *r = json_object_get(l->header, "run");
     run->seq = (uint64_t)json_integer_value(json_object_get(r, "seq"));
@@ -348,14 +330,9 @@ fail:
     return NULL;
 }
 
-bool mw_ckpt_input(struct mw_ckpt *c, const char *name, struct mw_tail_pos *pos)
+json_t *mw_ckpt_input(struct mw_ckpt *c, const char *name)
 {
-    struct mw_tail_pos *p = mw_dict_del(c->inputs, name, strlen(name));
-    if (p == NULL)
-        return false;
-    *pos = *p;
-    free(p);
-    return true;
+    return mw_dict_del(c->inputs, name, strlen(name));
 }
 
 bool mw_ckpt_due(const struct mw_ckpt *c, int64_t now_ms)
@@ -416,20 +393,12 @@ int mw_ckpt_write(struct mw_ckpt *c, struct mw_engine *e, struct mw_shape *shape
                        (json_int_t)run->seq, "now", (json_int_t)run->now, "started",
                        run->started, "advanced", (json_int_t)run->advanced));
     for (int i = 0; i < n; i++) {
-        struct mw_tail_pos p;
-        const char *name = mw_input_name(srcs[i].in);
         json_t *o;
-        if (mw_input_position(srcs[i].in, &p) < 0) {
-            o = json_pack("{s:s, s:b}", "name", name, "resumable", 0);
+        if (srcs[i].pos == NULL) {
+            o = json_pack("{s:s, s:b}", "name", srcs[i].name, "resumable", 0);
         } else {
-            if (srcs[i].pending) {
-                p.offset = srcs[i].offset;
-                p.lineno = srcs[i].line;
-            }
-            o = json_pack("{s:s, s:I, s:I, s:I, s:I, s:s, s:I}", "name", name, "dev",
-                          (json_int_t)p.dev, "ino", (json_int_t)p.ino, "offset",
-                          (json_int_t)p.offset, "line", (json_int_t)p.lineno,
-                          "fingerprint", p.fp, "fingerprint_bytes", (json_int_t)p.fp_len);
+            o = json_deep_copy(srcs[i].pos); /* the kind's keys, then its name */
+            json_object_set_new(o, "name", json_string(srcs[i].name));
         }
         buf_line(&b, json_pack("{s:o}", "input", o));
     }

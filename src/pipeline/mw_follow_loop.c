@@ -120,16 +120,16 @@ static void add_new_srcs(struct run *r, int64_t now)
 
 /* The first line of s not dispatched yet: its head, else the first result
  * not consumed in its batches (threads). False: the input's own position. */
-static bool src_pending(const struct src *s, uint64_t *off, uint64_t *line,
-                        uint64_t *fgen)
+static bool src_pending(const struct src *s, struct mw_line *at)
 {
+    memset(at, 0, sizeof(*at));
     if (mw_run_has_head(s)) {
-        *off = s->head_off;
-        *line = s->head_line - 1;
-        *fgen = s->head_fgen;
+        at->offset = s->head_off;
+        at->lineno = s->head_line;
+        at->gen = s->head_fgen;
         return true;
     }
-    return mw_workers_pending(s, off, line, fgen);
+    return mw_workers_pending(s, at);
 }
 
 /* A checkpoint of the current cut; postponed (to the next call) while a
@@ -139,17 +139,20 @@ void mw_follow_checkpoint(struct run *r)
 {
     struct mw_ckpt_src *cs = xcalloc((size_t)r->n + 1, sizeof(*cs));
     struct mw_merge_point mp;
+    int k = 0;
     mw_merge_get(r->merge, &mp);
     struct mw_ckpt_run run = {r->seq, mp.now, mp.started, mp.advanced};
-    for (int i = 0; i < r->n; i++) {
-        uint64_t fgen;
-        cs[i].in = r->srcs[i].in;
-        cs[i].pending = src_pending(&r->srcs[i], &cs[i].offset, &cs[i].line, &fgen);
-        if (cs[i].pending && fgen != mw_input_file_gen(r->srcs[i].in))
+    for (; k < r->n; k++) {
+        struct mw_line at;
+        bool pending = src_pending(&r->srcs[k], &at);
+        cs[k].name = mw_source_name(r->srcs[k].in);
+        if (mw_source_position(r->srcs[k].in, pending ? &at : NULL, &cs[k].pos) < 0)
             goto out;
     }
     mw_ckpt_write(r->ck, r->e, r->o->shape, &run, cs, r->n, mw_mono_ms());
 out:
+    for (int i = 0; i < k; i++)
+        json_decref(cs[i].pos);
     free(cs);
 }
 
@@ -164,9 +167,11 @@ static void follow_wait(struct run *r, int timeout_ms)
         p[k++] = (struct pollfd){r->in_fd, POLLIN, 0};
     if (rl && mw_reload_fd(rl) >= 0)
         p[k++] = (struct pollfd){mw_reload_fd(rl), POLLIN, 0};
-    for (int i = 0; i < r->n; i++)
-        if (!r->srcs[i].done && !mw_input_is_regular(r->srcs[i].in))
-            p[k++] = (struct pollfd){mw_input_fd(r->srcs[i].in), POLLIN, 0};
+    for (int i = 0; i < r->n; i++) {
+        int fd = r->srcs[i].done ? -1 : mw_source_poll_fd(r->srcs[i].in);
+        if (fd >= 0)
+            p[k++] = (struct pollfd){fd, POLLIN, 0};
+    }
     if (poll(p, k, timeout_ms) > 0 && r->in_fd >= 0 && (p[0].revents & POLLIN)) {
         char buf[4096]; /* inotify records, drained and dropped */
         while (read(r->in_fd, buf, sizeof(buf)) > 0)
@@ -193,7 +198,7 @@ void mw_follow_start(struct run *r)
     if (r->o->health_records) {
         json_t *ins = json_array();
         for (int i = 0; i < r->n; i++)
-            json_array_append_new(ins, json_string(mw_input_name(r->srcs[i].in)));
+            json_array_append_new(ins, json_string(mw_source_name(r->srcs[i].in)));
         mw_health_emit("started", json_pack("{s:o, s:I, s:I}", "inputs", ins, "rules",
                                             (json_int_t)mw_engine_rule_count(r->e), "pid",
                                             (json_int_t)getpid()));
@@ -254,8 +259,7 @@ void mw_follow_stop(struct run *r)
      * newline, is processed before exiting */
     r->draining = true;
     for (int i = 0; i < r->n && r->ck == NULL; i++)
-        if (mw_input_is_regular(r->srcs[i].in))
-            mw_input_set_follow(r->srcs[i].in, false);
+        mw_source_drain(r->srcs[i].in);
     /* with checkpoints a partial last line stays unread: the run that
      * resumes reads it once its writer has finished it */
     for (int best; (best = mw_run_next(r)) >= 0;)

@@ -76,17 +76,17 @@ static void dead_letter(struct run *r, const char *input, uint64_t lineno,
 static void reject(struct run *r, struct src *s, uint64_t lineno, enum mw_reject reason,
                    const char *msg, const char *line, size_t len)
 {
-    struct mw_input_stats *st = mw_input_stats(s->in);
+    struct mw_input_stats *st = mw_source_stats(s->in);
     st->rejected++;
     st->by_reason[reason]++;
     if (s->reported < r->o->max_reports_per_input) {
-        mw_log_warn("%s:%llu: rejected (%s): %s", mw_input_name(s->in),
+        mw_log_warn("%s:%llu: rejected (%s): %s", mw_source_name(s->in),
                     (unsigned long long)lineno, mw_reject_name(reason), msg);
         if (++s->reported == r->o->max_reports_per_input)
             mw_log_warn("%s: further rejected lines are counted, not reported",
-                        mw_input_name(s->in));
+                        mw_source_name(s->in));
     }
-    dead_letter(r, mw_input_name(s->in), lineno, reason, msg, line, len);
+    dead_letter(r, mw_source_name(s->in), lineno, reason, msg, line, len);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -114,7 +114,7 @@ void mw_run_parse_line(const struct pctx *c, const char *input, const char *line
 void mw_run_take(struct run *r, struct src *s, struct lres *res, const char *line,
                  const char *msg)
 {
-    struct mw_input_stats *st = mw_input_stats(s->in);
+    struct mw_input_stats *st = mw_source_stats(s->in);
 
     switch (res->kind) {
     case L_BLANK:
@@ -187,13 +187,15 @@ static int refill(struct run *r, struct src *s)
 {
     s->waiting = false;
     while (!s->done && !s->waiting && !mw_run_has_head(s)) {
-        const char *line;
-        size_t len;
+        struct mw_line l;
         struct lres res = {0};
         struct mw_error err;
-        enum mw_line_status ls =
-            mw_input_next_line(s->in, &line, &len, &res.lineno, &res.offset, &err);
-        res.fgen = mw_input_file_gen(s->in);
+        enum mw_line_status ls = mw_source_next(s->in, &l, &err);
+        const char *line = l.text;
+        size_t len = l.len;
+        res.lineno = l.lineno;
+        res.offset = l.offset;
+        res.fgen = l.gen;
 
         switch (ls) {
         case MW_LINE_EOF:
@@ -217,7 +219,7 @@ static int refill(struct run *r, struct src *s)
         case MW_LINE_OK: {
             struct pctx c = {r->pf, r->ts_key, r->ts_keylen, r->ts_path};
             res.len = len;
-            mw_run_parse_line(&c, mw_input_name(s->in), line, len, &res, &err);
+            mw_run_parse_line(&c, mw_source_name(s->in), line, len, &res, &err);
             mw_run_take(r, s, &res, line, err.msg);
             break;
         }
@@ -235,7 +237,7 @@ static void too_late(struct run *r, struct mw_engine *e, struct src *s,
     char *raw = json_dumps(mw_event_root(ev), JSON_COMPACT);
 
     mw_merge_describe(r->merge, ev->ts, false, &msg);
-    mw_input_stats(s->in)->parsed--;
+    mw_source_stats(s->in)->parsed--;
     mw_engine_count_late(e, ev);
     reject(r, s, ev->line, MW_REJECT_TOO_LATE, msg.ptr, raw, raw ? strlen(raw) : 0);
     mw_json_free(raw);
@@ -259,14 +261,14 @@ void mw_run_dispatch(struct run *r, struct src *s)
         if (v == MW_MERGE_TOO_LATE) {
             struct mw_buf msg = MW_BUF_INIT;
             mw_merge_describe(r->merge, ts, false, &msg);
-            mw_input_stats(s->in)->skipped--;
+            mw_source_stats(s->in)->skipped--;
             /* the line was not kept: the dead letter has its size */
             reject(r, s, s->skip_line, MW_REJECT_TOO_LATE, msg.ptr, NULL, s->skip_len);
             mw_buf_release(&msg);
             return;
         }
         if (v == MW_MERGE_REORDERED)
-            mw_input_stats(s->in)->reordered++;
+            mw_source_stats(s->in)->reordered++;
         mw_engine_advance(e, ts);
         return;
     }
@@ -278,7 +280,7 @@ void mw_run_dispatch(struct run *r, struct src *s)
         too_late(r, e, s, ev);
     } else {
         if (v == MW_MERGE_REORDERED)
-            mw_input_stats(s->in)->reordered++;
+            mw_source_stats(s->in)->reordered++;
         mw_engine_dispatch(e, ev);
     }
     if (r->pool == NULL) {    /* threaded: its batch holds the reference */
@@ -349,24 +351,24 @@ void mw_run_choose_prefilter(struct run *r)
  * or -1 with err set. */
 int mw_run_add_src(struct run *r, const char *path, struct mw_error *err)
 {
-    struct mw_tail_pos pos;
+    struct mw_source_opts so = {r->o->max_line, r->o->follow, r->o->rotate_wait_ms};
     struct src *s;
     if (r->n >= r->cap)
         return mw_error_set(err, "%s: not followed: already %d inputs", path, r->cap);
-    struct mw_input *in = mw_input_open(path, r->o->max_line, err);
+    struct mw_source *in = mw_source_open(path, &so, err);
     if (in == NULL)
         return -1;
     s = &r->srcs[r->n++];
     memset(s, 0, sizeof(*s));
     s->in = in;
-    if (r->ck && mw_ckpt_input(r->ck, mw_input_name(in), &pos))
-        mw_input_resume(in, &pos);
-    if (r->o->follow) {
-        mw_input_set_rotate_wait(in, r->o->rotate_wait_ms);
-        mw_input_set_follow(in, true);
-        if (r->in_fd >= 0 && mw_input_is_regular(in))
-            inotify_add_watch(r->in_fd, path, IN_MODIFY);
+    if (r->ck) {
+        json_t *pos = mw_ckpt_input(r->ck, mw_source_name(in));
+        mw_source_resume(in, pos);
+        json_decref(pos);
     }
+    const char *watch = mw_source_watch_path(in);
+    if (r->o->follow && r->in_fd >= 0 && watch)
+        inotify_add_watch(r->in_fd, watch, IN_MODIFY);
     return 0;
 }
 
@@ -478,7 +480,7 @@ out:;
         if (!threaded)
             mw_event_unref(r.srcs[i].head); /* threaded: its batch owns it */
         mw_workers_release(&r.srcs[i]);
-        mw_input_close(r.srcs[i].in);
+        mw_source_close(r.srcs[i].in);
     }
     mw_prefilter_unref(r.pf);
     free(r.srcs);

@@ -22,6 +22,7 @@
 #include "mw_checkpoint.h"
 #include "mw_follow.h"
 #include "mw_input.h"
+#include "mw_source.h"
 #include "mw_merge.h"
 #include "mw_run.h"
 
@@ -53,7 +54,7 @@ struct batch; /* mw_workers.c */
 struct pool;  /* mw_workers.c */
 
 struct src {
-    struct mw_input *in;   /* owned */
+    struct mw_source *in;  /* owned */
     struct mw_event *head; /* owned (threaded: borrowed from its batch), or NULL */
     bool head_skip;        /* the head is a skipped line at skip_ts */
     mw_time_t skip_ts;
@@ -129,8 +130,7 @@ void mw_workers_unlock(struct pool *p);
 /* Consumes s's batches in order until s has a head, waits, or ends. */
 void mw_workers_refill(struct run *r, struct src *s);
 /* The first line of s not consumed from its batches. */
-bool mw_workers_pending(const struct src *s, uint64_t *off, uint64_t *line,
-                        uint64_t *fgen);
+bool mw_workers_pending(const struct src *s, struct mw_line *at);
 /* Frees s's batches; only after mw_workers_free. */
 void mw_workers_release(struct src *s);
 

@@ -40,7 +40,7 @@ static json_t *stats_doc(struct mw_engine *e, struct mw_output *out, struct src 
     uint64_t reasons[MW_REJECT__COUNT] = {0};
 
     for (int i = 0; i < n; i++) {
-        struct mw_input_stats *st = mw_input_stats(srcs[i].in);
+        struct mw_input_stats *st = mw_source_stats(srcs[i].in);
         json_t *rs = json_object();
         for (int k = 1; k < MW_REJECT__COUNT; k++) {
             reasons[k] += st->by_reason[k];
@@ -54,14 +54,14 @@ static json_t *stats_doc(struct mw_engine *e, struct mw_output *out, struct src 
         blank += st->blank;
         skipped += st->skipped;
         json_array_append_new(
-            inputs,
-            json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "name",
-                      mw_input_name(srcs[i].in), "lines", (json_int_t)st->lines, "parsed",
-                      (json_int_t)st->parsed, "skipped", (json_int_t)st->skipped,
-                      "rejected", (json_int_t)st->rejected, "blank",
-                      (json_int_t)st->blank, "reordered", (json_int_t)st->reordered,
-                      "late", (json_int_t)st->by_reason[MW_REJECT_TOO_LATE],
-                      "rejected_by_reason", rs));
+            inputs, json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "name",
+                              mw_source_name(srcs[i].in), "lines", (json_int_t)st->lines,
+                              "parsed", (json_int_t)st->parsed, "skipped",
+                              (json_int_t)st->skipped, "rejected",
+                              (json_int_t)st->rejected, "blank", (json_int_t)st->blank,
+                              "reordered", (json_int_t)st->reordered, "late",
+                              (json_int_t)st->by_reason[MW_REJECT_TOO_LATE],
+                              "rejected_by_reason", rs));
     }
     json_t *rs = json_object();
     for (int k = 1; k < MW_REJECT__COUNT; k++)
@@ -104,9 +104,9 @@ static void summary_text(struct mw_engine *e, struct mw_output *out, struct src 
 {
     fprintf(stderr, "moonwatch: summary\n");
     for (int i = 0; i < n; i++) {
-        struct mw_input_stats *st = mw_input_stats(srcs[i].in);
+        struct mw_input_stats *st = mw_source_stats(srcs[i].in);
         fprintf(stderr, "  input %s: %llu lines read, %llu parsed, %llu rejected",
-                mw_input_name(srcs[i].in), (unsigned long long)st->lines,
+                mw_source_name(srcs[i].in), (unsigned long long)st->lines,
                 (unsigned long long)st->parsed, (unsigned long long)st->rejected);
         const char *sep = " (";
         for (int k = 1; k < MW_REJECT__COUNT; k++) {
@@ -198,8 +198,8 @@ static void progress_fill(struct mw_run_progress *p, struct src *srcs, int n,
     p->events = events;
     p->bytes = p->lines = p->rejected = p->reordered = p->too_late = 0;
     for (int i = 0; i < n; i++) {
-        struct mw_input_stats *st = mw_input_stats(srcs[i].in);
-        p->bytes += mw_input_bytes_read(srcs[i].in);
+        struct mw_input_stats *st = mw_source_stats(srcs[i].in);
+        p->bytes += mw_source_bytes_read(srcs[i].in);
         p->lines += st->lines;
         p->rejected += st->rejected;
         p->reordered += st->reordered;

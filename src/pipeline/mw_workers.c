@@ -286,12 +286,11 @@ static void fill_batch(struct run *r, struct src *s, struct batch *b)
 {
     b->used = b->n = b->pos = 0;
     while (b->n < BATCH_LINES && b->used < BATCH_BYTES) {
-        const char *line;
-        size_t len;
-        uint64_t lineno, offset;
+        struct mw_line l;
         struct mw_error err;
-        enum mw_line_status ls =
-            mw_input_next_line(s->in, &line, &len, &lineno, &offset, &err);
+        enum mw_line_status ls = mw_source_next(s->in, &l, &err);
+        const char *line = l.text;
+        size_t len = l.len;
         if (ls == MW_LINE_AGAIN && !r->draining) {
             s->waiting = true; /* follow mode: submit what we have */
             return;
@@ -303,9 +302,9 @@ static void fill_batch(struct run *r, struct src *s, struct batch *b)
             return;
         }
         struct lres *res = batch_push(b);
-        res->lineno = lineno;
-        res->offset = offset;
-        res->fgen = mw_input_file_gen(s->in);
+        res->lineno = l.lineno;
+        res->offset = l.offset;
+        res->fgen = l.gen;
         res->len = len;
         if (ls == MW_LINE_TOO_LONG) {
             res->kind = L_TOO_LONG;
@@ -345,7 +344,7 @@ static struct batch *get_batch(struct run *r, struct src *s)
         b->cap = BATCH_BYTES;
         b->buf = xmalloc(b->cap);
         b->src = s;
-        b->input = mw_input_name(s->in);
+        b->input = mw_source_name(s->in);
     }
     return b;
 }
@@ -444,15 +443,14 @@ void mw_workers_unlock(struct pool *p)
     pthread_mutex_unlock(&p->mu);
 }
 
-bool mw_workers_pending(const struct src *s, uint64_t *off, uint64_t *line,
-                        uint64_t *fgen)
+bool mw_workers_pending(const struct src *s, struct mw_line *at)
 {
     for (int k = 0; k < s->qlen; k++) {
         const struct batch *b = s->q[(s->qhead + k) % MAX_DEPTH];
         if (b->pos < b->n) {
-            *off = b->res[b->pos].offset;
-            *line = b->res[b->pos].lineno - 1;
-            *fgen = b->res[b->pos].fgen;
+            at->offset = b->res[b->pos].offset;
+            at->lineno = b->res[b->pos].lineno;
+            at->gen = b->res[b->pos].fgen;
             return true;
         }
     }
