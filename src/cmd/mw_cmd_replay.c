@@ -13,6 +13,7 @@
  * Alerts are only counted unless outputs are given with -o.
  */
 #include "mw_cmd.h"
+#include "mw_clock.h"
 #include "mw_engine.h"
 #include "mw_input.h"
 #include "mw_log.h"
@@ -155,9 +156,7 @@ static int expand(const char *path, struct list *l, int depth)
 
 static double now_s(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    return (double)mw_mono_us() / (double)MW_USEC_PER_SEC;
 }
 
 static void human_bytes(double b, char *buf, size_t size)

@@ -8,8 +8,10 @@
  * good one survives until a new good one is written beside it.
  */
 #include "mw_checkpoint.h"
+#include "mw_clock.h"
 #include "mw_dict.h"
 #include "mw_evtab.h"
+#include "mw_file.h"
 #include "mw_log.h"
 #include "mw_sha256.h"
 
@@ -55,14 +57,6 @@ static void buf_line(struct buf *b, json_t *doc)
     b->lines++;
     mw_json_free(s);
     json_decref(doc);
-}
-
-static char *join(const char *dir, const char *name)
-{
-    size_t n = strlen(dir) + strlen(name) + 2;
-    char *p = xmalloc(n);
-    snprintf(p, n, "%s/%s", dir, name);
-    return p;
 }
 
 static void free_val(const void *k, size_t kl, void *v, void *ud)
@@ -278,9 +272,9 @@ struct mw_ckpt *mw_ckpt_open(const char *state_dir, int interval_ms, struct mw_e
     memset(run, 0, sizeof(*run));
     *resumed = false;
     c->dir = xstrdup(state_dir);
-    c->path = join(state_dir, "checkpoint");
-    c->prev = join(state_dir, "checkpoint.prev");
-    c->tmp = join(state_dir, "checkpoint.tmp");
+    c->path = mw_path_join(state_dir, "checkpoint");
+    c->prev = mw_path_join(state_dir, "checkpoint.prev");
+    c->tmp = mw_path_join(state_dir, "checkpoint.tmp");
     c->interval_ms = interval_ms > 0 ? interval_ms : MW_CKPT_DEFAULT_INTERVAL_MS;
     c->inputs = mw_dict_new();
     unlink(c->tmp); /* an unfinished write of a run that died */
@@ -378,13 +372,10 @@ int mw_ckpt_write(struct mw_ckpt *c, struct mw_engine *e, struct mw_shape *shape
     struct mw_evtab *t = mw_evtab_new();
     uint64_t number = shape ? mw_shape_generation(shape) : c->number + c->written + 1;
     char when[MW_TIME_FORMAT_SIZE];
-    struct timespec ts;
     int rc = -1;
 
     c->next_due = now_ms + c->interval_ms;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    mw_time_format((mw_time_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000, when,
-                   sizeof(when));
+    mw_time_format(mw_wall_us(), when, sizeof(when));
     json_t *rules = mw_engine_checkpoint(e, t);
     json_t *sh = shape ? mw_shape_checkpoint(shape, number) : NULL;
     buf_line(&b,
