@@ -103,7 +103,9 @@ static void civil(int64_t z, int *y, int *m, int *d)
     *y = (int)(yoe + era * 400 + (*m <= 2));
 }
 
-/* ms since the epoch -> "2025-10-14T13:01:19.134Z" (frac digits: 3, 7 or 9) */
+/* ms since the epoch -> "2025-10-14T13:01:19.134Z" (frac digits: 3, 7 or 9);
+ * out holds ISO_LEN bytes */
+#define ISO_LEN 40
 static void iso(int64_t ms, int frac, char *out)
 {
     int y, mo, d;
@@ -111,13 +113,13 @@ static void iso(int64_t ms, int frac, char *out)
     civil(days, &y, &mo, &d);
     int s = (int)(rem / 1000);
     if (frac == 3)
-        sprintf(out, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", y, mo, d, s / 3600,
+        snprintf(out, ISO_LEN, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", y, mo, d, s / 3600,
                 s / 60 % 60, s % 60, (int)(rem % 1000));
     else if (frac == 7)
-        sprintf(out, "%04d-%02d-%02dT%02d:%02d:%02d.%03d%04d+00:00", y, mo, d, s / 3600,
+        snprintf(out, ISO_LEN, "%04d-%02d-%02dT%02d:%02d:%02d.%03d%04d+00:00", y, mo, d, s / 3600,
                 s / 60 % 60, s % 60, (int)(rem % 1000), rint_(0, 9999));
     else
-        sprintf(out, "%04d-%02d-%02dT%02d:%02d:%02d.%03d%06dZ", y, mo, d, s / 3600,
+        snprintf(out, ISO_LEN, "%04d-%02d-%02dT%02d:%02d:%02d.%03d%06dZ", y, mo, d, s / 3600,
                 s / 60 % 60, s % 60, (int)(rem % 1000), rint_(0, 999999));
 }
 
@@ -188,14 +190,15 @@ static const char *const last[] = {"raman", "smith", "nguyen", "jones", "chen", 
 static const char *const regions[] = {"australiaeast", "australiasoutheast", "westeurope",
                                       "eastus2", "southeastasia"};
 
+/* out holds 16 bytes (struct member ip[16]) */
 static void ip_in(char *out, int kind)
 {
     if (kind == 0)
-        sprintf(out, "198.51.100.%d", rint_(2, 254));
+        snprintf(out, 16, "198.51.100.%d", rint_(2, 254));
     else if (kind == 1)
-        sprintf(out, "192.0.2.%d", rint_(2, 254));
+        snprintf(out, 16, "192.0.2.%d", rint_(2, 254));
     else
-        sprintf(out, "203.0.113.%d", rint_(2, 254));
+        snprintf(out, 16, "203.0.113.%d", rint_(2, 254));
 }
 
 static void tenant_init(void)

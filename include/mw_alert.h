@@ -38,4 +38,9 @@ json_t *mw_alert_build_window(const struct mw_rule *rule, struct mw_event *const
                               int n, mw_time_t raised_at, const json_t *key,
                               json_t *details);
 
+/* The alert's event.id: a borrowed string, valid while alert lives and
+ * that field is unchanged; NULL when it is missing or not a string (a
+ * hook may have changed it). */
+const char *mw_alert_event_id(const json_t *alert);
+
 #endif

@@ -2,9 +2,10 @@
  *
  * With --state-dir, a follow-mode run writes STATE/checkpoint every
  * checkpoint interval and at a clean stop, between two dispatched events,
- * so everything in it describes the same cut of the stream: per input the
- * identity of the file being read (device, inode, fingerprint of its first
- * bytes) and the offset of the first line not yet dispatched; the run's
+ * so everything in it describes the same cut of the stream: per input its
+ * source's opaque position of the first line not yet dispatched
+ * (mw_source.h: for a file, the identity of the file being read - device,
+ * inode, fingerprint of its first bytes - and the line's offset); the run's
  * arrival serial and event-time "now"; every rule's window state with the
  * events it retains (each written once, as JSON with its source position
  * and arrival serial); and the alert-shaping state (suppression windows,
@@ -20,13 +21,12 @@
  * and the previous one is used (and kept: it is not rotated away by the
  * next write); when neither is usable the run refuses to start.
  *
- * Resuming: inputs continue at their offsets (mw_input_resume decides by
- * identity), window state is restored per rule when id and shape match,
- * the shaping state becomes the checkpoint's, and the ids decided after the
- * cut are marked for replay (mw_shape_restore): the events after the cut
- * are read again and raise the same alerts, which move the shaping state
- * as before but are not written to the outputs a second time. See
- * docs/RELIABILITY.md for the argument.
+ * Resuming: inputs continue at their positions (the source kind's resume
+ * decides: for files by identity, mw_tail.h), window state is restored per rule when id
+ * and shape match, the shaping state becomes the checkpoint's, and the ids decided after
+ * the cut are marked for replay (mw_shape_restore): the events after the cut are read
+ * again and raise the same alerts, which move the shaping state as before but are not
+ * written to the outputs a second time. See docs/RELIABILITY.md for the argument.
  */
 #ifndef MW_CHECKPOINT_H
 #define MW_CHECKPOINT_H
@@ -34,11 +34,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "mw_engine.h"
 #include "mw_event.h"
-#include "mw_input.h"
 #include "mw_shape.h"
-#include "mw_tail.h"
 
 #define MW_CKPT_VERSION 1
 #define MW_CKPT_DEFAULT_INTERVAL_MS 5000
@@ -51,12 +51,11 @@ struct mw_ckpt_run {
     mw_time_t advanced; /* event time windows were advanced to */
 };
 
-/* One input at the cut: where its first line not yet dispatched is, when
- * the run has read ahead of it (pending), else the input's own position. */
+/* One input at the cut: its name and its source's position of the first
+ * line not yet dispatched (mw_source_position), stored as given. */
 struct mw_ckpt_src {
-    struct mw_input *in; /* borrowed */
-    bool pending;
-    uint64_t offset, line; /* pending: its offset, lines before it */
+    const char *name; /* borrowed */
+    json_t *pos;      /* borrowed; NULL: not resumable (stdin, a pipe) */
 };
 
 struct mw_ckpt;
@@ -71,9 +70,10 @@ struct mw_ckpt *mw_ckpt_open(const char *state_dir, int interval_ms, struct mw_e
                              bool *resumed, struct mw_error *err);
 void mw_ckpt_free(struct mw_ckpt *c);
 
-/* The recorded position of the input named name, once (later calls for the
- * same name return false). */
-bool mw_ckpt_input(struct mw_ckpt *c, const char *name, struct mw_tail_pos *pos);
+/* The recorded position of the input named name (a new reference, for
+ * mw_source_resume), once: later calls for the same name, and names without
+ * a resumable position, return NULL. */
+json_t *mw_ckpt_input(struct mw_ckpt *c, const char *name);
 
 /* True when a periodic checkpoint is due at monotonic time now_ms. */
 bool mw_ckpt_due(const struct mw_ckpt *c, int64_t now_ms);

@@ -15,6 +15,7 @@
 #include <jansson.h>
 #include <stddef.h>
 
+#include "mw_buf.h"
 #include "mw_event.h"
 #include "mw_mem.h"
 
@@ -45,8 +46,8 @@ const char *mw_evtab_intern(const char *s);
  * its length, or NULL when s is not even-length hex). */
 json_t *mw_evtab_hex(const void *data, size_t len);
 char *mw_evtab_unhex(const json_t *s, size_t *len);
-/* The same into *buf (a state's key buffer, grown as needed; *cap its
- * size). Returns the key's length, or -1 when s is not a hex string. */
-long mw_evtab_unhex_into(const json_t *s, char **buf, size_t *cap);
+/* The same into out (a state's key buffer: emptied, then grown as needed).
+ * Returns the key's length, or -1 when s is not a hex string. */
+long mw_evtab_unhex_into(const json_t *s, struct mw_buf *out);
 
 #endif

@@ -1,13 +1,18 @@
 /* mw_feed.h - events from NDJSON files and inline JSON, merged by event time
  *
- * A feed is the `run` loop's merge without its reporting: the workflow
- * commands (test, explain) pull events one at a time. Each source is a file
- * (streamed line by line through mw_input, never loaded whole) or a list of
+ * A feed is the `run` loop's merge (mw_merge.h: the same order, lateness
+ * and future-time policy) without its reporting: the workflow commands
+ * (test, explain) pull events one at a time. Each source is a file
+ * (any source kind of mw_source.h, streamed line by line, never loaded
+ * whole) or a list of
  * events given as JSON (a rule test's inline `events`, parsed at once). The
  * next event is the oldest source head by event time; ties go to the source
  * added first, and within a source the order is the source's own, exactly as
- * `run` merges its inputs. Events get arrival serials 1, 2, ... in the order
- * they are returned.
+ * `run` merges its inputs. An event further ahead of the wall clock than the
+ * future bound, or further behind the newest one than the lateness, is
+ * refused (logged and counted as rejected) exactly as `run` refuses it.
+ * Events get arrival serials 1, 2, ... in the order they are taken (a
+ * refused one takes its serial too, as in `run`).
  *
  * Events borrow their input name from the feed, so free the feed only after
  * everything that may hold its events (engine, sequence state).
@@ -20,15 +25,20 @@
 
 #include "mw_event.h"
 #include "mw_mem.h"
+#include "mw_merge.h"
 
 struct mw_feed;
 
-/* ts_field: the event time field (NULL: @timestamp); max_line: 0 default.
- * Returns NULL with err set when ts_field is not a valid path. */
-struct mw_feed *mw_feed_new(const char *ts_field, size_t max_line, struct mw_error *err);
+/* ts_field: the event time field (NULL: @timestamp); max_line: 0 default;
+ * mo: the merge policy (copied; NULL: mw_merge_opts_default, which is what
+ * `run` uses unless told otherwise). Returns NULL with err set when ts_field
+ * is not a valid path. */
+struct mw_feed *mw_feed_new(const char *ts_field, size_t max_line,
+                            const struct mw_merge_opts *mo, struct mw_error *err);
 void mw_feed_free(struct mw_feed *f);
 
-/* Adds an NDJSON file source ("-" is stdin). -1 with err when it cannot be
+/* Adds an input by its spec (mw_source.h: a file path, "-" for stdin, or
+ * "scheme:rest"). -1 with err when it cannot be
  * opened. */
 int mw_feed_add_file(struct mw_feed *f, const char *path, struct mw_error *err);
 

@@ -89,7 +89,9 @@ enum mw_tv mw_matcher_eval(const struct mw_matcher *m, const struct mw_event *ev
 /* Why a matcher gave its result, for `moonwatch explain`: the leaf that
  * decided it (the first false child of an `all`, the first alternative of an
  * `any` that matched nothing, the child of a `not`), with its field, the
- * values it wanted and the value the event has. */
+ * values it wanted and the value the event has. The three text fields are
+ * display fields of one `explain` line: built whole (mw_buf), then cut to
+ * their size with a closing "..." when longer. */
 struct mw_match_why {
     enum mw_tv result;
     const char *op;     /* "eq", "ieq", ..., "fn"; "" when nothing to blame */

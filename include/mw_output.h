@@ -10,7 +10,9 @@
  * including a spool left by an earlier run. Nothing is lost: an alert is
  * delivered, still spooled, or (refused by the endpoint as invalid) written
  * to the sink's rejected file; the counters say which. docs/OUTPUTS.md has
- * the spec syntax.
+ * the spec syntax. Each output is a struct mw_sink_ops (mw_sink.h) named in
+ * the scheme table of src/output/mw_output.c; the queue and spool are
+ * mw_spool.h.
  */
 #ifndef MW_OUTPUT_H
 #define MW_OUTPUT_H
@@ -54,5 +56,9 @@ void mw_output_request_reopen(void);
 /* The id of the last alert line of each file output (up to max; returns
  * how many), for recovering an id a killed run wrote but did not record. */
 int mw_output_last_ids(struct mw_output *o, char ids[][33], int max);
+
+/* Process exit: unloads libcurl if an HTTP output loaded it (curl_global_cleanup,
+ * dlclose). Call once, after every output is freed. */
+void mw_output_global_cleanup(void);
 
 #endif

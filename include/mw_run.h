@@ -82,4 +82,9 @@ struct mw_run_opts {
  * metrics file (if any) is rewritten every interval and at the end. */
 int mw_run(struct mw_engine *e, struct mw_output *out, const struct mw_run_opts *o);
 
+/* Installs the process's one SIGHUP handler (src/pipeline/mw_follow_loop.c)
+ * for a run that does not follow: outputs reopen their files. In follow
+ * mode mw_run installs the same handler, which also reloads every rule. */
+void mw_run_install_sighup(void);
+
 #endif

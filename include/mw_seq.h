@@ -9,16 +9,19 @@
  * takes no part; an `until` match for a key cancels that key's pending
  * sequences whose last event came before it.
  *
- * Late events: with def->lateness > 0 an event older than "now" (but not by
+ * Late events: with a lateness > 0 (mw_detect_opts) an event older than "now" (but not by
  * more than the lateness) takes its place in (ts, seq) order: it can start,
  * advance, complete or cancel sequences exactly as if it had arrived in
  * order, except that alerts already raised are never withdrawn. In-order
  * events are applied at once. Events later than that bound must not be fed
  * (the caller counts them); see mw_seq.c for the log-and-replay scheme.
  *
- * The definition (mw_seq_def) belongs to the compiled rule and is immutable;
- * the state (mw_seq_state) holds the pending sequences and can outlive a
- * rule reload when the definition's shape is unchanged. Keystates sit in a
+ * The definition (mw_seq_def) belongs to the compiled rule and is immutable
+ * (nothing writes it after the rule is built); the state (mw_seq_state)
+ * holds the pending sequences and the run options (cap on open keys,
+ * lateness) and can outlive a rule reload when the definition's shape is
+ * unchanged. The engine drives it through the sequence detector
+ * (det_sequence.c, mw_detector.h). Keystates sit in a
  * dict and on an LRU list ordered by last update, so expiry and the cap on
  * open keys cost O(1) per freed key.
  */
@@ -29,17 +32,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mw_detector.h"
 #include "mw_event.h"
 #include "mw_field.h"
+#include "mw_key.h"
 #include "mw_match.h"
 
 #define MW_SEQ_MAX_STEPS 128
-#define MW_SEQ_MAX_KEYS 16
-
-struct mw_seq_keys {
-    struct mw_path *paths[MW_SEQ_MAX_KEYS]; /* owned */
-    bool optional[MW_SEQ_MAX_KEYS];         /* `?field`: null joins null */
-};
 
 struct mw_seq_def {
     int nsteps;                                 /* after expanding runs */
@@ -51,10 +50,6 @@ struct mw_seq_def {
     struct mw_seq_keys until_keys;              /* owned */
     mw_time_t maxspan;                          /* 0: none */
     bool keys_ci;                               /* case-insensitive string keys */
-    size_t max_keys;                            /* 0: unlimited open keys */
-    mw_time_t lateness;                         /* how far behind "now" an event
-                                                 * may arrive and still take its
-                                                 * place in order; 0: none */
 };
 
 struct mw_seq_stats {
@@ -106,7 +101,14 @@ typedef void (*mw_seq_observer_fn)(void *ud, const struct mw_seq_trace *t);
 
 void mw_seq_def_free(struct mw_seq_def *def);
 
+/* A state with the run options opts (NULL: no cap on open keys, no
+ * lateness); mw_seq_state_new is mw_seq_state_new_with(def, NULL). */
+struct mw_seq_state *mw_seq_state_new_with(const struct mw_seq_def *def,
+                                           const struct mw_detect_opts *opts);
 struct mw_seq_state *mw_seq_state_new(const struct mw_seq_def *def);
+/* Empties st as if new (pending sequences freed, counters zeroed); keeps
+ * its options and observer. */
+void mw_seq_state_reset(struct mw_seq_state *st);
 /* Frees all pending sequences (releasing their events). NULL is a no-op. */
 void mw_seq_state_free(struct mw_seq_state *st);
 const struct mw_seq_stats *mw_seq_stats(const struct mw_seq_state *st);
@@ -138,11 +140,5 @@ struct mw_evtab;
 json_t *mw_seq_dump(const struct mw_seq_state *st, struct mw_evtab *t);
 int mw_seq_restore(const struct mw_seq_def *def, struct mw_seq_state *st,
                    const json_t *doc, const struct mw_evtab *t, struct mw_error *err);
-
-/* Builds the join key of ev for the given key set into buf (binary,
- * type-tagged). Returns the length, or -1 when a non-optional key is null,
- * missing, or not a scalar. Exposed for tests and alert rendering. */
-int mw_seq_key(const struct mw_seq_keys *keys, int nkeys, bool ci,
-               const struct mw_event *ev, char *buf, size_t size);
 
 #endif

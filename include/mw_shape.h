@@ -106,7 +106,7 @@ enum mw_shape_verdict mw_shape_submit(struct mw_shape *s, const char *rule_id,
  * every generation in the store). */
 json_t *mw_shape_checkpoint(struct mw_shape *s, uint64_t gen);
 uint64_t mw_shape_restore(struct mw_shape *s, const json_t *doc, uint64_t gen);
-uint64_t mw_shape_generation(const struct mw_shape *s);
+uint64_t mw_shape_generation(struct mw_shape *s);
 
 /* End of input: one health record per rule whose current interval dropped
  * alerts (the interval is then considered reported). */
@@ -115,6 +115,6 @@ void mw_shape_finish(struct mw_shape *s);
 /* Adds the rule's shaping counters to the stats object o: delivered,
  * deduplicated, suppressed, suppressed_pending, capped, hook_dropped,
  * hook_errors. */
-void mw_shape_rule_stats(const struct mw_shape *s, const char *rule_id, json_t *o);
+void mw_shape_rule_stats(struct mw_shape *s, const char *rule_id, json_t *o);
 
 #endif

@@ -19,9 +19,16 @@
  *
  * Event time, late events: all kinds take events up to the run's lateness
  * behind "now" at their event time. Expired state is freed in LRU order as
- * now moves (mw_window_advance); at the per-rule cap (max_states) the least
- * recently updated group is evicted and counted. Each group keeps references
- * only to the events its alert needs (at most MW_WINDOW_ALERT_EVENTS).
+ * now moves (mw_window_advance); at the per-rule cap (max_keys of the
+ * state's mw_detect_opts) the least recently updated group is evicted and
+ * counted. Each group keeps references only to the events its alert needs
+ * (at most MW_WINDOW_ALERT_EVENTS).
+ *
+ * Each kind is a detector (mw_detector.h) in its own file under
+ * src/detect/windows/; mw_window_ops(kind) gives its ops, and the
+ * mw_window_* functions below go through them (for tests and tools that
+ * hold a window definition rather than a rule). The definition belongs to
+ * the rule and is never written once built; run options live in the state.
  */
 #ifndef MW_WINDOW_H
 #define MW_WINDOW_H
@@ -30,6 +37,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "mw_detector.h"
 #include "mw_event.h"
 #include "mw_match.h"
 #include "mw_mem.h"
@@ -58,10 +66,8 @@ struct mw_window_def {
     uint64_t count;                  /* threshold, distinct */
     mw_time_t span;                  /* window, history or within */
     bool keys_ci;
-    bool warmup;        /* new_terms: no alert before the state
-                         * covers `history` of event time */
-    size_t max_states;  /* set by the engine; 0: unlimited */
-    mw_time_t lateness; /* set by the engine */
+    bool warmup; /* new_terms: no alert before the state
+                  * covers `history` of event time */
 };
 
 struct mw_window_stats {
@@ -81,12 +87,19 @@ struct mw_window_state;
 /* Called for each alert. evs (time order) are borrowed for the call;
  * details is a borrowed object for the alert's moonwatch.<kind> field;
  * key is the group key values (borrowed JSON array). */
-typedef void (*mw_window_emit_fn)(void *ud, struct mw_event *const *evs, int n,
-                                  json_t *key, json_t *details);
+typedef mw_detector_emit_fn mw_window_emit_fn;
+
+/* The detector of a window kind (the table in src/detect/mw_detector.c), or
+ * NULL for a value that is not a kind. */
+const struct mw_detector_ops *mw_window_ops(enum mw_window_kind k);
 
 const char *mw_window_kind_name(enum mw_window_kind k);
 void mw_window_def_free(struct mw_window_def *def);
 
+/* A state with opts (NULL: no cap, no lateness); mw_window_state_new is
+ * mw_window_state_new_with(def, NULL). */
+struct mw_window_state *mw_window_state_new_with(const struct mw_window_def *def,
+                                                 const struct mw_detect_opts *opts);
 struct mw_window_state *mw_window_state_new(const struct mw_window_def *def);
 void mw_window_state_free(struct mw_window_state *st);
 const struct mw_window_stats *mw_window_stats(const struct mw_window_state *st);
@@ -102,10 +115,6 @@ void mw_window_advance(const struct mw_window_def *def, struct mw_window_state *
  * fire without waiting for the lateness. */
 void mw_window_finish(const struct mw_window_def *def, struct mw_window_state *st,
                       mw_window_emit_fn emit, void *ud);
-
-/* True when ev matches any matcher of the window (for late counting). */
-bool mw_window_matches(const struct mw_window_def *def, const struct mw_event *ev,
-                       const struct mw_match_ctx *ctx);
 
 /* Checkpoints (mw_checkpoint): every group of any kind as JSON, events by
  * index in t (new reference); restore fills an empty state (returns 0, or

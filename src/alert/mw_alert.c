@@ -7,6 +7,7 @@
  * alert, never per event, so it may allocate freely.
  */
 #include "mw_alert.h"
+#include "mw_buf.h"
 #include "mw_mem.h"
 #include "mw_sha256.h"
 #include "mw_time.h"
@@ -69,84 +70,63 @@ static json_t *key_values(const struct mw_seq_def *seq, const struct mw_event *e
 /* ---------------------------------------------------------------------- */
 /* message templates                                                       */
 
-struct sbuf {
-    char *s;
-    size_t len, cap;
-};
-
-static void sb_add(struct sbuf *b, const char *s, size_t n)
+static void sb_value(struct mw_buf *b, const json_t *v)
 {
-    if (b->len + n + 1 > b->cap) {
-        b->cap = (b->len + n + 1) * 2;
-        b->s = xrealloc(b->s, b->cap);
-    }
-    memcpy(b->s + b->len, s, n);
-    b->len += n;
-    b->s[b->len] = '\0';
-}
-
-static void sb_value(struct sbuf *b, const json_t *v)
-{
-    char tmp[64];
     if (v == NULL || json_is_null(v)) {
-        sb_add(b, "?", 1);
+        mw_buf_addc(b, '?');
     } else if (json_is_string(v)) {
-        sb_add(b, json_string_value(v), json_string_length(v));
+        mw_buf_add(b, json_string_value(v), json_string_length(v));
     } else if (json_is_integer(v)) {
-        snprintf(tmp, sizeof(tmp), "%lld", (long long)json_integer_value(v));
-        sb_add(b, tmp, strlen(tmp));
+        mw_buf_addf(b, "%lld", (long long)json_integer_value(v));
     } else if (json_is_real(v)) {
-        snprintf(tmp, sizeof(tmp), "%g", json_real_value(v));
-        sb_add(b, tmp, strlen(tmp));
+        mw_buf_addf(b, "%g", json_real_value(v));
     } else if (json_is_boolean(v)) {
-        sb_add(b, json_is_true(v) ? "true" : "false", json_is_true(v) ? 4 : 5);
+        mw_buf_adds(b, json_is_true(v) ? "true" : "false");
     } else {
         char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
         if (s) {
-            sb_add(b, s, strlen(s));
+            mw_buf_adds(b, s);
             mw_json_free(s);
         }
     }
 }
 
-static void render_placeholder(struct sbuf *b, const char *name, size_t len,
+static void render_placeholder(struct mw_buf *b, const char *name, size_t len,
                                const struct mw_rule_meta *m, const struct mw_seq_def *seq,
                                const json_t *key, struct mw_event *const *evs, int n)
 {
-    char tmp[256];
     if (len == 3 && memcmp(name, "key", 3) == 0) {
-        json_t *keys = key ? json_copy((json_t *)key) : key_values(seq, evs[0]);
-        size_t i;
-        json_t *v;
-        json_array_foreach(keys, i, v)
-        {
+        json_t *own = key ? NULL : key_values(seq, evs[0]);
+        const json_t *keys = key ? key : own;
+        for (size_t i = 0; i < json_array_size(keys); i++) {
             if (i)
-                sb_add(b, ", ", 2);
-            sb_value(b, v);
+                mw_buf_adds(b, ", ");
+            sb_value(b, json_array_get(keys, i));
         }
         if (json_array_size(keys) == 0)
-            sb_add(b, "?", 1);
-        json_decref(keys);
+            mw_buf_addc(b, '?');
+        json_decref(own);
         return;
     }
     if (len == 3 && memcmp(name, "gap", 3) == 0) {
-        if (mw_duration_format(evs[n - 1]->ts - evs[0]->ts, tmp, sizeof(tmp)) < 0)
-            snprintf(tmp, sizeof(tmp), "?");
-        sb_add(b, tmp, strlen(tmp));
+        char gap[MW_DURATION_FORMAT_SIZE];
+        if (mw_duration_format(evs[n - 1]->ts - evs[0]->ts, gap, sizeof(gap)) < 0)
+            snprintf(gap, sizeof(gap), "?");
+        mw_buf_adds(b, gap);
         return;
     }
     if (len == 9 && memcmp(name, "rule.name", 9) == 0) {
-        sb_add(b, m->name, strlen(m->name));
+        mw_buf_adds(b, m->name);
         return;
     }
     /* N:field.path */
     const char *colon = memchr(name, ':', len);
-    if (colon && colon > name && len - (size_t)(colon - name) - 1 < sizeof(tmp)) {
+    if (colon && colon > name) {
+        struct mw_buf field = MW_BUF_INIT;
         int step = atoi(name);
-        size_t flen = len - (size_t)(colon - name) - 1;
-        memcpy(tmp, colon + 1, flen);
-        tmp[flen] = '\0';
-        struct mw_path *p = mw_path_new(tmp);
+        mw_buf_add(&field, colon + 1, len - (size_t)(colon - name) - 1);
+        struct mw_path *p = mw_path_new(field.ptr);
+        mw_buf_release(&field);
         if (step >= 1 && step <= n && p) {
             sb_value(b, mw_path_get(mw_event_root(evs[step - 1]), p));
             mw_path_free(p);
@@ -154,33 +134,32 @@ static void render_placeholder(struct sbuf *b, const char *name, size_t len,
         }
         mw_path_free(p);
     }
-    sb_add(b, "?", 1);
+    mw_buf_addc(b, '?');
 }
 
 static char *render_message(const struct mw_rule_meta *m, const struct mw_seq_def *seq,
                             const json_t *key, struct mw_event *const *evs, int n)
 {
-    struct sbuf b = {NULL, 0, 0};
+    struct mw_buf b = MW_BUF_INIT;
     const char *t = m->message && m->message[0] ? m->message : m->name;
 
-    sb_add(&b, "", 0);
     while (*t) {
         if (t[0] == '{' && t[1] == '{') {
-            sb_add(&b, "{", 1);
+            mw_buf_addc(&b, '{');
             t += 2;
         } else if (t[0] == '}' && t[1] == '}') {
-            sb_add(&b, "}", 1);
+            mw_buf_addc(&b, '}');
             t += 2;
         } else if (t[0] == '{' && strchr(t, '}')) {
             const char *end = strchr(t, '}');
             render_placeholder(&b, t + 1, (size_t)(end - t - 1), m, seq, key, evs, n);
             t = end + 1;
         } else {
-            sb_add(&b, t, 1);
+            mw_buf_addc(&b, *t);
             t++;
         }
     }
-    return b.s;
+    return mw_buf_detach(&b, NULL);
 }
 
 char *mw_alert_message(const struct mw_rule_meta *m, const struct mw_seq_def *seq,
@@ -237,7 +216,7 @@ static json_t *build(const struct mw_rule *rule, struct mw_event *const *evs, in
 
     json_t *mwobj =
         json_pack("{s:s, s:s, s:o, s:s, s:O, s:o}", "type", type, "severity", m->severity,
-                  "join_key", key ? json_copy((json_t *)key) : key_values(seq, evs[0]),
+                  "join_key", key ? json_deep_copy(key) : key_values(seq, evs[0]),
                   "investigation_guide", m->note, "false_positives", m->false_positives,
                   "events", events);
     if (details)
@@ -257,4 +236,9 @@ json_t *mw_alert_build_window(const struct mw_rule *rule, struct mw_event *const
                               json_t *details)
 {
     return build(rule, evs, n, raised_at, key, details);
+}
+
+const char *mw_alert_event_id(const json_t *alert)
+{
+    return json_string_value(json_object_get(json_object_get(alert, "event"), "id"));
 }

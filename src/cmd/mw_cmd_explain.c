@@ -43,9 +43,17 @@ const char *const mw_usage_explain =
     "  -r, --rule PATH             the rule file\n"
     "  -m, --matched               print only events that matched some step\n"
     "  -t, --timestamp-field F     event time field (default @timestamp)\n"
-    "      --max-open-keys N       as for run (default 1000000)\n"
-    "      --lua-dir DIR           folder of the moonwatch Lua modules\n"
-    "  -h, --help                  this help\n";
+    "      --max-open-keys N       as for run (default " MW_XSTR(
+        MW_DEFAULT_MAX_OPEN_KEYS) ")\n"
+                                  "      --max-lateness DUR      as for run (default "
+                                  "5m): how "
+                                  "far behind\n"
+                                  "                              the newest event an "
+                                  "event "
+                                  "may arrive\n"
+                                  "      --lua-dir DIR           folder of the moonwatch "
+                                  "Lua modules\n"
+                                  "  -h, --help                  this help\n";
 
 /* The life of one partial sequence, keyed by its first event's serial. */
 struct life {
@@ -307,14 +315,15 @@ int mw_cmd_explain(int argc, char **argv)
         {"matched", no_argument, NULL, 'm'},
         {"timestamp-field", required_argument, NULL, 't'},
         {"max-open-keys", required_argument, NULL, 'K'},
+        {"max-lateness", required_argument, NULL, 'l'},
         {"lua-dir", required_argument, NULL, 'L'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *rule_path = NULL, *lua_dir_opt = NULL, *ts_field = NULL;
     char lua_buf[PATH_MAX + 8];
-    struct mw_sandbox_limits limits = {0};
-    size_t max_keys = 1000000;
+    struct mw_engine_opts eo;
+    struct mw_merge_opts mo;
     bool only_matched = false;
     struct mw_rule *rule = NULL;
     struct mw_seq_state *st = NULL;
@@ -323,6 +332,7 @@ int mw_cmd_explain(int argc, char **argv)
     struct ex x = {0};
     int c, rc = 2;
 
+    mw_cmd_defaults(&eo, NULL); /* what `run` starts from */
     optind = 1;
     while ((c = getopt_long(argc, argv, "r:mt:h", longopts, NULL)) != -1) {
         switch (c) {
@@ -341,8 +351,15 @@ int mw_cmd_explain(int argc, char **argv)
         case 'L':
             lua_dir_opt = optarg;
             break;
+        case 'l':
+            if (mw_duration_parse(optarg, &eo.lateness) < 0) {
+                fprintf(stderr,
+                        "moonwatch: --max-lateness needs a duration like 5m or 0s\n");
+                return 2;
+            }
+            break;
         case 'K':
-            if (mw_parse_size(optarg, &max_keys) < 0) {
+            if (mw_parse_size(optarg, &eo.max_open_keys) < 0) {
                 fprintf(stderr, "moonwatch: --max-open-keys needs a positive number\n");
                 return 2;
             }
@@ -358,12 +375,13 @@ int mw_cmd_explain(int argc, char **argv)
         return 2;
     }
     rule = mw_rule_load(rule_path, mw_find_lua_dir(lua_dir_opt, lua_buf, sizeof(lua_buf)),
-                        &limits, &err);
+                        &eo.limits, &err);
     if (rule == NULL) {
         mw_log_error("%s", err.msg);
         return 2;
     }
-    feed = mw_feed_new(ts_field, 0, &err);
+    mw_cmd_merge_opts(&eo, NULL, &mo);
+    feed = mw_feed_new(ts_field, 0, &mo, &err);
     if (feed == NULL) {
         mw_log_error("%s", err.msg);
         goto out;
@@ -382,7 +400,6 @@ int mw_cmd_explain(int argc, char **argv)
     x.lives = mw_dict_new();
     if (def) {
         char span[64] = "none";
-        ((struct mw_seq_def *)def)->max_keys = max_keys;
         if (def->maxspan > 0)
             mw_duration_format(def->maxspan, span, sizeof(span));
         printf("rule %s \"%s\" (%s): sequence of %d steps, maxspan %s\n", meta->id,
@@ -396,7 +413,11 @@ int mw_cmd_explain(int argc, char **argv)
         }
         if (def->until_where)
             printf("  until (cancels pending sequences of its key)\n");
-        st = mw_seq_state_new(def);
+        /* the run's key cap and lateness, as the engine gives its states */
+        st = mw_seq_state_new_with(def, &(struct mw_detect_opts){
+                                            .max_keys = eo.max_open_keys,
+                                            .lateness = eo.lateness,
+                                        });
         mw_seq_set_observer(st, observe, &x);
     } else {
         printf("rule %s \"%s\" (%s): single event\n", meta->id, meta->name,

@@ -13,6 +13,7 @@
  * Alerts are only counted unless outputs are given with -o.
  */
 #include "mw_cmd.h"
+#include "mw_clock.h"
 #include "mw_engine.h"
 #include "mw_input.h"
 #include "mw_log.h"
@@ -155,9 +156,7 @@ static int expand(const char *path, struct list *l, int depth)
 
 static double now_s(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    return (double)mw_mono_us() / (double)MW_USEC_PER_SEC;
 }
 
 static void human_bytes(double b, char *buf, size_t size)
@@ -327,21 +326,17 @@ int mw_cmd_replay(int argc, char **argv)
     bool as_json = false, strict = false;
     const char *lua_dir_opt = NULL;
     char lua_buf[PATH_MAX + 8];
-    struct mw_engine_opts eo = {0};
-    struct mw_run_opts ro = {0};
+    struct mw_engine_opts eo;
+    struct mw_run_opts ro;
     struct replay r = {0};
     struct list inputs = {0};
     struct mw_output *out = NULL;
     struct mw_shape *shape = NULL;
     struct mw_engine *e = NULL;
 
-    eo.max_open_keys = 1000000;
+    mw_cmd_defaults(&eo, &ro); /* what `run` starts from */
     eo.alert_time_from_events = true;
-    eo.lateness = 5 * 60 * (mw_time_t)1000000;
-    ro.timestamp_field = "@timestamp";
-    ro.max_line = MW_DEFAULT_MAX_LINE;
     ro.summary = MW_SUMMARY_NONE;
-    ro.max_reports_per_input = 100;
     r.interval = 5;
 
     optind = 1;

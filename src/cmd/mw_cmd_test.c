@@ -4,14 +4,18 @@
  * in NDJSON files beside the rule, and the alerts expected (a count, and
  * field values every alert or the n-th alert must have). Each case runs in a
  * fresh engine holding only that rule, through mw_engine_dispatch exactly as
- * `run` would, on event time only: alert @timestamp is the last event's time
+ * `run` would: the same option defaults (mw_cmd_defaults), the same merge of
+ * its event sources with the same lateness and future-time policy
+ * (mw_feed over mw_merge), on event time only: alert @timestamp is the last event's time
  * and nothing waits for the wall clock. One line per case, then
  * "N passed, N failed"; exit 1 when any case (or a rule without tests, or a
  * rule that does not load) fails.
  */
 #include "mw_cmd.h"
 #include "mw_engine.h"
+#include "mw_buf.h"
 #include "mw_feed.h"
+#include "mw_file.h"
 #include "mw_log.h"
 #include "mw_rule.h"
 #include "mw_shape.h"
@@ -39,16 +43,15 @@ const char *const mw_usage_test =
     "  -h, --help          this help\n";
 
 struct result {
-    json_t *alerts;    /* collected alerts, in emission order */
-    char detail[4096]; /* why it failed, one indented line each */
-    size_t dlen;
+    json_t *alerts;       /* owned: collected alerts, in emission order */
+    struct mw_buf detail; /* owned: why it failed, one indented line each */
     bool failed;
 };
 
 static void collect(void *ud, const json_t *alert)
 {
     struct result *r = ud;
-    json_array_append(r->alerts, (json_t *)alert);
+    json_array_append_new(r->alerts, json_deep_copy(alert));
 }
 
 static void failf(struct result *r, const char *fmt, ...)
@@ -58,19 +61,11 @@ static void failf(struct result *r, const char *fmt, ...)
 {
     va_list ap;
     r->failed = true;
-    if (r->dlen + 8 >= sizeof(r->detail))
-        return;
-    r->dlen +=
-        (size_t)snprintf(r->detail + r->dlen, sizeof(r->detail) - r->dlen, "       ");
+    mw_buf_adds(&r->detail, "       ");
     va_start(ap, fmt);
-    int n = vsnprintf(r->detail + r->dlen, sizeof(r->detail) - r->dlen, fmt, ap);
+    mw_buf_vaddf(&r->detail, fmt, ap);
     va_end(ap);
-    if (n > 0)
-        r->dlen += (size_t)n;
-    if (r->dlen >= sizeof(r->detail) - 1)
-        r->dlen = sizeof(r->detail) - 2;
-    r->detail[r->dlen++] = '\n';
-    r->detail[r->dlen] = '\0';
+    mw_buf_addc(&r->detail, '\n');
 }
 
 /* A short JSON rendering of v (or "missing") into buf. */
@@ -103,12 +98,11 @@ static bool value_matches(const json_t *want, const json_t *got)
 }
 
 /* Checks every field of want (an object of path -> value) in alert idx. */
-static void check_fields(struct result *r, const json_t *alert, size_t idx,
-                         const json_t *want)
+static void check_fields(struct result *r, const json_t *alert, size_t idx, json_t *want)
 {
     const char *path;
     json_t *v;
-    json_object_foreach((json_t *)want, path, v)
+    json_object_foreach(want, path, v)
     {
         struct mw_path *p = mw_path_new(path);
         char a[256], b[256];
@@ -124,32 +118,27 @@ static void check_fields(struct result *r, const json_t *alert, size_t idx,
     }
 }
 
-/* dirname of path into buf ("." when none) */
-static void dir_of(const char *path, char *buf, size_t size)
-{
-    const char *slash = strrchr(path, '/');
-    if (slash == NULL)
-        snprintf(buf, size, ".");
-    else
-        snprintf(buf, size, "%.*s", (int)(slash - path), path);
-}
-
+/* A fixture file named beside the rule file. */
 static int add_fixture(struct mw_feed *feed, const char *rule_file, const json_t *name,
                        struct result *r)
 {
-    char dir[PATH_MAX], path[PATH_MAX * 2];
+    const char *slash = strrchr(rule_file, '/');
+    char *dir, *path;
     struct mw_error err;
+    int rc = 0;
     if (!json_is_string(name)) {
         failf(r, "a fixture file name must be a string");
         return -1;
     }
-    dir_of(rule_file, dir, sizeof(dir));
-    snprintf(path, sizeof(path), "%s/%s", dir, json_string_value(name));
+    dir = slash ? xstrndup(rule_file, (size_t)(slash - rule_file)) : xstrdup(".");
+    path = mw_path_join(dir, json_string_value(name));
     if (mw_feed_add_file(feed, path, &err) < 0) {
         failf(r, "fixture %s", err.msg);
-        return -1;
+        rc = -1;
     }
-    return 0;
+    free(path);
+    free(dir);
+    return rc;
 }
 
 static void run_case(const struct mw_engine_opts *eo, char *rule_file, const json_t *tc,
@@ -165,7 +154,8 @@ static void run_case(const struct mw_engine_opts *eo, char *rule_file, const jso
     const json_t *expect = json_object_get(tc, "expect");
     char *paths[1] = {rule_file};
     struct mw_event *ev;
-    char name[512];
+    struct mw_buf name = MW_BUF_INIT;
+    struct mw_merge_opts mo;
 
     mw_engine_set_alert_hook(e, collect, r);
     mw_engine_set_shape(e, shape);
@@ -173,10 +163,10 @@ static void run_case(const struct mw_engine_opts *eo, char *rule_file, const jso
         failf(r, "the rule does not load (see above)");
         goto out;
     }
-    feed = mw_feed_new(NULL, 0, &err);
-    snprintf(name, sizeof(name), "test:%s",
-             json_string_value(json_object_get(tc, "name")));
-    if (events && mw_feed_add_json(feed, name, events, &err) < 0) {
+    mw_cmd_merge_opts(eo, NULL, &mo); /* the lateness the engine was built with */
+    feed = mw_feed_new(NULL, 0, &mo, &err);
+    mw_buf_addf(&name, "test:%s", json_string_value(json_object_get(tc, "name")));
+    if (events && mw_feed_add_json(feed, name.ptr, events, &err) < 0) {
         failf(r, "%s", err.msg);
         goto out;
     }
@@ -202,7 +192,7 @@ static void run_case(const struct mw_engine_opts *eo, char *rule_file, const jso
     if ((json_int_t)n != want)
         failf(r, "expected %lld alert%s, got %zu", (long long)want, want == 1 ? "" : "s",
               n);
-    const json_t *fields = json_object_get(expect, "fields");
+    json_t *fields = json_object_get(expect, "fields");
     const json_t *per = json_object_get(expect, "alerts");
     if (json_is_object(fields))
         for (size_t i = 0; i < n; i++)
@@ -220,6 +210,7 @@ out:
     mw_engine_free(e);
     mw_shape_free(shape);
     mw_feed_free(feed); /* after the engine: its state borrows input names */
+    mw_buf_release(&name);
 }
 
 static void print_alerts(const json_t *alerts)
@@ -256,12 +247,13 @@ int mw_cmd_test(int argc, char **argv)
     static char *default_paths[] = {rules_dir};
     const char *lua_dir_opt = NULL;
     char lua_buf[PATH_MAX + 8];
-    struct mw_engine_opts eo = {0};
+    struct mw_engine_opts eo;
     bool verbose = false;
     char **files = NULL;
     size_t nfiles = 0;
     int c, passed = 0, failed = 0, bad;
 
+    mw_cmd_defaults(&eo, NULL); /* what `run` starts from */
     optind = 1;
     while ((c = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
         switch (c) {
@@ -281,7 +273,6 @@ int mw_cmd_test(int argc, char **argv)
     }
     eo.lua_dir = mw_find_lua_dir(lua_dir_opt, lua_buf, sizeof(lua_buf));
     eo.alert_time_from_events = true; /* the virtual clock: event time only */
-    eo.max_open_keys = 1000000;
     if (optind < argc)
         bad = mw_engine_scan(argv + optind, argc - optind, &files, &nfiles, false);
     else
@@ -311,12 +302,13 @@ int mw_cmd_test(int argc, char **argv)
         {
             struct result r = {0};
             r.alerts = json_array();
+            mw_buf_init(&r.detail);
             run_case(&eo, files[i], tc, &r);
             size_t n = json_array_size(r.alerts);
             printf("%s %s: %s (%zu alert%s)\n", r.failed ? "FAIL" : "ok  ", files[i],
                    json_string_value(json_object_get(tc, "name")), n, n == 1 ? "" : "s");
             if (r.failed) {
-                fputs(r.detail, stdout);
+                fputs(r.detail.ptr, stdout);
                 if (verbose)
                     print_alerts(r.alerts);
                 failed++;
@@ -324,6 +316,7 @@ int mw_cmd_test(int argc, char **argv)
                 passed++;
             }
             json_decref(r.alerts);
+            mw_buf_release(&r.detail);
         }
         mw_rule_free(rule);
     }

@@ -1,37 +1,42 @@
 /* mw_engine.c - rule set, per-event dispatch and alert emission
  *
- * Each slot pairs a compiled rule with its window state. Dispatch is a loop
- * over the slots: query rules evaluate their matcher, sequence rules feed
- * their state machine, window rules (threshold, distinct, new_terms,
- * absence) theirs; completed detections become alert documents and go to
- * the outputs at once. Rules never do I/O and never see each other (the
- * engine itself reads and writes first-seen state files under --state-dir).
+ * Each slot pairs a compiled rule with its detector (mw_detector.h: the
+ * ops of the rule's kind, the rule's definition) and the detector's state.
+ * Dispatch is a loop over the slots calling ops->process; completed
+ * detections come back through one emit callback, become alert documents
+ * and go to the outputs at once. The engine never branches on the rule
+ * kind: what differs between kinds is in the ops. Rules never do I/O and
+ * never see each other (the engine itself reads and writes detectors'
+ * state files, ops->load/save, under --state-dir).
  */
 #include "mw_engine.h"
 #include "mw_alert.h"
+#include "mw_buf.h"
+#include "mw_clock.h"
+#include "mw_detector.h"
 #include "mw_dict.h"
+#include "mw_file.h"
 #include "mw_health.h"
 #include "mw_log.h"
 #include "mw_prefilter.h"
 #include "mw_rule.h"
-#include "mw_seq.h"
 #include "mw_shape.h"
-#include "mw_window.h"
 
 #include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
 struct slot {
-    struct mw_rule *rule;        /* owned */
-    struct mw_seq_state *state;  /* owned, sequence rules */
-    struct mw_window_state *win; /* owned, window rules */
-    uint64_t matched;            /* query rules: events matched */
-    uint64_t late;               /* too-late events it would have matched */
-    uint64_t raised;             /* detections, before shaping */
-    uint64_t alerts;             /* delivered to the outputs */
+    struct mw_rule *rule;               /* owned */
+    const struct mw_detector_ops *ops;  /* of the rule's kind */
+    const void *def;                    /* borrowed from rule */
+    void *state;                        /* owned, made by ops->state_new */
+    const struct mw_detector_ops *sops; /* the ops that made state (they differ
+                                         * from ops only during a reload) */
+    uint64_t late;                      /* too-late events it would have matched */
+    uint64_t raised;                    /* detections, before shaping */
+    uint64_t alerts;                    /* delivered to the outputs */
     uint64_t alert_failures;
     bool quarantined;  /* skipped by dispatch until reloaded */
     int64_t loaded_at; /* wall seconds of the last (re)load */
@@ -53,6 +58,29 @@ struct mw_engine {
     struct mw_prefilter *prefilter; /* owned reference: rebuilt whenever rules change */
 };
 
+/* Frees the slot's detector state. */
+static void drop_state(struct slot *s)
+{
+    if (s->state)
+        s->sops->state_free(s->state);
+    s->state = NULL;
+    s->sops = NULL;
+}
+
+/* The slot's rule becomes r (its detector with it); the state stays. */
+static void bind_rule(struct slot *s, struct mw_rule *r)
+{
+    s->rule = r;
+    s->ops = mw_detector_of(r);
+    s->def = mw_detector_def(r);
+}
+
+/* The detector keeps window state (checkpointed, carried across reloads). */
+static bool windowed(const struct slot *s)
+{
+    return s->state != NULL && s->sops->dump != NULL;
+}
+
 struct mw_engine *mw_engine_new(const struct mw_engine_opts *opts, struct mw_output *out)
 {
     struct mw_engine *e = xcalloc(1, sizeof(*e));
@@ -68,8 +96,7 @@ void mw_engine_free(struct mw_engine *e)
     if (e == NULL)
         return;
     for (size_t i = 0; i < e->nslots; i++) {
-        mw_seq_state_free(e->slots[i].state);
-        mw_window_state_free(e->slots[i].win);
+        drop_state(&e->slots[i]);
         mw_rule_free(e->slots[i].rule);
     }
     free(e->slots);
@@ -123,14 +150,14 @@ static int scan(const char *path, struct pathlist *pl, int depth, bool quiet)
     }
     while ((de = readdir(d)) != NULL) {
         size_t len = strlen(de->d_name);
-        char child[4096];
         if (de->d_name[0] == '.')
             continue;
-        snprintf(child, sizeof(child), "%s/%s", path, de->d_name);
-        if (stat(child, &sb) < 0)
-            continue;
-        if (S_ISDIR(sb.st_mode) || (len > 4 && strcmp(de->d_name + len - 4, ".lua") == 0))
+        char *child = mw_path_join(path, de->d_name);
+        if (stat(child, &sb) == 0 &&
+            (S_ISDIR(sb.st_mode) ||
+             (len > 4 && strcmp(de->d_name + len - 4, ".lua") == 0)))
             pl_add(&local, child);
+        free(child);
     }
     closedir(d);
     if (local.n > 1) /* qsort(NULL, 0, ...) is undefined */
@@ -162,12 +189,19 @@ int mw_engine_scan(char *const *paths, int npaths, char ***files, size_t *nfiles
     return failed;
 }
 
+static size_t find_index(const struct mw_engine *e, const char *path)
+{
+    size_t k;
+    for (k = 0; k < e->nslots; k++)
+        if (strcmp(mw_rule_file(e->slots[k].rule), path) == 0)
+            break;
+    return k;
+}
+
 static struct slot *find_file(struct mw_engine *e, const char *path)
 {
-    for (size_t k = 0; k < e->nslots; k++)
-        if (strcmp(mw_rule_file(e->slots[k].rule), path) == 0)
-            return &e->slots[k];
-    return NULL;
+    size_t k = find_index(e, path);
+    return k < e->nslots ? &e->slots[k] : NULL;
 }
 
 static void health(struct mw_engine *e, const char *kind, json_t *fields)
@@ -180,7 +214,7 @@ static void health(struct mw_engine *e, const char *kind, json_t *fields)
 
 static int64_t wall_seconds(void)
 {
-    return (int64_t)time(NULL);
+    return mw_wall_us() / MW_USEC_PER_SEC;
 }
 
 /* Loads path off to the side and checks its id against the other rules.
@@ -202,73 +236,58 @@ static struct mw_rule *load_checked(struct mw_engine *e, const char *path,
             return NULL;
         }
     }
-    if (mw_rule_kind(r) == MW_RULE_SEQUENCE) {
-        struct mw_seq_def *sd = (struct mw_seq_def *)mw_rule_seq(r);
-        sd->max_keys = e->opts.max_open_keys;
-        sd->lateness = e->opts.lateness;
-    } else if (mw_rule_kind(r) == MW_RULE_WINDOW) {
-        struct mw_window_def *wd = (struct mw_window_def *)mw_rule_window(r);
-        wd->max_states = e->opts.max_open_keys;
-        wd->lateness = e->opts.lateness;
-    }
     return r;
 }
 
-/* The first-seen state file of a rule: its id with anything but
- * [A-Za-z0-9_-] replaced, so an id cannot name a path outside the folder. */
-static void state_path(const struct mw_engine *e, const char *id, char *buf, size_t size)
+/* The state file of a rule's detector under --state-dir: "<kind>-<id>.state"
+ * (new_terms-<id>.state), the id with anything but [A-Za-z0-9_-] replaced,
+ * so an id cannot name a path outside the folder. Caller frees. */
+static char *state_path(const struct mw_engine *e, const struct slot *s)
 {
-    int n = snprintf(buf, size, "%s/new_terms-", e->opts.state_dir);
-    for (const char *p = id; *p && n > 0 && (size_t)n < size - 8; p++) {
+    struct mw_buf name = MW_BUF_INIT;
+    mw_buf_addf(&name, "%s-", s->sops->kind);
+    for (const char *p = mw_rule_meta(s->rule)->id; *p; p++) {
         char ch = *p;
         if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
               (ch >= '0' && ch <= '9') || ch == '-' || ch == '_'))
             ch = '_';
-        buf[n++] = ch;
+        mw_buf_addc(&name, ch);
     }
-    if (n > 0 && (size_t)n < size - 7)
-        snprintf(buf + n, size - (size_t)n, ".state");
+    mw_buf_adds(&name, ".state");
+    char *path = mw_path_join(e->opts.state_dir, name.ptr);
+    mw_buf_release(&name);
+    return path;
 }
 
-/* Gives the slot's rule fresh window state when it has none (first-seen
- * rules read their history from --state-dir). */
+/* Gives the slot's rule a fresh detector state when it has none (a
+ * detector with a state file reads it from --state-dir). */
 static void new_state(struct mw_engine *e, struct slot *s)
 {
-    struct mw_rule *r = s->rule;
-    if (mw_rule_kind(r) == MW_RULE_SEQUENCE && s->state == NULL) {
-        s->state = mw_seq_state_new(mw_rule_seq(r));
-    } else if (mw_rule_kind(r) == MW_RULE_WINDOW && s->win == NULL) {
-        const struct mw_window_def *wd = mw_rule_window(r);
-        const char *id = mw_rule_meta(r)->id;
-        s->win = mw_window_state_new(wd);
-        if (wd->kind == MW_WINDOW_NEW_TERMS && e->opts.state_dir) {
-            char path[4096];
-            struct mw_error err;
-            state_path(e, id, path, sizeof(path));
-            if (mw_window_load(wd, s->win, id, path, &err) < 0)
-                mw_log_error("%s (starting with no history)", err.msg);
-            else if (mw_window_stats(s->win)->loaded)
-                mw_log_info("rule %s: %llu terms loaded from %s", id,
-                            (unsigned long long)mw_window_stats(s->win)->loaded, path);
-        }
+    const struct mw_detect_opts o = {e->opts.max_open_keys, e->opts.lateness};
+    if (s->state != NULL)
+        return;
+    s->sops = s->ops;
+    s->state = s->ops->state_new(s->def, &o);
+    if (s->ops->load && e->opts.state_dir) {
+        struct mw_error err;
+        char *path = state_path(e, s);
+        if (s->ops->load(s->def, s->state, mw_rule_meta(s->rule)->id, path, &err) < 0)
+            mw_log_error("%s (starting with no history)", err.msg);
+        free(path);
     }
 }
 
-/* Writes a first-seen rule's history to --state-dir. */
+/* Writes the state file of the slot's detector to --state-dir. */
 static void save_state(struct mw_engine *e, const struct slot *s)
 {
-    const struct mw_window_def *wd;
-    char path[4096];
     struct mw_error err;
     const char *id = mw_rule_meta(s->rule)->id;
-    if (s->win == NULL || e->opts.state_dir == NULL)
+    if (s->state == NULL || s->sops->save == NULL || e->opts.state_dir == NULL)
         return;
-    wd = mw_rule_window(s->rule);
-    if (wd->kind != MW_WINDOW_NEW_TERMS)
-        return;
-    state_path(e, id, path, sizeof(path));
-    if (mw_window_save(wd, s->win, id, path, &err) < 0)
+    char *path = state_path(e, s);
+    if (s->sops->save(s->def, s->state, id, path, &err) < 0)
         mw_log_error("rule %s: cannot save its state: %s", id, err.msg);
+    free(path);
 }
 
 static json_t *rule_fields(const struct mw_rule *r)
@@ -317,7 +336,7 @@ int mw_engine_load(struct mw_engine *e, char *const *paths, int npaths)
         e->slots = xrealloc(e->slots, (e->nslots + 1) * sizeof(*e->slots));
         struct slot *s = &e->slots[e->nslots++];
         memset(s, 0, sizeof(*s));
-        s->rule = r;
+        bind_rule(s, r);
         s->loaded_at = wall_seconds();
         new_state(e, s);
         health(e, "rule_loaded", rule_fields(r));
@@ -334,9 +353,7 @@ int mw_engine_load(struct mw_engine *e, char *const *paths, int npaths)
 
 static uint64_t open_count(const struct slot *s)
 {
-    return s->state ? mw_seq_stats(s->state)->open
-           : s->win ? mw_window_stats(s->win)->open
-                    : 0;
+    return s->state ? s->sops->open(s->state) : 0;
 }
 
 int mw_engine_reload_file(struct mw_engine *e, const char *path)
@@ -365,14 +382,14 @@ int mw_engine_reload_file(struct mw_engine *e, const char *path)
         e->slots = xrealloc(e->slots, (e->nslots + 1) * sizeof(*e->slots));
         s = &e->slots[e->nslots++];
         memset(s, 0, sizeof(*s));
-        s->rule = r;
+        bind_rule(s, r);
         new_state(e, s);
-        json_object_set_new(f, "state", json_string(s->state || s->win ? "new" : "none"));
+        json_object_set_new(f, "state", json_string(windowed(s) ? "new" : "none"));
     } else {
         struct mw_rule *old = s->rule;
         bool same_id = strcmp(mw_rule_meta(old)->id, mw_rule_meta(r)->id) == 0;
         bool keep = same_id && strcmp(mw_rule_shape(old), mw_rule_shape(r)) == 0;
-        if (!keep && (s->state || s->win)) {
+        if (!keep && windowed(s)) {
             uint64_t open = open_count(s);
             mw_log_warn("rule %s (%s): detection shape changed on reload (%s -> %s): "
                         "window state dropped, %llu open sequence(s) freed",
@@ -386,24 +403,22 @@ int mw_engine_reload_file(struct mw_engine *e, const char *path)
                                 json_integer((json_int_t)open));
             health(e, "state_dropped", d);
             save_state(e, s);
-            mw_seq_state_free(s->state);
-            s->state = NULL;
-            mw_window_state_free(s->win);
-            s->win = NULL;
         }
+        if (!keep)
+            drop_state(s);
         if (!same_id) {
-            s->matched = s->raised = s->alerts = s->alert_failures = 0;
+            s->raised = s->alerts = s->alert_failures = 0;
             s->reloads = 0;
         }
         if (s->quarantined)
             mw_log_info("rule %s: quarantine lifted by the reload", mw_rule_meta(r)->id);
-        bool had = s->state || s->win;
-        s->rule = r;
+        bool had = windowed(s);
+        bind_rule(s, r);
         new_state(e, s);
         json_object_set_new(f, "state",
-                            json_string(!(s->state || s->win) ? "none"
-                                        : keep && had         ? "kept"
-                                                              : "new"));
+                            json_string(!windowed(s)  ? "none"
+                                        : keep && had ? "kept"
+                                                      : "new"));
         json_object_set_new(f, "quarantine_lifted", json_boolean(s->quarantined));
         s->reloads++;
         s->quarantined = false;
@@ -431,8 +446,7 @@ int mw_engine_remove_file(struct mw_engine *e, const char *path)
                 mw_rule_meta(s->rule)->id, path, (unsigned long long)open);
     health(e, "rule_removed", f);
     save_state(e, s);
-    mw_seq_state_free(s->state);
-    mw_window_state_free(s->win);
+    drop_state(s);
     mw_rule_free(s->rule);
     size_t i = (size_t)(s - e->slots);
     memmove(&e->slots[i], &e->slots[i + 1], (e->nslots - i - 1) * sizeof(*s));
@@ -443,7 +457,7 @@ int mw_engine_remove_file(struct mw_engine *e, const char *path)
 
 bool mw_engine_has_file(const struct mw_engine *e, const char *path)
 {
-    return find_file((struct mw_engine *)e, path) != NULL;
+    return find_index(e, path) < e->nslots;
 }
 
 size_t mw_engine_rule_count(const struct mw_engine *e)
@@ -453,13 +467,6 @@ size_t mw_engine_rule_count(const struct mw_engine *e)
 
 /* ---------------------------------------------------------------------- */
 /* dispatch                                                                */
-
-static mw_time_t wall_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (mw_time_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 /* Takes a built alert (NULL: it could not be built) through dedup, the
  * rule's on_alert hook and shaping to the outputs. Steals alert. */
@@ -505,21 +512,17 @@ out:
     json_decref(alert);
 }
 
-static void emit(void *ud, struct mw_event *const *evs, int n)
+/* Every detector's alerts (mw_emit): a window alert carries its group key
+ * and details, a query or sequence alert neither. */
+static void emit(void *ud, struct mw_event *const *evs, int n, json_t *key,
+                 json_t *details)
 {
     struct mw_engine *e = ud;
     struct slot *s = e->current;
-    mw_time_t at = e->opts.alert_time_from_events ? evs[n - 1]->ts : wall_now();
-    deliver(e, s, mw_alert_build(s->rule, evs, n, at), evs, n);
-}
-
-static void emit_window(void *ud, struct mw_event *const *evs, int n, json_t *key,
-                        json_t *details)
-{
-    struct mw_engine *e = ud;
-    struct slot *s = e->current;
-    mw_time_t at = e->opts.alert_time_from_events ? evs[n - 1]->ts : wall_now();
-    deliver(e, s, mw_alert_build_window(s->rule, evs, n, at, key, details), evs, n);
+    mw_time_t at = e->opts.alert_time_from_events ? evs[n - 1]->ts : mw_wall_us();
+    json_t *alert = details ? mw_alert_build_window(s->rule, evs, n, at, key, details)
+                            : mw_alert_build(s->rule, evs, n, at);
+    deliver(e, s, alert, evs, n);
 }
 
 static void quarantine(struct mw_engine *e, struct slot *s)
@@ -541,21 +544,13 @@ static void quarantine(struct mw_engine *e, struct slot *s)
 
 void mw_engine_dispatch(struct mw_engine *e, struct mw_event *ev)
 {
+    const struct mw_emit em = {emit, e};
     for (size_t i = 0; i < e->nslots; i++) {
         struct slot *s = &e->slots[i];
-        const struct mw_match_ctx *ctx = mw_rule_ctx(s->rule);
         if (s->quarantined)
             continue;
         e->current = s;
-        if (s->state) {
-            mw_seq_process(mw_rule_seq(s->rule), s->state, ev, ctx, emit, e);
-        } else if (s->win) {
-            mw_window_process(mw_rule_window(s->rule), s->win, ev, ctx, emit_window, e);
-        } else if (mw_matcher_eval(mw_rule_where(s->rule), ev, ctx) == MW_TRUE) {
-            struct mw_event *one[1] = {ev};
-            s->matched++;
-            emit(e, one, 1);
-        }
+        s->ops->process(s->def, s->state, ev, mw_rule_ctx(s->rule), &em);
         if (e->opts.quarantine_after > 0 &&
             mw_rule_errors(s->rule)->consecutive >= e->opts.quarantine_after)
             quarantine(e, s);
@@ -567,36 +562,21 @@ void mw_engine_count_late(struct mw_engine *e, const struct mw_event *ev)
 {
     for (size_t i = 0; i < e->nslots; i++) {
         struct slot *s = &e->slots[i];
-        const struct mw_match_ctx *ctx = mw_rule_ctx(s->rule);
-        bool hit = false;
         if (s->quarantined)
             continue;
-        if (s->state) {
-            const struct mw_seq_def *d = mw_rule_seq(s->rule);
-            for (int k = 0; k < d->nsteps && !hit; k++)
-                hit = (k == 0 || d->where[k] != d->where[k - 1]) &&
-                      mw_matcher_eval(d->where[k], ev, ctx) == MW_TRUE;
-            if (!hit && d->until_where)
-                hit = mw_matcher_eval(d->until_where, ev, ctx) == MW_TRUE;
-        } else if (s->win) {
-            hit = mw_window_matches(mw_rule_window(s->rule), ev, ctx);
-        } else {
-            hit = mw_matcher_eval(mw_rule_where(s->rule), ev, ctx) == MW_TRUE;
-        }
-        if (hit)
+        if (mw_detector_matches(s->ops, s->def, ev, mw_rule_ctx(s->rule)))
             s->late++;
     }
 }
 
 void mw_engine_advance(struct mw_engine *e, mw_time_t now)
 {
+    const struct mw_emit em = {emit, e};
     for (size_t i = 0; i < e->nslots; i++) {
         struct slot *s = &e->slots[i];
         e->current = s;
-        if (s->state)
-            mw_seq_advance(mw_rule_seq(s->rule), s->state, now);
-        else if (s->win)
-            mw_window_advance(mw_rule_window(s->rule), s->win, now, emit_window, e);
+        if (s->ops->advance)
+            s->ops->advance(s->def, s->state, now, &em);
     }
     e->current = NULL;
 }
@@ -606,12 +586,12 @@ void mw_engine_finish(struct mw_engine *e)
     /* sequences complete only on events; pending ones are reported as open
      * in the statistics. Absence windows that ended by now fire, first-seen
      * history is saved. Caps report what their last interval dropped. */
+    const struct mw_emit em = {emit, e};
     for (size_t i = 0; i < e->nslots; i++) {
         struct slot *s = &e->slots[i];
-        if (s->win == NULL)
-            continue;
         e->current = s;
-        mw_window_finish(mw_rule_window(s->rule), s->win, emit_window, e);
+        if (s->ops->finish)
+            s->ops->finish(s->def, s->state, &em);
         save_state(e, s);
     }
     e->current = NULL;
@@ -624,13 +604,9 @@ json_t *mw_engine_checkpoint(const struct mw_engine *e, struct mw_evtab *t)
     json_t *arr = json_array();
     for (size_t i = 0; i < e->nslots; i++) {
         const struct slot *s = &e->slots[i];
-        json_t *st;
-        if (s->state)
-            st = mw_seq_dump(s->state, t);
-        else if (s->win)
-            st = mw_window_dump(mw_rule_window(s->rule), s->win, t);
-        else
+        if (!windowed(s))
             continue;
+        json_t *st = s->ops->dump(s->def, s->state, t);
         json_array_append_new(arr, json_pack("{s:s, s:s, s:o}", "rule",
                                              mw_rule_meta(s->rule)->id, "shape",
                                              mw_rule_shape(s->rule), "state", st));
@@ -660,15 +636,10 @@ int mw_engine_restore(struct mw_engine *e, const json_t *rules, const struct mw_
                         s ? "its detection shape changed" : "rule not loaded");
             continue;
         }
-        if (s->state) {
-            mw_seq_state_free(s->state);
-            s->state = mw_seq_state_new(mw_rule_seq(s->rule));
-            rc = mw_seq_restore(mw_rule_seq(s->rule), s->state, st, t, &err);
-        } else if (s->win) {
-            rc = mw_window_restore(mw_rule_window(s->rule), s->win, st, t, &err);
-        } else {
+        if (windowed(s))
+            rc = s->ops->restore(s->def, s->state, st, t, &err);
+        else
             mw_error_set(&err, "the rule keeps no window state");
-        }
         if (rc < 0) {
             mw_log_warn("checkpoint: window state of rule %s not restored: %s", id,
                         err.msg);
@@ -708,13 +679,9 @@ json_t *mw_engine_stats(const struct mw_engine *e)
         const struct slot *s = &e->slots[i];
         const struct mw_rule_meta *m = mw_rule_meta(s->rule);
         struct mw_rule_errors *er = mw_rule_errors(s->rule);
-        json_t *o =
-            json_pack("{s:s, s:s, s:s, s:s, s:I}", "id", m->id, "name", m->name, "file",
-                      mw_rule_file(s->rule), "type",
-                      s->state ? "sequence"
-                      : s->win ? mw_window_kind_name(mw_rule_window(s->rule)->kind)
-                               : "query",
-                      "alerts", (json_int_t)s->alerts);
+        json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:I}", "id", m->id, "name", m->name,
+                              "file", mw_rule_file(s->rule), "type", s->ops->kind,
+                              "alerts", (json_int_t)s->alerts);
         json_object_set_new(o, "late", json_integer((json_int_t)s->late));
         json_t *errs = json_object();
         for (int c = MW_FAIL_MEMORY; c < MW_FAIL__COUNT; c++)
@@ -729,39 +696,7 @@ json_t *mw_engine_stats(const struct mw_engine *e)
                             json_integer((json_int_t)er->hook_failures));
         if (e->shape)
             mw_shape_rule_stats(e->shape, m->id, o);
-        if (s->state) {
-            const struct mw_seq_stats *st = mw_seq_stats(s->state);
-            const struct mw_seq_def *d = mw_rule_seq(s->rule);
-            json_t *steps = json_array();
-            for (int k = 0; k < d->nsteps; k++)
-                json_array_append_new(steps, json_integer((json_int_t)st->matched[k]));
-            json_object_set_new(o, "matched_per_step", steps);
-            json_object_set_new(
-                o, "sequences",
-                json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "started",
-                          (json_int_t)st->started, "completed", (json_int_t)st->completed,
-                          "replaced", (json_int_t)st->replaced, "expired",
-                          (json_int_t)st->expired, "cancelled", (json_int_t)st->cancelled,
-                          "evicted", (json_int_t)st->evicted, "no_key",
-                          (json_int_t)st->no_key, "open", (json_int_t)st->open,
-                          "open_keys", (json_int_t)st->open_keys));
-            json_object_set_new(json_object_get(o, "sequences"), "reordered",
-                                json_integer((json_int_t)st->late_replays));
-        } else if (s->win) {
-            const struct mw_window_stats *ws = mw_window_stats(s->win);
-            json_object_set_new(o, "matched", json_integer((json_int_t)ws->matched));
-            json_object_set_new(
-                o, "window",
-                json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "absent_matched",
-                          (json_int_t)ws->absent_matched, "no_key",
-                          (json_int_t)ws->no_key, "fired", (json_int_t)ws->fired,
-                          "expired", (json_int_t)ws->expired, "evicted",
-                          (json_int_t)ws->evicted, "cancelled", (json_int_t)ws->cancelled,
-                          "open", (json_int_t)ws->open, "loaded",
-                          (json_int_t)ws->loaded));
-        } else {
-            json_object_set_new(o, "matched", json_integer((json_int_t)s->matched));
-        }
+        s->ops->stats(s->def, s->state, o);
         json_array_append_new(arr, o);
     }
     return arr;
@@ -772,10 +707,6 @@ void mw_engine_list(const struct mw_engine *e, FILE *fp)
     for (size_t i = 0; i < e->nslots; i++) {
         const struct mw_rule_meta *m = mw_rule_meta(e->slots[i].rule);
         fprintf(fp, "ok   %s  %s  (%s, %s)\n", mw_rule_file(e->slots[i].rule), m->id,
-                m->name,
-                mw_rule_kind(e->slots[i].rule) == MW_RULE_SEQUENCE ? "sequence"
-                : mw_rule_kind(e->slots[i].rule) == MW_RULE_WINDOW
-                    ? mw_window_kind_name(mw_rule_window(e->slots[i].rule)->kind)
-                    : "query");
+                m->name, e->slots[i].ops->kind);
     }
 }

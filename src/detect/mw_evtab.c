@@ -155,17 +155,14 @@ char *mw_evtab_unhex(const json_t *s, size_t *len)
     return out;
 }
 
-long mw_evtab_unhex_into(const json_t *s, char **buf, size_t *cap)
+long mw_evtab_unhex_into(const json_t *s, struct mw_buf *out)
 {
     size_t len;
     char *key = mw_evtab_unhex(s, &len);
     if (key == NULL)
         return -1;
-    if (len > *cap) {
-        *cap = len;
-        *buf = xrealloc(*buf, *cap);
-    }
-    memcpy(*buf, key, len);
+    mw_buf_reset(out);
+    mw_buf_add(out, key, len);
     free(key);
     return (long)len;
 }

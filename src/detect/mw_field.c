@@ -95,29 +95,30 @@ const char *mw_path_str(const struct mw_path *p)
     return p->text;
 }
 
+/* The value at segments i.. (i < nseg) of p below v, or NULL. Values come
+ * from jansson's getters (which hand out non-const children of a const
+ * parent), so no const is cast away here. */
 static json_t *resolve(const json_t *v, const struct mw_path *p, int i)
 {
-    if (i == p->nseg)
-        return (json_t *)v;
     if (json_is_object(v)) {
         for (int j = i + 1; j <= p->nseg; j++) {
             json_t *child = json_object_get(v, p->joined[p->row[i] + (j - i - 1)]);
-            if (child != NULL) {
-                json_t *r = resolve(child, p, j);
-                if (r != NULL)
-                    return r;
-            }
+            json_t *r = child == NULL || j == p->nseg ? child : resolve(child, p, j);
+            if (r != NULL)
+                return r;
         }
         return NULL;
     }
-    if (json_is_array(v) && p->index[i] >= 0)
-        return resolve(json_array_get(v, (size_t)p->index[i]), p, i + 1);
+    if (json_is_array(v) && p->index[i] >= 0) {
+        json_t *child = json_array_get(v, (size_t)p->index[i]);
+        return child == NULL || i + 1 == p->nseg ? child : resolve(child, p, i + 1);
+    }
     return NULL;
 }
 
 json_t *mw_path_get(const json_t *root, const struct mw_path *p)
 {
-    if (root == NULL)
+    if (root == NULL || p->nseg == 0) /* a path has at least one segment */
         return NULL;
     return resolve(root, p, 0);
 }

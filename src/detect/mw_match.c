@@ -6,6 +6,7 @@
  * networks. Nothing here allocates per event. Case folding is ASCII only.
  */
 #include "mw_match.h"
+#include "mw_buf.h"
 
 #include <arpa/inet.h>
 #include <math.h>
@@ -564,40 +565,48 @@ static const char *const op_names[] = {
     [MW_OP_FN] = "fn",
 };
 
+/* Copies text into a display field of why (size bytes), ending it with
+ * "..." when it does not fit: the fields are bounded by design, for one
+ * line of `explain` output. */
+static void show(char *field, size_t size, const char *text, size_t len)
+{
+    if (len < size) {
+        memcpy(field, text, len);
+        field[len] = '\0';
+        return;
+    }
+    memcpy(field, text, size - 4);
+    memcpy(field + size - 4, "...", 4);
+}
+
 static void describe_leaf(const struct mw_matcher *m, const struct mw_event *ev,
                           struct mw_match_why *why)
 {
-    size_t pos = 0;
+    struct mw_buf b = MW_BUF_INIT;
     why->op = op_names[m->op];
-    snprintf(why->field, sizeof(why->field), "%s", m->path ? mw_path_str(m->path) : "");
-    why->expected[0] = '\0';
-    for (size_t i = 0; i < m->nvals && pos < sizeof(why->expected) - 1; i++) {
+    if (m->path)
+        mw_buf_adds(&b, mw_path_str(m->path));
+    show(why->field, sizeof(why->field), b.ptr, b.len);
+    mw_buf_reset(&b);
+    for (size_t i = 0; i < m->nvals && b.len < sizeof(why->expected); i++) {
         const struct value *v = &m->vals[i];
-        const char *sep = i ? ", " : "";
-        int n;
+        if (i)
+            mw_buf_adds(&b, ", ");
         if (v->type == V_STR || v->type == V_NET)
-            n = snprintf(why->expected + pos, sizeof(why->expected) - pos, "%s'%s'", sep,
-                         v->s);
+            mw_buf_addf(&b, "'%s'", v->s);
         else if (v->type == V_NUM)
-            n = snprintf(why->expected + pos, sizeof(why->expected) - pos, "%s%s", sep,
-                         v->s);
+            mw_buf_adds(&b, v->s);
         else
-            n = snprintf(why->expected + pos, sizeof(why->expected) - pos, "%s%s", sep,
-                         v->b ? "true" : "false");
-        if (n < 0)
-            break;
-        pos += (size_t)n;
+            mw_buf_adds(&b, v->b ? "true" : "false");
     }
-    if (pos >= sizeof(why->expected) - 1)
-        memcpy(why->expected + sizeof(why->expected) - 4, "...", 4);
+    show(why->expected, sizeof(why->expected), b.ptr, b.len);
+    mw_buf_release(&b);
     const json_t *f = m->path ? mw_path_get(mw_event_root(ev), m->path) : NULL;
     if (f == NULL) {
-        snprintf(why->actual, sizeof(why->actual), "missing");
+        show(why->actual, sizeof(why->actual), "missing", 7);
     } else {
         char *s = json_dumps(f, JSON_COMPACT | JSON_ENCODE_ANY);
-        snprintf(why->actual, sizeof(why->actual), "%s", s ? s : "?");
-        if (s && strlen(s) >= sizeof(why->actual))
-            memcpy(why->actual + sizeof(why->actual) - 4, "...", 4);
+        show(why->actual, sizeof(why->actual), s ? s : "?", s ? strlen(s) : 1);
         mw_json_free(s);
     }
 }
@@ -647,7 +656,7 @@ static void blame(const struct mw_matcher *m, const struct mw_event *ev,
     case MW_OP_FN:
         why->op = "fn";
         why->field[0] = '\0';
-        snprintf(why->expected, sizeof(why->expected), "a true result");
+        show(why->expected, sizeof(why->expected), "a true result", 13);
         snprintf(why->actual, sizeof(why->actual), "%s",
                  want == MW_TRUE    ? "true"
                  : want == MW_FALSE ? "false"

@@ -63,14 +63,13 @@ struct keystate {
 
 struct mw_seq_state {
     int nslots;
-    mw_time_t lateness;           /* copied from the def at creation */
+    mw_time_t lateness;           /* from mw_detect_opts at creation */
+    size_t max_keys;              /* from mw_detect_opts; 0: no cap */
     mw_time_t now;                /* newest event time accepted */
     struct mw_dict *keys;         /* key bytes -> struct keystate */
     struct keystate *head, *tail; /* LRU: head is the oldest */
-    char *keybuf;                 /* owned scratch for key building */
-    size_t keycap;
-    char *groupbuf; /* owned scratch: one event's keys */
-    size_t groupcap;
+    struct mw_buf key;            /* owned scratch for key building */
+    struct mw_buf groupkeys;      /* owned scratch: one event's keys */
     struct mw_seq_stats stats;
     mw_seq_observer_fn obs; /* may be NULL: explain only */
     void *obs_ud;
@@ -105,26 +104,26 @@ void mw_seq_def_free(struct mw_seq_def *def)
     for (int i = 0; i < def->nsteps; i++) {
         if (def->owns_where[i])
             mw_matcher_free(def->where[i]);
-        for (int k = 0; k < MW_SEQ_MAX_KEYS; k++)
-            mw_path_free(def->keys[i].paths[k]);
+        mw_key_paths_free(&def->keys[i]);
     }
     mw_matcher_free(def->until_where);
-    for (int k = 0; k < MW_SEQ_MAX_KEYS; k++)
-        mw_path_free(def->until_keys.paths[k]);
+    mw_key_paths_free(&def->until_keys);
     free(def);
 }
 
-struct mw_seq_state *mw_seq_state_new(const struct mw_seq_def *def)
+struct mw_seq_state *mw_seq_state_new_with(const struct mw_seq_def *def,
+                                           const struct mw_detect_opts *opts)
 {
     struct mw_seq_state *st = xcalloc(1, sizeof(*st));
     st->nslots = def->nsteps - 1;
-    st->lateness = def->lateness > 0 ? def->lateness : 0;
+    if (opts) {
+        st->lateness = opts->lateness > 0 ? opts->lateness : 0;
+        st->max_keys = opts->max_keys;
+    }
     st->now = INT64_MIN / 2;
     st->keys = mw_dict_new();
-    st->keycap = 256;
-    st->keybuf = xmalloc(st->keycap);
-    st->groupcap = 256;
-    st->groupbuf = xmalloc(st->groupcap);
+    mw_buf_init(&st->key);
+    mw_buf_init(&st->groupkeys);
     return st;
 }
 
@@ -210,6 +209,20 @@ static bool drop_if_empty(struct mw_seq_state *st, struct keystate *ks)
     return true;
 }
 
+struct mw_seq_state *mw_seq_state_new(const struct mw_seq_def *def)
+{
+    return mw_seq_state_new_with(def, NULL);
+}
+
+void mw_seq_state_reset(struct mw_seq_state *st)
+{
+    while (st->head)
+        keystate_drop(st, st->head);
+    memset(&st->stats, 0, sizeof(st->stats));
+    st->now = INT64_MIN / 2;
+    st->cur = NULL;
+}
+
 void mw_seq_state_free(struct mw_seq_state *st)
 {
     if (st == NULL)
@@ -217,8 +230,8 @@ void mw_seq_state_free(struct mw_seq_state *st)
     while (st->head)
         keystate_drop(st, st->head);
     mw_dict_free(st->keys);
-    free(st->keybuf);
-    free(st->groupbuf);
+    mw_buf_release(&st->key);
+    mw_buf_release(&st->groupkeys);
     free(st);
 }
 
@@ -227,86 +240,14 @@ const struct mw_seq_stats *mw_seq_stats(const struct mw_seq_state *st)
     return &st->stats;
 }
 
-/* ---------------------------------------------------------------------- */
-/* join keys                                                               */
-
-static int put(char *buf, size_t size, size_t *pos, const void *data, size_t len)
-{
-    if (*pos + len > size)
-        return -1;
-    memcpy(buf + *pos, data, len);
-    *pos += len;
-    return 0;
-}
-
-int mw_seq_key(const struct mw_seq_keys *keys, int nkeys, bool ci,
-               const struct mw_event *ev, char *buf, size_t size)
-{
-    size_t pos = 0;
-
-    for (int i = 0; i < nkeys; i++) {
-        const json_t *v = mw_path_get(mw_event_root(ev), keys->paths[i]);
-        char tag;
-        if (mw_value_is_null(v)) {
-            if (!keys->optional[i])
-                return -1;
-            tag = 'z';
-            if (put(buf, size, &pos, &tag, 1) < 0)
-                return -2;
-        } else if (json_is_string(v)) {
-            uint32_t len = (uint32_t)json_string_length(v);
-            tag = 's';
-            if (put(buf, size, &pos, &tag, 1) < 0 ||
-                put(buf, size, &pos, &len, sizeof(len)) < 0 ||
-                put(buf, size, &pos, json_string_value(v), len) < 0)
-                return -2;
-            if (ci)
-                for (size_t j = pos - len; j < pos; j++)
-                    if (buf[j] >= 'A' && buf[j] <= 'Z')
-                        buf[j] = (char)(buf[j] - 'A' + 'a');
-        } else if (json_is_number(v)) {
-            /* 0 and 0.0 must join: integral reals are keyed as integers */
-            double d = json_number_value(v);
-            int64_t iv;
-            if (json_is_integer(v)) {
-                iv = json_integer_value(v);
-                tag = 'i';
-            } else if (d >= -9.2e18 && d <= 9.2e18 && (double)(int64_t)d == d) {
-                iv = (int64_t)d;
-                tag = 'i';
-            } else {
-                tag = 'd';
-            }
-            if (put(buf, size, &pos, &tag, 1) < 0)
-                return -2;
-            if (tag == 'i' ? put(buf, size, &pos, &iv, sizeof(iv))
-                           : put(buf, size, &pos, &d, sizeof(d)))
-                return -2;
-        } else if (json_is_boolean(v)) {
-            char b = json_is_true(v) ? 1 : 0;
-            tag = 'b';
-            if (put(buf, size, &pos, &tag, 1) < 0 || put(buf, size, &pos, &b, 1) < 0)
-                return -2;
-        } else {
-            return -1; /* arrays and objects never join */
-        }
-    }
-    return (int)pos;
-}
-
-/* Builds the key into st->keybuf, growing it as needed. */
+/* Builds the key into st->key (mw_key). Returns its length, or -1 when
+ * the event has no key. */
 static int build_key(struct mw_seq_state *st, const struct mw_seq_keys *keys, int nkeys,
                      bool ci, const struct mw_event *ev)
 {
-    for (;;) {
-        int n = mw_seq_key(keys, nkeys, ci, ev, st->keybuf, st->keycap);
-        if (n != -2)
-            return n;
-        if (st->keycap >= (1u << 30))
-            return -1;
-        st->keycap *= 2;
-        st->keybuf = xrealloc(st->keybuf, st->keycap);
-    }
+    if (mw_key_build(&st->key, keys, nkeys, ci, ev) < 0 || st->key.len > INT32_MAX)
+        return -1;
+    return (int)st->key.len;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -324,16 +265,17 @@ struct apply {
     bool live, quiet;
 };
 
-static struct keystate *keystate_get(struct mw_seq_state *st, size_t klen, bool create)
+static struct keystate *keystate_get(struct mw_seq_state *st, const char *key,
+                                     size_t klen, bool create)
 {
-    struct keystate *ks = mw_dict_get(st->keys, st->keybuf, klen);
+    struct keystate *ks = mw_dict_get(st->keys, key, klen);
     size_t nptr = (size_t)st->nslots * (st->lateness > 0 ? 2 : 1);
     if (ks || !create)
         return ks;
     ks = xcalloc(1, sizeof(*ks) + nptr * sizeof(struct partial *) + klen);
     ks->klen = klen;
     ks->key = (char *)(ks->slot + nptr);
-    memcpy(ks->key, st->keybuf, klen);
+    memcpy(ks->key, key, klen);
     ks->touched = INT64_MIN;
     ks->log_newest = INT64_MIN;
     mw_dict_put(st->keys, ks->key, klen, ks);
@@ -409,7 +351,8 @@ void mw_seq_advance(const struct mw_seq_def *def, struct mw_seq_state *st, mw_ti
 static void enforce_cap(const struct mw_seq_def *def, struct mw_seq_state *st,
                         const struct keystate *keep)
 {
-    while (def->max_keys && st->stats.open_keys > def->max_keys && st->head &&
+    (void)def;
+    while (st->max_keys && st->stats.open_keys > st->max_keys && st->head &&
            st->head != keep) {
         if (st->obs)
             trace_drop(st, st->head, MW_SEQ_T_EVICTED);
@@ -649,11 +592,11 @@ void mw_seq_process(const struct mw_seq_def *def, struct mw_seq_state *st,
 {
     struct apply a = {def, st, emit, ud, NULL, true, false};
     struct group g[MW_SEQ_MAX_STEPS + 1];
-    size_t keys_len = 0;
     int ng = 0;
     bool any = false;
 
     st->cur = ev;
+    mw_buf_reset(&st->groupkeys);
     mw_seq_advance(def, st, ev->ts);
     /* stages from the last to the first (R5), then until; each matched
      * stage is grouped with the others of the same key value */
@@ -679,19 +622,14 @@ void mw_seq_process(const struct mw_seq_def *def, struct mw_seq_state *st,
             TRACE(&a, MW_SEQ_T_UNTIL, -1, ev, NULL);
         int gi;
         for (gi = 0; gi < ng; gi++)
-            if (g[gi].klen == (size_t)klen &&
-                memcmp(st->groupbuf + g[gi].klen_off, st->keybuf, (size_t)klen) == 0)
+            if (g[gi].klen == (size_t)klen && memcmp(st->groupkeys.ptr + g[gi].klen_off,
+                                                     st->key.ptr, (size_t)klen) == 0)
                 break;
         if (gi == ng) {
-            if (keys_len + (size_t)klen > st->groupcap) {
-                st->groupcap = (keys_len + (size_t)klen) * 2 + 64;
-                st->groupbuf = xrealloc(st->groupbuf, st->groupcap);
-            }
-            memcpy(st->groupbuf + keys_len, st->keybuf, (size_t)klen);
+            mw_buf_add(&st->groupkeys, st->key.ptr, (size_t)klen);
             memset(&g[ng], 0, sizeof(g[ng]));
-            g[ng].klen_off = keys_len;
+            g[ng].klen_off = st->groupkeys.len - (size_t)klen;
             g[ng].klen = (size_t)klen;
-            keys_len += (size_t)klen;
             ng++;
         }
         if (is_until)
@@ -704,12 +642,8 @@ void mw_seq_process(const struct mw_seq_def *def, struct mw_seq_state *st,
      * entry applies its stages last to first, then until (R5, R10) */
     for (int gi = 0; any && gi < ng; gi++) {
         bool creates = (g[gi].mask[0] & 1) || st->lateness > 0;
-        if (g[gi].klen > st->keycap) {
-            st->keycap = g[gi].klen * 2;
-            st->keybuf = xrealloc(st->keybuf, st->keycap);
-        }
-        memcpy(st->keybuf, st->groupbuf + g[gi].klen_off, g[gi].klen);
-        struct keystate *ks = keystate_get(st, g[gi].klen, creates);
+        struct keystate *ks =
+            keystate_get(st, st->groupkeys.ptr + g[gi].klen_off, g[gi].klen, creates);
         if (ks == NULL) {
             for (int k = def->nsteps - 1; st->obs && k > 0; k--)
                 if (g[gi].mask[k / 64] & (UINT64_C(1) << (k % 64)))
@@ -806,15 +740,14 @@ int mw_seq_restore(const struct mw_seq_def *def, struct mw_seq_state *st,
     st->now = json_integer_value(json_object_get(doc, "now"));
     json_array_foreach(keys, i, k)
     {
-        long klen =
-            mw_evtab_unhex_into(json_object_get(k, "k"), &st->keybuf, &st->keycap);
+        long klen = mw_evtab_unhex_into(json_object_get(k, "k"), &st->key);
         const json_t *slots = json_object_get(k, "slots"),
                      *log = json_object_get(k, "log");
         if (klen < 0 || (int)json_array_size(slots) != nptr || !json_is_array(log)) {
             bad = true;
             break;
         }
-        struct keystate *ks = keystate_get(st, (size_t)klen, true);
+        struct keystate *ks = keystate_get(st, st->key.ptr, (size_t)klen, true);
         ks->touched = json_integer_value(json_object_get(k, "touched"));
         ks->log_newest = json_integer_value(json_object_get(k, "log_newest"));
         for (int s = 0; s < nptr && !bad; s++)

@@ -1,13 +1,18 @@
 /* mw_feed.c - merged event sources for the workflow commands
  *
- * Every source keeps one head event; next() returns the oldest head, the
- * lowest source index winning ties, then refills that source. In-memory
- * sources are arrays of events parsed when added; file sources read one line
- * at a time. Source names are owned by the feed (events borrow them).
+ * Every source keeps one head event; next() asks the merge (mw_merge.h,
+ * the same object `run` uses) which head goes next, applies its lateness
+ * verdict, then refills that source. Heads further ahead of the wall clock
+ * than the future bound are refused when read, as `run` refuses them.
+ * In-memory sources are arrays of events parsed when added; file sources
+ * read one line at a time. Source names are owned by the feed (events
+ * borrow them).
  */
 #include "mw_feed.h"
 #include "mw_input.h"
+#include "mw_source.h"
 #include "mw_log.h"
+#include "mw_merge.h"
 
 #include <stdbool.h>
 #include <stdlib.h>
@@ -15,7 +20,7 @@
 
 struct source {
     char *name;            /* owned; events borrow it */
-    struct mw_input *in;   /* owned, file sources */
+    struct mw_source *in;  /* owned, file (any source kind) sources */
     struct mw_event **evs; /* owned refs, in-memory sources */
     size_t nevs, pos;
     struct mw_event *head; /* owned */
@@ -24,6 +29,7 @@ struct source {
 
 struct mw_feed {
     struct mw_path *ts_path; /* owned */
+    struct mw_merge *merge;  /* owned */
     size_t max_line;
     struct source *srcs; /* owned */
     size_t nsrcs;
@@ -32,7 +38,8 @@ struct mw_feed {
     char *first_error; /* owned, may be NULL */
 };
 
-struct mw_feed *mw_feed_new(const char *ts_field, size_t max_line, struct mw_error *err)
+struct mw_feed *mw_feed_new(const char *ts_field, size_t max_line,
+                            const struct mw_merge_opts *mo, struct mw_error *err)
 {
     struct mw_path *p = mw_path_new(ts_field ? ts_field : "@timestamp");
     struct mw_feed *f;
@@ -43,6 +50,7 @@ struct mw_feed *mw_feed_new(const char *ts_field, size_t max_line, struct mw_err
     }
     f = xcalloc(1, sizeof(*f));
     f->ts_path = p;
+    f->merge = mw_merge_new(mo);
     f->max_line = max_line ? max_line : MW_DEFAULT_MAX_LINE;
     return f;
 }
@@ -57,12 +65,13 @@ void mw_feed_free(struct mw_feed *f)
         for (size_t k = s->pos; k < s->nevs; k++)
             mw_event_unref(s->evs[k]);
         free(s->evs);
-        mw_input_close(s->in);
+        mw_source_close(s->in);
         free(s->name);
     }
     free(f->srcs);
     free(f->first_error);
     mw_path_free(f->ts_path);
+    mw_merge_free(f->merge);
     free(f);
 }
 
@@ -77,10 +86,11 @@ static struct source *add_source(struct mw_feed *f, const char *name)
 
 int mw_feed_add_file(struct mw_feed *f, const char *path, struct mw_error *err)
 {
-    struct mw_input *in = mw_input_open(path, f->max_line, err);
+    struct mw_source_opts so = {f->max_line, false, 0};
+    struct mw_source *in = mw_source_open(path, &so, err);
     if (in == NULL)
         return -1;
-    struct source *s = add_source(f, mw_input_name(in));
+    struct source *s = add_source(f, mw_source_name(in));
     s->in = in;
     return 0;
 }
@@ -144,27 +154,48 @@ fail:
 static void note_error(struct mw_feed *f, const char *name, unsigned long long line,
                        const char *reason, const char *msg)
 {
-    char buf[1024];
-    snprintf(buf, sizeof(buf), "%s:%llu: %s: %s", name, line, reason, msg);
-    if (f->first_error == NULL)
-        f->first_error = xstrdup(buf);
+    struct mw_buf b = MW_BUF_INIT;
+    if (f->first_error != NULL)
+        return;
+    mw_buf_addf(&b, "%s:%llu: %s: %s", name, line, reason, msg);
+    f->first_error = mw_buf_detach(&b, NULL);
+}
+
+/* A head refused by the merge policy (future when read, too late when
+ * picked): logged and counted as `run` does; the event is released. */
+static void refuse(struct mw_feed *f, struct mw_event *ev, enum mw_reject reason)
+{
+    struct mw_buf msg = MW_BUF_INIT;
+    mw_merge_describe(f->merge, ev->ts, reason == MW_REJECT_FUTURE_TIMESTAMP, &msg);
+    f->rejected++;
+    mw_log_warn("%s:%llu: rejected (%s): %s", ev->input, (unsigned long long)ev->line,
+                mw_reject_name(reason), msg.ptr);
+    note_error(f, ev->input, (unsigned long long)ev->line, mw_reject_name(reason),
+               msg.ptr);
+    mw_buf_release(&msg);
+    mw_event_unref(ev);
 }
 
 static void refill(struct mw_feed *f, struct source *s)
 {
     if (s->in == NULL) {
-        if (s->head == NULL && s->pos < s->nevs)
+        while (s->head == NULL && s->pos < s->nevs) {
             s->head = s->evs[s->pos++];
+            if (mw_merge_future(f->merge, s->head->ts)) {
+                refuse(f, s->head, MW_REJECT_FUTURE_TIMESTAMP);
+                s->head = NULL;
+            }
+        }
         return;
     }
     while (!s->done && s->head == NULL) {
-        const char *line;
-        size_t len;
-        uint64_t lineno, offset;
+        struct mw_line l;
         struct mw_error err;
         enum mw_reject reason;
-        enum mw_line_status ls =
-            mw_input_next_line(s->in, &line, &len, &lineno, &offset, &err);
+        enum mw_line_status ls = mw_source_next(s->in, &l, &err);
+        const char *line = l.text;
+        size_t len = l.len;
+        uint64_t lineno = l.lineno, offset = l.offset;
 
         switch (ls) {
         case MW_LINE_EOF:
@@ -190,7 +221,10 @@ static void refill(struct mw_feed *f, struct source *s)
                 break;
             s->head = mw_ingest_parse(line, len, f->ts_path, s->name, lineno, offset, 0,
                                       &reason, &err);
-            if (s->head == NULL) {
+            if (s->head != NULL && mw_merge_future(f->merge, s->head->ts)) {
+                refuse(f, s->head, MW_REJECT_FUTURE_TIMESTAMP);
+                s->head = NULL;
+            } else if (s->head == NULL) {
                 f->rejected++;
                 mw_log_warn("%s:%llu: rejected (%s): %s", s->name,
                             (unsigned long long)lineno, mw_reject_name(reason), err.msg);
@@ -202,21 +236,32 @@ static void refill(struct mw_feed *f, struct source *s)
     }
 }
 
+static bool src_head(void *ud, int i, mw_time_t *ts)
+{
+    const struct source *s = (const struct source *)ud + i;
+    if (s->head == NULL)
+        return false;
+    *ts = s->head->ts;
+    return true;
+}
+
 struct mw_event *mw_feed_next(struct mw_feed *f)
 {
-    struct source *best = NULL;
-    for (size_t i = 0; i < f->nsrcs; i++) {
-        struct source *s = &f->srcs[i];
-        refill(f, s);
-        if (s->head && (best == NULL || s->head->ts < best->head->ts))
-            best = s;
+    for (;;) {
+        for (size_t i = 0; i < f->nsrcs; i++)
+            refill(f, &f->srcs[i]);
+        int best = mw_merge_pick((int)f->nsrcs, src_head, f->srcs);
+        if (best < 0)
+            return NULL;
+        struct mw_event *ev = f->srcs[best].head;
+        f->srcs[best].head = NULL;
+        ev->seq = ++f->seq; /* as `run`: a refused event took its serial too */
+        if (mw_merge_admit(f->merge, ev->ts) == MW_MERGE_TOO_LATE) {
+            refuse(f, ev, MW_REJECT_TOO_LATE);
+            continue;
+        }
+        return ev;
     }
-    if (best == NULL)
-        return NULL;
-    struct mw_event *ev = best->head;
-    best->head = NULL;
-    ev->seq = ++f->seq;
-    return ev;
 }
 
 uint64_t mw_feed_rejected(const struct mw_feed *f)

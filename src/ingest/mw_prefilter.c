@@ -16,8 +16,8 @@
  * sorted keys put @timestamp first, so the usual cost is a few bytes.
  */
 #include "mw_prefilter.h"
+#include "mw_detector.h"
 #include "mw_mem.h"
-#include "mw_window.h"
 
 #include <jansson.h>
 #ifdef __SSE2__
@@ -97,27 +97,15 @@ struct mw_prefilter {
 
 static const unsigned char *fold_table(void);
 
-/* The parts of a rule that can make it act on an event: a query's where; a
- * sequence's steps and until; a window's where and, for absence, its
- * cancelling matcher. Returns how many. */
-static int rule_parts(struct mw_rule *r, const struct mw_matcher **parts)
+/* The parts of a rule that can make it act on an event, as its detector
+ * reports them (ops->matchers: a query's where; a sequence's steps and
+ * until; a window's where and, for absence, its cancelling matcher).
+ * Returns how many (at most MW_DETECTOR_MAX_MATCHERS). */
+static int rule_parts(const struct mw_rule *r, const struct mw_matcher **parts)
 {
-    int n = 0;
-    if (mw_rule_kind(r) == MW_RULE_QUERY) {
-        parts[n++] = mw_rule_where(r);
-    } else if (mw_rule_kind(r) == MW_RULE_SEQUENCE) {
-        const struct mw_seq_def *d = mw_rule_seq(r);
-        for (int i = 0; i < d->nsteps; i++)
-            parts[n++] = d->where[i];
-        if (d->until_where)
-            parts[n++] = d->until_where;
-    } else {
-        const struct mw_window_def *w = mw_rule_window(r);
-        parts[n++] = w->where;
-        if (w->absent_where)
-            parts[n++] = w->absent_where;
-    }
-    return n;
+    int n =
+        mw_detector_of(r)->matchers(mw_detector_def(r), parts, MW_DETECTOR_MAX_MATCHERS);
+    return n < MW_DETECTOR_MAX_MATCHERS ? n : MW_DETECTOR_MAX_MATCHERS;
 }
 
 static bool lit_eq(const struct mw_lit *a, const struct mw_lit *b)
@@ -366,7 +354,7 @@ static struct alt make_alt(struct mw_prefilter *pf, const struct mw_litcnf *c,
 struct mw_prefilter *mw_prefilter_build(struct mw_rule *const *rules, size_t n)
 {
     struct mw_prefilter *pf = xcalloc(1, sizeof(*pf));
-    const struct mw_matcher *parts[MW_SEQ_MAX_STEPS + 2];
+    const struct mw_matcher *parts[MW_DETECTOR_MAX_MATCHERS];
     struct mw_litcnf *cnfs = NULL;
     size_t ncnf = 0, *first = xcalloc(n + 1, sizeof(*first));
     bool *has = xcalloc(n ? n : 1, sizeof(*has));
@@ -411,7 +399,7 @@ struct mw_prefilter *mw_prefilter_build(struct mw_rule *const *rules, size_t n)
             pf->active = false;
             continue;
         }
-        size_t len = 0, cap = 0, used[MW_SEQ_MAX_STEPS + 2], nused = 0;
+        size_t len = 0, cap = 0, used[MW_DETECTOR_MAX_MATCHERS], nused = 0;
         for (size_t p = first[r]; p < first[r + 1]; p++) {
             struct alt a = make_alt(pf, &cnfs[p], cnfs, ncnf);
             bool dup = false, dup_here = false;

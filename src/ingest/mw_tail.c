@@ -10,6 +10,7 @@
  * position the input reports; "quiet" is no progress for rotate_wait.
  */
 #include "mw_tail.h"
+#include "mw_clock.h"
 #include "mw_log.h"
 #include "mw_sha256.h"
 
@@ -36,13 +37,6 @@ struct mw_tail {
     int64_t last_progress; /* monotonic ms */
     int64_t last_check;
 };
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static ssize_t pread_full(int fd, void *buf, size_t len, off_t off)
 {
@@ -77,7 +71,7 @@ struct mw_tail *mw_tail_new(const char *path, int fd, int rotate_wait_ms)
     t->path = xstrdup(path);
     t->rotate_wait_ms =
         rotate_wait_ms > 0 ? rotate_wait_ms : MW_TAIL_DEFAULT_ROTATE_WAIT_MS;
-    t->last_progress = t->last_check = mono_ms();
+    t->last_progress = t->last_check = mw_mono_ms();
     identify(t, fd);
     return t;
 }
@@ -207,7 +201,7 @@ static enum mw_tail_action to_path(struct mw_tail *t, int *nfd, uint64_t *noff)
 enum mw_tail_action mw_tail_check(struct mw_tail *t, int fd, uint64_t pos, bool force,
                                   int *nfd, uint64_t *noff)
 {
-    int64_t now = mono_ms();
+    int64_t now = mw_mono_ms();
     struct stat cur, at;
 
     if (!force && now - t->last_check < MW_TAIL_CHECK_MS)

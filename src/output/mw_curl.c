@@ -1,5 +1,5 @@
 /* mw_curl.c - libcurl loaded on first use (see mw_curl.h) */
-#include "mw_curl.h"
+#include "curl_int.h"
 
 #include <dlfcn.h>
 #include <stddef.h>

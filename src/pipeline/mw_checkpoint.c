@@ -8,8 +8,10 @@
  * good one survives until a new good one is written beside it.
  */
 #include "mw_checkpoint.h"
+#include "mw_clock.h"
 #include "mw_dict.h"
 #include "mw_evtab.h"
+#include "mw_file.h"
 #include "mw_log.h"
 #include "mw_sha256.h"
 
@@ -31,7 +33,7 @@ struct mw_ckpt {
     int64_t next_due;
     uint64_t number;        /* of the checkpoint resumed from */
     bool current_good;      /* STATE/checkpoint may become .prev */
-    struct mw_dict *inputs; /* name -> owned struct mw_tail_pos */
+    struct mw_dict *inputs; /* name -> owned reference to its position */
     uint64_t written;
 };
 
@@ -57,20 +59,12 @@ static void buf_line(struct buf *b, json_t *doc)
     json_decref(doc);
 }
 
-static char *join(const char *dir, const char *name)
-{
-    size_t n = strlen(dir) + strlen(name) + 2;
-    char *p = xmalloc(n);
-    snprintf(p, n, "%s/%s", dir, name);
-    return p;
-}
-
 static void free_val(const void *k, size_t kl, void *v, void *ud)
 {
     (void)k;
     (void)kl;
     (void)ud;
-    free(v);
+    json_decref(v);
 }
 
 void mw_ckpt_free(struct mw_ckpt *c)
@@ -224,21 +218,6 @@ out:
     return rc;
 }
 
-static int pos_from_json(const json_t *o, struct mw_tail_pos *p)
-{
-    const char *fp = json_string_value(json_object_get(o, "fingerprint"));
-    memset(p, 0, sizeof(*p));
-    if (fp == NULL || strlen(fp) != 64)
-        return -1;
-    p->dev = (uint64_t)json_integer_value(json_object_get(o, "dev"));
-    p->ino = (uint64_t)json_integer_value(json_object_get(o, "ino"));
-    p->offset = (uint64_t)json_integer_value(json_object_get(o, "offset"));
-    p->lineno = (uint64_t)json_integer_value(json_object_get(o, "line"));
-    p->fp_len = (size_t)json_integer_value(json_object_get(o, "fingerprint_bytes"));
-    memcpy(p->fp, fp, 65);
-    return p->fp_len <= MW_TAIL_FP_MAX ? 0 : -1;
-}
-
 /* Restores everything from a verified checkpoint. */
 static int apply(struct mw_ckpt *c, struct loaded *l, struct mw_engine *e,
                  struct mw_shape *shape, struct mw_ckpt_run *run, struct mw_error *err)
@@ -255,13 +234,10 @@ static int apply(struct mw_ckpt *c, struct loaded *l, struct mw_engine *e,
     }
     json_array_foreach(l->inputs, i, v)
     {
-        struct mw_tail_pos *p = xmalloc(sizeof(*p));
         const char *name = json_string_value(json_object_get(v, "name"));
-        if (name == NULL || pos_from_json(v, p) < 0) {
-            free(p); /* a pipe, or a file released when the cut was taken */
-            continue;
-        }
-        free(mw_dict_put(c->inputs, name, strlen(name), p));
+        if (name == NULL || json_is_false(json_object_get(v, "resumable")))
+            continue; /* a pipe, or a file released when the cut was taken */
+        json_decref(mw_dict_put(c->inputs, name, strlen(name), json_incref(v)));
     }
     json_t *r = json_object_get(l->header, "run");
     run->seq = (uint64_t)json_integer_value(json_object_get(r, "seq"));
@@ -296,9 +272,9 @@ struct mw_ckpt *mw_ckpt_open(const char *state_dir, int interval_ms, struct mw_e
     memset(run, 0, sizeof(*run));
     *resumed = false;
     c->dir = xstrdup(state_dir);
-    c->path = join(state_dir, "checkpoint");
-    c->prev = join(state_dir, "checkpoint.prev");
-    c->tmp = join(state_dir, "checkpoint.tmp");
+    c->path = mw_path_join(state_dir, "checkpoint");
+    c->prev = mw_path_join(state_dir, "checkpoint.prev");
+    c->tmp = mw_path_join(state_dir, "checkpoint.tmp");
     c->interval_ms = interval_ms > 0 ? interval_ms : MW_CKPT_DEFAULT_INTERVAL_MS;
     c->inputs = mw_dict_new();
     unlink(c->tmp); /* an unfinished write of a run that died */
@@ -348,14 +324,9 @@ fail:
     return NULL;
 }
 
-bool mw_ckpt_input(struct mw_ckpt *c, const char *name, struct mw_tail_pos *pos)
+json_t *mw_ckpt_input(struct mw_ckpt *c, const char *name)
 {
-    struct mw_tail_pos *p = mw_dict_del(c->inputs, name, strlen(name));
-    if (p == NULL)
-        return false;
-    *pos = *p;
-    free(p);
-    return true;
+    return mw_dict_del(c->inputs, name, strlen(name));
 }
 
 bool mw_ckpt_due(const struct mw_ckpt *c, int64_t now_ms)
@@ -401,13 +372,10 @@ int mw_ckpt_write(struct mw_ckpt *c, struct mw_engine *e, struct mw_shape *shape
     struct mw_evtab *t = mw_evtab_new();
     uint64_t number = shape ? mw_shape_generation(shape) : c->number + c->written + 1;
     char when[MW_TIME_FORMAT_SIZE];
-    struct timespec ts;
     int rc = -1;
 
     c->next_due = now_ms + c->interval_ms;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    mw_time_format((mw_time_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000, when,
-                   sizeof(when));
+    mw_time_format(mw_wall_us(), when, sizeof(when));
     json_t *rules = mw_engine_checkpoint(e, t);
     json_t *sh = shape ? mw_shape_checkpoint(shape, number) : NULL;
     buf_line(&b,
@@ -416,20 +384,12 @@ int mw_ckpt_write(struct mw_ckpt *c, struct mw_engine *e, struct mw_shape *shape
                        (json_int_t)run->seq, "now", (json_int_t)run->now, "started",
                        run->started, "advanced", (json_int_t)run->advanced));
     for (int i = 0; i < n; i++) {
-        struct mw_tail_pos p;
-        const char *name = mw_input_name(srcs[i].in);
         json_t *o;
-        if (mw_input_position(srcs[i].in, &p) < 0) {
-            o = json_pack("{s:s, s:b}", "name", name, "resumable", 0);
+        if (srcs[i].pos == NULL) {
+            o = json_pack("{s:s, s:b}", "name", srcs[i].name, "resumable", 0);
         } else {
-            if (srcs[i].pending) {
-                p.offset = srcs[i].offset;
-                p.lineno = srcs[i].line;
-            }
-            o = json_pack("{s:s, s:I, s:I, s:I, s:I, s:s, s:I}", "name", name, "dev",
-                          (json_int_t)p.dev, "ino", (json_int_t)p.ino, "offset",
-                          (json_int_t)p.offset, "line", (json_int_t)p.lineno,
-                          "fingerprint", p.fp, "fingerprint_bytes", (json_int_t)p.fp_len);
+            o = json_deep_copy(srcs[i].pos); /* the kind's keys, then its name */
+            json_object_set_new(o, "name", json_string(srcs[i].name));
         }
         buf_line(&b, json_pack("{s:o}", "input", o));
     }

@@ -7,11 +7,15 @@
 # twice. Then a clean SIGTERM restart in the middle of a sequence, a
 # corrupt checkpoint (the previous one is used), and unusable checkpoints
 # (refused with a clear error).
+#
+# Kill points are chosen by events, never by sleeping: a checkpoint this
+# process wrote, alerts it wrote since, a line count; the only waits are
+# bounded polls for those events (rs_wait_*), so a slow or busy machine
+# changes how long the test takes, not what it checks.
 R=$T/restart
 mkdir -p "$R"
 RS_WAIT=60
-RS_BASE=0       # a slower binary (valgrind) needs time to start before a kill
-[ -n "${MW_VALGRIND:-}" ] && { RS_WAIT=600; RS_BASE=4; }
+[ -n "${MW_VALGRIND:-}" ] && RS_WAIT=600
 lua5.4 tests/tools/gen_stream.lua tests/fixtures/arc/true_positive.ndjson 1000 >"$R/stream.ndjson"
 RS_SIZE=$(stat -c %s "$R/stream.ndjson")
 $MW run --rules rules --alert-time event --summary none "$R/stream.ndjson" \
@@ -36,6 +40,30 @@ rs_caught_up() {
     done
     return 1
 }
+# rs_ckpt_head STATE: the header line of STATE's checkpoint ("" when none);
+# every checkpoint has its own (number, created)
+rs_ckpt_head() { head -1 "$1/checkpoint" 2>/dev/null; }
+# rs_wait_ckpt STATE HEAD: waits until STATE holds a complete checkpoint
+# whose header is not HEAD (one written since HEAD was read)
+rs_wait_ckpt() {
+    local end=$(( $(date +%s) + RS_WAIT ))
+    while [ "$(date +%s)" -lt "$end" ]; do
+        if [ "$(rs_ckpt_head "$1")" != "$2" ] && grep -q '^{"end"' "$1/checkpoint" 2>/dev/null; then
+            return 0
+        fi
+        sleep 0.02
+    done
+    return 1
+}
+# rs_wait_lines FILE N SECONDS: waits until FILE has at least N lines
+rs_wait_lines() {
+    local end=$(( $(date +%s) + $3 ))
+    while [ "$(date +%s)" -lt "$end" ]; do
+        [ "$(lines "$1")" -ge "$2" ] && return 0
+        sleep 0.02
+    done
+    return 1
+}
 # rs_compare NAME ALERTS: the delivered ids against the uninterrupted run
 rs_compare() {
     jq -r '.event.id' "$2" | sort >"$R/got.ids"
@@ -53,16 +81,21 @@ RANDOM=8
 # checkpoints further apart than kills: most kills lose processed events
 # and decided alerts that the restart must read and recognise again
 RS_INTERVAL=700ms
+# each kill comes after a checkpoint this process wrote and after at least
+# one alert it raised since (so the restart has ids to recognise)
 rs_start "$R/st" "$R/alerts.ndjson" "$R/in.ndjson"
-pos=0 chunks=0 kills=0
+pos=0 chunks=0 kills=0 head=$(rs_ckpt_head "$R/st")
 while [ "$pos" -lt "$RS_SIZE" ]; do
     len=$(( 40000 + RANDOM * 8 ))
     tail -c +$((pos + 1)) "$R/stream.ndjson" | head -c "$len" >>"$R/in.ndjson"
     pos=$(( pos + len ))
     chunks=$((chunks + 1))
-    sleep "0.0$(( RANDOM % 9 + 1 ))"
-    if [ $((chunks % 4)) -eq 0 ]; then
-        sleep "$RS_BASE.$(( RANDOM % 3 ))$(( RANDOM % 10 ))"
+    if [ $((chunks % 4)) -eq 3 ]; then
+        rs_wait_ckpt "$R/st" "$head" || fail "kill -9: no checkpoint before kill $((kills + 1))"
+        head=$(rs_ckpt_head "$R/st")
+        seen=$(lines "$R/alerts.ndjson")
+    elif [ $((chunks % 4)) -eq 0 ]; then
+        rs_wait_lines "$R/alerts.ndjson" $((seen + 1)) 10
         kill -9 "$RS_PID" 2>/dev/null; wait "$RS_PID" 2>/dev/null
         kills=$((kills + 1))
         rs_start "$R/st" "$R/alerts.ndjson" "$R/in.ndjson"
@@ -87,9 +120,15 @@ RS_INTERVAL=100ms
 cp "$R/stream.ndjson" "$R/in3.ndjson"
 RANDOM=17
 RS_INTERVAL=30ms
+# odd kills at once (during start-up), even ones when the alerts written
+# reach the next of a few targets (in the middle of the stream)
+rs_kill_at() { # rs_kill_at K ALERTS
+    if [ $(( $1 % 2 )) -eq 1 ]; then return; fi
+    rs_wait_lines "$2" $(( $(lines "$2") + 1 + RANDOM % 40 )) 10
+}
 for k in 1 2 3 4 5 6 7 8; do
     rs_start "$R/st3" "$R/alerts3.ndjson" "$R/in3.ndjson"
-    sleep "$RS_BASE.$(( RANDOM % 3 ))$(( RANDOM % 10 ))"
+    rs_kill_at $k "$R/alerts3.ndjson"
     kill -9 "$RS_PID" 2>/dev/null; wait "$RS_PID" 2>/dev/null
 done
 rs_start "$R/st3" "$R/alerts3.ndjson" "$R/in3.ndjson"
@@ -102,7 +141,7 @@ rs_compare "kill -9 x8 while catching up" "$R/alerts3.ndjson"
 RS_EXTRA="--threads 2"
 for k in 1 2 3 4; do
     rs_start "$R/st4" "$R/alerts4.ndjson" "$R/in3.ndjson"
-    sleep "$RS_BASE.$(( RANDOM % 3 ))$(( RANDOM % 10 ))"
+    rs_kill_at $k "$R/alerts4.ndjson"
     kill -9 "$RS_PID" 2>/dev/null; wait "$RS_PID" 2>/dev/null
 done
 rs_start "$R/st4" "$R/alerts4.ndjson" "$R/in3.ndjson"

@@ -19,6 +19,7 @@
 #include <cmocka.h>
 
 #include "mw_input.h"
+#include "mw_source.h"
 
 #define T0 INT64_C(1644301348351000) /* 2022-02-08T06:22:28.351Z */
 
@@ -511,6 +512,53 @@ static void test_line_is_blank(void **state)
     assert_true(mw_line_is_blank("  x", 2)); /* length is authoritative */
 }
 
+/* The source seam: "file:" and a plain path are the same kind; the file
+ * kind hands out lines with their number, offset and generation, and its
+ * position of a line resumes a new source at exactly that line. */
+static void test_source_file_kind(void **state)
+{
+    struct fx *f = *state;
+    struct mw_error err;
+    struct mw_line l;
+    const char *rest;
+    json_t *pos = NULL;
+    char spec[300];
+
+    assert_string_equal(mw_source_kind("file:/x/y.ndjson", &rest)->scheme, "file");
+    assert_string_equal(rest, "/x/y.ndjson");
+    assert_string_equal(mw_source_kind("logs/a:b.ndjson", &rest)->scheme, "file");
+    assert_string_equal(rest, "logs/a:b.ndjson");
+
+    open_data(f, "{\"a\":1}\n{\"b\":2}\n{\"c\":3}\n", 24, 0);
+    snprintf(spec, sizeof spec, "file:%s", f->path);
+    struct mw_source *s = mw_source_open(spec, NULL, &err);
+    assert_non_null(s);
+    assert_string_equal(mw_source_scheme(s), "file");
+    assert_int_equal(mw_source_next(s, &l, &err), MW_LINE_OK);
+    assert_int_equal(mw_source_next(s, &l, &err), MW_LINE_OK);
+    assert_int_equal(l.lineno, 2);
+    assert_int_equal(l.offset, 8);
+    assert_int_equal(l.len, 7);
+    assert_memory_equal(l.text, "{\"b\":2}", 7);
+    /* the position of line 2, not yet processed */
+    assert_int_equal(mw_source_position(s, &l, &pos), 0);
+    assert_non_null(pos);
+    assert_string_equal(json_string_value(json_object_get(pos, "scheme")), "file");
+    assert_int_equal(json_integer_value(json_object_get(pos, "offset")), 8);
+    mw_source_close(s);
+
+    s = mw_source_open(f->path, NULL, &err);
+    assert_non_null(s);
+    mw_source_resume(s, pos);
+    assert_int_equal(mw_source_next(s, &l, &err), MW_LINE_OK);
+    assert_int_equal(l.lineno, 2);
+    assert_memory_equal(l.text, "{\"b\":2}", 7);
+    assert_int_equal(mw_source_stats(s)->lines, 0); /* the loop counts */
+    mw_source_close(s);
+    json_decref(pos);
+    assert_null(mw_source_open("file:/nonexistent/dir/x.ndjson", NULL, &err));
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -531,6 +579,7 @@ int main(void)
         T(test_parse_nul_byte),
         T(test_parse_hostile),
         T(test_line_is_blank),
+        T(test_source_file_kind),
     };
 #undef T
 

@@ -139,11 +139,16 @@ static struct mw_seq_def *def_types(const char *types, bool keyed)
     return d;
 }
 
-static void start(struct fx *f, struct mw_seq_def *d)
+static void start_with(struct fx *f, struct mw_seq_def *d, const struct mw_detect_opts *o)
 {
     f->def = d;
-    f->st = mw_seq_state_new(d);
+    f->st = mw_seq_state_new_with(d, o);
     assert_non_null(f->st);
+}
+
+static void start(struct fx *f, struct mw_seq_def *d)
+{
+    start_with(f, d, NULL);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -947,8 +952,7 @@ static void test_max_keys_evicts_oldest(void **state)
 {
     struct fx *f = *state;
     struct mw_seq_def *d = def_types("AB", true);
-    d->max_keys = 2;
-    start(f, d);
+    start_with(f, d, &(struct mw_detect_opts){.max_keys = 2});
     feed_at(f, 1, "A", "a", T0 + 1);
     feed_at(f, 2, "A", "b", T0 + 2);
     feed_at(f, 3, "A", "c", T0 + 3);

@@ -23,6 +23,7 @@
 struct world {
     struct mw_seq_def *def;
     struct mw_seq_state *st;
+    mw_time_t lateness; /* the run option the state was made with */
     struct mw_event *evs[MAXEV];
     int nev;
     uint64_t seq;
@@ -58,8 +59,8 @@ static void setup_def(struct world *w, const char *steps, const char *until,
         w->def->until_keys.paths[0] = mw_path_new("k");
     }
     w->def->maxspan = maxspan;
-    w->def->lateness = lateness;
-    w->st = mw_seq_state_new(w->def);
+    w->lateness = lateness;
+    w->st = mw_seq_state_new_with(w->def, &(struct mw_detect_opts){.lateness = lateness});
 }
 
 static void on_emit(void *ud, struct mw_event *const *evs, int n)
@@ -316,7 +317,10 @@ static void test_expiry_and_cap(void **state)
     teardown_world(&w);
 
     setup_def(&w, "A,B", NULL, 0, 0);
-    w.def->max_keys = 3;
+    /* the cap is a run option: a new state with it */
+    mw_seq_state_free(w.st);
+    w.st = mw_seq_state_new_with(
+        w.def, &(struct mw_detect_opts){.max_keys = 3, .lateness = w.lateness});
     for (int i = 0; i < 5; i++) {
         snprintf(key, sizeof(key), "k%d", i);
         feed(&w, "A", key, S(i));

@@ -24,6 +24,7 @@
 struct world {
     struct mw_window_def *def;
     struct mw_window_state *st;
+    mw_time_t lateness; /* the run option the state was made with */
     struct mw_event *evs[MAXEV];
     int nev;
     char out[4096];
@@ -48,14 +49,15 @@ static void setup_win(struct world *w, enum mw_window_kind kind, uint64_t count,
     w->def->nby = 1;
     w->def->count = count;
     w->def->span = span;
-    w->def->lateness = lateness;
     if (kind == MW_WINDOW_DISTINCT)
         w->def->field = mw_path_new("v");
     if (kind == MW_WINDOW_ABSENCE) {
         w->def->absent_where = type_is("B");
         w->def->absent_by.paths[0] = mw_path_new("k");
     }
-    w->st = mw_window_state_new(w->def);
+    w->lateness = lateness;
+    w->st =
+        mw_window_state_new_with(w->def, &(struct mw_detect_opts){.lateness = lateness});
 }
 
 static void on_emit(void *ud, struct mw_event *const *evs, int n, json_t *key,
@@ -128,7 +130,9 @@ static void test_threshold_cap(void **state)
     char key[16];
     (void)state;
     setup_win(&w, MW_WINDOW_THRESHOLD, 2, S(60), 0);
-    w.def->max_states = 4;
+    /* the cap is a run option: a new state with it */
+    mw_window_state_free(w.st);
+    w.st = mw_window_state_new_with(w.def, &(struct mw_detect_opts){.max_keys = 4});
     for (int i = 0; i < 10; i++) {
         snprintf(key, sizeof(key), "k%d", i);
         feed(&w, "A", key, NULL, S(i));

@@ -1,4 +1,12 @@
-/* mw_input.c - NDJSON framing with a line-length limit, and line parsing
+/* src_file.c - the "file" source kind: files, .gz, stdin and followed
+ * paths, framed into NDJSON lines with a line-length limit
+ *
+ * The first kind of the source seam (mw_source.h): mw_src_file_ops at the
+ * end of this file adapts the mw_input_* functions (mw_input.h), which tests
+ * and the fuzzer also call directly. Rotation, truncation and deletion of a
+ * followed path are mw_tail's (mw_tail.h); the resumable position is the
+ * file's identity (device, inode, fingerprint) and offset, as JSON.
+ * Parsing a line into an event is mw_parse.c's.
  *
  * The buffer grows up to max_line + 1 bytes. When it is full and holds no
  * newline, the input enters discard mode: bytes are dropped until the next
@@ -8,6 +16,7 @@
 #include "mw_input.h"
 #include "mw_log.h"
 #include "mw_mem.h"
+#include "mw_source.h"
 #include "mw_tail.h"
 
 #include <errno.h>
@@ -47,28 +56,6 @@ struct mw_input {
     gzFile gz;         /* owned, for *.gz inputs; owns fd then */
     uint64_t raw_read; /* bytes read from the file (compressed for .gz) */
 };
-
-static const char *const reject_names[MW_REJECT__COUNT] = {
-    [MW_REJECT_NONE] = "none",
-    [MW_REJECT_MALFORMED_JSON] = "malformed_json",
-    [MW_REJECT_NOT_OBJECT] = "not_object",
-    [MW_REJECT_MISSING_TIMESTAMP] = "missing_timestamp",
-    [MW_REJECT_BAD_TIMESTAMP] = "bad_timestamp",
-    [MW_REJECT_INVALID_UTF8] = "invalid_utf8",
-    [MW_REJECT_TOO_LONG] = "too_long",
-    [MW_REJECT_DUPLICATE_KEY] = "duplicate_key",
-    [MW_REJECT_FUTURE_TIMESTAMP] = "future_timestamp",
-    [MW_REJECT_TOO_LATE] = "too_late",
-    [MW_REJECT_NUMBER_RANGE] = "number_out_of_range",
-    [MW_REJECT_TOO_DEEP] = "too_deep",
-};
-
-const char *mw_reject_name(enum mw_reject r)
-{
-    if ((int)r < 0 || r >= MW_REJECT__COUNT)
-        return "unknown";
-    return reject_names[r];
-}
 
 struct mw_input *mw_input_open(const char *path, size_t max_line, struct mw_error *err)
 {
@@ -412,79 +399,109 @@ enum mw_line_status mw_input_next_line(struct mw_input *in, const char **line,
     }
 }
 
-bool mw_line_is_blank(const char *line, size_t len)
+/* ---------------------------------------------------------------------- */
+/* the "file" source kind (mw_source.h): files, .gz, stdin, followed paths */
+
+static void *file_open(const char *rest, const struct mw_source_opts *o,
+                       struct mw_error *err)
 {
-    for (size_t i = 0; i < len; i++) {
-        char c = line[i];
-        if (c != ' ' && c != '\t' && c != '\r' && c != '\n')
-            return false;
+    struct mw_input *in = mw_input_open(rest, o->max_line, err);
+    if (in != NULL && o->follow) {
+        mw_input_set_rotate_wait(in, o->rotate_wait_ms);
+        mw_input_set_follow(in, true);
     }
-    return true;
+    return in;
 }
 
-static enum mw_reject classify(const json_error_t *jerr)
+static enum mw_line_status file_next(void *src, struct mw_line *l, struct mw_error *err)
 {
-    switch (json_error_code(jerr)) {
-    case json_error_invalid_utf8:
-        return MW_REJECT_INVALID_UTF8;
-    case json_error_duplicate_key:
-        return MW_REJECT_DUPLICATE_KEY;
-    case json_error_numeric_overflow:
-        return MW_REJECT_NUMBER_RANGE;
-    case json_error_stack_overflow:
-        return MW_REJECT_TOO_DEEP;
-    default:
-        return MW_REJECT_MALFORMED_JSON;
-    }
+    struct mw_input *in = src;
+    enum mw_line_status ls =
+        mw_input_next_line(in, &l->text, &l->len, &l->lineno, &l->offset, err);
+    l->gen = in->file_gen;
+    return ls;
 }
 
-struct mw_event *mw_ingest_parse(const char *line, size_t len,
-                                 const struct mw_path *ts_path, const char *input,
-                                 uint64_t lineno, uint64_t offset, uint64_t seq,
-                                 enum mw_reject *reason, struct mw_error *err)
+/* {"dev", "ino", "offset", "line" (lines before offset), "fingerprint",
+ * "fingerprint_bytes"}: the checkpoint format of docs/RELIABILITY.md */
+static int file_position(void *src, const struct mw_line *at, json_t **pos)
 {
-    json_error_t jerr;
-    json_t *root;
-    json_t *tsv;
-    mw_time_t ts;
-
-    /* a CRLF line ending is framing, not content; a UTF-8 byte order mark
-     * before the value (Windows exports) is framing too (RFC 8259 section
-     * 8.1 lets a parser ignore it) */
-    mw_ingest_trim(&line, &len);
-    root = json_loadb(line, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
-    if (root == NULL) {
-        *reason = classify(&jerr);
-        mw_error_set(err, "%s (column %d)", jerr.text, jerr.column);
-        return NULL;
+    struct mw_input *in = src;
+    struct mw_tail_pos p;
+    if (at != NULL && at->gen != in->file_gen)
+        return -1; /* that line's file was left: not a cut of this file */
+    if (mw_input_position(in, &p) < 0)
+        return 0; /* stdin, a pipe, a released file */
+    if (at != NULL) {
+        p.offset = at->offset;
+        p.lineno = at->lineno - 1;
     }
-    if (!json_is_object(root)) {
-        *reason = MW_REJECT_NOT_OBJECT;
-        mw_error_set(err, "top-level value is not an object");
-        goto fail;
-    }
-    tsv = mw_path_get(root, ts_path);
-    if (mw_value_is_null(tsv)) {
-        *reason = MW_REJECT_MISSING_TIMESTAMP;
-        mw_error_set(err, "no timestamp field '%s'", mw_path_str(ts_path));
-        goto fail;
-    }
-    if (mw_time_from_json(tsv, &ts) < 0) {
-        *reason = MW_REJECT_BAD_TIMESTAMP;
-        if (json_is_string(tsv))
-            mw_error_set(err, "cannot parse timestamp '%.64s' in '%s'",
-                         json_string_value(tsv), mw_path_str(ts_path));
-        else
-            mw_error_set(err,
-                         "timestamp field '%s' is neither an RFC 3339 "
-                         "string nor epoch milliseconds",
-                         mw_path_str(ts_path));
-        goto fail;
-    }
-    *reason = MW_REJECT_NONE;
-    return mw_event_new(root, ts, input, lineno, offset, seq);
-
-fail:
-    json_decref(root);
-    return NULL;
+    *pos = json_pack("{s:I, s:I, s:I, s:I, s:s, s:I}", "dev", (json_int_t)p.dev, "ino",
+                     (json_int_t)p.ino, "offset", (json_int_t)p.offset, "line",
+                     (json_int_t)p.lineno, "fingerprint", p.fp, "fingerprint_bytes",
+                     (json_int_t)p.fp_len);
+    return 0;
 }
+
+static void file_resume(void *src, const json_t *o)
+{
+    const char *fp = json_string_value(json_object_get(o, "fingerprint"));
+    struct mw_tail_pos p;
+    memset(&p, 0, sizeof(p));
+    if (fp == NULL || strlen(fp) != 64)
+        return; /* not a file position: read from the start */
+    p.dev = (uint64_t)json_integer_value(json_object_get(o, "dev"));
+    p.ino = (uint64_t)json_integer_value(json_object_get(o, "ino"));
+    p.offset = (uint64_t)json_integer_value(json_object_get(o, "offset"));
+    p.lineno = (uint64_t)json_integer_value(json_object_get(o, "line"));
+    p.fp_len = (size_t)json_integer_value(json_object_get(o, "fingerprint_bytes"));
+    memcpy(p.fp, fp, 65);
+    if (p.fp_len <= MW_TAIL_FP_MAX)
+        mw_input_resume(src, &p);
+}
+
+static int file_poll_fd(void *src)
+{
+    /* regular files never poll readable: they are watched by path */
+    return mw_input_is_regular(src) ? -1 : mw_input_fd(src);
+}
+
+static const char *file_watch_path(void *src)
+{
+    return mw_input_is_regular(src) ? mw_input_name(src) : NULL;
+}
+
+static void file_drain(void *src)
+{
+    if (mw_input_is_regular(src))
+        mw_input_set_follow(src, false); /* a pipe's end is still its EOF */
+}
+
+static const char *file_name(void *src)
+{
+    return mw_input_name(src);
+}
+
+static uint64_t file_bytes_read(void *src)
+{
+    return mw_input_bytes_read(src);
+}
+
+static void file_close(void *src)
+{
+    mw_input_close(src);
+}
+
+const struct mw_source_ops mw_src_file_ops = {
+    .scheme = "file",
+    .open = file_open,
+    .next = file_next,
+    .position = file_position,
+    .resume = file_resume,
+    .poll_fd = file_poll_fd,
+    .watch_path = file_watch_path,
+    .drain = file_drain,
+    .name = file_name,
+    .bytes_read = file_bytes_read,
+    .close = file_close,
+};
