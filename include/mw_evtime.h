@@ -35,7 +35,8 @@
 
 struct mw_evtime_opts {
     mw_time_t lateness; /* --max-lateness */
-    mw_time_t jump;     /* largest unconfirmed step ahead; <= 0: lateness (min 1 s) */
+    mw_time_t jump;     /* largest unconfirmed step ahead of now; 0: the
+                         * lateness (at least 1 s); < 0: no jump rule */
     mw_time_t skew;     /* --max-skew: ahead of the wall clock; < 0: off */
     int confirm;        /* jumps in a row that confirm a jump (--time-confirm) */
     size_t max_held;    /* items held at most */

@@ -33,6 +33,8 @@ enum mw_reject {
     MW_REJECT_TOO_LATE,         /* further behind "now" than --max-lateness */
     MW_REJECT_NUMBER_RANGE,     /* a number beyond int64 or double (1e400) */
     MW_REJECT_TOO_DEEP,         /* nesting deeper than jansson's 2048 levels */
+    MW_REJECT_TIME_OUTLIER,     /* set aside as a jump in event time that nothing
+                                 * confirmed, and dropped past the hold's bounds */
     MW_REJECT__COUNT,
 };
 
@@ -47,6 +49,7 @@ struct mw_input_stats {
     uint64_t reordered; /* events that arrived behind "now" and were placed
                          * in event-time order */
     uint64_t skipped;   /* lines the prefilter did not parse (time only) */
+    uint64_t outliers;  /* times set aside as unconfirmed jumps (mw_evtime.h) */
     uint64_t rejected;  /* sum of by_reason */
     uint64_t by_reason[MW_REJECT__COUNT];
 };

@@ -15,6 +15,11 @@
  *   by at most max_lateness is admitted at once (MW_MERGE_REORDERED: the
  *   engine's windows, built with the same lateness, place it in event-time
  *   order); one further behind is refused as too_late (mw_merge_admit);
+ * - outliers: one line, or a handful, cannot move now: a time further
+ *   ahead of the wall clock than max_skew (and, with max_jump set, a time
+ *   that jumps ahead of now by more than max_jump) is held (MW_MERGE_HOLD)
+ *   until the clock or now reach it, time_confirm jumps in a row confirm it,
+ *   or the input ends; see mw_evtime.h and docs/WINDOWS.md;
  * - idle time (follow mode): with the inputs quiet, event time runs on with
  *   the monotonic clock from the newest event, held back by the lateness
  *   (mw_merge_idle).
@@ -43,7 +48,13 @@
 struct mw_merge_opts {
     mw_time_t max_lateness; /* how far behind "now" an event may arrive; >= 0 */
     mw_time_t max_future;   /* how far ahead of the wall clock; < 0: no bound */
-    bool idle_advance;      /* follow mode: note when now moved (mw_merge_idle) */
+    bool idle_advance;      /* follow mode: note when now moved (mw_merge_idle);
+                             * the wall clock also corroborates times near it */
+    mw_time_t max_skew;     /* ahead of the wall clock that moves now at once;
+                             * < 0: no bound (mw_evtime.h) */
+    mw_time_t max_jump;     /* largest unconfirmed step of now (batch only);
+                             * 0: the lateness; < 0 (default): no jump rule */
+    int time_confirm;       /* jumps in a row that confirm a jump */
 };
 
 /* The merge's position in event time: what a checkpoint saves. */
@@ -57,6 +68,8 @@ enum mw_merge_verdict {
     MW_MERGE_IN_ORDER,  /* at or after now: now moves to it */
     MW_MERGE_REORDERED, /* behind now, within the lateness: dispatch it */
     MW_MERGE_TOO_LATE,  /* further behind: refuse it (MW_REJECT_TOO_LATE) */
+    MW_MERGE_HOLD,      /* an unconfirmed jump ahead: mw_merge_hold it (a
+                         * prefiltered line is simply not timed) */
 };
 
 struct mw_merge;
@@ -97,6 +110,16 @@ int mw_merge_pick(int n, bool (*head)(void *ud, int i, mw_time_t *ts), void *ud)
  * true and sets *t when that is past both now and the last advance (which
  * it records). */
 bool mw_merge_idle(struct mw_merge *m, int64_t mono_ms, mw_time_t *t);
+
+/* Sets aside an item after MW_MERGE_HOLD (the caller owns it). Returns
+ * NULL, or an item evicted to keep the hold's bounds (the farthest ahead,
+ * maybe this one), which the caller refuses as MW_REJECT_TIME_OUTLIER. */
+void *mw_merge_hold(struct mw_merge *m, mw_time_t ts, uint64_t seq, size_t bytes,
+                    void *item);
+/* The earliest held item once it is admissible (every one, earliest first,
+ * with flush: the end of a finite input), or NULL; now moves to its time. */
+void *mw_merge_release(struct mw_merge *m, bool flush);
+size_t mw_merge_held(const struct mw_merge *m);
 
 void mw_merge_get(const struct mw_merge *m, struct mw_merge_point *p);
 /* Restores a checkpointed point; now is taken as moved at mono_ms. */

@@ -60,6 +60,10 @@ struct mw_run_opts {
     int threads;               /* parser threads; <= 1: parse on this thread */
     mw_time_t max_lateness;    /* how far behind "now" an event may arrive */
     mw_time_t max_future;      /* how far ahead of the wall clock; <0: no bound */
+    mw_time_t max_skew;        /* ahead of the wall clock that moves "now" at
+                                * once; <0: no bound (mw_merge.h) */
+    int time_confirm;          /* jumps in a row that confirm a jump */
+    mw_time_t max_jump;        /* batch: largest unconfirmed step; <0: off */
     bool follow;               /* tail the inputs until SIGINT/SIGTERM */
     struct mw_reload *reload;  /* borrowed, follow mode: rule watcher, may be NULL */
     bool health_records;       /* started/stopped health records */

@@ -26,6 +26,9 @@ void mw_cmd_defaults(struct mw_engine_opts *eo, struct mw_run_opts *ro)
         memset(ro, 0, sizeof(*ro));
         ro->max_lateness = mo.max_lateness;
         ro->max_future = mo.max_future;
+        ro->max_skew = mo.max_skew;
+        ro->time_confirm = mo.time_confirm;
+        ro->max_jump = mo.max_jump;
         ro->metrics_interval_ms = MW_DEFAULT_METRICS_INTERVAL_MS;
         ro->timestamp_field = "@timestamp";
         ro->max_line = MW_DEFAULT_MAX_LINE;
@@ -40,6 +43,10 @@ void mw_cmd_merge_opts(const struct mw_engine_opts *eo, const struct mw_run_opts
     mw_merge_opts_default(mo);
     if (eo)
         mo->max_lateness = eo->lateness;
-    if (ro)
+    if (ro) {
         mo->max_future = ro->max_future;
+        mo->max_skew = ro->max_skew;
+        mo->time_confirm = ro->time_confirm;
+        mo->max_jump = ro->max_jump;
+    }
 }

@@ -77,6 +77,22 @@ const char *const mw_usage_run =
                                   "ahead of the wall clock\n"
                                   "                              (default 1h; off: no "
                                   "bound)\n"
+                                  "      --max-skew DUR          an event further ahead "
+                                  "of "
+                                  "the wall clock, or\n"
+                                  "                              further ahead of event "
+                                  "time than --max-lateness,\n"
+                                  "                              is set aside until "
+                                  "confirmed (default 2m; off)\n"
+                                  "      --max-jump DUR          batch: also set aside "
+                                  "an "
+                                  "event further ahead of\n"
+                                  "                              event time than DUR "
+                                  "until "
+                                  "confirmed (default off)\n"
+                                  "      --time-confirm N        events in a row that "
+                                  "confirm a jump in event\n"
+                                  "                              time (default 16)\n"
                                   "      --rule-memory BYTES     memory cap of each "
                                   "rule's Lua state (default 64 MiB)\n"
                                   "      --rule-instructions N   Lua instruction budget "
@@ -157,6 +173,9 @@ enum {
     OPT_NO_PREFILTER,
     OPT_LATENESS,
     OPT_FUTURE,
+    OPT_SKEW,
+    OPT_CONFIRM,
+    OPT_JUMP,
     OPT_STATE_DIR,
     OPT_SPOOL_DIR,
     OPT_HEALTH,
@@ -191,6 +210,9 @@ int mw_cmd_run(int argc, char **argv)
         {"no-prefilter", no_argument, NULL, OPT_NO_PREFILTER},
         {"max-lateness", required_argument, NULL, OPT_LATENESS},
         {"max-future", required_argument, NULL, OPT_FUTURE},
+        {"max-skew", required_argument, NULL, OPT_SKEW},
+        {"time-confirm", required_argument, NULL, OPT_CONFIRM},
+        {"max-jump", required_argument, NULL, OPT_JUMP},
         {"state-dir", required_argument, NULL, OPT_STATE_DIR},
         {"spool-dir", required_argument, NULL, OPT_SPOOL_DIR},
         {"health", required_argument, NULL, OPT_HEALTH},
@@ -326,6 +348,30 @@ int mw_cmd_run(int argc, char **argv)
                             "--max-future needs a duration like 1h, or off");
                 goto done;
             }
+            break;
+        case OPT_SKEW:
+            if (strcmp(optarg, "off") == 0) {
+                ro.max_skew = -1;
+            } else if (mw_duration_parse(optarg, &ro.max_skew) < 0) {
+                usage_error(mw_usage_run, "--max-skew needs a duration like 2m, or off");
+                goto done;
+            }
+            break;
+        case OPT_JUMP:
+            if (strcmp(optarg, "off") == 0) {
+                ro.max_jump = -1;
+            } else if (mw_duration_parse(optarg, &ro.max_jump) < 0 || ro.max_jump <= 0) {
+                usage_error(mw_usage_run, "--max-jump needs a duration like 5m, or off");
+                goto done;
+            }
+            break;
+        case OPT_CONFIRM:
+            if (mw_parse_size(optarg, &sz) < 0 || sz < 1 || sz > 1000000) {
+                usage_error(mw_usage_run,
+                            "--time-confirm needs a number from 1 to 1000000");
+                goto done;
+            }
+            ro.time_confirm = (int)sz;
             break;
         case 'f':
             ro.follow = true;

@@ -70,6 +70,8 @@ void mw_feed_free(struct mw_feed *f)
     }
     free(f->srcs);
     free(f->first_error);
+    for (struct mw_event *ev; (ev = mw_merge_release(f->merge, true)) != NULL;)
+        mw_event_unref(ev); /* held events never handed out */
     mw_path_free(f->ts_path);
     mw_merge_free(f->merge);
     free(f);
@@ -166,7 +168,11 @@ static void note_error(struct mw_feed *f, const char *name, unsigned long long l
 static void refuse(struct mw_feed *f, struct mw_event *ev, enum mw_reject reason)
 {
     struct mw_buf msg = MW_BUF_INIT;
-    mw_merge_describe(f->merge, ev->ts, reason == MW_REJECT_FUTURE_TIMESTAMP, &msg);
+    if (reason == MW_REJECT_TIME_OUTLIER)
+        mw_buf_adds(&msg, "set aside as a jump ahead of event time and dropped: the "
+                          "hold of unconfirmed events is full");
+    else
+        mw_merge_describe(f->merge, ev->ts, reason == MW_REJECT_FUTURE_TIMESTAMP, &msg);
     f->rejected++;
     mw_log_warn("%s:%llu: rejected (%s): %s", ev->input, (unsigned long long)ev->line,
                 mw_reject_name(reason), msg.ptr);
@@ -248,19 +254,31 @@ static bool src_head(void *ud, int i, mw_time_t *ts)
 struct mw_event *mw_feed_next(struct mw_feed *f)
 {
     for (;;) {
+        /* events set aside as unconfirmed jumps, once admissible (mw_merge.h) */
+        struct mw_event *ev = mw_merge_release(f->merge, false);
+        if (ev != NULL)
+            return ev;
         for (size_t i = 0; i < f->nsrcs; i++)
             refill(f, &f->srcs[i]);
         int best = mw_merge_pick((int)f->nsrcs, src_head, f->srcs);
         if (best < 0)
-            return NULL;
-        struct mw_event *ev = f->srcs[best].head;
+            return mw_merge_release(f->merge, true); /* the end: in time order */
+        ev = f->srcs[best].head;
         f->srcs[best].head = NULL;
         ev->seq = ++f->seq; /* as `run`: a refused event took its serial too */
-        if (mw_merge_admit(f->merge, ev->ts) == MW_MERGE_TOO_LATE) {
+        switch (mw_merge_admit(f->merge, ev->ts)) {
+        case MW_MERGE_TOO_LATE:
             refuse(f, ev, MW_REJECT_TOO_LATE);
             continue;
+        case MW_MERGE_HOLD: {
+            struct mw_event *out = mw_merge_hold(f->merge, ev->ts, ev->seq, 256, ev);
+            if (out != NULL)
+                refuse(f, out, MW_REJECT_TIME_OUTLIER);
+            continue;
         }
-        return ev;
+        default:
+            return ev;
+        }
     }
 }
 

@@ -26,6 +26,7 @@ static const char *const reject_names[MW_REJECT__COUNT] = {
     [MW_REJECT_TOO_LATE] = "too_late",
     [MW_REJECT_NUMBER_RANGE] = "number_out_of_range",
     [MW_REJECT_TOO_DEEP] = "too_deep",
+    [MW_REJECT_TIME_OUTLIER] = "time_outlier",
 };
 
 const char *mw_reject_name(enum mw_reject r)

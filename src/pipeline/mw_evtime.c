@@ -22,7 +22,10 @@ struct mw_evtime {
     struct mw_evtime_opts o;
     mw_time_t now;
     bool started;
-    int consec;     /* jumps in a row since the last admitted time */
+    int consec;        /* jumps in a row since the last admitted time */
+    mw_time_t run_min; /* earliest time of that run of jumps */
+    mw_time_t upto;    /* held times up to this are admissible (a confirmed run) */
+    bool has_upto;
     struct held *h; /* sorted by (ts, seq) */
     size_t n, cap, bytes;
 };
@@ -31,7 +34,7 @@ void mw_evtime_opts_default(struct mw_evtime_opts *o, mw_time_t lateness)
 {
     memset(o, 0, sizeof(*o));
     o->lateness = lateness;
-    o->jump = 0;
+    o->jump = -1;
     o->skew = MW_EVTIME_DEFAULT_SKEW;
     o->confirm = MW_EVTIME_DEFAULT_CONFIRM;
     o->max_held = MW_EVTIME_DEFAULT_MAX_HELD;
@@ -42,7 +45,7 @@ struct mw_evtime *mw_evtime_new(const struct mw_evtime_opts *o)
 {
     struct mw_evtime *t = xcalloc(1, sizeof(*t));
     t->o = *o;
-    if (t->o.jump <= 0)
+    if (t->o.jump == 0)
         t->o.jump = t->o.lateness > INT64_C(1000000) ? t->o.lateness : INT64_C(1000000);
     if (t->o.confirm < 1)
         t->o.confirm = 1;
@@ -69,9 +72,11 @@ static bool admissible(const struct mw_evtime *t, mw_time_t ts, mw_time_t wall)
 {
     if (!clock_ok(t, ts, wall))
         return false;
-    if (!t->started || ts <= t->now + t->o.jump)
+    /* follow mode: the wall clock is the reference, the skew bound is the
+     * whole rule (a quiet input may resume hours later) */
+    if (t->o.follow || t->o.jump < 0 || !t->started || ts <= t->now + t->o.jump)
         return true;
-    return t->o.follow && ts >= wall - t->o.jump;
+    return t->has_upto && ts <= t->upto;
 }
 
 static void move_now(struct mw_evtime *t, mw_time_t ts)
@@ -86,21 +91,27 @@ enum mw_evtime_verdict mw_evtime_admit(struct mw_evtime *t, mw_time_t ts, mw_tim
     if (t->started && ts < t->now - t->o.lateness)
         return MW_EVTIME_LATE;
     if (admissible(t, ts, wall)) {
-        t->consec = 0;
+        if (!t->has_upto || ts > t->upto)
+            t->consec = 0;
         move_now(t, ts);
         return MW_EVTIME_ADMIT;
     }
-    if (clock_ok(t, ts, wall) && ++t->consec >= t->o.confirm) {
-        /* a jump confirmed by the data: event time moves to its start */
-        mw_time_t to = ts;
-        if (t->n > 0 && t->h[0].ts < to && clock_ok(t, t->h[0].ts, wall))
-            to = t->h[0].ts;
+    if (!clock_ok(t, ts, wall))
+        return MW_EVTIME_HOLD; /* ahead of the clock: only the clock releases it */
+    if (t->consec == 0 || ts < t->run_min)
+        t->run_min = ts;
+    if (++t->consec >= t->o.confirm) {
+        /* a run of jumps in a row with nothing admitted between them: a
+         * real jump in the data (a gap, a later backlog). The whole run is
+         * released in time order (mw_evtime_next); items held before it
+         * and beyond it stay held. */
         t->consec = 0;
-        move_now(t, to);
-        if (admissible(t, ts, wall)) {
-            move_now(t, ts);
-            return MW_EVTIME_ADMIT;
-        }
+        t->upto = ts;
+        t->has_upto = true;
+        if (t->run_min < ts)
+            return MW_EVTIME_HOLD; /* it comes out with the run, in order */
+        move_now(t, ts);
+        return MW_EVTIME_ADMIT;
     }
     return MW_EVTIME_HOLD;
 }

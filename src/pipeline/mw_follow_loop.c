@@ -137,9 +137,22 @@ static bool src_pending(const struct src *s, struct mw_line *at)
  * threads read ahead across a rotation). */
 void mw_follow_checkpoint(struct run *r)
 {
-    struct mw_ckpt_src *cs = xcalloc((size_t)r->n + 1, sizeof(*cs));
+    struct mw_ckpt_src *cs;
     struct mw_merge_point mp;
     int k = 0;
+    if (mw_merge_held(r->merge) > 0) {
+        /* a cut past events set aside would lose them: wait for them to be
+         * confirmed or released, at most MW_HOLD_CHECKPOINT_WAIT_MS; then
+         * they are refused (time_outlier, dead-lettered) and the cut made */
+        int64_t now = mw_mono_ms();
+        if (r->held_since_ms == 0)
+            r->held_since_ms = now;
+        if (now - r->held_since_ms < MW_HOLD_CHECKPOINT_WAIT_MS)
+            return;
+        mw_run_refuse_held(r);
+    }
+    r->held_since_ms = 0;
+    cs = xcalloc((size_t)r->n + 1, sizeof(*cs));
     mw_merge_get(r->merge, &mp);
     struct mw_ckpt_run run = {r->seq, mp.now, mp.started, mp.advanced};
     for (; k < r->n; k++) {
@@ -215,6 +228,7 @@ void mw_follow_start(struct run *r)
 static void advance_idle(struct run *r)
 {
     mw_time_t t;
+    mw_run_release(r, false); /* held events the clock has caught up with */
     if (mw_merge_idle(r->merge, mw_mono_ms(), &t))
         mw_engine_advance(r->e, t);
 }

@@ -244,10 +244,79 @@ static void too_late(struct run *r, struct mw_engine *e, struct src *s,
     mw_buf_release(&msg);
 }
 
+/* An event set aside as an unconfirmed jump ahead (mw_merge_hold): its
+ * input, for the counters and a dead letter if it is dropped. */
+struct held {
+    struct mw_event *ev; /* a reference of the hold's own */
+    struct src *s;       /* sources never move */
+};
+
+/* Refuses a held event dropped past the hold's bounds, or left held when
+ * a following run stops with checkpoints (the checkpoint before it stays,
+ * so the run that resumes reads it again). */
+static void drop_held(struct run *r, struct held *h, const char *why)
+{
+    if (why != NULL) {
+        struct mw_buf msg = MW_BUF_INIT;
+        char when[MW_TIME_FORMAT_SIZE];
+        char *raw = json_dumps(mw_event_root(h->ev), JSON_COMPACT);
+        mw_time_format(h->ev->ts, when, sizeof(when));
+        mw_buf_addf(&msg, "event time %s %s", when, why);
+        mw_source_stats(h->s->in)->parsed--;
+        reject(r, h->s, h->ev->line, MW_REJECT_TIME_OUTLIER, msg.ptr, raw,
+               raw ? strlen(raw) : 0);
+        mw_json_free(raw);
+        mw_buf_release(&msg);
+    }
+    mw_event_unref(h->ev);
+    free(h);
+}
+
+static void hold(struct run *r, struct src *s, struct mw_event *ev)
+{
+    struct held *h = xmalloc(sizeof(*h)), *out;
+    h->ev = mw_event_ref(ev);
+    h->s = s;
+    mw_source_stats(s->in)->outliers++;
+    /* a compacted event keeps its line's text; a tree costs a few times it */
+    out = mw_merge_hold(r->merge, ev->ts, ev->seq, 4 * (s->head_textlen + 64), h);
+    if (out != NULL)
+        drop_held(r, out,
+                  "was set aside as a jump ahead of event time and dropped: the hold "
+                  "of unconfirmed events is full");
+}
+
+/* Dispatches the held events that the latest time made admissible (all of
+ * them with flush: the end of a finite input), in time order. */
+void mw_run_release(struct run *r, bool flush)
+{
+    struct held *h;
+    while ((h = mw_merge_release(r->merge, flush)) != NULL) {
+        mw_engine_dispatch(r->e, h->ev);
+        drop_held(r, h, NULL);
+    }
+}
+
+void mw_run_refuse_held(struct run *r)
+{
+    struct held *h;
+    while ((h = mw_merge_release(r->merge, true)) != NULL)
+        drop_held(r, h,
+                  "was set aside as a jump ahead of event time that nothing confirmed "
+                  "for a minute, and is refused so that a checkpoint can be written");
+}
+
+void mw_run_drop_held(struct run *r)
+{
+    struct held *h;
+    while ((h = mw_merge_release(r->merge, true)) != NULL)
+        drop_held(r, h, NULL);
+}
+
 /* Hands the source's head event to the engine in arrival order: in order
  * (at or after now) or late within --max-lateness it is dispatched at once
  * (the windows place a late one in event-time order); further behind it is
- * refused as too late. */
+ * refused as too late; an unconfirmed jump ahead is held (mw_merge.h). */
 void mw_run_dispatch(struct run *r, struct src *s)
 {
     struct mw_engine *e = r->e;
@@ -267,9 +336,15 @@ void mw_run_dispatch(struct run *r, struct src *s)
             mw_buf_release(&msg);
             return;
         }
+        if (v == MW_MERGE_HOLD) {
+            /* matches no rule: only its time is set aside (not timed) */
+            mw_source_stats(s->in)->outliers++;
+            return;
+        }
         if (v == MW_MERGE_REORDERED)
             mw_source_stats(s->in)->reordered++;
         mw_engine_advance(e, ts);
+        mw_run_release(r, false);
         return;
     }
     struct mw_event *ev = s->head;
@@ -278,10 +353,13 @@ void mw_run_dispatch(struct run *r, struct src *s)
     enum mw_merge_verdict v = mw_merge_admit(r->merge, ev->ts);
     if (v == MW_MERGE_TOO_LATE) {
         too_late(r, e, s, ev);
+    } else if (v == MW_MERGE_HOLD) {
+        hold(r, s, ev);
     } else {
         if (v == MW_MERGE_REORDERED)
             mw_source_stats(s->in)->reordered++;
         mw_engine_dispatch(e, ev);
+        mw_run_release(r, false);
     }
     if (r->pool == NULL) {    /* threaded: its batch holds the reference */
         if (ev->refcount > 1) /* retained: keep its text, not its tree */
@@ -386,8 +464,16 @@ int mw_run(struct mw_engine *e, struct mw_output *out, const struct mw_run_opts 
 
     r.cap = mw_follow_capacity(o, names, nnames);
     r.srcs = xcalloc((size_t)r.cap, sizeof(*r.srcs));
-    r.merge =
-        mw_merge_new(&(struct mw_merge_opts){o->max_lateness, o->max_future, o->follow});
+    struct mw_merge_opts mo;
+    mw_merge_opts_default(&mo);
+    mo.max_lateness = o->max_lateness;
+    mo.max_future = o->max_future;
+    mo.idle_advance = o->follow;
+    mo.max_skew = o->max_skew;
+    mo.max_jump = o->max_jump;
+    if (o->time_confirm > 0)
+        mo.time_confirm = o->time_confirm;
+    r.merge = mw_merge_new(&mo);
     r.ts_path = mw_path_new(o->timestamp_field ? o->timestamp_field : "@timestamp");
     if (r.ts_path == NULL) {
         mw_log_error("invalid --timestamp-field '%s'", o->timestamp_field);
@@ -459,8 +545,20 @@ int mw_run(struct mw_engine *e, struct mw_output *out, const struct mw_run_opts 
 
     if (o->follow)
         mw_follow_stop(&r);
+    bool keep_last_checkpoint = false;
+    if (r.ck && mw_merge_held(r.merge) > 0) {
+        /* no checkpoint past held events: the last one stays, and the run
+         * that resumes reads them again */
+        mw_log_info("%zu event(s) set aside as unconfirmed jumps in event time: "
+                    "the last checkpoint is kept",
+                    mw_merge_held(r.merge));
+        mw_run_drop_held(&r);
+        keep_last_checkpoint = true;
+    } else {
+        mw_run_release(&r, true); /* the end of the input: in time order */
+    }
     mw_engine_finish(e);
-    if (r.ck)
+    if (r.ck && !keep_last_checkpoint)
         mw_follow_checkpoint(&r);
     mw_output_drain(out); /* final delivery counts for the summary */
     if (o->metrics_file)

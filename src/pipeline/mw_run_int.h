@@ -94,11 +94,13 @@ struct run {
     struct pool *pool; /* owned, NULL with one thread */
     int depth;         /* batches in flight per input */
     /* follow mode (mw_follow_loop.c) */
-    struct mw_follow *fl; /* owned, NULL outside follow mode */
-    struct mw_ckpt *ck;   /* owned, NULL without --state-dir */
-    int in_fd;            /* owned inotify descriptor, -1: none */
-    int metrics_interval; /* ms */
-    int64_t next_metrics; /* monotonic ms */
+    struct mw_follow *fl;  /* owned, NULL outside follow mode */
+    struct mw_ckpt *ck;    /* owned, NULL without --state-dir */
+    int64_t held_since_ms; /* monotonic ms a checkpoint first waited for held
+                            * events (mw_follow_checkpoint); 0: none waits */
+    int in_fd;             /* owned inotify descriptor, -1: none */
+    int metrics_interval;  /* ms */
+    int64_t next_metrics;  /* monotonic ms */
     struct sigaction old_int, old_term, old_hup;
 };
 
@@ -118,6 +120,14 @@ void mw_run_take(struct run *r, struct src *s, struct lres *res, const char *lin
 bool mw_run_has_head(const struct src *s);
 int mw_run_next(struct run *r);
 void mw_run_dispatch(struct run *r, struct src *s);
+/* Dispatches held events made admissible (all, in time order, with flush). */
+void mw_run_release(struct run *r, bool flush);
+/* Frees every held event without dispatching it. */
+void mw_run_drop_held(struct run *r);
+/* Refuses every held event (time_outlier, dead-lettered). */
+void mw_run_refuse_held(struct run *r);
+/* How long a checkpoint waits for held events before refusing them. */
+#define MW_HOLD_CHECKPOINT_WAIT_MS 60000
 int mw_run_add_src(struct run *r, const char *path, struct mw_error *err);
 void mw_run_choose_prefilter(struct run *r);
 

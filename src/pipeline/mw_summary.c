@@ -54,12 +54,13 @@ static json_t *stats_doc(struct mw_engine *e, struct mw_output *out, struct src 
         blank += st->blank;
         skipped += st->skipped;
         json_array_append_new(
-            inputs, json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "name",
-                              mw_source_name(srcs[i].in), "lines", (json_int_t)st->lines,
-                              "parsed", (json_int_t)st->parsed, "skipped",
-                              (json_int_t)st->skipped, "rejected",
+            inputs, json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}",
+                              "name", mw_source_name(srcs[i].in), "lines",
+                              (json_int_t)st->lines, "parsed", (json_int_t)st->parsed,
+                              "skipped", (json_int_t)st->skipped, "rejected",
                               (json_int_t)st->rejected, "blank", (json_int_t)st->blank,
-                              "reordered", (json_int_t)st->reordered, "late",
+                              "reordered", (json_int_t)st->reordered, "time_outliers",
+                              (json_int_t)st->outliers, "late",
                               (json_int_t)st->by_reason[MW_REJECT_TOO_LATE],
                               "rejected_by_reason", rs));
     }
