@@ -14,6 +14,7 @@
  */
 #include "mw_rule.h"
 #include "mw_alert.h"
+#include "mw_buf.h"
 #include "mw_log.h"
 #include "mw_time.h"
 
@@ -1488,37 +1489,34 @@ static int l_compile(lua_State *L)
     return 0;
 }
 
+/* The reload identity of the detection (kind, spans, steps, keys). Key
+ * paths have no length bound short of the rule file, so the string grows. */
 static char *make_shape(const struct mw_rule *r)
 {
-    char buf[8192];
-    size_t pos = 0;
+    struct mw_buf b = MW_BUF_INIT;
     if (r->kind == MW_RULE_QUERY)
         return xstrdup("query");
     if (r->kind == MW_RULE_WINDOW) {
         const struct mw_window_def *w = r->win;
-        pos += (size_t)snprintf(
-            buf + pos, sizeof(buf) - pos,
-            "%s span=%lld count=%llu ci=%d keys=", mw_window_kind_name(w->kind),
-            (long long)w->span, (unsigned long long)w->count, w->keys_ci);
-        for (int k = 0; k < w->nby && pos < sizeof(buf) - 256; k++)
-            pos += (size_t)snprintf(buf + pos, sizeof(buf) - pos, "%s%s,",
-                                    w->by.optional[k] ? "?" : "",
-                                    mw_path_str(w->by.paths[k]));
-        return xstrdup(buf);
+        mw_buf_addf(&b,
+                    "%s span=%lld count=%llu ci=%d keys=", mw_window_kind_name(w->kind),
+                    (long long)w->span, (unsigned long long)w->count, w->keys_ci);
+        for (int k = 0; k < w->nby; k++)
+            mw_buf_addf(&b, "%s%s,", w->by.optional[k] ? "?" : "",
+                        mw_path_str(w->by.paths[k]));
+        return mw_buf_detach(&b, NULL);
     }
     const struct mw_seq_def *d = r->seq;
-    pos += (size_t)snprintf(buf + pos, sizeof(buf) - pos,
-                            "sequence maxspan=%lld steps=%d keys=%d ci=%d",
-                            (long long)d->maxspan, d->nsteps, d->nkeys, d->keys_ci);
-    for (int i = 0; i < d->nsteps && pos < sizeof(buf) - 256; i++) {
-        pos += (size_t)snprintf(buf + pos, sizeof(buf) - pos, " [");
-        for (int k = 0; k < d->nkeys && pos < sizeof(buf) - 256; k++)
-            pos += (size_t)snprintf(buf + pos, sizeof(buf) - pos, "%s%s,",
-                                    d->keys[i].optional[k] ? "?" : "",
-                                    mw_path_str(d->keys[i].paths[k]));
-        pos += (size_t)snprintf(buf + pos, sizeof(buf) - pos, "]");
+    mw_buf_addf(&b, "sequence maxspan=%lld steps=%d keys=%d ci=%d", (long long)d->maxspan,
+                d->nsteps, d->nkeys, d->keys_ci);
+    for (int i = 0; i < d->nsteps; i++) {
+        mw_buf_adds(&b, " [");
+        for (int k = 0; k < d->nkeys; k++)
+            mw_buf_addf(&b, "%s%s,", d->keys[i].optional[k] ? "?" : "",
+                        mw_path_str(d->keys[i].paths[k]));
+        mw_buf_addc(&b, ']');
     }
-    return xstrdup(buf);
+    return mw_buf_detach(&b, NULL);
 }
 
 /* ---------------------------------------------------------------------- */
