@@ -15,6 +15,8 @@
  * a registry lookup.
  */
 #include "mw_sandbox.h"
+#include "lua/lua_int.h"
+#include "mw_log.h"
 
 #include <lauxlib.h>
 #include <lualib.h>
@@ -200,7 +202,10 @@ static int l_setmetatable(lua_State *L)
     return 1;
 }
 
-static int l_print(lua_State *L)
+/* print and mw.log (docs/RULE-API.md): one line, arguments through
+ * tostring, separated by tabs, through the host log at info level.
+ * [-n, +0, e] MW_MAY_RAISE (__tostring metamethods run) */
+int mw_lua_log(lua_State *L)
 {
     luaL_Buffer b;
     int n = lua_gettop(L);
@@ -212,7 +217,7 @@ static int l_print(lua_State *L)
         luaL_addvalue(&b);
     }
     luaL_pushresult(&b);
-    fprintf(stderr, "moonwatch: rule: %s\n", lua_tostring(L, -1));
+    mw_log_info("rule log: %s", lua_tostring(L, -1));
     return 0;
 }
 
@@ -482,7 +487,7 @@ static int open_libs(lua_State *L)
     lua_setfield(L, 1, "pcall");
     lua_pushcfunction(L, l_xpcall);
     lua_setfield(L, 1, "xpcall");
-    lua_pushcfunction(L, l_print);
+    lua_pushcfunction(L, mw_lua_log);
     lua_setfield(L, 1, "print");
     lua_getfield(L, 1, "setmetatable");
     lua_pushcclosure(L, l_setmetatable, 1);
