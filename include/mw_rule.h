@@ -22,7 +22,7 @@
 #include "mw_limits.h"
 #include "mw_match.h"
 #include "mw_mem.h"
-#include "mw_sandbox.h"
+#include "mw_rulecode.h"
 #include "mw_seq.h"
 #include "mw_window.h"
 

@@ -24,26 +24,7 @@
  * pointer (lua.h's typedef names the same struct). */
 struct lua_State;
 
-#define MW_SANDBOX_DEFAULT_MEM (64u * 1024 * 1024)
-#define MW_SANDBOX_DEFAULT_INSN 1000000
-#define MW_SANDBOX_DEFAULT_LOAD_INSN 50000000
-
-struct mw_sandbox_limits {
-    size_t mem_max;        /* bytes; 0 = default */
-    int64_t insn_per_call; /* Lua VM instructions per predicate/hook call */
-    int64_t insn_load;     /* instructions for running the rule file */
-};
-
-enum mw_fail {
-    MW_FAIL_NONE = 0,
-    MW_FAIL_MEMORY,
-    MW_FAIL_INSTRUCTIONS,
-    MW_FAIL_BLOCKED,
-    MW_FAIL_SCRIPT,
-    MW_FAIL__COUNT,
-};
-
-const char *mw_fail_name(enum mw_fail f);
+#include "mw_rulecode.h" /* limits and failure classes */
 
 struct mw_sandbox;
 

@@ -127,3 +127,12 @@ enum mw_hook_result mw_rule_on_alert(struct mw_rule *r, json_t *alert)
         return MW_HOOK_KEEP;
     return r->rt_ops->on_alert(r->rt, alert);
 }
+
+static const char *const fail_names[MW_FAIL__COUNT] = {
+    "none", "memory", "instructions", "blocked", "script",
+};
+
+const char *mw_fail_name(enum mw_fail f)
+{
+    return (f >= 0 && f < MW_FAIL__COUNT) ? fail_names[f] : "unknown";
+}

@@ -43,15 +43,6 @@ struct mw_sandbox {
     char *lua_dir; /* owned */
 };
 
-static const char *const fail_names[MW_FAIL__COUNT] = {
-    "none", "memory", "instructions", "blocked", "script",
-};
-
-const char *mw_fail_name(enum mw_fail f)
-{
-    return (f >= 0 && f < MW_FAIL__COUNT) ? fail_names[f] : "unknown";
-}
-
 /* ---------------------------------------------------------------------- */
 /* allocator and hook                                                      */
 
