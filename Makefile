@@ -38,7 +38,7 @@ CC        ?= cc
 WERROR    ?= -Werror
 WARN      := -Wall -Wextra $(WERROR) -Wshadow -Wundef -Wwrite-strings \
              -Wstrict-prototypes -Wmissing-prototypes -Wold-style-definition \
-             -Wredundant-decls -Wformat=2 -Wcast-qual -Wno-error=cast-qual
+             -Wredundant-decls -Wformat=2 -Wcast-qual
 STD       := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -pthread
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 # libcurl is compiled against but not linked: mw_curl loads it with dlopen

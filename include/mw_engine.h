@@ -22,9 +22,8 @@
 #include <stdio.h>
 
 #include "mw_event.h"
-#include "mw_output.h"
 #include "mw_prefilter.h"
-#include "mw_sandbox.h"
+#include "mw_rulecode.h"
 
 struct mw_engine_opts {
     const char *lua_dir; /* borrowed */
@@ -40,7 +39,14 @@ struct mw_engine_opts {
 struct mw_engine;
 
 /* Borrows out (may be NULL for `check`). */
-struct mw_engine *mw_engine_new(const struct mw_engine_opts *opts, struct mw_output *out);
+/* Where an alert goes when no shaping (dedup, suppression, caps) is set:
+ * the pipeline passes its outputs (mw_output_write_to); the engine knows
+ * no output. Borrows alert; returns 0 or -1 (counted by the writer). */
+typedef int (*mw_alert_write_fn)(void *ud, const json_t *alert);
+
+/* write may be NULL (alerts are then only counted, e.g. `check`, `test`). */
+struct mw_engine *mw_engine_new(const struct mw_engine_opts *opts,
+                                mw_alert_write_fn write, void *write_ud);
 void mw_engine_free(struct mw_engine *e);
 
 /* Loads every rule file in paths (files, or folders scanned recursively for
@@ -82,7 +88,7 @@ void mw_engine_count_late(struct mw_engine *e, const struct mw_event *ev);
 void mw_engine_advance(struct mw_engine *e, mw_time_t now);
 /* The prefilter of the loaded rules (borrowed; rebuilt, and the old one
  * released, whenever the rule set changes: load, reload, removal). */
-const struct mw_prefilter *mw_engine_prefilter(const struct mw_engine *e);
+struct mw_prefilter *mw_engine_prefilter(const struct mw_engine *e);
 /* Routes alerts through shape (dedup, suppression, caps) before the
  * outputs. Borrows shape; NULL writes straight to the outputs. */
 struct mw_shape;

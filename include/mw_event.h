@@ -25,6 +25,10 @@ struct mw_event {
     uint64_t offset;   /* byte offset of the line in the input */
     uint64_t seq;      /* arrival serial number: the tie-break on equal ts */
     int refcount;
+    /* The event itself, writable: the parsed tree is a cache that readers
+     * holding a const event fill (mw_event_root), C's spelling of a mutable
+     * member without a const-dropping cast. Set by mw_event_new. */
+    struct mw_event *self;
 };
 
 /* Steals the reference to root. Returns an event with refcount 1. */
@@ -49,7 +53,7 @@ json_t *mw_event_expand(struct mw_event *ev);
 /* The document (rule thread only: may parse a compacted event's text). */
 static inline json_t *mw_event_root(const struct mw_event *ev)
 {
-    return ev->root != NULL ? ev->root : mw_event_expand((struct mw_event *)ev);
+    return ev->root != NULL ? ev->root : mw_event_expand(ev->self);
 }
 
 /* A new reference to the document, without keeping a tree for a compacted

@@ -38,6 +38,8 @@ int mw_output_add(struct mw_output *o, const char *spec, struct mw_error *err);
  * blocking on the network). Borrows alert. Returns the number of sinks that
  * failed synchronously. */
 int mw_output_write(struct mw_output *o, const json_t *alert);
+/* mw_output_write for a callback (mw_alert_write_fn): o is a struct mw_output. */
+int mw_output_write_to(void *o, const json_t *alert);
 /* Finishes delivery: each sender keeps delivering until its queue and
  * spool are empty or its drain time (spec option drain=, default 10s) is
  * over; what is left is written to the spool in order. Emits one

@@ -1,10 +1,16 @@
-/* mw_rule.h - a loaded rule: metadata, compiled detection, its Lua state
+/* mw_rule.h - a loaded rule: metadata, compiled detection, its runtime
  *
- * mw_rule_load runs the rule file in a fresh sandbox, takes the descriptor it
- * returns (see docs/DESCRIPTORS.md) and compiles it into C matchers and a
- * window definition. The rule owns its sandbox; Lua predicates are called
- * through the match context. A rule holds no window state: that lives in the
- * engine, keyed by rule id and shape, so a reload can keep it.
+ * The rule object (src/detect/mw_rule.c) holds the metadata, the alert
+ * policy, the detector definition (a query matcher, a sequence or a window)
+ * and the shape string; it is made only by the rule builder (mw_builder.h),
+ * which every front-end uses. Code a rule calls back into (Lua predicates,
+ * on_alert hooks) lives in its runtime: an ops table plus state that the
+ * front-end attaches (struct mw_rule_rt_ops; the Lua one is in src/lua/).
+ * mw_rule_load is the Lua front-end: it runs the rule file in a fresh
+ * sandbox and reads the descriptor it returns (see docs/DESCRIPTORS.md)
+ * into the builder. A rule holds no window state: that lives in the engine,
+ * keyed by rule id and shape, so a reload can keep it. Nothing here needs
+ * lua.h.
  */
 #ifndef MW_RULE_H
 #define MW_RULE_H
@@ -13,9 +19,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "mw_limits.h"
 #include "mw_match.h"
 #include "mw_mem.h"
-#include "mw_sandbox.h"
+#include "mw_rulecode.h"
 #include "mw_seq.h"
 #include "mw_window.h"
 
@@ -45,7 +52,7 @@ struct mw_rule_errors {
 
 /* Alert shaping declared by the rule (suppress, max_alerts); applied by
  * mw_shape between the engine and the outputs. Zero values mean "off". */
-#define MW_SUPPRESS_MAX_FIELDS 8
+#define MW_SUPPRESS_MAX_FIELDS MW_LIMIT_SUPPRESS_MAX_FIELDS
 struct mw_alert_policy {
     int nsuppress;                                       /* 0: no suppression */
     struct mw_path *suppress_by[MW_SUPPRESS_MAX_FIELDS]; /* owned */
@@ -63,6 +70,18 @@ enum mw_hook_result {
 };
 
 struct mw_rule;
+
+/* The runtime of a rule: what its matchers and hooks call into. ops is
+ * static; the rule owns rt from the builder's mw_rb_runtime on and calls
+ * ops->free(rt) in mw_rule_free. Every callback may be NULL. */
+struct mw_rule_rt_ops {
+    const char *name;                            /* "lua" */
+    void (*attach)(void *rt, struct mw_rule *r); /* once, when the rule is made */
+    void (*free)(void *rt);
+    bool (*has_hook)(const void *rt);
+    enum mw_hook_result (*on_alert)(void *rt, json_t *alert); /* borrows alert */
+    size_t (*mem_used)(const void *rt);
+};
 
 /* Loads the rule file at path. Returns NULL with err set ("path:line: msg")
  * on any failure: unreadable file, syntax error, runtime error at load,

@@ -14,33 +14,17 @@
 #ifndef MW_SANDBOX_H
 #define MW_SANDBOX_H
 
-#include <lua.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "mw_mem.h"
 
-#define MW_SANDBOX_DEFAULT_MEM (64u * 1024 * 1024)
-#define MW_SANDBOX_DEFAULT_INSN 1000000
-#define MW_SANDBOX_DEFAULT_LOAD_INSN 50000000
+/* Only src/lua/ includes lua.h; everyone else sees the state as an opaque
+ * pointer (lua.h's typedef names the same struct). */
+struct lua_State;
 
-struct mw_sandbox_limits {
-    size_t mem_max;        /* bytes; 0 = default */
-    int64_t insn_per_call; /* Lua VM instructions per predicate/hook call */
-    int64_t insn_load;     /* instructions for running the rule file */
-};
-
-enum mw_fail {
-    MW_FAIL_NONE = 0,
-    MW_FAIL_MEMORY,
-    MW_FAIL_INSTRUCTIONS,
-    MW_FAIL_BLOCKED,
-    MW_FAIL_SCRIPT,
-    MW_FAIL__COUNT,
-};
-
-const char *mw_fail_name(enum mw_fail f);
+#include "mw_rulecode.h" /* limits and failure classes */
 
 struct mw_sandbox;
 
@@ -48,8 +32,8 @@ struct mw_sandbox;
 struct mw_sandbox *mw_sandbox_new(const struct mw_sandbox_limits *limits,
                                   const char *lua_dir);
 void mw_sandbox_free(struct mw_sandbox *sb);
-lua_State *mw_sandbox_lua(struct mw_sandbox *sb);
-struct mw_sandbox *mw_sandbox_from_lua(lua_State *L);
+struct lua_State *mw_sandbox_lua(struct mw_sandbox *sb);
+struct mw_sandbox *mw_sandbox_from_lua(struct lua_State *L);
 size_t mw_sandbox_mem_used(const struct mw_sandbox *sb);
 
 /* Runs f(args) under lua_pcall with a traceback handler, the given

@@ -3,8 +3,9 @@ lua/moonwatch.lua - the rule author's API: `local mw = require("moonwatch")`
 
 A rule script runs once, in its own sandboxed Lua state, and returns the value
 of mw.rule{...}. Every function here builds a *descriptor*: a plain Lua table
-that the C core (src/lua/mw_rule.c) walks once and compiles into C matchers and
-window definitions. The shapes are the contract in docs/DESCRIPTORS.md; the
+that the C core (src/lua/mw_ldesc.c) reads once into the rule builder
+(src/detect/mw_builder.c), which compiles it into C matchers and window
+definitions. The shapes are the contract in docs/DESCRIPTORS.md; the
 author-facing reference is docs/RULE-API.md. Keep all three in step.
 
 Design and invariants:
@@ -40,6 +41,8 @@ Design and invariants:
 ]]
 
 local attack = require("moonwatch.mitre")
+-- The limits table of the C core (include/mw_limits.h), as the host exports it.
+local limits = require("moonwatch.limits")
 
 local mw = {}
 
@@ -418,7 +421,7 @@ local ONLY_OP = { op = true }
 
 -- Deep enough for any real rule, shallow enough to stop a matcher that
 -- contains itself long before Lua's own stack limit.
-local MAX_DEPTH = 64
+local MAX_DEPTH = limits.MATCH_MAX_DEPTH
 
 local MATCHER_HINT = "a matcher (mw.eq, mw.all, ...), a function, or a list of matchers"
 
@@ -695,7 +698,7 @@ end)
 -- Sequences
 ----------------------------------------------------------------------------
 
-local MAX_RUNS = 100
+local MAX_RUNS = limits.SEQ_MAX_RUNS
 
 -- `by` as written by the author (nil, a path, or a list of paths) -> list.
 -- The paths themselves are checked by check_keylist.
@@ -837,8 +840,8 @@ end)
 -- Windows: threshold, distinct count, first-seen (new_terms), absence
 ----------------------------------------------------------------------------
 
-local MAX_COUNT = 100000
-local MAX_DISTINCT = 1000
+local MAX_COUNT = limits.WINDOW_MAX_COUNT
+local MAX_DISTINCT = limits.WINDOW_MAX_DISTINCT
 
 local function window_table(ctx, usage, ...)
   check_arity(ctx, 1, usage, ...)
@@ -895,8 +898,8 @@ local function check_window(ctx, w)
                                 "keys_ci" }, false)
     w.where = normalize(w.where, ctx .. ": where")
     local n = check_keylist(ctx, w.fields)
-    if n < 1 or n > 3 then
-      fail("%s: 'fields' must list 1 to 3 field paths (got %d)", ctx, n)
+    if n < 1 or n > limits.NEW_TERMS_MAX_FIELDS then
+      fail("%s: 'fields' must list 1 to %d field paths (got %d)", ctx, limits.NEW_TERMS_MAX_FIELDS, n)
     end
   elseif k == "absence" then
     check_keys(ctx, "key", w, { "__kind", "first", "absent", "within_ms", "keys_ci" }, false)
@@ -1295,7 +1298,12 @@ local function check_tests(ctx, tests)
 end
 
 local SEVERITIES = { "low", "medium", "high", "critical" }
-local DEFAULT_RISK = { low = 21, medium = 47, high = 73, critical = 99 }
+local DEFAULT_RISK = {
+  low = limits.RISK_LOW,
+  medium = limits.RISK_MEDIUM,
+  high = limits.RISK_HIGH,
+  critical = limits.RISK_CRITICAL,
+}
 
 local function string_field(ctx, spec, key, required)
   local v = spec[key]
@@ -1364,7 +1372,7 @@ mw.rule = api(function(...)
          describe(severity))
   end
   rule.severity = severity
-  rule.risk_score = integer_field(ctx, spec, "risk_score", 0, 100, DEFAULT_RISK[severity])
+  rule.risk_score = integer_field(ctx, spec, "risk_score", 0, limits.RISK_MAX, DEFAULT_RISK[severity])
 
   rule.tags = string_list_field(ctx, spec, "tags")
   rule.references = string_list_field(ctx, spec, "references")
@@ -1458,7 +1466,7 @@ mw.rule = api(function(...)
       fail("%s: 'window' is required (a duration such as '1h')", sctx)
     end
     local window_ms = parse_duration(sctx .. ": window", sp.window)
-    if window_ms < 1000 then
+    if window_ms < limits.SUPPRESS_MIN_MS then
       fail("%s: window must be at least 1s (got %s)", sctx, describe(sp.window))
     end
     rule.suppress = { by = by, window_ms = window_ms }
@@ -1477,7 +1485,7 @@ mw.rule = api(function(...)
       fail("%s: 'per' is required (a duration such as '15m')", mctx)
     end
     local per_ms = parse_duration(mctx .. ": per", ma.per)
-    if per_ms < 1000 then
+    if per_ms < limits.MAX_ALERTS_MIN_PER_MS then
       fail("%s: per must be at least 1s (got %s)", mctx, describe(ma.per))
     end
     rule.max_alerts = { count = ma.count, per_ms = per_ms }

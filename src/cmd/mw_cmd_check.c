@@ -53,7 +53,7 @@ int mw_cmd_check(int argc, char **argv)
         }
     }
     eo.lua_dir = mw_find_lua_dir(lua_dir_opt, lua_buf, sizeof(lua_buf));
-    e = mw_engine_new(&eo, NULL);
+    e = mw_engine_new(&eo, NULL, NULL);
     if (optind < argc)
         failed = mw_engine_load(e, argv + optind, argc - optind);
     else

@@ -458,7 +458,7 @@ int mw_cmd_replay(int argc, char **argv)
             goto done;
         }
     }
-    e = mw_engine_new(&eo, noutputs ? out : NULL);
+    e = mw_engine_new(&eo, noutputs ? mw_output_write_to : NULL, out);
     mw_engine_set_shape(e, shape);
     int failed = mw_engine_load(e, rules, nrules);
     if (failed > 0 && strict) {

@@ -511,7 +511,7 @@ int mw_cmd_run(int argc, char **argv)
      * always in follow mode, otherwise when a health sink was asked for */
     eo.health_records = ro.follow || health || health_spec;
     ro.health_records = eo.health_records;
-    e = mw_engine_new(&eo, out);
+    e = mw_engine_new(&eo, mw_output_write_to, out);
     mw_engine_set_shape(e, shape);
     failed = mw_engine_load(e, rules, nrules);
     if (failed > 0 && strict) {

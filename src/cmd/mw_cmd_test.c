@@ -144,7 +144,7 @@ static int add_fixture(struct mw_feed *feed, const char *rule_file, const json_t
 static void run_case(const struct mw_engine_opts *eo, char *rule_file, const json_t *tc,
                      struct result *r)
 {
-    struct mw_engine *e = mw_engine_new(eo, NULL);
+    struct mw_engine *e = mw_engine_new(eo, NULL, NULL);
     struct mw_shape *shape = mw_shape_new(NULL, NULL, NULL); /* in memory */
     struct mw_feed *feed = NULL;
     struct mw_error err;

@@ -45,10 +45,11 @@ struct slot {
 
 struct mw_engine {
     struct mw_engine_opts opts;
-    char *lua_dir;          /* owned copy */
-    struct mw_output *out;  /* borrowed */
-    struct mw_shape *shape; /* borrowed, may be NULL */
-    struct slot *slots;     /* owned */
+    char *lua_dir;           /* owned copy */
+    mw_alert_write_fn write; /* NULL: alerts are not written */
+    void *write_ud;          /* borrowed */
+    struct mw_shape *shape;  /* borrowed, may be NULL */
+    struct slot *slots;      /* owned */
     size_t nslots;
     uint64_t alerts;
     uint64_t reloads_ok, reloads_failed;
@@ -81,13 +82,15 @@ static bool windowed(const struct slot *s)
     return s->state != NULL && s->sops->dump != NULL;
 }
 
-struct mw_engine *mw_engine_new(const struct mw_engine_opts *opts, struct mw_output *out)
+struct mw_engine *mw_engine_new(const struct mw_engine_opts *opts,
+                                mw_alert_write_fn write, void *write_ud)
 {
     struct mw_engine *e = xcalloc(1, sizeof(*e));
     e->opts = *opts;
     e->lua_dir = xstrdup(opts->lua_dir ? opts->lua_dir : "lua");
     e->opts.lua_dir = e->lua_dir;
-    e->out = out;
+    e->write = write;
+    e->write_ud = write_ud;
     return e;
 }
 
@@ -308,7 +311,7 @@ static void rebuild_prefilter(struct mw_engine *e)
     free(rules);
 }
 
-const struct mw_prefilter *mw_engine_prefilter(const struct mw_engine *e)
+struct mw_prefilter *mw_engine_prefilter(const struct mw_engine *e)
 {
     return e->prefilter;
 }
@@ -501,8 +504,8 @@ static void deliver(struct mw_engine *e, struct slot *s, json_t *alert,
         if (mw_shape_submit(e->shape, rid, mw_rule_policy(s->rule), alert, evs, n,
                             evs[n - 1]->ts) != MW_SHAPE_DELIVERED)
             goto out;
-    } else if (e->out) {
-        mw_output_write(e->out, alert);
+    } else if (e->write) {
+        e->write(e->write_ud, alert);
     }
     s->alerts++;
     e->alerts++;

@@ -52,6 +52,7 @@ struct mw_event *mw_event_new(json_t *root, mw_time_t ts, const char *input,
                               uint64_t line, uint64_t offset, uint64_t seq)
 {
     struct mw_event *ev = record_get();
+    ev->self = ev;
     ev->root = root;
     ev->raw = NULL;
     ev->rawlen = 0;

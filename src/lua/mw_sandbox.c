@@ -15,6 +15,10 @@
  * a registry lookup.
  */
 #include "mw_sandbox.h"
+#include "lua/lua_int.h"
+#include "mw_buf.h"
+#include "mw_file.h"
+#include "mw_log.h"
 
 #include <lauxlib.h>
 #include <lualib.h>
@@ -38,15 +42,6 @@ struct mw_sandbox {
     bool blocked_tripped;
     char *lua_dir; /* owned */
 };
-
-static const char *const fail_names[MW_FAIL__COUNT] = {
-    "none", "memory", "instructions", "blocked", "script",
-};
-
-const char *mw_fail_name(enum mw_fail f)
-{
-    return (f >= 0 && f < MW_FAIL__COUNT) ? fail_names[f] : "unknown";
-}
 
 /* ---------------------------------------------------------------------- */
 /* allocator and hook                                                      */
@@ -75,6 +70,7 @@ static void *sb_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
     return p;
 }
 
+/* The count hook. [-0, +0, e] MW_MAY_RAISE (raises once the budget is spent) */
 static void count_hook(lua_State *L, lua_Debug *ar)
 {
     struct mw_sandbox *sb = mw_sandbox_from_lua(L);
@@ -103,6 +99,7 @@ static bool tripped(const struct mw_sandbox *sb)
 /* ---------------------------------------------------------------------- */
 /* replacements for unsafe or swallowing base functions                    */
 
+/* A blocked function's stub. [-0, +0, e] MW_MAY_RAISE (always raises) */
 static int l_blocked(lua_State *L)
 {
     struct mw_sandbox *sb = mw_sandbox_from_lua(L);
@@ -114,6 +111,7 @@ static int l_blocked(lua_State *L)
 /* __index of the global table: the libraries rules do not get are named in
  * the error (class blocked) instead of reading as nil, so `coroutine.wrap`
  * or `io.open` fail with a clear message. Other undefined globals are nil. */
+/* [-0, +(0|1), e] */
 static int l_blocked_global(lua_State *L) /* MW_MAY_RAISE */
 {
     static const char *const absent[] = {"io", "debug", "coroutine", "package", NULL};
@@ -130,6 +128,8 @@ static int l_blocked_global(lua_State *L) /* MW_MAY_RAISE */
     return 0;
 }
 
+/* Turns a pcall status into pcall's results (true/false first), or
+ * re-raises a tripped limit. [-0, +1, e] MW_MAY_RAISE */
 static int finish_pcall(lua_State *L, int status, int base)
 {
     struct mw_sandbox *sb = mw_sandbox_from_lua(L);
@@ -142,6 +142,7 @@ static int finish_pcall(lua_State *L, int status, int base)
     return lua_gettop(L) - base + 1;
 }
 
+/* pcall that re-raises tripped limits. [-0, +(1|n), e] MW_MAY_RAISE */
 static int l_pcall(lua_State *L)
 {
     luaL_checkany(L, 1);
@@ -153,6 +154,7 @@ static int l_pcall(lua_State *L)
  * tripped, the handler is not run at all (Lua calls message handlers with
  * hooks off when the error comes from the count hook, so a looping handler
  * could not be stopped). */
+/* [-0, +1, e] MW_MAY_RAISE */
 static int l_xpcall_handler(lua_State *L)
 {
     struct mw_sandbox *sb = mw_sandbox_from_lua(L);
@@ -164,6 +166,7 @@ static int l_xpcall_handler(lua_State *L)
     return 1;
 }
 
+/* xpcall that re-raises tripped limits. [-0, +(1|n), e] MW_MAY_RAISE */
 static int l_xpcall(lua_State *L)
 {
     int n = lua_gettop(L);
@@ -200,7 +203,10 @@ static int l_setmetatable(lua_State *L)
     return 1;
 }
 
-static int l_print(lua_State *L)
+/* print and mw.log (docs/RULE-API.md): one line, arguments through
+ * tostring, separated by tabs, through the host log at info level.
+ * [-n, +0, e] MW_MAY_RAISE (__tostring metamethods run) */
+int mw_lua_log(lua_State *L)
 {
     luaL_Buffer b;
     int n = lua_gettop(L);
@@ -212,7 +218,7 @@ static int l_print(lua_State *L)
         luaL_addvalue(&b);
     }
     luaL_pushresult(&b);
-    fprintf(stderr, "moonwatch: rule: %s\n", lua_tostring(L, -1));
+    mw_log_info("rule log: %s", lua_tostring(L, -1));
     return 0;
 }
 
@@ -233,26 +239,10 @@ static bool valid_module_name(const char *s)
     return true;
 }
 
+/* A whole regular file (mw_file_read refuses FIFOs and devices), or NULL. */
 static char *read_file(const char *path, size_t *len)
 {
-    FILE *f = fopen(path, "rb");
-    char *buf = NULL;
-    size_t cap = 0, n = 0;
-    if (f == NULL)
-        return NULL;
-    for (;;) {
-        if (n + 4096 > cap) {
-            cap = cap ? cap * 2 : 8192;
-            buf = xrealloc(buf, cap);
-        }
-        size_t got = fread(buf + n, 1, cap - n, f);
-        n += got;
-        if (got == 0)
-            break;
-    }
-    fclose(f);
-    *len = n;
-    return buf;
+    return mw_file_read(path, 0, len, NULL);
 }
 
 static const char *const LOADED_KEY = "mw.loaded";
@@ -260,6 +250,7 @@ static const char *const LOADED_KEY = "mw.loaded";
 static const char *const PROXIES_KEY = "mw.proxies";   /* raw table -> proxy */
 static const char *const PROXYSET_KEY = "mw.proxyset"; /* proxy -> true */
 
+/* [-0, +0, e] (always raises) */
 static int l_readonly_newindex(lua_State *L) /* MW_MAY_RAISE */
 {
     mw_sandbox_from_lua(L)->blocked_tripped = true;
@@ -271,6 +262,7 @@ static void push_readonly(lua_State *L, int idx);
 
 /* __index of a proxy: the module's value, nested plain tables proxied too,
  * so `mw.x.y = v` fails like `mw.x = v`. Upvalue 1: the module table. */
+/* [-0, +1, m] MW_MAY_RAISE */
 static int l_ro_index(lua_State *L)
 {
     lua_settop(L, 2);
@@ -284,6 +276,7 @@ static int l_ro_index(lua_State *L)
     return 1;
 }
 
+/* [-0, +1, -] */
 static int l_ro_len(lua_State *L)
 {
     lua_pushinteger(L, (lua_Integer)lua_rawlen(L, lua_upvalueindex(1)));
@@ -291,6 +284,7 @@ static int l_ro_len(lua_State *L)
 }
 
 /* The iterator __pairs returns: next over the module table, values proxied. */
+/* [-0, +(1|2), m] MW_MAY_RAISE */
 static int l_ro_next(lua_State *L)
 {
     lua_settop(L, 2);
@@ -309,6 +303,7 @@ static int l_ro_next(lua_State *L)
     return 2;
 }
 
+/* [-0, +3, m] MW_MAY_RAISE */
 static int l_ro_pairs(lua_State *L)
 {
     lua_pushvalue(L, lua_upvalueindex(1));
@@ -319,6 +314,7 @@ static int l_ro_pairs(lua_State *L)
 }
 
 /* rawset would write into the proxy itself and shadow the module's field. */
+/* rawset refusing read-only modules. [-0, +1, e] */
 static int l_rawset(lua_State *L) /* MW_MAY_RAISE */
 {
     luaL_checktype(L, 1, LUA_TTABLE);
@@ -342,6 +338,7 @@ static int l_rawset(lua_State *L) /* MW_MAY_RAISE */
  * redefine mw.* (or the catalogue tables behind mw.mitre) for the modules it
  * loads. Tables that have a metatable (objects such as mw.null) are returned
  * as they are. [-0, +1, m] */
+/* Pushes the read-only proxy of the table at idx. [-0, +1, m] MW_MAY_RAISE */
 static void push_readonly(lua_State *L, int idx)
 {
     idx = lua_absindex(L, idx);
@@ -380,6 +377,7 @@ static void push_readonly(lua_State *L, int idx)
 }
 
 /* Replaces the table at the top of the stack by its read-only proxy. */
+/* [-1, +1, m] MW_MAY_RAISE */
 static void make_readonly(lua_State *L)
 {
     push_readonly(L, -1);
@@ -387,11 +385,13 @@ static void make_readonly(lua_State *L)
 }
 static const char *const PRELOAD_KEY = "mw.preload";
 
+/* The host require: preloaded modules, then lua/<name>.lua, in text mode,
+ * as read-only proxies. [-1, +1, e] */
 static int l_require(lua_State *L) /* MW_MAY_RAISE */
 {
     struct mw_sandbox *sb = mw_sandbox_from_lua(L);
     const char *name = luaL_checkstring(L, 1);
-    char path[4096], chunk[512];
+    char *path;
     size_t len;
     char *src;
     int st;
@@ -416,16 +416,24 @@ static int l_require(lua_State *L) /* MW_MAY_RAISE */
     }
     lua_pop(L, 2);
 
-    snprintf(chunk, sizeof(chunk), "%s", name);
-    for (char *p = chunk; *p; p++)
-        if (*p == '.')
-            *p = '/';
-    snprintf(path, sizeof(path), "%s/%s.lua", sb->lua_dir, chunk);
+    lua_pushfstring(L, "@lua/%s.lua", name); /* 3: chunk name, before any malloc */
+    /* name is [A-Za-z0-9_.]: dots become folders; C memory is released
+     * before anything raises */
+    struct mw_buf rel = MW_BUF_INIT;
+    for (const char *p = name; *p; p++)
+        mw_buf_addc(&rel, *p == '.' ? '/' : *p);
+    mw_buf_adds(&rel, ".lua");
+    path = mw_path_join(sb->lua_dir, rel.ptr);
     src = read_file(path, &len);
+    free(path);
     if (src == NULL) {
-        snprintf(path, sizeof(path), "%s/%s/init.lua", sb->lua_dir, chunk);
+        mw_buf_setlen(&rel, rel.len - 4);
+        mw_buf_adds(&rel, "/init.lua");
+        path = mw_path_join(sb->lua_dir, rel.ptr);
         src = read_file(path, &len);
+        free(path);
     }
+    mw_buf_release(&rel);
     if (src == NULL) {
         sb->blocked_tripped = true;
         return luaL_error(L,
@@ -433,11 +441,11 @@ static int l_require(lua_State *L) /* MW_MAY_RAISE */
                           "project's lua/ folder",
                           name);
     }
-    snprintf(chunk, sizeof(chunk), "@lua/%s.lua", name);
-    st = luaL_loadbufferx(L, src, len, chunk, "t");
+    st = luaL_loadbufferx(L, src, len, lua_tostring(L, 3), "t"); /* protected */
     free(src);
     if (st != LUA_OK)
         return lua_error(L);
+    lua_remove(L, -2); /* the chunk name */
     lua_pushstring(L, name);
     lua_call(L, 1, 1);
 store:
@@ -455,6 +463,7 @@ store:
 /* ---------------------------------------------------------------------- */
 /* construction                                                            */
 
+/* Replaces table[name] by a "blocked: label" stub. [-0, +0, m] MW_MAY_RAISE */
 static void block(lua_State *L, int table, const char *name, const char *label)
 {
     lua_pushstring(L, label);
@@ -462,6 +471,7 @@ static void block(lua_State *L, int table, const char *name, const char *label)
     lua_setfield(L, table, name);
 }
 
+/* Protected: opens and trims the libraries, installs require. [-0, +0, m] */
 static int open_libs(lua_State *L)
 {
     static const char *const os_keep[] = {"clock", "date", "time", "difftime", NULL};
@@ -482,7 +492,7 @@ static int open_libs(lua_State *L)
     lua_setfield(L, 1, "pcall");
     lua_pushcfunction(L, l_xpcall);
     lua_setfield(L, 1, "xpcall");
-    lua_pushcfunction(L, l_print);
+    lua_pushcfunction(L, mw_lua_log);
     lua_setfield(L, 1, "print");
     lua_getfield(L, 1, "setmetatable");
     lua_pushcclosure(L, l_setmetatable, 1);
@@ -591,6 +601,7 @@ int64_t mw_sandbox_call_budget(const struct mw_sandbox *sb)
 /* ---------------------------------------------------------------------- */
 /* protected calls                                                         */
 
+/* Message handler: appends the traceback. [-1, +1, m] */
 static int msgh(lua_State *L)
 {
     const char *msg = lua_tostring(L, 1);
@@ -618,6 +629,8 @@ enum mw_fail mw_sandbox_pcall(struct mw_sandbox *sb, int nargs, int nres, int64_
 
     if (st == LUA_OK) {
         lua_remove(L, base);
+        if (nres != LUA_MULTRET)
+            MW_LUA_BALANCED(L, base - 1, nres);
         return MW_FAIL_NONE;
     }
     if (st == LUA_ERRMEM || sb->mem_raised)
@@ -641,6 +654,7 @@ enum mw_fail mw_sandbox_pcall(struct mw_sandbox *sb, int nargs, int nres, int64_
         msg[n] = '\0';
     }
     lua_settop(L, base - 1);
+    MW_LUA_BALANCED(L, base - 1, 0);
     sb->mem_tripped = sb->mem_raised = sb->insn_tripped = sb->blocked_tripped = false;
     return fail;
 }
@@ -649,7 +663,7 @@ enum mw_fail mw_sandbox_dofile(struct mw_sandbox *sb, const char *path, char *ms
                                size_t msgsize)
 {
     lua_State *L = sb->L;
-    char chunk[4200];
+    struct mw_buf chunk = MW_BUF_INIT;
     size_t len;
     char *src = read_file(path, &len);
     int st;
@@ -658,9 +672,10 @@ enum mw_fail mw_sandbox_dofile(struct mw_sandbox *sb, const char *path, char *ms
         snprintf(msg, msgsize, "%s: cannot read file", path);
         return MW_FAIL_SCRIPT;
     }
-    snprintf(chunk, sizeof(chunk), "@%s", path);
-    st = luaL_loadbufferx(L, src, len, chunk, "t");
+    mw_buf_addf(&chunk, "@%s", path);
+    st = luaL_loadbufferx(L, src, len, chunk.ptr, "t");
     free(src);
+    mw_buf_release(&chunk);
     if (st != LUA_OK) {
         snprintf(msg, msgsize, "%s", lua_tostring(L, -1));
         lua_pop(L, 1);

@@ -175,3 +175,8 @@ void mw_output_global_cleanup(void)
 {
     mw_curl_shutdown();
 }
+
+int mw_output_write_to(void *o, const json_t *alert)
+{
+    return mw_output_write(o, alert);
+}

@@ -394,7 +394,7 @@ int mw_run_next(struct run *r)
  * rules), unless --no-prefilter or the timestamp field rules it out. */
 void mw_run_choose_prefilter(struct run *r)
 {
-    const struct mw_prefilter *pf = mw_engine_prefilter(r->e);
+    struct mw_prefilter *pf = mw_engine_prefilter(r->e);
     struct mw_prefilter *use = NULL, *old;
     if (pf == r->pf_seen)
         return;
@@ -409,7 +409,7 @@ void mw_run_choose_prefilter(struct run *r)
                         "key, so skipped lines could not move event time",
                         tsf);
         } else {
-            use = mw_prefilter_ref((struct mw_prefilter *)pf);
+            use = mw_prefilter_ref(pf);
         }
     }
     if (r->pool)

@@ -150,7 +150,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         .quarantine_after = 100,
     };
     char *paths[3] = {rule_paths[0], rule_paths[1], rule_paths[2]};
-    struct mw_engine *e = mw_engine_new(&eo, out);
+    struct mw_engine *e = mw_engine_new(&eo, mw_output_write_to, out);
     if (mw_engine_load(e, paths, 3) != 0)
         abort();
     data++;

@@ -94,7 +94,7 @@ static struct mw_engine *engine(bool health_records, uint64_t quarantine_after)
     eo.lua_dir = "lua";
     eo.quarantine_after = quarantine_after;
     eo.health_records = health_records;
-    return mw_engine_new(&eo, NULL);
+    return mw_engine_new(&eo, NULL, NULL);
 }
 
 static void dispatch(struct mw_engine *e, const char *json, uint64_t seq)

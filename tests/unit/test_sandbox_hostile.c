@@ -81,7 +81,7 @@ static int l_fake_host(lua_State *L)
     return 1;
 }
 
-/* The host preloads "moonwatch.host" (mw_rule.c); do the same here, or
+/* The host preloads "moonwatch.host" (src/lua/mw_lapi.c); do the same here, or
  * moonwatch.lua's probe for it would be a blocked require. */
 static void preload_host(lua_State *L)
 {
