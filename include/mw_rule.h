@@ -43,6 +43,7 @@ struct mw_rule_meta {
 struct mw_rule_errors {
     uint64_t by_class[MW_FAIL__COUNT];   /* failed predicate calls per class */
     uint64_t consecutive;                /* failed calls in a row (quarantine) */
+    uint64_t ok_calls;                   /* calls that returned (a probe's answer) */
     enum mw_fail last;                   /* class of the latest failure */
     char last_msg[256];                  /* its message, first line */
     int64_t last_logged[MW_FAIL__COUNT]; /* wall seconds of the last log line */

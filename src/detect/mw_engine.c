@@ -38,9 +38,20 @@ struct slot {
     uint64_t raised;                    /* detections, before shaping */
     uint64_t alerts;                    /* delivered to the outputs */
     uint64_t alert_failures;
-    bool quarantined;  /* skipped by dispatch until reloaded */
-    int64_t loaded_at; /* wall seconds of the last (re)load */
-    uint64_t reloads;  /* successful reloads of this file */
+    /* Quarantine is a circuit breaker (docs/OPERATIONS.md#quarantine): open
+     * after --quarantine-after failed calls in a row. Open on script errors
+     * (data-dependent: the event simply does not match), every event is
+     * still a probe; open on a cap (memory, instructions, a blocked call),
+     * skip_left events are skipped before the next probe, the cool-down
+     * doubling on each failed probe. A call that returns closes it. */
+    bool quarantined;
+    bool skips;         /* open on a cap: probes are spaced */
+    uint64_t cooldown;  /* events skipped before the next probe */
+    uint64_t skip_left; /* of this cool-down */
+    uint64_t skipped;   /* events not evaluated while open */
+    uint64_t reopened;  /* failed probes */
+    int64_t loaded_at;  /* wall seconds of the last (re)load */
+    uint64_t reloads;   /* successful reloads of this file */
 };
 
 struct mw_engine {
@@ -424,7 +435,8 @@ int mw_engine_reload_file(struct mw_engine *e, const char *path)
                                                       : "new"));
         json_object_set_new(f, "quarantine_lifted", json_boolean(s->quarantined));
         s->reloads++;
-        s->quarantined = false;
+        s->quarantined = s->skips = false;
+        s->skip_left = 0;
         mw_rule_free(old);
     }
     s->loaded_at = wall_seconds();
@@ -528,21 +540,62 @@ static void emit(void *ud, struct mw_event *const *evs, int n, json_t *key,
     deliver(e, s, alert, evs, n);
 }
 
+#define BREAKER_FIRST_COOLDOWN 64
+#define BREAKER_MAX_COOLDOWN 65536
+
+static bool cap_failure(enum mw_fail f)
+{
+    return f == MW_FAIL_MEMORY || f == MW_FAIL_INSTRUCTIONS || f == MW_FAIL_BLOCKED;
+}
+
 static void quarantine(struct mw_engine *e, struct slot *s)
 {
     const struct mw_rule_errors *er = mw_rule_errors(s->rule);
     s->quarantined = true;
+    s->skips = cap_failure(er->last);
+    s->cooldown = BREAKER_FIRST_COOLDOWN;
+    s->skip_left = s->skips ? s->cooldown : 0;
     mw_log_error(
-        "rule %s (%s) quarantined after %llu consecutive failures (last: [%s] %s); "
-        "it receives no events until it is reloaded",
+        "rule %s (%s) quarantined after %llu consecutive failures (last: [%s] %s); %s",
         mw_rule_meta(s->rule)->id, mw_rule_file(s->rule),
-        (unsigned long long)er->consecutive, mw_fail_name(er->last), er->last_msg);
+        (unsigned long long)er->consecutive, mw_fail_name(er->last), er->last_msg,
+        s->skips ? "it skips events and probes again, less often while it keeps failing, "
+                   "until a call succeeds or it is reloaded"
+                 : "every event still probes it; the first call that succeeds lifts it");
     json_t *f = rule_fields(s->rule);
     json_object_set_new(f, "consecutive_failures",
                         json_integer((json_int_t)er->consecutive));
     json_object_set_new(f, "last_error_class", json_string(mw_fail_name(er->last)));
     json_object_set_new(f, "last_error", json_string(er->last_msg));
+    json_object_set_new(f, "skips_events", json_boolean(s->skips));
     health(e, "quarantined", f);
+}
+
+static void recovered(struct mw_engine *e, struct slot *s)
+{
+    s->quarantined = false;
+    s->skips = false;
+    s->skip_left = 0;
+    mw_log_warn("rule %s (%s) recovered: a call succeeded, quarantine lifted "
+                "(%llu event(s) skipped while it was open)",
+                mw_rule_meta(s->rule)->id, mw_rule_file(s->rule),
+                (unsigned long long)s->skipped);
+    json_t *f = rule_fields(s->rule);
+    json_object_set_new(f, "skipped_events", json_integer((json_int_t)s->skipped));
+    health(e, "quarantine_lifted", f);
+}
+
+/* A probe of an open breaker failed again: space the next one further. */
+static void reopen(struct slot *s)
+{
+    const struct mw_rule_errors *er = mw_rule_errors(s->rule);
+    s->reopened++;
+    s->skips = s->skips || cap_failure(er->last);
+    if (!s->skips)
+        return;
+    if (s->cooldown < BREAKER_MAX_COOLDOWN)
+        s->cooldown *= 2;
+    s->skip_left = s->cooldown;
 }
 
 void mw_engine_dispatch(struct mw_engine *e, struct mw_event *ev)
@@ -550,13 +603,25 @@ void mw_engine_dispatch(struct mw_engine *e, struct mw_event *ev)
     const struct mw_emit em = {emit, e};
     for (size_t i = 0; i < e->nslots; i++) {
         struct slot *s = &e->slots[i];
-        if (s->quarantined)
+        const struct mw_rule_errors *er = mw_rule_errors(s->rule);
+        if (s->quarantined && s->skip_left > 0) {
+            s->skip_left--;
+            s->skipped++;
             continue;
+        }
+        uint64_t ok0 = er->ok_calls, fail0 = er->consecutive;
         e->current = s;
         s->ops->process(s->def, s->state, ev, mw_rule_ctx(s->rule), &em);
-        if (e->opts.quarantine_after > 0 &&
-            mw_rule_errors(s->rule)->consecutive >= e->opts.quarantine_after)
+        if (s->quarantined) {
+            if (er->ok_calls > ok0)
+                recovered(e, s);
+            else if (er->consecutive > fail0)
+                reopen(s);
+            /* no call into rule code (its matchers said no first): probe again */
+        } else if (e->opts.quarantine_after > 0 &&
+                   er->consecutive >= e->opts.quarantine_after) {
             quarantine(e, s);
+        }
     }
     e->current = NULL;
 }
@@ -692,6 +757,8 @@ json_t *mw_engine_stats(const struct mw_engine *e)
                                 json_integer((json_int_t)er->by_class[c]));
         json_object_set_new(o, "errors", errs);
         json_object_set_new(o, "quarantined", json_boolean(s->quarantined));
+        json_object_set_new(o, "quarantine_skipped",
+                            json_integer((json_int_t)s->skipped));
         json_object_set_new(o, "loaded_at", json_integer((json_int_t)s->loaded_at));
         json_object_set_new(o, "reloads", json_integer((json_int_t)s->reloads));
         json_object_set_new(o, "raised", json_integer((json_int_t)s->raised));

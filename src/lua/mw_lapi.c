@@ -256,6 +256,7 @@ enum mw_tv mw_lapi_call_fn(void *ud, int fn_ref, const struct mw_event *ev)
         res = MW_NULL;
     } else {
         e->consecutive = 0;
+        e->ok_calls++;
         res = lua_toboolean(L, -1) ? MW_TRUE : MW_FALSE;
     }
     lua_settop(L, top);

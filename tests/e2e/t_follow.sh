@@ -132,7 +132,8 @@ sig 17 >>"$IN"   # a later event proves act 16 was processed
 expect_soon "follow: processed after the drop" "$ALERTS" "$(alerts_of test-follow-query)" 8
 expect_eq "follow: no alert from dropped state" "$(count $SEED_ID)" $((seed0 + 1))
 
-# quarantine: a rule failing 3 times in a row stops receiving events
+# quarantine: a rule failing 3 times in a row is quarantined (reported); on
+# script errors every event still probes it
 cp tests/fixtures/rules/hostile/failing_predicate.lua "$F/rules/failing.lua"
 expect_soon "follow: failing rule loaded" "$HEALTH" \
     "$(health_n rule_loaded ' and .rule_id == "test-failing-predicate"')" 1
@@ -153,7 +154,9 @@ $MW_BIN list --format json "$F/rules/failing.lua" >"$F/list2.json" 2>/dev/null
 expect_eq "list: without the metrics file the rule is loaded" "$(jq -r '.[0].state' "$F/list2.json")" loaded
 $MW_BIN list --metrics-file "$F/no-such.prom" "$F/rules/failing.lua" >/dev/null 2>&1
 expect_eq "list: unreadable metrics file is a usage error" "$?" 2
-expect_match "follow: metrics count script errors" "$F/metrics.prom" 'moonwatch_rule_errors_total\{rule_id="test-failing-predicate",class="script"\} 3'
+# a quarantine on script errors still probes every event (issue 18 item 2:
+# data errors cannot switch a rule off), so all four events count
+expect_match "follow: metrics count script errors" "$F/metrics.prom" 'moonwatch_rule_errors_total\{rule_id="test-failing-predicate",class="script"\} 4'
 expect_match "follow: metrics count reloads" "$F/metrics.prom" 'moonwatch_reloads_total\{result="failed"\} 1'
 expect_match "follow: metrics per input" "$F/metrics.prom" "moonwatch_input_parsed_total\\{input=\"[^\"]*in.ndjson\"\\} [1-9]"
 expect_match "follow: metrics per step" "$F/metrics.prom" "moonwatch_rule_matched_total\\{rule_id=\"$SEED_ID\",step=\"2\"\\} [1-9]"
