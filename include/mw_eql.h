@@ -177,7 +177,7 @@ struct mw_eql_query {
     struct mw_eql_node *const *by; /* shared keys (`sequence by`, `sample by`) */
     size_t nby;
     bool has_maxspan;
-    int64_t maxspan_ms;               /* `with maxspan=`, in milliseconds */
+    int64_t maxspan_ms;              /* `with maxspan=`, in milliseconds */
     const struct mw_eql_step *until; /* NULL when absent */
     const struct mw_eql_pipe *pipes;
     size_t npipes;

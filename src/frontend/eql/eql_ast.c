@@ -312,8 +312,9 @@ json_t *mw_eql_dump(const struct mw_eql_query *q)
         json_t *pipes = json_array();
         for (size_t i = 0; i < q->npipes; i++)
             json_array_append_new(
-                pipes, json_pack("[sI]", q->pipes[i].kind == MW_EQL_HEAD ? "head" : "tail",
-                                 (json_int_t)q->pipes[i].n));
+                pipes,
+                json_pack("[sI]", q->pipes[i].kind == MW_EQL_HEAD ? "head" : "tail",
+                          (json_int_t)q->pipes[i].n));
         json_object_set_new(o, "pipes", pipes);
     }
     return o;

@@ -93,11 +93,11 @@ enum eql_tok {
 
 struct eql_token {
     enum eql_tok type;
-    size_t off; /* byte offset of the token in the query text */
-    size_t len; /* bytes as written */
+    size_t off;    /* byte offset of the token in the query text */
+    size_t len;    /* bytes as written */
     unsigned line; /* 1-based, of off */
     unsigned col;  /* 1-based, in UTF-8 characters */
-    char *text; /* in the arena: IDENT/QIDENT/TILDE_IDENT/STRING/numbers */
+    char *text;    /* in the arena: IDENT/QIDENT/TILDE_IDENT/STRING/numbers */
     size_t tlen;
 };
 

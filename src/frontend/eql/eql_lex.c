@@ -41,11 +41,15 @@ static const struct {
     const char *word;
     enum eql_tok tok;
 } keywords[] = {
-    {"and", T_AND},     {"any", T_ANY},         {"by", T_BY},           {"false", T_FALSE},
-    {"in", T_IN},       {"join", T_JOIN},       {"like", T_LIKE},       {"not", T_NOT},
-    {"null", T_NULL},   {"of", T_OF},           {"or", T_OR},           {"regex", T_REGEX},
-    {"sample", T_SAMPLE}, {"sequence", T_SEQUENCE}, {"true", T_TRUE}, {"until", T_UNTIL},
-    {"where", T_WHERE}, {"with", T_WITH},
+    {"and", T_AND},       {"any", T_ANY},
+    {"by", T_BY},         {"false", T_FALSE},
+    {"in", T_IN},         {"join", T_JOIN},
+    {"like", T_LIKE},     {"not", T_NOT},
+    {"null", T_NULL},     {"of", T_OF},
+    {"or", T_OR},         {"regex", T_REGEX},
+    {"sample", T_SAMPLE}, {"sequence", T_SEQUENCE},
+    {"true", T_TRUE},     {"until", T_UNTIL},
+    {"where", T_WHERE},   {"with", T_WITH},
 };
 
 /* ---------------------------------------------------------------------- */
@@ -77,8 +81,7 @@ static int peekc(const struct lexer *lx, size_t ahead)
     return lx->pos + ahead < lx->len ? (unsigned char)lx->s[lx->pos + ahead] : -1;
 }
 
-static void push(struct lexer *lx, enum eql_tok type, size_t off, char *text,
-                 size_t tlen)
+static void push(struct lexer *lx, enum eql_tok type, size_t off, char *text, size_t tlen)
 {
     if (lx->n == lx->cap) {
         lx->cap = lx->cap ? lx->cap * 2 : 64;
@@ -141,7 +144,8 @@ static int skip_space(struct lexer *lx)
             size_t level = 0;
             do {
                 if (lx->pos + 1 >= lx->len) {
-                    mw_eql_fail_at(lx->fail, start, "unterminated comment: '/*' without '*/'");
+                    mw_eql_fail_at(lx->fail, start,
+                                   "unterminated comment: '/*' without '*/'");
                     return -1;
                 }
                 if (lx->s[lx->pos] == '/' && lx->s[lx->pos + 1] == '*') {
@@ -181,7 +185,8 @@ static int lex_raw_string(struct lexer *lx)
             return 0;
         }
     }
-    mw_eql_fail_at(lx->fail, start, "unterminated raw string: '\"\"\"' without a closing '\"\"\"'");
+    mw_eql_fail_at(lx->fail, start,
+                   "unterminated raw string: '\"\"\"' without a closing '\"\"\"'");
     return -1;
 }
 
@@ -194,7 +199,8 @@ static int lex_string(struct lexer *lx)
     for (;;) {
         int c = peekc(lx, 0);
         if (c < 0 || c == '\n' || c == '\r') {
-            mw_eql_fail_at(lx->fail, start, "unterminated string: '\"' without a closing '\"'");
+            mw_eql_fail_at(lx->fail, start,
+                           "unterminated string: '\"' without a closing '\"'");
             return -1;
         }
         if (c == '\0') {
@@ -238,7 +244,8 @@ static int lex_string(struct lexer *lx)
             unsigned long cp = 0;
             size_t digits = 0;
             if (peekc(lx, 0) != '{') {
-                mw_eql_fail_at(lx->fail, esc, "bad escape: \\u must be followed by {hex digits}");
+                mw_eql_fail_at(lx->fail, esc,
+                               "bad escape: \\u must be followed by {hex digits}");
                 return -1;
             }
             lx->pos++;
@@ -249,13 +256,15 @@ static int lex_string(struct lexer *lx)
                 lx->pos++;
             }
             if (peekc(lx, 0) != '}' || digits < 2) {
-                mw_eql_fail_at(lx->fail, esc, "bad escape: \\u{...} takes 2 to 8 hex digits");
+                mw_eql_fail_at(lx->fail, esc,
+                               "bad escape: \\u{...} takes 2 to 8 hex digits");
                 return -1;
             }
             lx->pos++;
             if (cp == 0 || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
                 mw_eql_fail_at(lx->fail, esc,
-                               "bad escape: \\u{%lx} is not a valid Unicode character", cp);
+                               "bad escape: \\u{%lx} is not a valid Unicode character",
+                               cp);
                 return -1;
             }
             utf8_put(b, cp);
@@ -289,7 +298,8 @@ static int lex_qident(struct lexer *lx)
     for (;;) {
         int c = peekc(lx, 0);
         if (c < 0) {
-            mw_eql_fail_at(lx->fail, start, "unterminated field name: '`' without a closing '`'");
+            mw_eql_fail_at(lx->fail, start,
+                           "unterminated field name: '`' without a closing '`'");
             return -1;
         }
         if (c == '\0') {
@@ -337,8 +347,8 @@ static void lex_number(struct lexer *lx)
         }
     }
     size_t n = lx->pos - start;
-    push(lx, dec ? T_FLOAT : T_INT, start, mw_eql_arena_strndup(lx->arena, lx->s + start, n),
-         n);
+    push(lx, dec ? T_FLOAT : T_INT, start,
+         mw_eql_arena_strndup(lx->arena, lx->s + start, n), n);
 }
 
 static void lex_word(struct lexer *lx)
@@ -460,8 +470,9 @@ static int lex_one(struct lexer *lx)
         } else if (c1 == '[') {
             t = T_MISSING_LB;
         } else {
-            mw_eql_fail_at(lx->fail, start,
-                           "unexpected '!' (write '!=', 'not', or '![' for a missing event)");
+            mw_eql_fail_at(
+                lx->fail, start,
+                "unexpected '!' (write '!=', 'not', or '![' for a missing event)");
             return -1;
         }
         n = 2;

@@ -197,7 +197,8 @@ static struct mw_eql_node *node_done(struct parser *p, struct mw_eql_node *n,
             n->at.len = last->off + last->len - n->at.off;
     }
     if (n->depth > MW_EQL_MAX_DEPTH) {
-        mw_eql_fail_at(p->fail, n->at.off, "expression nested too deeply (the limit is %d)",
+        mw_eql_fail_at(p->fail, n->at.off,
+                       "expression nested too deeply (the limit is %d)",
                        MW_EQL_MAX_DEPTH);
         return NULL;
     }
@@ -235,14 +236,14 @@ static const struct {
     unsigned min, max; /* arity; max 0: unbounded */
     bool ci;           /* has a ~ variant */
 } fn_info[] = {
-    {MW_EQL_FN_ADD, 2, 2, false},        {MW_EQL_FN_BETWEEN, 3, 4, true},
-    {MW_EQL_FN_CIDRMATCH, 2, 0, false},  {MW_EQL_FN_CONCAT, 1, 0, false},
-    {MW_EQL_FN_DIVIDE, 2, 2, false},     {MW_EQL_FN_ENDSWITH, 2, 2, true},
-    {MW_EQL_FN_INDEXOF, 2, 3, true},     {MW_EQL_FN_LENGTH, 1, 1, false},
-    {MW_EQL_FN_MODULO, 2, 2, false},     {MW_EQL_FN_MULTIPLY, 2, 2, false},
-    {MW_EQL_FN_NUMBER, 1, 2, false},     {MW_EQL_FN_STARTSWITH, 2, 2, true},
-    {MW_EQL_FN_STRING, 1, 1, false},     {MW_EQL_FN_STRINGCONTAINS, 2, 2, true},
-    {MW_EQL_FN_SUBSTRING, 2, 3, false},  {MW_EQL_FN_SUBTRACT, 2, 2, false},
+    {MW_EQL_FN_ADD, 2, 2, false},       {MW_EQL_FN_BETWEEN, 3, 4, true},
+    {MW_EQL_FN_CIDRMATCH, 2, 0, false}, {MW_EQL_FN_CONCAT, 1, 0, false},
+    {MW_EQL_FN_DIVIDE, 2, 2, false},    {MW_EQL_FN_ENDSWITH, 2, 2, true},
+    {MW_EQL_FN_INDEXOF, 2, 3, true},    {MW_EQL_FN_LENGTH, 1, 1, false},
+    {MW_EQL_FN_MODULO, 2, 2, false},    {MW_EQL_FN_MULTIPLY, 2, 2, false},
+    {MW_EQL_FN_NUMBER, 1, 2, false},    {MW_EQL_FN_STARTSWITH, 2, 2, true},
+    {MW_EQL_FN_STRING, 1, 1, false},    {MW_EQL_FN_STRINGCONTAINS, 2, 2, true},
+    {MW_EQL_FN_SUBSTRING, 2, 3, false}, {MW_EQL_FN_SUBTRACT, 2, 2, false},
 };
 
 static struct mw_eql_node *parse_expr(struct parser *p);
@@ -254,7 +255,8 @@ static struct mw_eql_node *parse_call(struct parser *p)
     size_t k;
     for (k = 0; k < sizeof(fn_info) / sizeof(fn_info[0]); k++) {
         const char *canon = mw_eql_fn_name(fn_info[k].fn);
-        if (strlen(canon) == name->tlen && strncasecmp(canon, name->text, name->tlen) == 0)
+        if (strlen(canon) == name->tlen &&
+            strncasecmp(canon, name->text, name->tlen) == 0)
             break;
     }
     if (k == sizeof(fn_info) / sizeof(fn_info[0])) {
@@ -264,7 +266,8 @@ static struct mw_eql_node *parse_call(struct parser *p)
     const char *canon = mw_eql_fn_name(fn_info[k].fn);
     if (ci && !fn_info[k].ci) {
         mw_eql_fail_at(p->fail, name->off,
-                       "function '%s' has no case-insensitive variant '%s~'", canon, canon);
+                       "function '%s' has no case-insensitive variant '%s~'", canon,
+                       canon);
         return NULL;
     }
     struct mw_eql_node *n = node_new(p, MW_EQL_CALL, name);
@@ -281,20 +284,23 @@ static struct mw_eql_node *parse_call(struct parser *p)
                 return NULL;
             mw_eql_vec_push(p->arena, &args, a);
         } while (accept(p, T_COMMA));
-        if (expect(p, T_RP, "expected ',' or ')' in the arguments of a function call") < 0)
+        if (expect(p, T_RP, "expected ',' or ')' in the arguments of a function call") <
+            0)
             return NULL;
     }
     unsigned min = fn_info[k].min, max = fn_info[k].max;
     if (args.n < min || (max > 0 && args.n > max)) {
         if (min == max)
-            mw_eql_fail_at(p->fail, name->off, "%s%s() takes %u argument%s, found %zu", canon,
-                           ci ? "~" : "", min, min == 1 ? "" : "s", args.n);
+            mw_eql_fail_at(p->fail, name->off, "%s%s() takes %u argument%s, found %zu",
+                           canon, ci ? "~" : "", min, min == 1 ? "" : "s", args.n);
         else if (max == 0)
-            mw_eql_fail_at(p->fail, name->off, "%s%s() takes at least %u arguments, found %zu",
-                           canon, ci ? "~" : "", min, args.n);
+            mw_eql_fail_at(p->fail, name->off,
+                           "%s%s() takes at least %u arguments, found %zu", canon,
+                           ci ? "~" : "", min, args.n);
         else
-            mw_eql_fail_at(p->fail, name->off, "%s%s() takes %u to %u arguments, found %zu",
-                           canon, ci ? "~" : "", min, max, args.n);
+            mw_eql_fail_at(p->fail, name->off,
+                           "%s%s() takes %u to %u arguments, found %zu", canon,
+                           ci ? "~" : "", min, max, args.n);
         return NULL;
     }
     return node_done(p, n, &args);
@@ -319,8 +325,9 @@ static struct mw_eql_node *parse_field(struct parser *p)
     const struct eql_token *first = cur(p);
     if (first->type != T_IDENT && first->type != T_QIDENT) {
         if (optional && is_keyword(first->type))
-            fail_found(p, "expected a field name after '?' (write a field that is a keyword "
-                          "in backquotes: ?`any`)");
+            fail_found(p,
+                       "expected a field name after '?' (write a field that is a keyword "
+                       "in backquotes: ?`any`)");
         else
             fail_found(p, "expected a field name after '?'");
         return NULL;
@@ -357,7 +364,8 @@ static struct mw_eql_node *parse_field(struct parser *p)
             seg = t->text + 1;
             seglen = t->tlen - 1;
             advance(p);
-        } else if (t->type == T_LB && peek_type(p, 1) == T_INT && peek_type(p, 2) == T_RB) {
+        } else if (t->type == T_LB && peek_type(p, 1) == T_INT &&
+                   peek_type(p, 2) == T_RB) {
             advance(p);
             seg = cur(p)->text;
             seglen = cur(p)->tlen;
@@ -470,7 +478,8 @@ static struct mw_eql_node *parse_primary(struct parser *p)
             mw_eql_fail_at(p->fail, t->off, "%s", b.ptr);
             mw_buf_release(&b);
         } else {
-            fail_found(p, "expected a value (a field, a literal, a function call or '(')");
+            fail_found(p,
+                       "expected a value (a field, a literal, a function call or '(')");
         }
         return NULL;
     }
@@ -516,9 +525,9 @@ static struct mw_eql_node *parse_postfix(struct parser *p)
     if (is_pattern(t)) {
         const struct eql_token *op = advance(p);
         struct mw_eql_node *n = node_at(p, MW_EQL_PATTERN, e);
-        n->op = op->type == T_COLON                             ? MW_EQL_SEQ
+        n->op = op->type == T_COLON                           ? MW_EQL_SEQ
                 : op->type == T_LIKE || op->type == T_LIKE_CI ? MW_EQL_LIKE
-                                                                : MW_EQL_REGEX;
+                                                              : MW_EQL_REGEX;
         n->ci = op->type == T_COLON || op->type == T_LIKE_CI || op->type == T_REGEX_CI;
         struct mw_eql_vec v = {0};
         mw_eql_vec_push(p->arena, &v, e);
@@ -799,9 +808,10 @@ static int parse_step(struct parser *p, struct mw_eql_step *s, enum step_ctx ctx
         }
         if (key->type != T_IDENT || strcmp(key->text, "runs") != 0) {
             if (key->type == T_IDENT && strcmp(key->text, "maxspan") == 0)
-                mw_eql_fail_at(p->fail, key->off,
-                               "'with maxspan' goes after 'sequence [by ...]', before the "
-                               "first step");
+                mw_eql_fail_at(
+                    p->fail, key->off,
+                    "'with maxspan' goes after 'sequence [by ...]', before the "
+                    "first step");
             else
                 fail_found(p, "expected 'runs' after a step's 'with'");
             return -1;
@@ -850,7 +860,8 @@ static int parse_maxspan(struct parser *p, struct mw_eql_query *q)
     const struct eql_token *num = cur(p);
     int64_t v;
     if (num->type == T_FLOAT) {
-        mw_eql_fail_at(p->fail, num->off, "maxspan takes an integer (write 1500ms, not 1.5s)");
+        mw_eql_fail_at(p->fail, num->off,
+                       "maxspan takes an integer (write 1500ms, not 1.5s)");
         return -1;
     }
     if (num->type != T_INT) {
@@ -865,8 +876,8 @@ static int parse_maxspan(struct parser *p, struct mw_eql_query *q)
     const struct eql_token *u = cur(p);
     if (u->type != T_IDENT) {
         mw_eql_fail_at(p->fail, u->off,
-                       "maxspan needs a time unit (ms, s, m, h or d), as in %s%s", num->text,
-                       "s");
+                       "maxspan needs a time unit (ms, s, m, h or d), as in %s%s",
+                       num->text, "s");
         return -1;
     }
     for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
@@ -918,11 +929,12 @@ static int check_keys(struct parser *p, const struct mw_eql_query *q)
             mw_buf_adds(&b, "until");
         else
             mw_buf_addf(&b, "step %zu", i + 1);
-        mw_eql_fail_at(p->fail, s->at.off,
-                       "inconsistent join keys: step 1 has %zu key%s after 'by', %s has %zu "
-                       "(every step%s takes the same number)",
-                       first->nby, first->nby == 1 ? "" : "s", b.ptr, s->nby,
-                       q->type == MW_EQL_SEQUENCE ? " and until" : "");
+        mw_eql_fail_at(
+            p->fail, s->at.off,
+            "inconsistent join keys: step 1 has %zu key%s after 'by', %s has %zu "
+            "(every step%s takes the same number)",
+            first->nby, first->nby == 1 ? "" : "s", b.ptr, s->nby,
+            q->type == MW_EQL_SEQUENCE ? " and until" : "");
         mw_buf_release(&b);
         return -1;
     }
@@ -1100,7 +1112,8 @@ static int parse_statement(struct parser *p, struct mw_eql_query *q)
             fail_found(p, "expected end of query (a query with steps starts with "
                           "'sequence' or 'sample')");
         else if (q->type == MW_EQL_EVENT)
-            fail_found(p, "expected 'and', 'or', an operator, '|' or the end of the query");
+            fail_found(p,
+                       "expected 'and', 'or', an operator, '|' or the end of the query");
         else
             fail_found(p, "expected a step '[', 'until', '|' or the end of the query");
         return -1;
