@@ -260,7 +260,7 @@ static struct mw_eql_node *parse_call(struct parser *p)
             break;
     }
     if (k == sizeof(fn_info) / sizeof(fn_info[0])) {
-        mw_eql_fail_at(p->fail, name->off, "unknown function '%s'", name->text);
+        mw_eql_fail_at(p->fail, name->off, "unknown function '%.40s'", name->text);
         return NULL;
     }
     const char *canon = mw_eql_fn_name(fn_info[k].fn);
@@ -451,8 +451,8 @@ static struct mw_eql_node *parse_primary(struct parser *p)
         return parse_field(p);
     case T_TILDE_IDENT:
         if (peek_type(p, 1) != T_LP) {
-            mw_eql_fail_at(p->fail, t->off, "expected '(' after '%s~' (a function call)",
-                           t->text);
+            mw_eql_fail_at(p->fail, t->off,
+                           "expected '(' after '%.40s~' (a function call)", t->text);
             return NULL;
         }
         return parse_call(p);
@@ -660,7 +660,7 @@ static struct mw_eql_node *parse_not(struct parser *p)
     const struct eql_token *t = cur(p);
     if (t->type == T_IDENT && peek_type(p, 1) == T_OF) {
         mw_eql_fail_at(p->fail, t->off,
-                       "process relationships ('%s of [...]') are Endgame EQL, not "
+                       "process relationships ('%.40s of [...]') are Endgame EQL, not "
                        "supported by Elasticsearch",
                        t->text);
         return NULL;
@@ -892,7 +892,8 @@ static int parse_maxspan(struct parser *p, struct mw_eql_query *q)
             return 0;
         }
     }
-    mw_eql_fail_at(p->fail, u->off, "unknown time unit '%s' (ms, s, m, h or d)", u->text);
+    mw_eql_fail_at(p->fail, u->off, "unknown time unit '%.40s' (ms, s, m, h or d)",
+                   u->text);
     return -1;
 }
 
@@ -1037,10 +1038,11 @@ static int parse_pipes(struct parser *p, struct mw_eql_query *q)
         }
         bool head = strcmp(name->text, "head") == 0;
         if (!head && strcmp(name->text, "tail") != 0) {
-            mw_eql_fail_at(p->fail, name->off,
-                           "unsupported pipe '%s' (Elasticsearch EQL has only head and "
-                           "tail)",
-                           name->text);
+            mw_eql_fail_at(
+                p->fail, name->off,
+                "unsupported pipe '%.40s' (Elasticsearch EQL has only head and "
+                "tail)",
+                name->text);
             return -1;
         }
         advance(p);
