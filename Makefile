@@ -102,6 +102,11 @@ units: $(UNITS)
 TOOLS     := build/tools/mock_http
 tools: $(TOOLS)
 
+# the Elastic corpus census (tests/tools/elastic_census.sh) links the core
+build/tools/elastic_census: tests/tools/elastic_census.c $(REL_LIB)
+	@mkdir -p $(dir $@)
+	$(QLD)$(CC) $(FINAL_CFLAGS) -Wno-missing-prototypes $< $(REL_LIB) $(FINAL_LIBS) -o $@
+
 build/tools/%: tests/tools/%.c
 	@mkdir -p $(dir $@)
 	$(QLD)$(CC) $(STD) $(WARN) -Wno-missing-prototypes -O2 -g $< -pthread -o $@
