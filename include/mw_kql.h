@@ -75,15 +75,15 @@ struct mw_kql_value {
 
 struct mw_kql_node {
     enum mw_kql_kind kind;
-    unsigned line, col;         /* where the node starts in the query, from 1 */
-    char *field;                /* owned; NULL for AND/OR/NOT and free text */
-    size_t field_len;           /* bytes in field */
-    bool field_wildcard;        /* the field name has an unescaped '*' */
-    enum mw_kql_range op;       /* RANGE */
-    struct mw_kql_value *vals;  /* owned array: MATCH (1 or more), RANGE (1) */
-    size_t nvals;               /* entries in vals */
-    struct mw_kql_node **kids;  /* owned array of owned nodes */
-    size_t nkids;               /* entries in kids */
+    unsigned line, col;        /* where the node starts in the query, from 1 */
+    char *field;               /* owned; NULL for AND/OR/NOT and free text */
+    size_t field_len;          /* bytes in field */
+    bool field_wildcard;       /* the field name has an unescaped '*' */
+    enum mw_kql_range op;      /* RANGE */
+    struct mw_kql_value *vals; /* owned array: MATCH (1 or more), RANGE (1) */
+    size_t nvals;              /* entries in vals */
+    struct mw_kql_node **kids; /* owned array of owned nodes */
+    size_t nkids;              /* entries in kids */
 };
 
 /* Parses len bytes of src (need not be NUL-terminated) as a KQL query.

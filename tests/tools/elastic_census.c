@@ -96,9 +96,8 @@ static int walk(const char *dir, struct list *out)
 /* ---------------------------------------------------------------------- */
 /* counts                                                                  */
 
-static const char *const types[] = {"query",     "eql",       "esql",
-                                    "threshold", "new_terms", "machine_learning",
-                                    "threat_match"};
+static const char *const types[] = {
+    "query", "eql", "esql", "threshold", "new_terms", "machine_learning", "threat_match"};
 #define NTYPES (sizeof(types) / sizeof(types[0]))
 
 struct row {
@@ -134,7 +133,8 @@ static long *lang_slot(struct census *c, const char *lang)
 static void count_reason(struct census *c, const char *text, size_t len)
 {
     for (size_t i = 0; i < c->nreasons; i++)
-        if (strlen(c->reasons[i].text) == len && memcmp(c->reasons[i].text, text, len) == 0) {
+        if (strlen(c->reasons[i].text) == len &&
+            memcmp(c->reasons[i].text, text, len) == 0) {
             c->reasons[i].rules++;
             return;
         }
@@ -356,8 +356,9 @@ int main(int argc, char **argv)
            c.streamable);
     printf("\n  %-18s %7s\n", "language", "rules");
     for (size_t i = 0; i < c.lang_names.n; i++)
-        printf("  %-18s %7ld\n", c.lang_names.v[i],
-               *(long *)mw_dict_get(c.langs, c.lang_names.v[i], strlen(c.lang_names.v[i])));
+        printf(
+            "  %-18s %7ld\n", c.lang_names.v[i],
+            *(long *)mw_dict_get(c.langs, c.lang_names.v[i], strlen(c.lang_names.v[i])));
     if (c.toml_fail.len > 0)
         printf("\nTOML failures:\n%s", c.toml_fail.ptr);
     if (c.kql_fail.len > 0)
@@ -374,11 +375,11 @@ int main(int argc, char **argv)
 
     int rc = 0;
     if (json_out != NULL) {
-        json_t *j = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "toml_files",
-                              (json_int_t)c.files, "toml_parsed", (json_int_t)c.toml_ok,
-                              "kuery", (json_int_t)c.kql, "kql_parsed",
-                              (json_int_t)c.kql_ok, "streamable", (json_int_t)c.streamable,
-                              "index_mismatch", (json_int_t)c.mismatch);
+        json_t *j =
+            json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "toml_files", (json_int_t)c.files,
+                      "toml_parsed", (json_int_t)c.toml_ok, "kuery", (json_int_t)c.kql,
+                      "kql_parsed", (json_int_t)c.kql_ok, "streamable",
+                      (json_int_t)c.streamable, "index_mismatch", (json_int_t)c.mismatch);
         json_t *bytype = json_object();
         for (size_t t = 0; t < NTYPES; t++)
             json_object_set_new(bytype, types[t],

@@ -43,11 +43,11 @@ struct kql_token {
 };
 
 struct kql_lexer {
-    const char *s;        /* borrowed query */
-    size_t n;             /* bytes in s */
-    size_t pos;           /* next byte to read */
-    struct mw_buf *err;   /* borrowed, may be NULL */
-    bool failed;          /* an error was reported */
+    const char *s;      /* borrowed query */
+    size_t n;           /* bytes in s */
+    size_t pos;         /* next byte to read */
+    struct mw_buf *err; /* borrowed, may be NULL */
+    bool failed;        /* an error was reported */
 };
 
 void kql_lex_init(struct kql_lexer *lx, const char *s, size_t n, struct mw_buf *err);

@@ -5,12 +5,14 @@
  * ( \ ( ) : < > " { } ), and it may hold spaces: "a b" in field:a b is one
  * literal, cut before a space-separated keyword (or, and, not) and before
  * trailing whitespace. Keywords are any case and must be followed by
- * whitespace (or '(' here, a small leniency); `not` counts only at the start
- * of a word. '*' is a wildcard in an unquoted literal.
+ * whitespace; here also by '(' or the end of the query (so a dangling
+ * "a:b and" is an error, not the value "b and"), and `not` counts only at
+ * the start of a word. '*' is a wildcard in an unquoted literal.
  *
  * Escapes in unquoted literals: \ before a special character or '*' gives
  * that character (an escaped '*' is a literal star), \t \r \n whitespace,
- * \uXXXX a code point, \or \and \not the keyword's text; any other escape is
+ * \uXXXX a code point, \or \and \not the keyword's text (tried after \n, as
+ * in Kibana: "\not" is a newline and "ot"); any other escape is
  * an error. Quoted literals: \" and \\ give the character, \t \r \n and
  * \uXXXX as above, and any other backslash is kept as it is (Kibana keeps
  * "C:\Windows" as written).
@@ -149,15 +151,15 @@ static size_t keyword_at(const struct kql_lexer *lx, size_t i, enum kql_tok *kin
         enum kql_tok t;
     } kw[] = {{"or", 2, KT_OR}, {"and", 3, KT_AND}, {"not", 3, KT_NOT}};
     for (size_t k = 0; k < sizeof(kw) / sizeof(kw[0]); k++) {
-        if (i + kw[k].len >= lx->n)
-            continue; /* needs a following character */
+        if (i + kw[k].len > lx->n)
+            continue;
         size_t j = 0;
         while (j < kw[k].len && lower((unsigned char)lx->s[i + j]) == kw[k].w[j])
             j++;
         if (j < kw[k].len)
             continue;
-        int after = (unsigned char)lx->s[i + j];
-        if (is_space(after) || after == '(') {
+        int after = i + j < lx->n ? (unsigned char)lx->s[i + j] : -1;
+        if (after < 0 || is_space(after) || after == '(') {
             if (kind != NULL)
                 *kind = kw[k].t;
             return kw[k].len;
@@ -303,7 +305,8 @@ static enum kql_tok lex_unquoted(struct kql_lexer *lx, struct kql_token *t)
                 if (lx->pos + 1 + wl > lx->n)
                     continue;
                 size_t m = 0;
-                while (m < wl && lower((unsigned char)lx->s[lx->pos + 1 + m]) == words[k][m])
+                while (m < wl &&
+                       lower((unsigned char)lx->s[lx->pos + 1 + m]) == words[k][m])
                     m++;
                 if (m == wl) {
                     mw_buf_add(&t->text, lx->s + lx->pos + 1, wl);

@@ -261,9 +261,9 @@ static struct mw_kql_node *parse_vterm(struct parser *p, const struct kql_token 
     }
     struct mw_kql_node *n;
     if (p->tok.only_wildcards && !p->tok.quoted) {
-        n = node_new(p, MW_KQL_EXISTS, p->tok.pos);
+        n = node_new(p, MW_KQL_EXISTS, field->pos);
     } else {
-        n = node_new(p, MW_KQL_MATCH, p->tok.pos);
+        n = node_new(p, MW_KQL_MATCH, field->pos);
         struct mw_kql_value v;
         make_value(&p->tok, &v);
         add_value(n, &v);
@@ -364,8 +364,10 @@ static struct mw_kql_node *parse_expr(struct parser *p, int depth)
     if (t == KT_LT || t == KT_LE || t == KT_GT || t == KT_GE) {
         n = node_new(p, MW_KQL_RANGE, field.pos);
         set_field(n, &field);
-        n->op = t == KT_LT ? MW_KQL_LT : t == KT_LE ? MW_KQL_LE : t == KT_GT ? MW_KQL_GT
-                                                                             : MW_KQL_GE;
+        n->op = t == KT_LT   ? MW_KQL_LT
+                : t == KT_LE ? MW_KQL_LE
+                : t == KT_GT ? MW_KQL_GT
+                             : MW_KQL_GE;
         advance(p);
         if (p->tok.type != KT_LIT) {
             unexpected(p, "a value after the comparison");
@@ -502,13 +504,15 @@ size_t mw_kql_check(const struct mw_kql_node *n, struct mw_buf *why)
                       "free-text term (no field): it searches every field, which a "
                       "streaming matcher cannot do without a field list");
     if (n->field != NULL && n->field_wildcard)
-        bad += report(n, why,
-                      "field-name pattern: the matchers take one field path, not a pattern");
+        bad +=
+            report(n, why,
+                   "field-name pattern: the matchers take one field path, not a pattern");
     for (size_t i = 0; i < n->nvals; i++)
         if (n->vals[i].literal_meta) {
-            bad += report(n, why,
-                          "wildcard value with a literal '*' or '?': the wildcard matcher "
-                          "reads '?' as a wildcard and has no escape");
+            bad +=
+                report(n, why,
+                       "wildcard value with a literal '*' or '?': the wildcard matcher "
+                       "reads '?' as a wildcard and has no escape");
             break;
         }
     for (size_t i = 0; i < n->nkids; i++)
