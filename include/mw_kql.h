@@ -12,7 +12,8 @@
  * The AST is shaped for moonwatch's matchers (mw_match.h):
  *   - MW_KQL_MATCH is one leaf over one field with a list of values, any of
  *     which may match: the value list field:(a or b or c) is one node with
- *     three values, as one mw_matcher leaf holds several values. A value is
+ *     three values, as one mw_matcher leaf holds several values (so is
+ *     field:a or field:b, when the two are adjacent in the OR). A value is
  *     exact (a quoted phrase, or unquoted without '*'), which KQL matches
  *     exactly and case-sensitively on keyword fields: MW_OP_EQ; or a
  *     wildcard pattern (unquoted with '*'), case-sensitive on keyword

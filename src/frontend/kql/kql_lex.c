@@ -109,7 +109,11 @@ void kql_error(struct kql_lexer *lx, size_t pos, const char *fmt, ...)
     while (end < lx->n && lx->s[end] != '\n' && lx->s[end] != '\r')
         end++;
     mw_buf_addc(lx->err, '\n');
-    mw_buf_add(lx->err, lx->s + start, end - start);
+    for (size_t i = start; i < end; i++) {
+        unsigned char ch = (unsigned char)lx->s[i];
+        /* control characters would garble the terminal (or end the string) */
+        mw_buf_addc(lx->err, (ch < 0x20 && ch != '\t') || ch == 0x7f ? '?' : (char)ch);
+    }
     mw_buf_addc(lx->err, '\n');
     for (size_t i = start; i < pos; i++) {
         unsigned char ch = (unsigned char)lx->s[i];

@@ -14,8 +14,8 @@
  *   vterm   = '(' vor ')' | LIT
  *
  * A value list is expanded while parsing into and/or/not of MATCH nodes on
- * the list's field, and an OR whose children are MATCH nodes on the same
- * field is folded into one MATCH with all their values, so field:(a or b)
+ * the list's field, and adjacent MATCH children of an OR on the same field
+ * are folded into one MATCH with all their values, so field:(a or b)
  * and field:a or field:b both give one leaf with two values. AND and OR
  * children of the same kind are spliced into their parent. An unquoted
  * value made of '*' only is field:* (exists). Every recursive rule counts a
@@ -34,6 +34,8 @@
 struct parser {
     struct kql_lexer lx;
     struct kql_token tok; /* lookahead, owned */
+    size_t at;            /* position cache: byte offset at, ... */
+    unsigned line, col;   /* ... is at line:col (nodes come in source order) */
 };
 
 static void advance(struct parser *p)
@@ -71,7 +73,21 @@ static struct mw_kql_node *node_new(struct parser *p, enum mw_kql_kind kind, siz
 {
     struct mw_kql_node *n = xcalloc(1, sizeof(*n));
     n->kind = kind;
-    kql_position(p->lx.s, p->lx.n, pos, &n->line, &n->col);
+    if (pos < p->at) {
+        p->at = 0;
+        p->line = p->col = 1;
+    }
+    for (; p->at < pos && p->at < p->lx.n; p->at++) {
+        unsigned char ch = (unsigned char)p->lx.s[p->at];
+        if (ch == '\n') {
+            p->line++;
+            p->col = 1;
+        } else if ((ch & 0xC0) != 0x80) {
+            p->col++;
+        }
+    }
+    n->line = p->line;
+    n->col = p->col;
     return n;
 }
 
@@ -109,7 +125,8 @@ static bool same_field(const struct mw_kql_node *a, const struct mw_kql_node *b)
 }
 
 /* Adds kid to an AND/OR group: splices a child of the same kind, and in an
- * OR folds a MATCH into an earlier MATCH on the same field. */
+ * OR folds a MATCH into the previous child when that is a MATCH on the same
+ * field (adjacent only, so building a group stays linear). */
 static void group_add(struct mw_kql_node *g, struct mw_kql_node *kid)
 {
     if (kid->kind == g->kind) {
@@ -119,16 +136,14 @@ static void group_add(struct mw_kql_node *g, struct mw_kql_node *kid)
         mw_kql_free(kid);
         return;
     }
-    if (g->kind == MW_KQL_OR && kid->kind == MW_KQL_MATCH) {
-        for (size_t i = 0; i < g->nkids; i++) {
-            struct mw_kql_node *m = g->kids[i];
-            if (m->kind == MW_KQL_MATCH && same_field(m, kid)) {
-                for (size_t k = 0; k < kid->nvals; k++)
-                    add_value(m, &kid->vals[k]);
-                kid->nvals = 0;
-                mw_kql_free(kid);
-                return;
-            }
+    if (g->kind == MW_KQL_OR && kid->kind == MW_KQL_MATCH && g->nkids > 0) {
+        struct mw_kql_node *m = g->kids[g->nkids - 1];
+        if (m->kind == MW_KQL_MATCH && same_field(m, kid)) {
+            for (size_t k = 0; k < kid->nvals; k++)
+                add_value(m, &kid->vals[k]);
+            kid->nvals = 0;
+            mw_kql_free(kid);
+            return;
         }
     }
     add_kid(g, kid);
@@ -136,14 +151,15 @@ static void group_add(struct mw_kql_node *g, struct mw_kql_node *kid)
 
 /* A group of a and b (either may already be one); a single child stays
  * itself when the fold leaves only one. */
-static struct mw_kql_node *group(struct parser *p, enum mw_kql_kind kind,
-                                 struct mw_kql_node *a, struct mw_kql_node *b)
+static struct mw_kql_node *group(enum mw_kql_kind kind, struct mw_kql_node *a,
+                                 struct mw_kql_node *b)
 {
     struct mw_kql_node *g;
     if (a->kind == kind) {
         g = a;
     } else {
-        g = node_new(p, kind, 0);
+        g = xcalloc(1, sizeof(*g));
+        g->kind = kind;
         g->line = a->line;
         g->col = a->col;
         group_add(g, a);
@@ -302,7 +318,7 @@ static struct mw_kql_node *parse_vand(struct parser *p, const struct kql_token *
             mw_kql_free(n);
             return NULL;
         }
-        n = group(p, MW_KQL_AND, n, b);
+        n = group(MW_KQL_AND, n, b);
     }
     return n;
 }
@@ -320,7 +336,7 @@ static struct mw_kql_node *parse_vor(struct parser *p, const struct kql_token *f
             mw_kql_free(n);
             return NULL;
         }
-        n = group(p, MW_KQL_OR, n, b);
+        n = group(MW_KQL_OR, n, b);
     }
     return n;
 }
@@ -434,7 +450,7 @@ static struct mw_kql_node *parse_and(struct parser *p, int depth)
             mw_kql_free(n);
             return NULL;
         }
-        n = group(p, MW_KQL_AND, n, b);
+        n = group(MW_KQL_AND, n, b);
     }
     return n;
 }
@@ -451,7 +467,7 @@ static struct mw_kql_node *parse_or(struct parser *p, int depth)
             mw_kql_free(n);
             return NULL;
         }
-        n = group(p, MW_KQL_OR, n, b);
+        n = group(MW_KQL_OR, n, b);
     }
     return n;
 }
@@ -461,6 +477,8 @@ struct mw_kql_node *mw_kql_parse(const char *src, size_t len, struct mw_buf *err
     struct parser p;
     struct mw_kql_node *n = NULL;
     kql_lex_init(&p.lx, src != NULL ? src : "", src != NULL ? len : 0, err);
+    p.at = 0;
+    p.line = p.col = 1;
     mw_buf_init(&p.tok.text);
     advance(&p);
     if (p.tok.type == KT_EOF) {
