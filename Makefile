@@ -112,12 +112,12 @@ build/asan/tests/%: tests/unit/%.c tests/unit/cmocka_json.h tests/unit/cmocka_fi
 units: $(UNITS)
 
 # test helpers: a loopback HTTP server for the output tests (tests/tools/)
-TOOLS     := build/tools/mock_http build/tools/eql_census
+TOOLS     := build/tools/mock_http build/tools/eql_census build/tools/elastic_census
 tools: $(TOOLS)
 
-# the EQL census (tests/tools/eql_census.sh) links the library, unlike the
-# self-contained helpers of the pattern rule below
-build/tools/eql_census: tests/tools/eql_census.c $(REL_LIB)
+# the EQL and Elastic corpus censuses (tests/tools/*_census.sh) link the
+# library, unlike the self-contained helpers of the pattern rule below
+build/tools/eql_census build/tools/elastic_census: build/tools/%: tests/tools/%.c $(REL_LIB)
 	@mkdir -p $(dir $@)
 	$(QLD)$(CC) $(FINAL_CFLAGS) -Wno-missing-prototypes $< $(REL_LIB) $(FINAL_LIBS) -o $@
 
@@ -129,7 +129,7 @@ build/tools/%: tests/tools/%.c
 # built twice: with clang and libFuzzer for `make fuzz`, and with $(CC) and
 # ASan+UBSan around a small replay driver that `make test` runs over the
 # committed corpus and the regression inputs.
-FUZZ_TARGETS := ingest rule engine eql
+FUZZ_TARGETS := ingest rule engine eql toml kql
 FUZZ_SECONDS ?= 60
 FUZZ_CC   ?= $(shell command -v clang-14 >/dev/null 2>&1 && echo clang-14 || echo clang)
 FUZZ_DEFS  = -D_GNU_SOURCE -Itests/fuzz -DMW_FUZZ_ROOT='"$(CURDIR)"'
