@@ -107,7 +107,7 @@ int mw_spool_opt(struct mw_spool_opts *o, const char *k, const char *v)
             return -1;
         *(k[0] == 'l' ? &o->linger : &o->drain) = d;
     } else if (strcmp(k, "backoff") == 0 || strcmp(k, "max_backoff") == 0) {
-        if (mw_duration_parse(v, &d) < 0 || d < MW_USEC_PER_MSEC)
+        if (mw_duration_parse(v, &d) < 0 || d < MW_SPOOL_MIN_BACKOFF)
             return -1;
         *(k[0] == 'b' ? &o->backoff : &o->max_backoff) = d;
     } else {
@@ -364,6 +364,7 @@ static enum mw_spool_outcome attempt_once(struct mw_spool *sp, struct batch *b,
     memset(r, 0, sizeof(*r));
     r->verdict = verdict;
     r->retry_after = -1;
+    r->spool = sp;
     out = sp->deliver(sp->ctx, v, b->n, r);
     free(v);
     if (out == MW_SPOOL_REFUSED) {
@@ -402,14 +403,18 @@ static enum mw_spool_outcome attempt_once(struct mw_spool *sp, struct batch *b,
     return out;
 }
 
-/* Exponential back-off with jitter, or what the server asked for. */
+/* The delay before retry number attempt (0 first): exponential with
+ * jitter, d = min(backoff * 2^attempt, max_backoff), a random value in
+ * [d/2, d]. The server's Retry-After can lengthen it (up to 4 *
+ * max_backoff), never shorten it: "Retry-After: 0" on every answer must
+ * not turn the sender into a busy loop. */
 static int64_t backoff_for(struct mw_spool *sp, int attempt, int64_t retry_after)
 {
     int64_t d = sp->o.backoff << (attempt < 20 ? attempt : 20);
     if (d > sp->o.max_backoff || d <= 0)
         d = sp->o.max_backoff;
     d = d / 2 + (int64_t)(rand_r(&sp->rng) % (unsigned)(d / 2 + 1));
-    if (retry_after >= 0)
+    if (retry_after > d)
         d = retry_after > sp->o.max_backoff * 4 ? sp->o.max_backoff * 4 : retry_after;
     return d;
 }
@@ -421,6 +426,8 @@ static void send_batch(struct mw_spool *sp, struct batch *b)
     int attempt = 0;
     while (b->n > 0) {
         struct mw_spool_reply r;
+        if (past_deadline(sp))
+            return; /* finishing and out of time: b goes to the spool */
         enum mw_spool_outcome out = attempt_once(sp, b, &r);
         if (b->n == 0)
             return;
@@ -431,10 +438,11 @@ static void send_batch(struct mw_spool *sp, struct batch *b)
             pthread_mutex_unlock(&sp->mu);
             mw_log_warn("output %s: %zu item(s) of a batch failed; retrying them",
                         sp->label, b->n);
+            int64_t d = backoff_for(sp, attempt, r.retry_after);
+            attempt++;
             if (past_deadline(sp))
                 return;
-            sleep_until(sp, mw_mono_us() +
-                                (r.retry_after >= 0 ? r.retry_after : sp->o.backoff));
+            sleep_until(sp, mw_mono_us() + d);
             continue;
         }
         /* MW_SPOOL_FAILED: retry everything, after a back-off */
@@ -642,6 +650,14 @@ void mw_spool_join(struct mw_spool *sp)
                              (json_int_t)sp->retried, "spooled", (json_int_t)sp->spooled,
                              "failed", (json_int_t)sp->failed, "spool_pending",
                              (json_int_t)sp->spool_pending));
+}
+
+int64_t mw_spool_deadline(struct mw_spool *sp)
+{
+    pthread_mutex_lock(&sp->mu);
+    int64_t d = sp->stopping ? sp->deadline : INT64_MAX;
+    pthread_mutex_unlock(&sp->mu);
+    return d;
 }
 
 void mw_spool_stats(struct mw_spool *sp, json_t *o)
