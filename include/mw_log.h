@@ -58,6 +58,10 @@ int mw_log_limited(struct mw_log_limit *rl, enum mw_log_level level, const char 
  * sig, cred, session, cookie or bearer. */
 bool mw_secret_name(const char *name, size_t len);
 
+/* Whether a path segment (n bytes) looks like a token: 24 or more of
+ * [A-Za-z0-9_-] with at least a letter and a digit. */
+bool mw_secret_token(const char *s, size_t n);
+
 /* A copy of url (the first len bytes) fit to print: the user information's
  * password becomes *** (user:***@host; a user part alone, which may be a
  * token, becomes ***@host), the value of every query parameter whose name

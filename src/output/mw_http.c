@@ -45,7 +45,29 @@ static void add_secret(struct mw_http *h, const char *v, size_t n)
     h->secrets[h->nsecrets++][n] = '\0';
 }
 
-/* The URL's password (or lone user part) and secret query values. */
+/* b64 of v (n bytes): what an Authorization: Basic header carries */
+static void add_secret_b64(struct mw_http *h, const char *v, size_t n)
+{
+    static const char tab[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    struct mw_buf b = MW_BUF_INIT;
+    for (size_t i = 0; i < n; i += 3) {
+        unsigned x = (unsigned char)v[i] << 16;
+        if (i + 1 < n)
+            x |= (unsigned char)v[i + 1] << 8;
+        if (i + 2 < n)
+            x |= (unsigned char)v[i + 2];
+        mw_buf_addc(&b, tab[(x >> 18) & 63]);
+        mw_buf_addc(&b, tab[(x >> 12) & 63]);
+        mw_buf_addc(&b, i + 1 < n ? tab[(x >> 6) & 63] : '=');
+        mw_buf_addc(&b, i + 2 < n ? tab[x & 63] : '=');
+    }
+    add_secret(h, b.ptr, b.len);
+    mw_buf_release(&b);
+}
+
+/* The URL's password (or lone user part) and the Basic credentials made
+ * of it, path tokens and secret query values. */
 static void url_secrets(struct mw_http *h, const char *url)
 {
     const char *p = strstr(url, "://"), *at = NULL, *q, *end;
@@ -60,6 +82,16 @@ static void url_secrets(struct mw_http *h, const char *url)
     if (at) {
         const char *colon = memchr(p, ':', (size_t)(at - p));
         add_secret(h, colon ? colon + 1 : p, (size_t)(at - (colon ? colon + 1 : p)));
+        add_secret_b64(h, p, (size_t)(at - p));
+        p = at + 1;
+    }
+    for (const char *seg = p; seg < (q ? q : end);) {
+        size_t n = strcspn(seg, "/?#");
+        if (mw_secret_token(seg, n))
+            add_secret(h, seg, n);
+        seg += n + (seg[n] == '/');
+        if (n == 0 && seg[0] != '/')
+            break;
     }
     for (const char *k = q ? q + 1 : end; k < end;) {
         const char *amp = memchr(k, '&', (size_t)(end - k));

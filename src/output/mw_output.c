@@ -6,7 +6,9 @@
  * dispatches: every alert line goes to every sink's write, finishing is
  * drain_begin on all sinks (so their drain times overlap), then drain,
  * then close. Adding an output is one new sink_<name>.c and one entry
- * here; nothing in this file knows what a sink does.
+ * here; nothing in this file knows what a sink does. A spec is kept and
+ * shown only redacted (mw_redact_spec: passwords, secret query values and
+ * path tokens become ***), in messages, the summary and the metrics.
  */
 #include "mw_output.h"
 #include "curl_int.h"
@@ -46,7 +48,8 @@ void mw_output_request_reopen(void)
 struct sink {
     const struct mw_sink_ops *ops;
     void *state; /* owned, through ops->close */
-    char *spec;  /* owned */
+    char *spec;  /* owned: the spec redacted (mw_redact_spec); the only form
+                    of it that is ever shown */
 };
 
 struct mw_output {
@@ -86,19 +89,25 @@ int mw_output_add(struct mw_output *o, const char *spec, struct mw_error *err)
 {
     const char *rest = NULL;
     const struct mw_sink_ops *ops = lookup(spec, &rest);
-    struct mw_sink_env env = {o->spool_dir, spec, &reopen_generation};
+    char *shown = mw_redact_spec(spec);
+    struct mw_sink_env env = {o->spool_dir, shown, &reopen_generation};
     void *state;
-    if (ops == NULL)
-        return mw_error_set(err,
-                            "unknown output '%s' (expected stdout, file:PATH, "
-                            "webhook:URL or elasticsearch:URL/INDEX)",
-                            spec);
-    if ((state = ops->open(rest, &env, err)) == NULL)
+    if (ops == NULL) {
+        mw_error_set(err,
+                     "unknown output '%s' (expected stdout, file:PATH, "
+                     "webhook:URL or elasticsearch:URL/INDEX)",
+                     shown);
+        free(shown);
         return -1;
+    }
+    if ((state = ops->open(rest, &env, err)) == NULL) {
+        free(shown);
+        return -1;
+    }
     o->sinks = xrealloc(o->sinks, (o->n + 1) * sizeof(*o->sinks));
     o->sinks[o->n].ops = ops;
     o->sinks[o->n].state = state;
-    o->sinks[o->n].spec = xstrdup(spec);
+    o->sinks[o->n].spec = shown;
     o->n++;
     return 0;
 }

@@ -87,7 +87,7 @@ bool mw_secret_name(const char *name, size_t len)
     return false;
 }
 
-static bool token_like(const char *s, size_t n)
+bool mw_secret_token(const char *s, size_t n)
 {
     bool letter = false, digit = false;
     if (n < 24)
@@ -161,7 +161,7 @@ char *mw_redact_urln(const char *url, size_t len, bool path_tokens)
     while (p < path_end) {
         const char *slash = memchr(p, '/', (size_t)(path_end - p));
         const char *seg_end = slash ? slash : path_end;
-        if (path_tokens && token_like(p, (size_t)(seg_end - p)))
+        if (path_tokens && mw_secret_token(p, (size_t)(seg_end - p)))
             mw_buf_adds(&out, "***");
         else
             mw_buf_add(&out, p, (size_t)(seg_end - p));

@@ -16,6 +16,8 @@
  *   big                          200 with a body of 17 MiB (in --bulk mode a
  *                                _bulk answer "errors":false padded to that)
  *   garbage                      200 with a body that is not JSON
+ *   echo                         400 whose body echoes the request's headers
+ *                                and path (a server that quotes credentials)
  *   hang                         read the request, never answer (until the
  *                                client gives up and closes)
  *   close                        close the connection without an answer
@@ -241,8 +243,11 @@ static void *serve(void *arg)
                 next_plan++;
         }
         int big = strcmp(act, "big") == 0, garbage = strcmp(act, "garbage") == 0;
+        int echo = strcmp(act, "echo") == 0;
         if (big || garbage)
             act = "200";
+        if (echo)
+            act = "400";
         long n = ++requests;
         long status = atol(act);
         int retry_after = -1;
@@ -250,7 +255,13 @@ static void *serve(void *arg)
         put(&resp, "", 0);
         if (status > 0 && strchr(act, ':'))
             retry_after = atoi(strchr(act, ':') + 1);
-        if (garbage) {
+        if (echo) {
+            put(&resp, "{\"error\":\"bad credentials\",\"path\":", 34);
+            puts_json(&resp, path, strlen(path));
+            put(&resp, ",\"headers\":", 11);
+            put(&resp, hj.p, hj.n);
+            put(&resp, "}", 1);
+        } else if (garbage) {
             put(&resp, "<html>not json</html>", 21);
         } else if (big) {
             /* a valid document, padded past 16 MiB */
