@@ -1,7 +1,8 @@
 /* main.c - the moonwatch command line: subcommands in the style of git
  *
  * Exit status: 0 success, 1 detection or test failures, 2 usage or load
- * errors. Diagnostics go to stderr only; stdout carries alerts.
+ * errors, 3 alerts lost by an output (run). Diagnostics go to stderr only; stdout carries
+ * alerts.
  */
 #include "mw_cmd.h"
 #include "mw_engine.h"
@@ -44,7 +45,8 @@ static const char *const usage_main =
     "  version  print the version\n"
     "  help     show help for a command (moonwatch help run)\n"
     "\n"
-    "Exit status: 0 success, 1 detection failures, 2 usage or load errors.\n";
+    "Exit status: 0 success, 1 detection failures, 2 usage or load errors,\n"
+    "3 an output lost alerts (run: disk full, see the summary's lost).\n";
 
 static const char *const usage_run =
     "usage: moonwatch run --rules PATH [--rules PATH]... [options] [INPUT...]\n"
@@ -493,6 +495,8 @@ static int cmd_run(int argc, char **argv)
     ro.inputs = argv + optind;
     ro.ninputs = argc - optind;
     rc = mw_run(e, out, &ro);
+    if (rc == 0 && mw_output_lost(out) > 0)
+        rc = 3; /* an output lost alerts (docs/OPTIONS.md, exit status) */
 
 done:
     mw_reload_free(reload);

@@ -13,6 +13,7 @@
 #include "mw_output.h"
 #include "curl_int.h"
 #include "mw_clock.h"
+#include "mw_health.h"
 #include "mw_log.h"
 #include "mw_sink.h"
 
@@ -61,6 +62,10 @@ struct mw_output {
 
 struct mw_output *mw_output_new(void)
 {
+    /* past a file size limit (ulimit -f), write(2) then fails with EFBIG
+     * and the sink counts the alert lost, instead of SIGXFSZ killing the
+     * host */
+    signal(SIGXFSZ, SIG_IGN);
     return xcalloc(1, sizeof(struct mw_output));
 }
 
@@ -141,6 +146,15 @@ int mw_output_last_ids(struct mw_output *o, char ids[][33], int max)
     return n;
 }
 
+static json_int_t sink_lost(const struct sink *s)
+{
+    json_t *st = json_object();
+    s->ops->stats(s->state, st);
+    json_int_t lost = json_integer_value(json_object_get(st, "lost"));
+    json_decref(st);
+    return lost;
+}
+
 void mw_output_drain(struct mw_output *o)
 {
     int64_t now;
@@ -153,6 +167,28 @@ void mw_output_drain(struct mw_output *o)
             o->sinks[i].ops->drain_begin(o->sinks[i].state, now);
     for (size_t i = 0; i < o->n; i++)
         o->sinks[i].ops->drain(o->sinks[i].state);
+    /* losses are said once more at the end, whatever the rate limit held */
+    for (size_t i = 0; i < o->n; i++) {
+        json_int_t lost = sink_lost(&o->sinks[i]);
+        if (lost <= 0)
+            continue;
+        mw_log_error("output %s: %lld alert(s) lost in this run (they could not be "
+                     "written anywhere)",
+                     o->sinks[i].spec, (long long)lost);
+        mw_health_emit("output_lost",
+                       json_pack("{s:s, s:I}", "output", o->sinks[i].spec, "lost", lost));
+    }
+}
+
+uint64_t mw_output_lost(const struct mw_output *o)
+{
+    uint64_t total = 0;
+    for (size_t i = 0; o && i < o->n; i++) {
+        json_int_t lost = sink_lost(&o->sinks[i]);
+        if (lost > 0)
+            total += (uint64_t)lost;
+    }
+    return total;
 }
 
 void mw_output_free(struct mw_output *o)

@@ -28,7 +28,8 @@ struct stream {
     ino_t ino;
     sig_atomic_t gen;                        /* reopen generation seen */
     const volatile sig_atomic_t *reopen_gen; /* borrowed, NULL for stdout */
-    uint64_t written, failed;
+    uint64_t written, failed;                /* failed: lost (the write failed) */
+    struct mw_log_limit write_errors;        /* one error line per interval */
 };
 
 /* ---------------------------------------------------------------------- */
@@ -195,26 +196,38 @@ static void *file_sink_open(const char *rest, const struct mw_sink_env *env,
 
 /* One alert line in a single write(2) after what stdio holds, so a process
  * killed at any point leaves whole lines only (a restart then neither
- * repeats nor half-writes an alert). Returns 0 or -1. */
+ * repeats nor half-writes an alert). A write that fails part-way (disk
+ * full, file size limit) is cut off again in a regular file, for the same
+ * reason. Returns 0, or -1 with errno set. */
 static int write_line(FILE *fp, const char *line, size_t len)
 {
     char *buf = xmalloc(len + 1);
-    int rc = 0;
+    int fd = fileno(fp), e = 0;
+    struct stat sb;
+    off_t before = -1;
+    size_t off = 0;
     memcpy(buf, line, len);
     buf[len++] = '\n';
     if (fflush(fp) == EOF)
-        rc = -1;
-    for (size_t off = 0; rc == 0 && off < len;) {
-        ssize_t n = write(fileno(fp), buf + off, len - off);
+        e = errno ? errno : EIO;
+    if (e == 0 && fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode))
+        before = sb.st_size;
+    while (e == 0 && off < len) {
+        ssize_t n = write(fd, buf + off, len - off);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
-            rc = -1;
+            e = n < 0 ? errno : EIO;
         else
             off += (size_t)n;
     }
     free(buf);
-    return rc;
+    if (e == 0)
+        return 0;
+    if (off > 0 && before >= 0 && ftruncate(fd, before) != 0)
+        (void)0; /* repair_tail cuts it at the next start */
+    errno = e;
+    return -1;
 }
 
 static int stream_write(void *sink, const char *line, size_t len, const char *id)
@@ -225,7 +238,9 @@ static int stream_write(void *sink, const char *line, size_t len, const char *id
         file_check(s);
     if (write_line(s->fp, line, len) < 0) {
         s->failed++;
-        mw_log_error("output %s: write failed: %s", s->spec, strerror(errno));
+        mw_log_limited(&s->write_errors, MW_LOG_ERROR,
+                       "output %s: write failed: %s (alert lost; %llu lost so far)",
+                       s->spec, strerror(errno), (unsigned long long)s->failed);
         return -1;
     }
     s->written++;
@@ -245,6 +260,7 @@ static void stream_stats(const void *sink, json_t *o)
     json_object_set_new(o, "retried", json_integer(0));
     json_object_set_new(o, "spooled", json_integer(0));
     json_object_set_new(o, "failed", json_integer((json_int_t)s->failed));
+    json_object_set_new(o, "lost", json_integer((json_int_t)s->failed));
     json_object_set_new(o, "spool_pending", json_integer(0));
 }
 
