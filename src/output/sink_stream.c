@@ -5,7 +5,9 @@
  * a process killed at any point leaves whole lines only. A file is opened
  * for append and reopened before the next write after SIGHUP (the reopen
  * generation in env) or when it was moved or deleted, so logrotate works.
- * Opening cuts off a partial last line a killed run left; last_id reads
+ * Opening locks a regular file (flock, for the sink's lifetime; refused
+ * when another process holds the lock) and then cuts off a partial last
+ * line a killed run left; last_id reads
  * the id of the last whole line, so a resumed run can recover an alert it
  * wrote but did not record.
  */
@@ -17,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -112,12 +115,35 @@ static void repair_tail(struct stream *s, int fd)
         s->spec, (long long)(end - at));
 }
 
+/* Opens (or reopens) s->path. A regular file is locked (flock, exclusive)
+ * for as long as the sink holds it: the partial last line is cut off only
+ * under that lock, so a line another moonwatch is still writing is never
+ * truncated; when the lock is held elsewhere the open fails instead. */
 static int file_open(struct stream *s, struct mw_error *err)
 {
     struct stat sb;
     FILE *fp = fopen(s->path, "a+"); /* readable: repair_tail, last_id */
     if (fp == NULL)
         return mw_error_set(err, "output %s: %s", s->spec, strerror(errno));
+    bool same = s->fp && fstat(fileno(fp), &sb) == 0 && sb.st_dev == s->dev &&
+                sb.st_ino == s->ino;
+    if (same) /* reopening the file we hold (SIGHUP): hand the lock over */
+        flock(fileno(s->fp), LOCK_UN);
+    if (fstat(fileno(fp), &sb) == 0 && S_ISREG(sb.st_mode) &&
+        flock(fileno(fp), LOCK_EX | LOCK_NB) != 0) {
+        int e = errno;
+        fclose(fp);
+        if (same && flock(fileno(s->fp), LOCK_EX | LOCK_NB) != 0)
+            mw_log_error("output %s: lost the lock of its file", s->spec);
+        if (e == EWOULDBLOCK)
+            return mw_error_set(err,
+                                "output %s: the file is locked by another process "
+                                "(another moonwatch writing it?); refusing to use it "
+                                "rather than cut off a line it may be writing",
+                                s->spec);
+        return mw_error_set(err, "output %s: cannot lock the file: %s", s->spec,
+                            strerror(e));
+    }
     repair_tail(s, fileno(fp));
     if (s->fp)
         fclose(s->fp);
