@@ -43,14 +43,22 @@ int mw_output_write_to(void *o, const json_t *alert);
 /* Finishes delivery: each sender keeps delivering until its queue and
  * spool are empty or its drain time (spec option drain=, default 10s) is
  * over; what is left is written to the spool in order. Emits one
- * "output_stats" health record per HTTP sink. Idempotent. */
+ * "output_stats" health record per HTTP sink, and for every sink that lost
+ * alerts an error line and an "output_lost" record. Idempotent. */
 void mw_output_drain(struct mw_output *o);
 /* Drains (if not done), flushes and closes every sink. NULL is a no-op. */
 void mw_output_free(struct mw_output *o);
-/* Appends one JSON object per sink to arr: {"spec", "type", "delivered",
- * "retried", "spooled", "failed", "spool_pending", "written"} ("written" =
- * "delivered", kept for older readers). */
+/* Appends one JSON object per sink to arr: {"spec" (redacted), "type",
+ * "delivered", "retried", "spooled", "failed", "lost", "spool_pending",
+ * "written"} ("written" = "delivered", kept for older readers; "lost", a
+ * part of "failed", counts alerts written nowhere: a file write or spool
+ * append that failed, disk full). */
 void mw_output_stats(const struct mw_output *o, json_t *arr);
+/* Alerts lost by every sink so far (the sum of their "lost"): written
+ * nowhere, not even to a spool or rejected file. A caller that must
+ * report losses (exit status, dead letters) reads it after
+ * mw_output_drain. */
+uint64_t mw_output_lost(const struct mw_output *o);
 /* Asks file sinks to reopen their file before the next write.
  * Async-signal-safe: call it from a SIGHUP handler. */
 void mw_output_request_reopen(void);

@@ -32,7 +32,7 @@
 
 struct mw_sink_env {
     const char *spool_dir; /* borrowed; where asynchronous sinks spool (may be NULL) */
-    const char *spec;      /* borrowed; the whole spec, for messages */
+    const char *spec;      /* borrowed; the whole spec redacted, for messages */
     /* bumped (from a signal handler) when file sinks must reopen their file
      * before the next write; borrowed, valid for the process */
     const volatile sig_atomic_t *reopen_gen;

@@ -59,6 +59,7 @@ struct mw_spool_reply {
     const char *response;   /* borrowed until the next call; may be NULL */
     const char *why;        /* MW_SPOOL_FAILED: borrowed; what went wrong */
     int64_t retry_after;    /* microseconds the server asked to wait; -1 on entry */
+    struct mw_spool *spool; /* borrowed: the calling spool (mw_spool_deadline) */
 };
 
 /* Delivers v[0..n) (borrowed). */
@@ -70,10 +71,13 @@ struct mw_spool_opts {
     size_t batch;        /* items per delivery, 1..100000 */
     size_t queue;        /* ring slots, >= 1 */
     int64_t linger;      /* wait this long for a fuller batch (us) */
-    int64_t backoff;     /* first retry delay (us) */
-    int64_t max_backoff; /* longest retry delay (us) */
+    int64_t backoff;     /* first retry delay (us), >= MW_SPOOL_MIN_BACKOFF */
+    int64_t max_backoff; /* longest retry delay (us), >= MW_SPOOL_MIN_BACKOFF */
     int64_t drain;       /* how long finishing may take (us) */
 };
+
+/* The shortest backoff= and max_backoff= accepted (us). */
+#define MW_SPOOL_MIN_BACKOFF (10 * 1000)
 
 /* Defaults: the given batch size, queue 10000, linger 1s, backoff 500ms,
  * max_backoff 30s, drain 10s. */
@@ -101,6 +105,10 @@ void mw_spool_stop(struct mw_spool *sp, int64_t now_mono_us);
 /* Waits for the sender (stops it first when mw_spool_stop was not called),
  * fsyncs the spool and emits one "output_stats" health record. Idempotent. */
 void mw_spool_join(struct mw_spool *sp);
+/* The monotonic time (mw_mono_us) by which the sender must be done:
+ * INT64_MAX until mw_spool_stop. Thread-safe; a deliver callback uses it
+ * to cut a request short at exit. */
+int64_t mw_spool_deadline(struct mw_spool *sp);
 /* Adds delivered, retried, spooled, failed, spool_pending to o. */
 void mw_spool_stats(struct mw_spool *sp, json_t *o);
 /* Joins and frees. NULL is a no-op. */

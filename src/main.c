@@ -6,7 +6,8 @@
  * command lives in src/cmd/mw_cmd_<name>.c and is declared in mw_cmd.h;
  * adding one is that file plus one row here.
  *
- * Exit status: 0 success, 1 detection or test failures, 2 usage or load
+ * Exit status: 0 success, 1 detection or test failures, 3 alerts lost by an
+ * output (run), 2 usage or load
  * errors. Diagnostics go to stderr only; stdout carries alerts.
  */
 #include "mw_cmd.h"
@@ -71,7 +72,8 @@ static void usage_main(FILE *fp)
     fputs("usage: moonwatch <command> [options] [args]\n\nCommands:\n", fp);
     for (size_t i = 0; i < NCOMMANDS; i++)
         fprintf(fp, "  %-8s %s\n", commands[i].name, commands[i].help);
-    fputs("\nExit status: 0 success, 1 detection failures, 2 usage or load errors.\n",
+    fputs("\nExit status: 0 success, 1 detection failures, 2 usage or load errors,\n"
+          "3 an output lost alerts (run: disk full, see the summary's lost).\n",
           fp);
 }
 

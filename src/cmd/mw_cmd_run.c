@@ -3,8 +3,8 @@
  * Parses the options into engine, shaping and run options (starting from
  * mw_cmd_defaults, the defaults every command shares), opens outputs,
  * health sink and state folder, loads the rules and hands over to mw_run
- * (src/pipeline/). Exit status: 0 success, 2 usage or load errors.
- * Diagnostics go to stderr only; stdout carries alerts.
+ * (src/pipeline/). Exit status: 0 success, 2 usage or load errors, 3 an output lost
+ * alerts. Diagnostics go to stderr only; stdout carries alerts.
  */
 #include "mw_cmd.h"
 #include "mw_engine.h"
@@ -540,6 +540,8 @@ int mw_cmd_run(int argc, char **argv)
     ro.inputs = argv + optind;
     ro.ninputs = argc - optind;
     rc = mw_run(e, out, &ro);
+    if (rc == 0 && mw_output_lost(out) > 0)
+        rc = 3; /* an output lost alerts (docs/OPTIONS.md, exit status) */
 
 done:
     mw_reload_free(reload);

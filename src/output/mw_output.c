@@ -6,11 +6,14 @@
  * dispatches: every alert line goes to every sink's write, finishing is
  * drain_begin on all sinks (so their drain times overlap), then drain,
  * then close. Adding an output is one new sink_<name>.c and one entry
- * here; nothing in this file knows what a sink does.
+ * here; nothing in this file knows what a sink does. A spec is kept and
+ * shown only redacted (mw_redact_spec: passwords, secret query values and
+ * path tokens become ***), in messages, the summary and the metrics.
  */
 #include "mw_output.h"
 #include "curl_int.h"
 #include "mw_clock.h"
+#include "mw_health.h"
 #include "mw_log.h"
 #include "mw_sink.h"
 
@@ -46,7 +49,8 @@ void mw_output_request_reopen(void)
 struct sink {
     const struct mw_sink_ops *ops;
     void *state; /* owned, through ops->close */
-    char *spec;  /* owned */
+    char *spec;  /* owned: the spec redacted (mw_redact_spec); the only form
+                    of it that is ever shown */
 };
 
 struct mw_output {
@@ -58,6 +62,10 @@ struct mw_output {
 
 struct mw_output *mw_output_new(void)
 {
+    /* past a file size limit (ulimit -f), write(2) then fails with EFBIG
+     * and the sink counts the alert lost, instead of SIGXFSZ killing the
+     * host */
+    signal(SIGXFSZ, SIG_IGN);
     return xcalloc(1, sizeof(struct mw_output));
 }
 
@@ -86,19 +94,25 @@ int mw_output_add(struct mw_output *o, const char *spec, struct mw_error *err)
 {
     const char *rest = NULL;
     const struct mw_sink_ops *ops = lookup(spec, &rest);
-    struct mw_sink_env env = {o->spool_dir, spec, &reopen_generation};
+    char *shown = mw_redact_spec(spec);
+    struct mw_sink_env env = {o->spool_dir, shown, &reopen_generation};
     void *state;
-    if (ops == NULL)
-        return mw_error_set(err,
-                            "unknown output '%s' (expected stdout, file:PATH, "
-                            "webhook:URL or elasticsearch:URL/INDEX)",
-                            spec);
-    if ((state = ops->open(rest, &env, err)) == NULL)
+    if (ops == NULL) {
+        mw_error_set(err,
+                     "unknown output '%s' (expected stdout, file:PATH, "
+                     "webhook:URL or elasticsearch:URL/INDEX)",
+                     shown);
+        free(shown);
         return -1;
+    }
+    if ((state = ops->open(rest, &env, err)) == NULL) {
+        free(shown);
+        return -1;
+    }
     o->sinks = xrealloc(o->sinks, (o->n + 1) * sizeof(*o->sinks));
     o->sinks[o->n].ops = ops;
     o->sinks[o->n].state = state;
-    o->sinks[o->n].spec = xstrdup(spec);
+    o->sinks[o->n].spec = shown;
     o->n++;
     return 0;
 }
@@ -132,6 +146,15 @@ int mw_output_last_ids(struct mw_output *o, char ids[][33], int max)
     return n;
 }
 
+static json_int_t sink_lost(const struct sink *s)
+{
+    json_t *st = json_object();
+    s->ops->stats(s->state, st);
+    json_int_t lost = json_integer_value(json_object_get(st, "lost"));
+    json_decref(st);
+    return lost;
+}
+
 void mw_output_drain(struct mw_output *o)
 {
     int64_t now;
@@ -144,6 +167,28 @@ void mw_output_drain(struct mw_output *o)
             o->sinks[i].ops->drain_begin(o->sinks[i].state, now);
     for (size_t i = 0; i < o->n; i++)
         o->sinks[i].ops->drain(o->sinks[i].state);
+    /* losses are said once more at the end, whatever the rate limit held */
+    for (size_t i = 0; i < o->n; i++) {
+        json_int_t lost = sink_lost(&o->sinks[i]);
+        if (lost <= 0)
+            continue;
+        mw_log_error("output %s: %lld alert(s) lost in this run (they could not be "
+                     "written anywhere)",
+                     o->sinks[i].spec, (long long)lost);
+        mw_health_emit("output_lost",
+                       json_pack("{s:s, s:I}", "output", o->sinks[i].spec, "lost", lost));
+    }
+}
+
+uint64_t mw_output_lost(const struct mw_output *o)
+{
+    uint64_t total = 0;
+    for (size_t i = 0; o && i < o->n; i++) {
+        json_int_t lost = sink_lost(&o->sinks[i]);
+        if (lost > 0)
+            total += (uint64_t)lost;
+    }
+    return total;
 }
 
 void mw_output_free(struct mw_output *o)

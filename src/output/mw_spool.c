@@ -63,7 +63,9 @@ struct mw_spool {
     int64_t deadline; /* monotonic, when stopping */
     bool down;
     uint64_t delivered, retried, spooled, failed;
-    struct mw_spool *next_open; /* registry of open names */
+    uint64_t lost; /* of failed: alerts written nowhere (disk full...) */
+    struct mw_log_limit write_errors; /* spool and rejected-file errors */
+    struct mw_spool *next_open;       /* registry of open names */
 };
 
 /* the open spools of this process, so two sinks never share one */
@@ -107,7 +109,7 @@ int mw_spool_opt(struct mw_spool_opts *o, const char *k, const char *v)
             return -1;
         *(k[0] == 'l' ? &o->linger : &o->drain) = d;
     } else if (strcmp(k, "backoff") == 0 || strcmp(k, "max_backoff") == 0) {
-        if (mw_duration_parse(v, &d) < 0 || d < MW_USEC_PER_MSEC)
+        if (mw_duration_parse(v, &d) < 0 || d < MW_SPOOL_MIN_BACKOFF)
             return -1;
         *(k[0] == 'b' ? &o->backoff : &o->max_backoff) = d;
     } else {
@@ -242,34 +244,67 @@ static void spool_commit(struct mw_spool *sp)
         mw_log_error("spool: %s", err.msg);
 }
 
-/* Appends a line to the spool (mu held). */
+/* Appends a line to the spool (mu held), in one write(2); a failed or
+ * short write (disk full) is cut off again, so the spool holds whole
+ * lines only, and the alert is counted lost. */
 static void spool_append(struct mw_spool *sp, const char *line, size_t len)
 {
-    if (fwrite(line, 1, len, sp->spool_w) != len || fputc('\n', sp->spool_w) == EOF ||
-        fflush(sp->spool_w) != 0) {
-        sp->failed++;
-        mw_log_error("spool %s: write failed: %s (alert lost)", sp->spool_path,
-                     strerror(errno));
+    int fd = fileno(sp->spool_w);
+    struct stat sb;
+    off_t before = fstat(fd, &sb) == 0 ? sb.st_size : -1;
+    char *buf = xmalloc(len + 1);
+    size_t off = 0;
+    int e = 0;
+
+    memcpy(buf, line, len);
+    buf[len] = '\n';
+    if (fflush(sp->spool_w) != 0)
+        e = errno;
+    while (e == 0 && off < len + 1) {
+        ssize_t n = write(fd, buf + off, len + 1 - off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            e = n < 0 ? errno : EIO;
+        else
+            off += (size_t)n;
+    }
+    free(buf);
+    if (e == 0) {
+        sp->spool_pending++;
+        sp->spooled++;
         return;
     }
-    sp->spool_pending++;
-    sp->spooled++;
+    if (off > 0 && before >= 0 && ftruncate(fd, before) != 0)
+        (void)0; /* the reader drops a torn last line anyway */
+    sp->failed++;
+    sp->lost++;
+    mw_log_limited(&sp->write_errors, MW_LOG_ERROR,
+                   "spool %s: write failed: %s (alert lost; %llu lost so far)",
+                   sp->spool_path, strerror(e), (unsigned long long)sp->lost);
 }
 
 static void reject_items(struct mw_spool *sp, const struct item *v, size_t n, long status,
                          const char *response)
 {
     FILE *fp = fopen(sp->rejected_path, "a");
-    for (size_t i = 0; i < n; i++)
-        if (fp)
-            fprintf(fp, "%s\n", v[i].line);
+    bool kept = fp != NULL;
+    for (size_t i = 0; i < n && fp; i++)
+        if (fprintf(fp, "%s\n", v[i].line) < 0)
+            kept = false;
     if (fp) {
         if (fflush(fp) != 0 || fsync(fileno(fp)) != 0)
-            mw_log_error("spool %s: %s", sp->rejected_path, strerror(errno));
+            kept = false;
         fclose(fp);
     }
     pthread_mutex_lock(&sp->mu);
     sp->failed += n;
+    if (!kept) {
+        sp->lost += n;
+        mw_log_limited(&sp->write_errors, MW_LOG_ERROR,
+                       "spool %s: cannot keep %zu refused alert(s): %s (lost)",
+                       sp->rejected_path, n, strerror(errno));
+    }
     pthread_mutex_unlock(&sp->mu);
     mw_health_emit("output_rejected",
                    json_pack("{s:s, s:I, s:I, s:s, s:s%}", "output", sp->label, "status",
@@ -289,10 +324,17 @@ static void respool(struct mw_spool *sp, struct batch *b)
     uint64_t n = 0, fresh = 0;
     struct item it;
 
+    long off0 = sp->read_off;
+    uint64_t pending0 = sp->spool_pending;
+    struct stat old, now;
+
     fp = mw_atomic_open(&a, sp->spool_path, &err);
     if (fp == NULL) {
-        mw_log_error("spool: %s (undelivered alerts lost)", err.msg);
-        sp->failed += b->n + sp->count + sp->spool_pending;
+        /* the old spool keeps what it holds; the rest is lost */
+        mw_log_error("spool: %s (%zu undelivered alert(s) lost)", err.msg,
+                     b->n + sp->count);
+        sp->failed += b->n + sp->count;
+        sp->lost += b->n + sp->count;
         goto out;
     }
     for (size_t i = 0; i < b->n; i++, n++, fresh++)
@@ -304,8 +346,21 @@ static void respool(struct mw_spool *sp, struct batch *b)
         free(it.line);
         n++;
     }
-    if (mw_atomic_commit(&a, MW_FILE_DURABLE, &err) != 0)
+    if (mw_atomic_commit(&a, MW_FILE_DURABLE, &err) != 0) {
         mw_log_error("spool: %s", err.msg);
+        if (fstat(fileno(sp->spool_w), &old) == 0 && stat(sp->spool_path, &now) == 0 &&
+            old.st_ino == now.st_ino && old.st_dev == now.st_dev) {
+            /* not replaced (disk full): the old spool and its .pos still
+             * hold what they held; the batch and the queue are lost */
+            mw_log_error("spool %s: %zu undelivered alert(s) lost", sp->spool_path,
+                         (size_t)fresh);
+            sp->read_off = off0;
+            sp->spool_pending = pending0;
+            sp->failed += fresh;
+            sp->lost += fresh;
+            goto out;
+        }
+    }
     fclose(sp->spool_w);
     fclose(sp->spool_r);
     sp->spool_w = fopen(sp->spool_path, "a");
@@ -364,6 +419,7 @@ static enum mw_spool_outcome attempt_once(struct mw_spool *sp, struct batch *b,
     memset(r, 0, sizeof(*r));
     r->verdict = verdict;
     r->retry_after = -1;
+    r->spool = sp;
     out = sp->deliver(sp->ctx, v, b->n, r);
     free(v);
     if (out == MW_SPOOL_REFUSED) {
@@ -402,14 +458,18 @@ static enum mw_spool_outcome attempt_once(struct mw_spool *sp, struct batch *b,
     return out;
 }
 
-/* Exponential back-off with jitter, or what the server asked for. */
+/* The delay before retry number attempt (0 first): exponential with
+ * jitter, d = min(backoff * 2^attempt, max_backoff), a random value in
+ * [d/2, d]. The server's Retry-After can lengthen it (up to 4 *
+ * max_backoff), never shorten it: "Retry-After: 0" on every answer must
+ * not turn the sender into a busy loop. */
 static int64_t backoff_for(struct mw_spool *sp, int attempt, int64_t retry_after)
 {
     int64_t d = sp->o.backoff << (attempt < 20 ? attempt : 20);
     if (d > sp->o.max_backoff || d <= 0)
         d = sp->o.max_backoff;
     d = d / 2 + (int64_t)(rand_r(&sp->rng) % (unsigned)(d / 2 + 1));
-    if (retry_after >= 0)
+    if (retry_after > d)
         d = retry_after > sp->o.max_backoff * 4 ? sp->o.max_backoff * 4 : retry_after;
     return d;
 }
@@ -421,6 +481,8 @@ static void send_batch(struct mw_spool *sp, struct batch *b)
     int attempt = 0;
     while (b->n > 0) {
         struct mw_spool_reply r;
+        if (past_deadline(sp))
+            return; /* finishing and out of time: b goes to the spool */
         enum mw_spool_outcome out = attempt_once(sp, b, &r);
         if (b->n == 0)
             return;
@@ -431,10 +493,11 @@ static void send_batch(struct mw_spool *sp, struct batch *b)
             pthread_mutex_unlock(&sp->mu);
             mw_log_warn("output %s: %zu item(s) of a batch failed; retrying them",
                         sp->label, b->n);
+            int64_t d = backoff_for(sp, attempt, r.retry_after);
+            attempt++;
             if (past_deadline(sp))
                 return;
-            sleep_until(sp, mw_mono_us() +
-                                (r.retry_after >= 0 ? r.retry_after : sp->o.backoff));
+            sleep_until(sp, mw_mono_us() + d);
             continue;
         }
         /* MW_SPOOL_FAILED: retry everything, after a back-off */
@@ -637,11 +700,20 @@ void mw_spool_join(struct mw_spool *sp)
     if (sp->spool_w && (fflush(sp->spool_w) != 0 || fsync(fileno(sp->spool_w)) != 0))
         mw_log_error("spool %s: %s", sp->spool_path, strerror(errno));
     mw_health_emit("output_stats",
-                   json_pack("{s:s, s:I, s:I, s:I, s:I, s:I}", "output", sp->label,
+                   json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I}", "output", sp->label,
                              "delivered", (json_int_t)sp->delivered, "retried",
                              (json_int_t)sp->retried, "spooled", (json_int_t)sp->spooled,
                              "failed", (json_int_t)sp->failed, "spool_pending",
-                             (json_int_t)sp->spool_pending));
+                             (json_int_t)sp->spool_pending, "lost",
+                             (json_int_t)sp->lost));
+}
+
+int64_t mw_spool_deadline(struct mw_spool *sp)
+{
+    pthread_mutex_lock(&sp->mu);
+    int64_t d = sp->stopping ? sp->deadline : INT64_MAX;
+    pthread_mutex_unlock(&sp->mu);
+    return d;
 }
 
 void mw_spool_stats(struct mw_spool *sp, json_t *o)
@@ -651,6 +723,7 @@ void mw_spool_stats(struct mw_spool *sp, json_t *o)
     json_object_set_new(o, "retried", json_integer((json_int_t)sp->retried));
     json_object_set_new(o, "spooled", json_integer((json_int_t)sp->spooled));
     json_object_set_new(o, "failed", json_integer((json_int_t)sp->failed));
+    json_object_set_new(o, "lost", json_integer((json_int_t)sp->lost));
     json_object_set_new(o, "spool_pending", json_integer((json_int_t)sp->spool_pending));
     pthread_mutex_unlock(&sp->mu);
 }

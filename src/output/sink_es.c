@@ -16,8 +16,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* consecutive unreadable 2xx answers to one batch before it is refused */
+#define MAX_UNREADABLE 3
+
 struct es {
     struct mw_http http; /* owned; url is BASE/_bulk */
+    int unreadable;      /* consecutive 2xx answers that could not be read */
     char *index;         /* owned */
     struct mw_spool *sp; /* owned */
     struct mw_buf body;  /* owned: the request being sent (sender thread) */
@@ -54,6 +58,21 @@ static int bulk_items(struct es *e, size_t n, struct mw_spool_reply *r)
     return 0;
 }
 
+/* Whether a _bulk answer's prefix says every item succeeded: Elasticsearch
+ * and OpenSearch put "errors" (true when any item failed) before "items". */
+static bool errors_false(const struct mw_buf *resp)
+{
+    const char *items = mw_http_find(resp->ptr, resp->len, "\"items\"", 7);
+    const char *e = mw_http_find(
+        resp->ptr, items ? (size_t)(items - resp->ptr) : resp->len, "\"errors\"", 8);
+    if (e == NULL)
+        return false;
+    e += 8;
+    while (*e == ' ' || *e == '\t' || *e == '\r' || *e == '\n' || *e == ':')
+        e++;
+    return strncmp(e, "false", 5) == 0;
+}
+
 static enum mw_spool_outcome deliver(void *ctx, const struct mw_spool_item *v, size_t n,
                                      struct mw_spool_reply *r)
 {
@@ -67,13 +86,30 @@ static enum mw_spool_outcome deliver(void *ctx, const struct mw_spool_item *v, s
         mw_buf_adds(&e->body, v[i].line);
         mw_buf_addc(&e->body, '\n');
     }
-    st = mw_http_post(&e->http, e->body.ptr, e->body.len, &r->retry_after);
+    st = mw_http_post(&e->http, e->body.ptr, e->body.len, r);
     out = mw_http_outcome(&e->http, st, r);
-    if (out == MW_SPOOL_SENT && bulk_items(e, n, r) < 0) {
-        r->why = "unreadable _bulk response";
-        out = MW_SPOOL_FAILED;
+    if (out != MW_SPOOL_SENT || bulk_items(e, n, r) == 0) {
+        e->unreadable = 0;
+        return out;
     }
-    return out;
+    /* a 2xx we cannot read item by item (over MW_HTTP_MAX_RESPONSE, or not
+     * JSON): "errors":false in its first bytes says all went in; otherwise
+     * resend the batch (harmless: create with _id answers 409 for what got
+     * in), and after MAX_UNREADABLE such answers in a row refuse it, so it
+     * is kept in the rejected file instead of re-posted forever */
+    if (errors_false(&e->http.resp)) {
+        e->unreadable = 0;
+        return MW_SPOOL_SENT; /* verdicts are all MW_SPOOL_ITEM_DONE */
+    }
+    if (++e->unreadable < MAX_UNREADABLE) {
+        r->why = e->http.resp_truncated ? "_bulk response too large to read"
+                                        : "unreadable _bulk response";
+        return MW_SPOOL_FAILED;
+    }
+    e->unreadable = 0;
+    r->response = e->http.resp_truncated ? "_bulk response too large to read"
+                                         : "unreadable _bulk response";
+    return MW_SPOOL_REFUSED;
 }
 
 static void es_close(void *sink)
@@ -95,12 +131,12 @@ static int split_index(struct es *e, struct mw_error *err)
     char *slash = strrchr(url, '/');
     struct mw_buf bulk = MW_BUF_INIT;
     if (slash == NULL || slash < strstr(url, "://") + 3 || slash[1] == '\0')
-        return mw_error_set(err, "output elasticsearch:%s: expected URL/INDEX", url);
+        return mw_error_set(err, "output elasticsearch:%s: expected URL/INDEX",
+                            e->http.label);
     *slash = '\0';
     e->index = xstrdup(slash + 1);
     mw_buf_addf(&bulk, "%s/_bulk", url);
-    free(e->http.url);
-    e->http.url = mw_buf_detach(&bulk, NULL);
+    mw_http_set_url(&e->http, mw_buf_detach(&bulk, NULL));
     return 0;
 }
 
@@ -119,7 +155,8 @@ static void *es_open(const char *rest, const struct mw_sink_env *env,
     mw_buf_add(&identity, e->http.url, strlen(e->http.url) - strlen("/_bulk"));
     mw_buf_addf(&identity, "/%s", e->index);
     name = mw_http_spool_name("es", identity.ptr);
-    e->sp = mw_spool_new(env->spool_dir, name, e->http.url, &e->http.so, deliver, e, err);
+    e->sp =
+        mw_spool_new(env->spool_dir, name, e->http.label, &e->http.so, deliver, e, err);
     if (e->sp == NULL)
         goto fail;
     mw_buf_release(&identity);

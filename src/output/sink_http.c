@@ -3,8 +3,9 @@
  * Each alert is POSTed as JSON (batch=1, the default), or batch=N alerts
  * as one NDJSON body. write only hands the line to the sink's mw_spool;
  * the spool's sender thread calls deliver, which POSTs through the shared
- * HTTP transport (mw_http.c) and maps the status: 2xx delivered, 408, 429,
- * 5xx and transport errors retried, anything else refused.
+ * HTTP transport (mw_http.c) and maps the status: 2xx delivered whatever
+ * its body, 3xx (not followed), 408, 429, 5xx and transport errors
+ * retried, any other 4xx refused.
  */
 #include "http_int.h"
 #include "mw_buf.h"
@@ -31,7 +32,7 @@ static enum mw_spool_outcome deliver(void *ctx, const struct mw_spool_item *v, s
         if (w->http.so.batch > 1)
             mw_buf_addc(&w->body, '\n');
     }
-    st = mw_http_post(&w->http, w->body.ptr, w->body.len, &r->retry_after);
+    st = mw_http_post(&w->http, w->body.ptr, w->body.len, r);
     return mw_http_outcome(&w->http, st, r);
 }
 
@@ -58,7 +59,8 @@ static void *webhook_open(const char *rest, const struct mw_sink_env *env,
                       err) < 0)
         goto fail;
     name = mw_http_spool_name("webhook", w->http.url);
-    w->sp = mw_spool_new(env->spool_dir, name, w->http.url, &w->http.so, deliver, w, err);
+    w->sp =
+        mw_spool_new(env->spool_dir, name, w->http.label, &w->http.so, deliver, w, err);
     if (w->sp == NULL)
         goto fail;
     free(name);

@@ -5,7 +5,9 @@
  * a process killed at any point leaves whole lines only. A file is opened
  * for append and reopened before the next write after SIGHUP (the reopen
  * generation in env) or when it was moved or deleted, so logrotate works.
- * Opening cuts off a partial last line a killed run left; last_id reads
+ * Opening locks a regular file (flock, for the sink's lifetime; refused
+ * when another process holds the lock) and then cuts off a partial last
+ * line a killed run left; last_id reads
  * the id of the last whole line, so a resumed run can recover an alert it
  * wrote but did not record.
  */
@@ -17,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -28,7 +31,8 @@ struct stream {
     ino_t ino;
     sig_atomic_t gen;                        /* reopen generation seen */
     const volatile sig_atomic_t *reopen_gen; /* borrowed, NULL for stdout */
-    uint64_t written, failed;
+    uint64_t written, failed;                /* failed: lost (the write failed) */
+    struct mw_log_limit write_errors;        /* one error line per interval */
 };
 
 /* ---------------------------------------------------------------------- */
@@ -111,12 +115,35 @@ static void repair_tail(struct stream *s, int fd)
         s->spec, (long long)(end - at));
 }
 
+/* Opens (or reopens) s->path. A regular file is locked (flock, exclusive)
+ * for as long as the sink holds it: the partial last line is cut off only
+ * under that lock, so a line another moonwatch is still writing is never
+ * truncated; when the lock is held elsewhere the open fails instead. */
 static int file_open(struct stream *s, struct mw_error *err)
 {
     struct stat sb;
     FILE *fp = fopen(s->path, "a+"); /* readable: repair_tail, last_id */
     if (fp == NULL)
         return mw_error_set(err, "output %s: %s", s->spec, strerror(errno));
+    bool same = s->fp && fstat(fileno(fp), &sb) == 0 && sb.st_dev == s->dev &&
+                sb.st_ino == s->ino;
+    if (same) /* reopening the file we hold (SIGHUP): hand the lock over */
+        flock(fileno(s->fp), LOCK_UN);
+    if (fstat(fileno(fp), &sb) == 0 && S_ISREG(sb.st_mode) &&
+        flock(fileno(fp), LOCK_EX | LOCK_NB) != 0) {
+        int e = errno;
+        fclose(fp);
+        if (same && flock(fileno(s->fp), LOCK_EX | LOCK_NB) != 0)
+            mw_log_error("output %s: lost the lock of its file", s->spec);
+        if (e == EWOULDBLOCK)
+            return mw_error_set(err,
+                                "output %s: the file is locked by another process "
+                                "(another moonwatch writing it?); refusing to use it "
+                                "rather than cut off a line it may be writing",
+                                s->spec);
+        return mw_error_set(err, "output %s: cannot lock the file: %s", s->spec,
+                            strerror(e));
+    }
     repair_tail(s, fileno(fp));
     if (s->fp)
         fclose(s->fp);
@@ -195,26 +222,38 @@ static void *file_sink_open(const char *rest, const struct mw_sink_env *env,
 
 /* One alert line in a single write(2) after what stdio holds, so a process
  * killed at any point leaves whole lines only (a restart then neither
- * repeats nor half-writes an alert). Returns 0 or -1. */
+ * repeats nor half-writes an alert). A write that fails part-way (disk
+ * full, file size limit) is cut off again in a regular file, for the same
+ * reason. Returns 0, or -1 with errno set. */
 static int write_line(FILE *fp, const char *line, size_t len)
 {
     char *buf = xmalloc(len + 1);
-    int rc = 0;
+    int fd = fileno(fp), e = 0;
+    struct stat sb;
+    off_t before = -1;
+    size_t off = 0;
     memcpy(buf, line, len);
     buf[len++] = '\n';
     if (fflush(fp) == EOF)
-        rc = -1;
-    for (size_t off = 0; rc == 0 && off < len;) {
-        ssize_t n = write(fileno(fp), buf + off, len - off);
+        e = errno ? errno : EIO;
+    if (e == 0 && fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode))
+        before = sb.st_size;
+    while (e == 0 && off < len) {
+        ssize_t n = write(fd, buf + off, len - off);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
-            rc = -1;
+            e = n < 0 ? errno : EIO;
         else
             off += (size_t)n;
     }
     free(buf);
-    return rc;
+    if (e == 0)
+        return 0;
+    if (off > 0 && before >= 0 && ftruncate(fd, before) != 0)
+        (void)0; /* repair_tail cuts it at the next start */
+    errno = e;
+    return -1;
 }
 
 static int stream_write(void *sink, const char *line, size_t len, const char *id)
@@ -225,7 +264,9 @@ static int stream_write(void *sink, const char *line, size_t len, const char *id
         file_check(s);
     if (write_line(s->fp, line, len) < 0) {
         s->failed++;
-        mw_log_error("output %s: write failed: %s", s->spec, strerror(errno));
+        mw_log_limited(&s->write_errors, MW_LOG_ERROR,
+                       "output %s: write failed: %s (alert lost; %llu lost so far)",
+                       s->spec, strerror(errno), (unsigned long long)s->failed);
         return -1;
     }
     s->written++;
@@ -245,6 +286,7 @@ static void stream_stats(const void *sink, json_t *o)
     json_object_set_new(o, "retried", json_integer(0));
     json_object_set_new(o, "spooled", json_integer(0));
     json_object_set_new(o, "failed", json_integer((json_int_t)s->failed));
+    json_object_set_new(o, "lost", json_integer((json_int_t)s->failed));
     json_object_set_new(o, "spool_pending", json_integer(0));
 }
 

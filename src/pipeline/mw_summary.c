@@ -178,6 +178,10 @@ static void summary_text(struct mw_engine *e, struct mw_output *out, struct src 
             if (json_array_size(outs) == 1 &&
                 strcmp(json_string_value(json_object_get(os, "type")), "stdout") == 0)
                 break; /* the default: nothing to say */
+            json_int_t lost = json_integer_value(json_object_get(os, "lost"));
+            if (lost > 0)
+                fprintf(stderr, "  output %s: LOST %lld alert(s)\n",
+                        json_string_value(json_object_get(os, "spec")), (long long)lost);
             fprintf(stderr,
                     "  output %s: delivered %lld, retried %lld, spooled %lld, "
                     "failed %lld, waiting in spool %lld\n",

@@ -10,10 +10,18 @@
  *
  * --plan answers requests in arrival order, one entry each, then 200:
  *   200, 201, 400, 500, 503 ...  that status
- *   429:S                        429 with Retry-After: S (seconds)
+ *   STATUS:S                     that status with Retry-After: S (seconds),
+ *                                e.g. 429:1, 503:0
+ *   301, 302, 307 ...            that redirect, Location: http://127.0.0.1:9/moved
+ *   big                          200 with a body of 17 MiB (in --bulk mode a
+ *                                _bulk answer "errors":false padded to that)
+ *   garbage                      200 with a body that is not JSON
+ *   echo                         400 whose body echoes the request's headers
+ *                                and path (a server that quotes credentials)
  *   hang                         read the request, never answer (until the
  *                                client gives up and closes)
  *   close                        close the connection without an answer
+ *   ENTRY*N                      ENTRY, N times (503:0*100000)
  * --bulk answers a 2xx like Elasticsearch's _bulk API: one item per action
  * line, status 201, except items whose ordinal (1-based, counted over every
  * item ever received) is listed in --item-status, which get that status and
@@ -27,6 +35,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -36,12 +45,16 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_PLAN 256
 #define MAX_ITEMS 1024
+#define BIG_BODY (17u * 1024 * 1024)
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static FILE *log_fp;
-static char *plan[MAX_PLAN];
+struct step {
+    char *act;
+    long times;
+};
+static struct step *plan;
 static int nplan, next_plan;
 static int bulk;
 static long item_ord[MAX_ITEMS], item_st[MAX_ITEMS];
@@ -223,15 +236,53 @@ static void *serve(void *arg)
         char *body = strndup(in.p + hlen, (size_t)clen);
 
         pthread_mutex_lock(&mu);
-        const char *act = next_plan < nplan ? plan[next_plan++] : "200";
+        const char *act = "200";
+        if (next_plan < nplan) {
+            act = plan[next_plan].act;
+            if (--plan[next_plan].times == 0)
+                next_plan++;
+        }
+        int big = strcmp(act, "big") == 0, garbage = strcmp(act, "garbage") == 0;
+        int echo = strcmp(act, "echo") == 0;
+        if (big || garbage)
+            act = "200";
+        if (echo)
+            act = "400";
         long n = ++requests;
         long status = atol(act);
         int retry_after = -1;
         struct buf resp = {0};
         put(&resp, "", 0);
-        if (strncmp(act, "429:", 4) == 0)
-            retry_after = atoi(act + 4);
-        if (status >= 200 && status < 300 && bulk)
+        if (status > 0 && strchr(act, ':'))
+            retry_after = atoi(strchr(act, ':') + 1);
+        if (echo) {
+            put(&resp, "{\"error\":\"bad credentials\",\"path\":", 34);
+            puts_json(&resp, path, strlen(path));
+            put(&resp, ",\"headers\":", 11);
+            put(&resp, hj.p, hj.n);
+            put(&resp, "}", 1);
+        } else if (garbage) {
+            put(&resp, "<html>not json</html>", 21);
+        } else if (big) {
+            /* a valid document, padded past 16 MiB */
+            struct buf b2 = {0};
+            put(&b2, "", 0);
+            if (bulk)
+                bulk_answer(body, &b2);
+            else
+                put(&b2, "{\"ok\":true}", 11);
+            put(&resp, b2.p, 1); /* "{" */
+            put(&resp, "\"took\":1,\"errors\":false,\"pad\":\"", 31);
+            char *pad = malloc(BIG_BODY);
+            if (pad == NULL)
+                abort();
+            memset(pad, 'x', BIG_BODY);
+            put(&resp, pad, BIG_BODY);
+            free(pad);
+            put(&resp, "\",", 2);
+            put(&resp, b2.p + 1, b2.n - 1);
+            free(b2.p);
+        } else if (status >= 200 && status < 300 && bulk)
             bulk_answer(body, &resp);
         else if (status >= 200 && status < 300)
             put(&resp, "{\"ok\":true}", 11);
@@ -285,6 +336,9 @@ static void *serve(void *arg)
         if (retry_after >= 0)
             hl += snprintf(head + hl, sizeof(head) - (size_t)hl, "Retry-After: %d\r\n",
                            retry_after);
+        if (status >= 300 && status < 400)
+            hl += snprintf(head + hl, sizeof(head) - (size_t)hl,
+                           "Location: http://127.0.0.1:9/moved\r\n");
         hl += snprintf(head + hl, sizeof(head) - (size_t)hl, "\r\n");
         int bad = write_all(fd, head, (size_t)hl) < 0 || write_all(fd, resp.p, resp.n) < 0;
         free(resp.p);
@@ -316,8 +370,18 @@ int main(int argc, char **argv)
             port = atoi(v), i++;
         } else if (strcmp(a, "--plan") == 0) {
             char *s = strdup(v), *save = NULL, *t;
-            for (t = strtok_r(s, ",", &save); t && nplan < MAX_PLAN; t = strtok_r(NULL, ",", &save))
-                plan[nplan++] = strdup(t);
+            for (t = strtok_r(s, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+                char *star = strchr(t, '*');
+                plan = realloc(plan, (size_t)(nplan + 1) * sizeof(*plan));
+                if (plan == NULL)
+                    abort();
+                plan[nplan].times = star ? atol(star + 1) : 1;
+                if (star)
+                    *star = '\0';
+                if (plan[nplan].times < 1)
+                    plan[nplan].times = 1;
+                plan[nplan++].act = strdup(t);
+            }
             free(s);
             i++;
         } else if (strcmp(a, "--item-status") == 0) {
@@ -372,6 +436,9 @@ int main(int argc, char **argv)
             perror("mock_http: accept");
             return 1;
         }
+        /* head and body are two sends: without this, Nagle and the client's
+         * delayed ACK add 40 ms to every answer */
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         if (pthread_create(&t, NULL, serve, (void *)(long)fd) != 0) {
             close(fd);
             continue;
