@@ -12,6 +12,7 @@
  * The matchers are evaluated a second time for the explanation (Lua
  * predicates may run twice); the engine's own evaluation is untouched.
  */
+#include "mw_frontend.h"
 #include "mw_alert.h"
 #include "mw_cmd.h"
 #include "mw_dict.h"
@@ -374,8 +375,9 @@ int mw_cmd_explain(int argc, char **argv)
                 mw_usage_explain);
         return 2;
     }
-    rule = mw_rule_load(rule_path, mw_find_lua_dir(lua_dir_opt, lua_buf, sizeof(lua_buf)),
-                        &eo.limits, &err);
+    rule = mw_frontend_load(rule_path,
+                            mw_find_lua_dir(lua_dir_opt, lua_buf, sizeof(lua_buf)),
+                            &eo.limits, &err);
     if (rule == NULL) {
         mw_log_error("%s", err.msg);
         return 2;

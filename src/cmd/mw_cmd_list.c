@@ -7,6 +7,7 @@
  * that host's Prometheus textfile reports as quarantined
  * (moonwatch_rule_quarantined{rule_id="..."} 1) are listed as "quarantined".
  */
+#include "mw_frontend.h"
 #include "mw_cmd.h"
 #include "mw_buf.h"
 #include "mw_engine.h"
@@ -176,7 +177,7 @@ int mw_cmd_list(int argc, char **argv)
     json_t *rows = json_array();
     for (size_t i = 0; i < nfiles; i++) {
         struct mw_error err;
-        struct mw_rule *r = mw_rule_load(files[i], lua_dir, &limits, &err);
+        struct mw_rule *r = mw_frontend_load(files[i], lua_dir, &limits, &err);
         json_t *row;
         if (r == NULL) {
             row = json_pack("{s:n, s:n, s:n, s:[], s:s, s:s, s:s}", "id", "name",

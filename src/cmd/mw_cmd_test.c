@@ -11,6 +11,7 @@
  * "N passed, N failed"; exit 1 when any case (or a rule without tests, or a
  * rule that does not load) fails.
  */
+#include "mw_frontend.h"
 #include "mw_cmd.h"
 #include "mw_engine.h"
 #include "mw_buf.h"
@@ -283,7 +284,7 @@ int mw_cmd_test(int argc, char **argv)
 
     for (size_t i = 0; i < nfiles; i++) {
         struct mw_error err;
-        struct mw_rule *rule = mw_rule_load(files[i], eo.lua_dir, &eo.limits, &err);
+        struct mw_rule *rule = mw_frontend_load(files[i], eo.lua_dir, &eo.limits, &err);
         if (rule == NULL) {
             printf("FAIL %s: does not load\n       %s\n", files[i], err.msg);
             failed++;

@@ -9,6 +9,7 @@
  * never see each other (the engine itself reads and writes detectors'
  * state files, ops->load/save, under --state-dir).
  */
+#include "mw_frontend.h"
 #include "mw_engine.h"
 #include "mw_alert.h"
 #include "mw_buf.h"
@@ -163,13 +164,11 @@ static int scan(const char *path, struct pathlist *pl, int depth, bool quiet)
         return -1;
     }
     while ((de = readdir(d)) != NULL) {
-        size_t len = strlen(de->d_name);
         if (de->d_name[0] == '.')
             continue;
         char *child = mw_path_join(path, de->d_name);
         if (stat(child, &sb) == 0 &&
-            (S_ISDIR(sb.st_mode) ||
-             (len > 4 && strcmp(de->d_name + len - 4, ".lua") == 0)))
+            (S_ISDIR(sb.st_mode) || mw_frontend_accepts(de->d_name)))
             pl_add(&local, child);
         free(child);
     }
@@ -236,7 +235,7 @@ static int64_t wall_seconds(void)
 static struct mw_rule *load_checked(struct mw_engine *e, const char *path,
                                     struct mw_error *err)
 {
-    struct mw_rule *r = mw_rule_load(path, e->lua_dir, &e->opts.limits, err);
+    struct mw_rule *r = mw_frontend_load(path, e->lua_dir, &e->opts.limits, err);
     if (r == NULL)
         return NULL;
     const char *id = mw_rule_meta(r)->id;

@@ -8,6 +8,7 @@
  * covers folders created since (inotify_add_watch on a watched inode is a
  * no-op). Nothing here runs Lua: the engine does, between events.
  */
+#include "mw_frontend.h"
 #include "mw_reload.h"
 #include "mw_log.h"
 #include "mw_mem.h"
@@ -227,8 +228,7 @@ static bool relevant(const struct inotify_event *ev)
         return true;
     if (ev->len == 0 || ev->name[0] == '.')
         return false;
-    size_t len = strlen(ev->name);
-    return (ev->mask & IN_ISDIR) || (len > 4 && strcmp(ev->name + len - 4, ".lua") == 0);
+    return (ev->mask & IN_ISDIR) || mw_frontend_accepts(ev->name);
 }
 
 int mw_reload_tick(struct mw_reload *rl, int64_t now_ms)
