@@ -112,7 +112,7 @@ build/asan/tests/%: tests/unit/%.c tests/unit/cmocka_json.h tests/unit/cmocka_fi
 units: $(UNITS)
 
 # test helpers: a loopback HTTP server for the output tests (tests/tools/)
-TOOLS     := build/tools/mock_http
+TOOLS     := build/tools/mock_http build/tools/fnv_collide
 tools: $(TOOLS)
 
 build/tools/%: tests/tools/%.c
