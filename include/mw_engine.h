@@ -49,10 +49,21 @@ void mw_engine_free(struct mw_engine *e);
 int mw_engine_load(struct mw_engine *e, char *const *paths, int npaths);
 size_t mw_engine_rule_count(const struct mw_engine *e);
 
+/* Writes a health record of kind (fields stolen, may be NULL) when the
+ * engine's options ask for health records; else drops fields. */
+void mw_engine_health(struct mw_engine *e, const char *kind, json_t *fields);
+
+/* The largest rule file the scan accepts. */
+#define MW_ENGINE_RULE_MAX_BYTES (16 * 1024 * 1024)
+
 /* Lists the rule files under paths (files as given; folders scanned
  * recursively for *.lua, in name order) into *files (new array of new
- * strings, caller frees both). Returns the number of paths that could not
- * be read (reported on stderr unless quiet). */
+ * strings, caller frees both). Each folder and each file is listed once
+ * (known by device and inode: symlink loops and two paths to one file are
+ * read once); only regular files of at most MW_ENGINE_RULE_MAX_BYTES are
+ * listed, a FIFO, device or socket named *.lua is refused. Returns the
+ * number of paths that could not be read or were refused (reported on
+ * stderr unless quiet). */
 int mw_engine_scan(char *const *paths, int npaths, char ***files, size_t *nfiles,
                    bool quiet);
 
