@@ -29,13 +29,21 @@
 struct mw_engine_opts {
     const char *lua_dir; /* borrowed */
     struct mw_sandbox_limits limits;
-    bool alert_time_from_events; /* @timestamp = last event time */
-    size_t max_open_keys;        /* per window rule; 0 = unlimited */
-    mw_time_t lateness;          /* --max-lateness, microseconds */
-    const char *state_dir;       /* borrowed; NULL: no persistence */
-    uint64_t quarantine_after;   /* consecutive failures; 0 = never */
-    bool health_records;         /* write rule health records */
+    bool alert_time_from_events;  /* @timestamp = last event time */
+    size_t max_open_keys;         /* per window rule; 0 = unlimited */
+    size_t max_state_bytes;       /* per rule, retained state (mw_detect_opts
+                                   * max_bytes); 0 = unlimited */
+    size_t max_total_state_bytes; /* all rules together; over it the rule
+                                   * holding most sheds its oldest; 0 = unlimited */
+    mw_time_t lateness;           /* --max-lateness, microseconds */
+    const char *state_dir;        /* borrowed; NULL: no persistence */
+    uint64_t quarantine_after;    /* consecutive failures; 0 = never */
+    bool health_records;          /* write rule health records */
 };
+
+/* The defaults of run and replay (docs/SECURITY.md, item 6). */
+#define MW_ENGINE_DEFAULT_STATE_BYTES ((size_t)256 * 1024 * 1024)
+#define MW_ENGINE_DEFAULT_TOTAL_STATE_BYTES ((size_t)1024 * 1024 * 1024)
 
 struct mw_engine;
 

@@ -336,6 +336,8 @@ int mw_cmd_replay(int argc, char **argv)
     struct mw_engine *e = NULL;
 
     eo.max_open_keys = 1000000;
+    eo.max_state_bytes = MW_ENGINE_DEFAULT_STATE_BYTES;
+    eo.max_total_state_bytes = MW_ENGINE_DEFAULT_TOTAL_STATE_BYTES;
     eo.alert_time_from_events = true;
     eo.lateness = 5 * 60 * (mw_time_t)1000000;
     ro.timestamp_field = "@timestamp";

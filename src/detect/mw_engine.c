@@ -38,9 +38,11 @@ struct slot {
     uint64_t raised;                    /* detections, before shaping */
     uint64_t alerts;                    /* delivered to the outputs */
     uint64_t alert_failures;
-    bool quarantined;  /* skipped by dispatch until reloaded */
-    int64_t loaded_at; /* wall seconds of the last (re)load */
-    uint64_t reloads;  /* successful reloads of this file */
+    bool quarantined;           /* skipped by dispatch until reloaded */
+    int64_t loaded_at;          /* wall seconds of the last (re)load */
+    uint64_t reloads;           /* successful reloads of this file */
+    uint64_t byte_evicted_told; /* byte evictions already in a health record */
+    int64_t byte_evicted_ms;    /* monotonic ms of that record */
 };
 
 struct mw_engine {
@@ -349,7 +351,8 @@ static char *state_path(const struct mw_engine *e, const struct slot *s)
  * detector with a state file reads it from --state-dir). */
 static void new_state(struct mw_engine *e, struct slot *s)
 {
-    const struct mw_detect_opts o = {e->opts.max_open_keys, e->opts.lateness};
+    const struct mw_detect_opts o = {e->opts.max_open_keys, e->opts.lateness,
+                                     e->opts.max_state_bytes};
     if (s->state != NULL)
         return;
     s->sops = s->ops;
@@ -628,6 +631,76 @@ static void quarantine(struct mw_engine *e, struct slot *s)
     health(e, "quarantined", f);
 }
 
+/* ---------------------------------------------------------------------- */
+/* byte budgets                                                            */
+
+#define EVICT_REPORT_MS 60000 /* at most one state_evicted record a minute per rule */
+
+static void report_evictions(struct mw_engine *e, struct slot *s,
+                             const struct mw_detect_bytes *b)
+{
+    int64_t now = mw_mono_ms();
+    if (b->byte_evicted <= s->byte_evicted_told ||
+        (s->byte_evicted_told > 0 && now - s->byte_evicted_ms < EVICT_REPORT_MS))
+        return;
+    const char *id = mw_rule_meta(s->rule)->id;
+    if (s->byte_evicted_told == 0)
+        mw_log_warn("rule %s: state over its byte budget (--max-state-bytes %zu, "
+                    "--max-total-state-bytes %zu): oldest keys evicted",
+                    id, e->opts.max_state_bytes, e->opts.max_total_state_bytes);
+    health(e, "state_evicted",
+           json_pack("{s:s, s:I, s:I, s:I, s:I}", "rule_id", id, "byte_evicted",
+                     (json_int_t)b->byte_evicted, "bytes", (json_int_t)b->bytes,
+                     "max_state_bytes", (json_int_t)e->opts.max_state_bytes,
+                     "max_total_state_bytes", (json_int_t)e->opts.max_total_state_bytes));
+    s->byte_evicted_told = b->byte_evicted;
+    s->byte_evicted_ms = now;
+}
+
+/* After each event: the total budget (the rule holding the most sheds its
+ * oldest keys until the total fits), then eviction reports. */
+static void enforce_budgets(struct mw_engine *e)
+{
+    struct mw_detect_bytes b;
+    uint64_t total = 0;
+    for (size_t i = 0; i < e->nslots; i++) {
+        struct slot *s = &e->slots[i];
+        if (s->state && s->sops->budget) {
+            s->sops->budget(s->state, &b);
+            total += b.bytes;
+        }
+    }
+    for (size_t round = 0; e->opts.max_total_state_bytes &&
+                           total > e->opts.max_total_state_bytes && round < e->nslots;
+         round++) {
+        struct slot *big = NULL;
+        uint64_t most = 0;
+        for (size_t i = 0; i < e->nslots; i++) {
+            struct slot *s = &e->slots[i];
+            if (s->state && s->sops->budget && s->sops->shed) {
+                s->sops->budget(s->state, &b);
+                if (b.bytes > most) {
+                    most = b.bytes;
+                    big = s;
+                }
+            }
+        }
+        if (big == NULL)
+            break;
+        uint64_t over = total - e->opts.max_total_state_bytes;
+        big->sops->shed(big->def, big->state, (size_t)(most > over ? most - over : 0));
+        big->sops->budget(big->state, &b);
+        total -= most - b.bytes;
+    }
+    for (size_t i = 0; i < e->nslots; i++) {
+        struct slot *s = &e->slots[i];
+        if (s->state && s->sops->budget) {
+            s->sops->budget(s->state, &b);
+            report_evictions(e, s, &b);
+        }
+    }
+}
+
 void mw_engine_dispatch(struct mw_engine *e, struct mw_event *ev)
 {
     const struct mw_emit em = {emit, e};
@@ -642,6 +715,7 @@ void mw_engine_dispatch(struct mw_engine *e, struct mw_event *ev)
             quarantine(e, s);
     }
     e->current = NULL;
+    enforce_budgets(e);
 }
 
 void mw_engine_count_late(struct mw_engine *e, const struct mw_event *ev)
