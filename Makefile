@@ -112,7 +112,8 @@ build/asan/tests/%: tests/unit/%.c tests/unit/cmocka_json.h tests/unit/cmocka_fi
 units: $(UNITS)
 
 # test helpers: a loopback HTTP server for the output tests (tests/tools/)
-TOOLS     := build/tools/mock_http build/tools/eql_census build/tools/elastic_census
+TOOLS     := build/tools/mock_http build/tools/fnv_collide build/tools/eql_census \
+             build/tools/elastic_census
 tools: $(TOOLS)
 
 # the EQL and Elastic corpus censuses (tests/tools/*_census.sh) link the

@@ -25,7 +25,8 @@
  * Optional entries (NULL allowed): advance, finish (the detector raises
  * nothing on the passage of time), dump and restore (the detector keeps no
  * window state: not checkpointed, not carried across a reload, reported as
- * state "none"), load and save (no state file under --state-dir). All the
+ * state "none"), load and save (no state file under --state-dir), budget
+ * and shed (no retained events, no byte budget). All the
  * others are always set.
  */
 #ifndef MW_DETECTOR_H
@@ -50,6 +51,22 @@ struct mw_detect_opts {
     size_t max_keys;    /* open keys / groups per rule; 0: unlimited */
     mw_time_t lateness; /* how far behind "now" an event may arrive and
                          * still take its place; 0: none */
+    size_t max_bytes;   /* bytes of retained state per rule (events held
+                         * by open keys / groups, their arrays); 0: unlimited */
+};
+
+/* What retaining ev costs against a byte budget: its line's length (its
+ * text once compacted) and its record. An event held by several keys or
+ * rules is charged to each. */
+static inline size_t mw_event_cost(const struct mw_event *ev)
+{
+    return sizeof(*ev) + (ev->bytes ? ev->bytes : ev->rawlen);
+}
+
+/* A state's byte accounting (the budget op). */
+struct mw_detect_bytes {
+    uint64_t bytes;        /* held now */
+    uint64_t byte_evicted; /* keys / groups dropped by a byte budget */
 };
 
 /* One alert: see the ownership notes above. */
@@ -101,6 +118,12 @@ struct mw_detector_ops {
                 struct mw_error *err);
     int (*save)(const void *def, const void *st, const char *rule_id, const char *path,
                 struct mw_error *err);
+    /* Byte budgets: budget reports the bytes held and the byte evictions
+     * so far; shed drops keys or groups, oldest first, until the state
+     * holds at most max_bytes, counting each as a byte eviction. NULL for
+     * a detector that keeps no events (query). */
+    void (*budget)(void *st, struct mw_detect_bytes *out); /* may settle its accounts */
+    void (*shed)(const void *def, void *st, size_t max_bytes);
 };
 
 /* The detector of a rule (never NULL for a loaded rule) and the definition

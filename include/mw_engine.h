@@ -28,13 +28,21 @@
 struct mw_engine_opts {
     const char *lua_dir; /* borrowed */
     struct mw_sandbox_limits limits;
-    bool alert_time_from_events; /* @timestamp = last event time */
-    size_t max_open_keys;        /* per window rule; 0 = unlimited */
-    mw_time_t lateness;          /* --max-lateness, microseconds */
-    const char *state_dir;       /* borrowed; NULL: no persistence */
-    uint64_t quarantine_after;   /* consecutive failures; 0 = never */
-    bool health_records;         /* write rule health records */
+    bool alert_time_from_events;  /* @timestamp = last event time */
+    size_t max_open_keys;         /* per window rule; 0 = unlimited */
+    size_t max_state_bytes;       /* per rule, retained state (mw_detect_opts
+                                   * max_bytes); 0 = unlimited */
+    size_t max_total_state_bytes; /* all rules together; over it the rule
+                                   * holding most sheds its oldest; 0 = unlimited */
+    mw_time_t lateness;           /* --max-lateness, microseconds */
+    const char *state_dir;        /* borrowed; NULL: no persistence */
+    uint64_t quarantine_after;    /* consecutive failures; 0 = never */
+    bool health_records;          /* write rule health records */
 };
+
+/* The defaults of run and replay (docs/SECURITY.md, item 6). */
+#define MW_ENGINE_DEFAULT_STATE_BYTES ((size_t)256 * 1024 * 1024)
+#define MW_ENGINE_DEFAULT_TOTAL_STATE_BYTES ((size_t)1024 * 1024 * 1024)
 
 struct mw_engine;
 
@@ -55,10 +63,21 @@ void mw_engine_free(struct mw_engine *e);
 int mw_engine_load(struct mw_engine *e, char *const *paths, int npaths);
 size_t mw_engine_rule_count(const struct mw_engine *e);
 
+/* Writes a health record of kind (fields stolen, may be NULL) when the
+ * engine's options ask for health records; else drops fields. */
+void mw_engine_health(struct mw_engine *e, const char *kind, json_t *fields);
+
+/* The largest rule file the scan accepts. */
+#define MW_ENGINE_RULE_MAX_BYTES (16 * 1024 * 1024)
+
 /* Lists the rule files under paths (files as given; folders scanned
  * recursively for *.lua, in name order) into *files (new array of new
- * strings, caller frees both). Returns the number of paths that could not
- * be read (reported on stderr unless quiet). */
+ * strings, caller frees both). Each folder and each file is listed once
+ * (known by device and inode: symlink loops and two paths to one file are
+ * read once); only regular files of at most MW_ENGINE_RULE_MAX_BYTES are
+ * listed, a FIFO, device or socket named *.lua is refused. Returns the
+ * number of paths that could not be read or were refused (reported on
+ * stderr unless quiet). */
 int mw_engine_scan(char *const *paths, int npaths, char ***files, size_t *nfiles,
                    bool quiet);
 

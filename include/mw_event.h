@@ -19,6 +19,8 @@ struct mw_event {
                      (read it with mw_event_root) */
     char *raw;    /* owned: the line's text while compacted, or NULL */
     size_t rawlen;
+    size_t bytes;      /* the line's length at ingest (0: unknown): what
+                          retaining the event costs, for state byte budgets */
     mw_time_t ts;      /* event time, microseconds since the epoch */
     const char *input; /* borrowed: input name, interned for the process */
     uint64_t line;     /* 1-based line number in the input */

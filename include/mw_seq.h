@@ -65,6 +65,9 @@ struct mw_seq_stats {
     uint64_t open;         /* pending sequences now */
     uint64_t open_keys;    /* keys with state now */
     uint64_t late_replays; /* out-of-order events placed by a replay */
+    uint64_t bytes;        /* retained now: keys, partials, logs, the cost of
+                            * their events (mw_event_cost) */
+    uint64_t byte_evicted; /* keys dropped by the byte budget */
 };
 
 struct mw_seq_state;
@@ -124,6 +127,10 @@ void mw_seq_foreach_pending(const struct mw_seq_state *st,
 void mw_seq_process(const struct mw_seq_def *def, struct mw_seq_state *st,
                     struct mw_event *ev, const struct mw_match_ctx *ctx,
                     mw_seq_emit_fn emit, void *ud);
+
+/* Drops the oldest keys until st holds at most max_bytes (the engine's
+ * total budget); each counts as evicted and byte_evicted. */
+void mw_seq_shed(struct mw_seq_state *st, size_t max_bytes);
 
 /* Moves "now" forward to the given event time (never back) and drops
  * pending sequences that no event still acceptable (time >= now -

@@ -70,6 +70,8 @@ typedef enum mw_spool_outcome (*mw_spool_deliver_fn)(void *ctx,
 struct mw_spool_opts {
     size_t batch;        /* items per delivery, 1..100000 */
     size_t queue;        /* ring slots, >= 1 */
+    size_t queue_bytes;  /* bytes of alert lines the ring may hold, >= 1 (one
+                          * alert always fits an empty ring) */
     int64_t linger;      /* wait this long for a fuller batch (us) */
     int64_t backoff;     /* first retry delay (us), >= MW_SPOOL_MIN_BACKOFF */
     int64_t max_backoff; /* longest retry delay (us), >= MW_SPOOL_MIN_BACKOFF */
@@ -79,10 +81,12 @@ struct mw_spool_opts {
 /* The shortest backoff= and max_backoff= accepted (us). */
 #define MW_SPOOL_MIN_BACKOFF (10 * 1000)
 
-/* Defaults: the given batch size, queue 10000, linger 1s, backoff 500ms,
- * max_backoff 30s, drain 10s. */
+#define MW_SPOOL_DEFAULT_QUEUE_BYTES ((size_t)64 * 1024 * 1024)
+
+/* Defaults: the given batch size, queue 10000, queue_bytes 64 MiB, linger
+ * 1s, backoff 500ms, max_backoff 30s, drain 10s. */
 void mw_spool_opts_default(struct mw_spool_opts *o, size_t batch);
-/* Parses one spool option of a sink spec (batch, queue, linger, backoff,
+/* Parses one spool option of a sink spec (batch, queue, queue_bytes, linger, backoff,
  * max_backoff, drain; v is "" when the option had no '='). Returns 1 when
  * it was one and v is valid (o updated), -1 when it was one with a bad
  * value, 0 when k is not a spool option. */

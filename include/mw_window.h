@@ -75,11 +75,14 @@ struct mw_window_stats {
     uint64_t absent_matched;
     uint64_t no_key;
     uint64_t fired;
-    uint64_t expired;   /* groups dropped as time moved on */
-    uint64_t evicted;   /* groups dropped by the cap */
-    uint64_t cancelled; /* absence: windows closed by an `absent` event */
-    uint64_t open;      /* groups (terms, pending windows) held now */
-    uint64_t loaded;    /* new_terms: terms read from the state file */
+    uint64_t expired;      /* groups dropped as time moved on */
+    uint64_t evicted;      /* groups dropped by the cap */
+    uint64_t cancelled;    /* absence: windows closed by an `absent` event */
+    uint64_t open;         /* groups (terms, pending windows) held now */
+    uint64_t loaded;       /* new_terms: terms read from the state file */
+    uint64_t bytes;        /* retained now: groups, their arrays and the cost
+                            * of the events they hold (mw_event_cost) */
+    uint64_t byte_evicted; /* groups dropped by the byte budget */
 };
 
 struct mw_window_state;

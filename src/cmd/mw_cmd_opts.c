@@ -21,6 +21,8 @@ void mw_cmd_defaults(struct mw_engine_opts *eo, struct mw_run_opts *ro)
         eo->max_open_keys = MW_DEFAULT_MAX_OPEN_KEYS;
         eo->lateness = mo.max_lateness;
         eo->quarantine_after = MW_DEFAULT_QUARANTINE_AFTER;
+        eo->max_state_bytes = MW_ENGINE_DEFAULT_STATE_BYTES;
+        eo->max_total_state_bytes = MW_ENGINE_DEFAULT_TOTAL_STATE_BYTES;
     }
     if (ro) {
         memset(ro, 0, sizeof(*ro));

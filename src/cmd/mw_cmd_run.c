@@ -67,6 +67,15 @@ const char *const mw_usage_run =
     "                              groups, terms); the oldest is evicted "
     "(default " MW_XSTR(
         MW_DEFAULT_MAX_OPEN_KEYS) ")\n"
+                                  "      --max-state-bytes SIZE  per rule, bytes of "
+                                  "retained state (the events its\n"
+                                  "                              open keys and groups "
+                                  "hold); the oldest keys are\n"
+                                  "                              evicted (default 256M)\n"
+                                  "      --max-total-state-bytes SIZE  the same for all "
+                                  "rules together; the rule\n"
+                                  "                              holding most sheds its "
+                                  "oldest (default 1G)\n"
                                   "      --max-lateness DUR      how far behind the "
                                   "newest event time an event may\n"
                                   "                              arrive and still take "
@@ -165,6 +174,8 @@ enum {
     OPT_SUMMARY,
     OPT_ALERT_TIME,
     OPT_MAX_KEYS,
+    OPT_MAX_STATE_BYTES,
+    OPT_MAX_TOTAL_STATE_BYTES,
     OPT_RULE_MEM,
     OPT_RULE_INSN,
     OPT_LUA_DIR,
@@ -201,6 +212,8 @@ int mw_cmd_run(int argc, char **argv)
         {"summary", required_argument, NULL, OPT_SUMMARY},
         {"alert-time", required_argument, NULL, OPT_ALERT_TIME},
         {"max-open-keys", required_argument, NULL, OPT_MAX_KEYS},
+        {"max-state-bytes", required_argument, NULL, OPT_MAX_STATE_BYTES},
+        {"max-total-state-bytes", required_argument, NULL, OPT_MAX_TOTAL_STATE_BYTES},
         {"rule-memory", required_argument, NULL, OPT_RULE_MEM},
         {"rule-instructions", required_argument, NULL, OPT_RULE_INSN},
         {"lua-dir", required_argument, NULL, OPT_LUA_DIR},
@@ -301,6 +314,19 @@ int mw_cmd_run(int argc, char **argv)
         case OPT_MAX_KEYS:
             if (mw_parse_size(optarg, &eo.max_open_keys) < 0) {
                 usage_error(mw_usage_run, "--max-open-keys needs a positive number");
+                goto done;
+            }
+            break;
+        case OPT_MAX_STATE_BYTES:
+            if (mw_parse_size(optarg, &eo.max_state_bytes) < 0) {
+                usage_error(mw_usage_run, "--max-state-bytes needs a positive size");
+                goto done;
+            }
+            break;
+        case OPT_MAX_TOTAL_STATE_BYTES:
+            if (mw_parse_size(optarg, &eo.max_total_state_bytes) < 0) {
+                usage_error(mw_usage_run,
+                            "--max-total-state-bytes needs a positive size");
                 goto done;
             }
             break;

@@ -96,7 +96,21 @@ static void seq_stats(const void *d, const void *s, json_t *o)
                   "evicted", (json_int_t)st->evicted, "no_key", (json_int_t)st->no_key,
                   "open", (json_int_t)st->open, "open_keys", (json_int_t)st->open_keys);
     json_object_set_new(seqs, "reordered", json_integer((json_int_t)st->late_replays));
+    json_object_set_new(seqs, "bytes", json_integer((json_int_t)st->bytes));
+    json_object_set_new(seqs, "byte_evicted", json_integer((json_int_t)st->byte_evicted));
     json_object_set_new(o, "sequences", seqs);
+}
+
+static void seq_budget(void *st, struct mw_detect_bytes *out)
+{
+    out->bytes = mw_seq_stats(st)->bytes;
+    out->byte_evicted = mw_seq_stats(st)->byte_evicted;
+}
+
+static void seq_shed(const void *def, void *st, size_t max_bytes)
+{
+    (void)def;
+    mw_seq_shed(st, max_bytes);
 }
 
 static void seq_shape(const void *d, struct mw_buf *out)
@@ -125,4 +139,6 @@ const struct mw_detector_ops mw_det_sequence = {
     .open = seq_open,
     .stats = seq_stats,
     .shape = seq_shape,
+    .budget = seq_budget,
+    .shed = seq_shed,
 };

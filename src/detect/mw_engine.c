@@ -46,13 +46,15 @@ struct slot {
      * skip_left events are skipped before the next probe, the cool-down
      * doubling on each failed probe. A call that returns closes it. */
     bool quarantined;
-    bool skips;         /* open on a cap: probes are spaced */
-    uint64_t cooldown;  /* events skipped before the next probe */
-    uint64_t skip_left; /* of this cool-down */
-    uint64_t skipped;   /* events not evaluated while open */
-    uint64_t reopened;  /* failed probes */
-    int64_t loaded_at;  /* wall seconds of the last (re)load */
-    uint64_t reloads;   /* successful reloads of this file */
+    bool skips;                 /* open on a cap: probes are spaced */
+    uint64_t cooldown;          /* events skipped before the next probe */
+    uint64_t skip_left;         /* of this cool-down */
+    uint64_t skipped;           /* events not evaluated while open */
+    uint64_t reopened;          /* failed probes */
+    int64_t loaded_at;          /* wall seconds of the last (re)load */
+    uint64_t reloads;           /* successful reloads of this file */
+    uint64_t byte_evicted_told; /* byte evictions already in a health record */
+    int64_t byte_evicted_ms;    /* monotonic ms of that record */
 };
 
 struct mw_engine {
@@ -142,7 +144,72 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int scan(const char *path, struct pathlist *pl, int depth, bool quiet)
+/* The scan of the rules paths. A folder is read once however many paths
+ * lead to it (symlinks, loops: each folder and each file is known by its
+ * device and inode), and only regular files of at most
+ * MW_ENGINE_RULE_MAX_BYTES become rule files: a FIFO or a device named
+ * x.lua would block or feed the loader forever. */
+struct scan {
+    struct pathlist *pl;
+    struct mw_dict *seen; /* (dev, ino) -> first path (owned) */
+    bool quiet;
+};
+
+static const char *file_kind(mode_t m)
+{
+    return S_ISFIFO(m)   ? "a FIFO"
+           : S_ISCHR(m)  ? "a character device"
+           : S_ISBLK(m)  ? "a block device"
+           : S_ISSOCK(m) ? "a socket"
+                         : "not a regular file";
+}
+
+/* Records the inode of sb; returns the path it was first seen at, or NULL
+ * when it is new. */
+static const char *seen_before(struct scan *sc, const struct stat *sb, const char *path)
+{
+    struct {
+        dev_t dev;
+        ino_t ino;
+    } id;
+    memset(&id, 0, sizeof(id));
+    id.dev = sb->st_dev;
+    id.ino = sb->st_ino;
+    const char *first = mw_dict_get(sc->seen, &id, sizeof(id));
+    if (first == NULL)
+        mw_dict_put(sc->seen, &id, sizeof(id), xstrdup(path));
+    return first;
+}
+
+/* A rule file found at path (sb: what stat says): added once, when it is a
+ * regular file under the size cap. Returns -1 when it is refused. */
+static int scan_file(struct scan *sc, const char *path, const struct stat *sb)
+{
+    if (!S_ISREG(sb->st_mode)) {
+        if (!sc->quiet)
+            mw_log_error("%s: %s, not loaded (rule files must be regular files)", path,
+                         file_kind(sb->st_mode));
+        return -1;
+    }
+    if (sb->st_size > MW_ENGINE_RULE_MAX_BYTES) {
+        if (!sc->quiet)
+            mw_log_error("%s: %lld bytes, over the %d bytes a rule file may have", path,
+                         (long long)sb->st_size, MW_ENGINE_RULE_MAX_BYTES);
+        return -1;
+    }
+    const char *first = seen_before(sc, sb, path);
+    if (first) {
+        if (!sc->quiet)
+            mw_log_warn("%s: the same file as %s, loaded once", path, first);
+        return 0;
+    }
+    pl_add(sc->pl, path);
+    return 0;
+}
+
+/* Lists path's rule files; returns how many paths failed (missing,
+ * unreadable, refused). */
+static int scan(struct scan *sc, const char *path, int depth)
 {
     struct stat sb;
     DIR *d;
@@ -150,18 +217,24 @@ static int scan(const char *path, struct pathlist *pl, int depth, bool quiet)
     struct pathlist local = {0};
 
     if (stat(path, &sb) < 0) {
-        if (!quiet)
+        if (!sc->quiet)
             mw_log_error("%s: no such rule file or folder", path);
-        return -1;
+        return 1;
     }
-    if (!S_ISDIR(sb.st_mode)) {
-        pl_add(pl, path);
+    if (!S_ISDIR(sb.st_mode))
+        return scan_file(sc, path, &sb) < 0 ? 1 : 0;
+    const char *first = seen_before(sc, &sb, path);
+    if (first) {
+        /* a symlink back to a folder on the way (a loop) or to one already
+         * read: its files are in the list once already */
+        if (!sc->quiet && depth == 0)
+            mw_log_warn("%s: the same folder as %s, read once", path, first);
         return 0;
     }
     if (depth > 16 || (d = opendir(path)) == NULL) {
-        if (!quiet)
+        if (!sc->quiet)
             mw_log_error("%s: cannot read folder", path);
-        return -1;
+        return 1;
     }
     while ((de = readdir(d)) != NULL) {
         if (de->d_name[0] == '.')
@@ -175,28 +248,38 @@ static int scan(const char *path, struct pathlist *pl, int depth, bool quiet)
     closedir(d);
     if (local.n > 1) /* qsort(NULL, 0, ...) is undefined */
         qsort(local.v, local.n, sizeof(char *), cmp_str);
-    int rc = 0;
+    int failed = 0;
     for (size_t i = 0; i < local.n; i++) {
-        if (stat(local.v[i], &sb) == 0 && S_ISDIR(sb.st_mode)) {
-            if (scan(local.v[i], pl, depth + 1, quiet) < 0)
-                rc = -1;
-        } else {
-            pl_add(pl, local.v[i]);
-        }
+        if (stat(local.v[i], &sb) < 0)
+            ; /* gone since readdir */
+        else if (S_ISDIR(sb.st_mode))
+            failed += scan(sc, local.v[i], depth + 1);
+        else if (scan_file(sc, local.v[i], &sb) < 0)
+            failed++;
         free(local.v[i]);
     }
     free(local.v);
-    return rc;
+    return failed;
+}
+
+static void free_seen(const void *key, size_t klen, void *val, void *ud)
+{
+    (void)key;
+    (void)klen;
+    (void)ud;
+    free(val);
 }
 
 int mw_engine_scan(char *const *paths, int npaths, char ***files, size_t *nfiles,
                    bool quiet)
 {
     struct pathlist pl = {0};
+    struct scan sc = {&pl, mw_dict_new(), quiet};
     int failed = 0;
     for (int i = 0; i < npaths; i++)
-        if (scan(paths[i], &pl, 0, quiet) < 0)
-            failed++;
+        failed += scan(&sc, paths[i], 0);
+    mw_dict_foreach(sc.seen, free_seen, NULL);
+    mw_dict_free(sc.seen);
     *files = pl.v;
     *nfiles = pl.n;
     return failed;
@@ -223,6 +306,11 @@ static void health(struct mw_engine *e, const char *kind, json_t *fields)
         mw_health_emit(kind, fields);
     else
         json_decref(fields);
+}
+
+void mw_engine_health(struct mw_engine *e, const char *kind, json_t *fields)
+{
+    health(e, kind, fields);
 }
 
 static int64_t wall_seconds(void)
@@ -276,7 +364,8 @@ static char *state_path(const struct mw_engine *e, const struct slot *s)
  * detector with a state file reads it from --state-dir). */
 static void new_state(struct mw_engine *e, struct slot *s)
 {
-    const struct mw_detect_opts o = {e->opts.max_open_keys, e->opts.lateness};
+    const struct mw_detect_opts o = {e->opts.max_open_keys, e->opts.lateness,
+                                     e->opts.max_state_bytes};
     if (s->state != NULL)
         return;
     s->sops = s->ops;
@@ -597,6 +686,76 @@ static void reopen(struct slot *s)
     s->skip_left = s->cooldown;
 }
 
+/* ---------------------------------------------------------------------- */
+/* byte budgets                                                            */
+
+#define EVICT_REPORT_MS 60000 /* at most one state_evicted record a minute per rule */
+
+static void report_evictions(struct mw_engine *e, struct slot *s,
+                             const struct mw_detect_bytes *b)
+{
+    int64_t now = mw_mono_ms();
+    if (b->byte_evicted <= s->byte_evicted_told ||
+        (s->byte_evicted_told > 0 && now - s->byte_evicted_ms < EVICT_REPORT_MS))
+        return;
+    const char *id = mw_rule_meta(s->rule)->id;
+    if (s->byte_evicted_told == 0)
+        mw_log_warn("rule %s: state over its byte budget (--max-state-bytes %zu, "
+                    "--max-total-state-bytes %zu): oldest keys evicted",
+                    id, e->opts.max_state_bytes, e->opts.max_total_state_bytes);
+    health(e, "state_evicted",
+           json_pack("{s:s, s:I, s:I, s:I, s:I}", "rule_id", id, "byte_evicted",
+                     (json_int_t)b->byte_evicted, "bytes", (json_int_t)b->bytes,
+                     "max_state_bytes", (json_int_t)e->opts.max_state_bytes,
+                     "max_total_state_bytes", (json_int_t)e->opts.max_total_state_bytes));
+    s->byte_evicted_told = b->byte_evicted;
+    s->byte_evicted_ms = now;
+}
+
+/* After each event: the total budget (the rule holding the most sheds its
+ * oldest keys until the total fits), then eviction reports. */
+static void enforce_budgets(struct mw_engine *e)
+{
+    struct mw_detect_bytes b;
+    uint64_t total = 0;
+    for (size_t i = 0; i < e->nslots; i++) {
+        struct slot *s = &e->slots[i];
+        if (s->state && s->sops->budget) {
+            s->sops->budget(s->state, &b);
+            total += b.bytes;
+        }
+    }
+    for (size_t round = 0; e->opts.max_total_state_bytes &&
+                           total > e->opts.max_total_state_bytes && round < e->nslots;
+         round++) {
+        struct slot *big = NULL;
+        uint64_t most = 0;
+        for (size_t i = 0; i < e->nslots; i++) {
+            struct slot *s = &e->slots[i];
+            if (s->state && s->sops->budget && s->sops->shed) {
+                s->sops->budget(s->state, &b);
+                if (b.bytes > most) {
+                    most = b.bytes;
+                    big = s;
+                }
+            }
+        }
+        if (big == NULL)
+            break;
+        uint64_t over = total - e->opts.max_total_state_bytes;
+        big->sops->shed(big->def, big->state, (size_t)(most > over ? most - over : 0));
+        big->sops->budget(big->state, &b);
+        total -= most - b.bytes;
+    }
+    for (size_t i = 0; i < e->nslots; i++) {
+        struct slot *s = &e->slots[i];
+        if (s->state && s->sops->budget) {
+            s->sops->budget(s->state, &b);
+            report_evictions(e, s, &b);
+        }
+    }
+}
+
 void mw_engine_dispatch(struct mw_engine *e, struct mw_event *ev)
 {
     const struct mw_emit em = {emit, e};
@@ -623,6 +782,7 @@ void mw_engine_dispatch(struct mw_engine *e, struct mw_event *ev)
         }
     }
     e->current = NULL;
+    enforce_budgets(e);
 }
 
 void mw_engine_count_late(struct mw_engine *e, const struct mw_event *ev)

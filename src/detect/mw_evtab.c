@@ -94,11 +94,13 @@ int mw_evtab_load(struct mw_evtab *t, const json_t *obj, struct mw_error *err)
     const char *input = json_string_value(json_object_get(obj, "input"));
     if (!json_is_object(doc) || !json_is_integer(ts) || !json_is_integer(seq) || !input)
         return mw_error_set(err, "malformed event record");
-    append(t,
-           mw_event_new(json_incref(doc), json_integer_value(ts), mw_evtab_intern(input),
-                        (uint64_t)json_integer_value(json_object_get(obj, "line")),
-                        (uint64_t)json_integer_value(json_object_get(obj, "offset")),
-                        (uint64_t)json_integer_value(seq)));
+    struct mw_event *ev =
+        mw_event_new(json_incref(doc), json_integer_value(ts), mw_evtab_intern(input),
+                     (uint64_t)json_integer_value(json_object_get(obj, "line")),
+                     (uint64_t)json_integer_value(json_object_get(obj, "offset")),
+                     (uint64_t)json_integer_value(seq));
+    ev->bytes = json_dumpb(doc, NULL, 0, JSON_COMPACT); /* for the byte budgets */
+    append(t, ev);
     return 0;
 }
 

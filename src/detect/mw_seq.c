@@ -39,6 +39,7 @@
 struct partial {
     int refs;
     int n;
+    size_t bytes; /* this record and the cost of its events */
     mw_time_t first_ts;
     struct mw_event *ev[]; /* owned references */
 };
@@ -55,6 +56,8 @@ struct keystate {
     mw_time_t log_newest;
     struct logent *log; /* owned, (ts, seq) order */
     uint32_t nlog, logcap;
+    size_t log_bytes; /* cost of the logged events */
+    size_t bytes;     /* charged to st->stats.bytes (ks_account) */
     size_t klen;
     char *key;              /* points into this allocation */
     struct partial *slot[]; /* nslots current, then nslots base
@@ -65,6 +68,7 @@ struct mw_seq_state {
     int nslots;
     mw_time_t lateness;           /* from mw_detect_opts at creation */
     size_t max_keys;              /* from mw_detect_opts; 0: no cap */
+    size_t max_bytes;             /* from mw_detect_opts; 0: no budget */
     mw_time_t now;                /* newest event time accepted */
     struct mw_dict *keys;         /* key bytes -> struct keystate */
     struct keystate *head, *tail; /* LRU: head is the oldest */
@@ -119,6 +123,7 @@ struct mw_seq_state *mw_seq_state_new_with(const struct mw_seq_def *def,
     if (opts) {
         st->lateness = opts->lateness > 0 ? opts->lateness : 0;
         st->max_keys = opts->max_keys;
+        st->max_bytes = opts->max_bytes;
     }
     st->now = INT64_MIN / 2;
     st->keys = mw_dict_new();
@@ -138,6 +143,9 @@ static struct partial *partial_new(const struct partial *prev, struct mw_event *
     for (int i = 0; i < n - 1; i++)
         p->ev[i] = mw_event_ref(prev->ev[i]);
     p->ev[n - 1] = mw_event_ref(ev);
+    p->bytes =
+        (prev ? prev->bytes + sizeof(struct mw_event *) : sizeof(*p) + sizeof(ev)) +
+        mw_event_cost(ev);
     return p;
 }
 
@@ -184,6 +192,7 @@ static int keystate_drop(struct mw_seq_state *st, struct keystate *ks)
     free(ks->log);
     lru_unlink(st, ks);
     mw_dict_del(st->keys, ks->key, ks->klen);
+    st->stats.bytes -= ks->bytes;
     st->stats.open -= (uint64_t)n;
     st->stats.open_keys--;
     free(ks);
@@ -284,6 +293,21 @@ static struct keystate *keystate_get(struct mw_seq_state *st, const char *key,
     return ks;
 }
 
+/* Charges ks's current size to the state: the record, its key, its log
+ * and every partial in its slots (a partial shared by a current and a
+ * base slot is charged twice: an upper bound). */
+static void ks_account(struct mw_seq_state *st, struct keystate *ks)
+{
+    int nptr = st->nslots * (st->lateness > 0 ? 2 : 1);
+    size_t b = sizeof(*ks) + (size_t)nptr * sizeof(struct partial *) + ks->klen +
+               ks->logcap * sizeof(*ks->log) + ks->log_bytes;
+    for (int i = 0; i < nptr; i++)
+        if (ks->slot[i])
+            b += ks->slot[i]->bytes;
+    st->stats.bytes += b - ks->bytes;
+    ks->bytes = b;
+}
+
 /* Keeps the list ordered by `touched` (the newest first-event time): a key
  * moves to the back only when that time grows, so the expiry sweep can stop
  * at the first key that is still live, and the cap evicts the key whose
@@ -348,16 +372,41 @@ void mw_seq_advance(const struct mw_seq_def *def, struct mw_seq_state *st, mw_ti
 #endif
 }
 
+static void evict(struct mw_seq_state *st, struct keystate *ks)
+{
+    if (st->obs)
+        trace_drop(st, ks, MW_SEQ_T_EVICTED);
+    st->stats.evicted += (uint64_t)keystate_drop(st, ks);
+}
+
+/* Byte budget: drops the oldest keys (keep last, and only when it alone is
+ * over the budget) until the state holds at most max_bytes. */
+static void shed_bytes(struct mw_seq_state *st, size_t max_bytes,
+                       const struct keystate *keep)
+{
+    while (st->stats.bytes > max_bytes && st->head) {
+        struct keystate *v = st->head;
+        if (v == keep && v->next)
+            v = v->next;
+        evict(st, v);
+        st->stats.byte_evicted++;
+    }
+}
+
 static void enforce_cap(const struct mw_seq_def *def, struct mw_seq_state *st,
                         const struct keystate *keep)
 {
     (void)def;
     while (st->max_keys && st->stats.open_keys > st->max_keys && st->head &&
-           st->head != keep) {
-        if (st->obs)
-            trace_drop(st, st->head, MW_SEQ_T_EVICTED);
-        st->stats.evicted += (uint64_t)keystate_drop(st, st->head);
-    }
+           st->head != keep)
+        evict(st, st->head);
+    if (st->max_bytes)
+        shed_bytes(st, st->max_bytes, keep);
+}
+
+void mw_seq_shed(struct mw_seq_state *st, size_t max_bytes)
+{
+    shed_bytes(st, max_bytes, NULL);
 }
 
 static bool holds(const struct partial *p, const struct mw_event *ev)
@@ -490,8 +539,10 @@ static void fold(const struct mw_seq_def *def, struct mw_seq_state *st,
         while (n < ks->nlog && ks->log[n].ev->ts < horizon)
             apply_entry(&a, ks, base, &ks->log[n++]);
     }
-    for (uint32_t i = 0; i < n; i++)
+    for (uint32_t i = 0; i < n; i++) {
+        ks->log_bytes -= mw_event_cost(ks->log[i].ev);
         mw_event_unref(ks->log[i].ev);
+    }
     memmove(ks->log, ks->log + n, (ks->nlog - n) * sizeof(*ks->log));
     ks->nlog -= n;
     if (ks->nlog == 0) {
@@ -524,6 +575,7 @@ static uint32_t log_add(struct keystate *ks, struct mw_event *ev, bool *inorder)
     memmove(ks->log + at + 1, ks->log + at, (ks->nlog - at) * sizeof(*ks->log));
     memset(&ks->log[at], 0, sizeof(ks->log[at]));
     ks->log[at].ev = mw_event_ref(ev);
+    ks->log_bytes += mw_event_cost(ev);
     ks->nlog++;
     if (ev->ts > ks->log_newest)
         ks->log_newest = ev->ts;
@@ -575,13 +627,16 @@ static void process_group(struct apply *a, struct keystate *ks, struct mw_event 
         ks->log[at].until |= until;
         if (!inorder) {
             replay(a, ks, ev);
-            drop_if_empty(st, ks);
+            ks_account(st, ks);
+            if (!drop_if_empty(st, ks))
+                enforce_cap(a->def, st, ks);
             return;
         }
     }
     apply_entry(a, ks, ks->slot, &one);
     st->stats.open += (uint64_t)count_slots(st, ks->slot);
     st->stats.open -= (uint64_t)before;
+    ks_account(st, ks);
     if (!drop_if_empty(st, ks))
         enforce_cap(a->def, st, ks);
 }
@@ -708,11 +763,14 @@ static struct partial *partial_load(const json_t *a, const struct mw_evtab *t, i
     p->refs = 1;
     p->n = (int)(n - 1);
     p->first_ts = json_integer_value(json_array_get(a, 0));
+    p->bytes = sizeof(*p) + (n - 1) * sizeof(struct mw_event *);
     for (size_t i = 1; i < n; i++) {
         struct mw_event *ev = mw_evtab_get(t, json_array_get(a, i));
         p->ev[i - 1] = ev ? mw_event_ref(ev) : NULL;
         if (ev == NULL)
             *bad = true;
+        else
+            p->bytes += mw_event_cost(ev);
     }
     if (*bad) {
         for (int i = 0; i < p->n; i++)
@@ -768,6 +826,7 @@ int mw_seq_restore(const struct mw_seq_def *def, struct mw_seq_state *st,
                 ks->log = xrealloc(ks->log, ks->logcap * sizeof(*ks->log));
             }
             ks->log[ks->nlog].ev = mw_event_ref(ev);
+            ks->log_bytes += mw_event_cost(ev);
             ks->log[ks->nlog].mask[0] =
                 (uint64_t)json_integer_value(json_array_get(le, 1));
             ks->log[ks->nlog].mask[1] =
@@ -775,6 +834,7 @@ int mw_seq_restore(const struct mw_seq_def *def, struct mw_seq_state *st,
             ks->log[ks->nlog].until = json_is_true(json_array_get(le, 3));
             ks->nlog++;
         }
+        ks_account(st, ks);
         if (bad)
             break;
     }

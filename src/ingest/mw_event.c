@@ -56,6 +56,7 @@ struct mw_event *mw_event_new(json_t *root, mw_time_t ts, const char *input,
     ev->root = root;
     ev->raw = NULL;
     ev->rawlen = 0;
+    ev->bytes = 0;
     ev->ts = ts;
     ev->input = input;
     ev->line = line;

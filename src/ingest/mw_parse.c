@@ -106,7 +106,9 @@ struct mw_event *mw_ingest_parse(const char *line, size_t len,
         goto fail;
     }
     *reason = MW_REJECT_NONE;
-    return mw_event_new(root, ts, input, lineno, offset, seq);
+    struct mw_event *ev = mw_event_new(root, ts, input, lineno, offset, seq);
+    ev->bytes = len; /* for the state byte budgets (mw_detector.h) */
+    return ev;
 
 fail:
     json_decref(root);

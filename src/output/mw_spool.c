@@ -54,6 +54,7 @@ struct mw_spool {
     pthread_cond_t cv;
     struct item *ring; /* owned, o.queue slots */
     size_t head, count;
+    size_t qbytes; /* bytes of the lines in the ring (o.queue_bytes bounds it) */
     char *spool_path, *pos_path, *rejected_path; /* owned */
     FILE *spool_w;                               /* owned: append */
     FILE *spool_r;                               /* owned: read from read_off */
@@ -86,6 +87,7 @@ void mw_spool_opts_default(struct mw_spool_opts *o, size_t batch)
 {
     o->batch = batch;
     o->queue = 10000;
+    o->queue_bytes = MW_SPOOL_DEFAULT_QUEUE_BYTES;
     o->linger = MW_USEC_PER_SEC;
     o->backoff = 500 * MW_USEC_PER_MSEC;
     o->max_backoff = 30 * MW_USEC_PER_SEC;
@@ -100,6 +102,18 @@ int mw_spool_opt(struct mw_spool_opts *o, const char *k, const char *v)
         if (sscanf(v, "%zu", &n) != 1 || n < 1 || n > 100000)
             return -1;
         o->batch = n;
+    } else if (strcmp(k, "queue_bytes") == 0) {
+        char *end;
+        unsigned long long b = strtoull(v, &end, 10);
+        unsigned long long mul = *end == 'k' || *end == 'K'   ? 1024ULL
+                                 : *end == 'm' || *end == 'M' ? 1024ULL * 1024
+                                 : *end == 'g' || *end == 'G' ? 1024ULL * 1024 * 1024
+                                                              : 1;
+        if (mul > 1)
+            end++;
+        if (v[0] < '0' || v[0] > '9' || *end != '\0' || b == 0 || b > SIZE_MAX / mul)
+            return -1;
+        o->queue_bytes = (size_t)(b * mul);
     } else if (strcmp(k, "queue") == 0) {
         if (sscanf(v, "%zu", &n) != 1 || n < 1)
             return -1;
@@ -377,6 +391,7 @@ out:
     for (size_t i = 0; i < sp->count; i++)
         free(sp->ring[(sp->head + i) % sp->o.queue].line);
     sp->count = 0;
+    sp->qbytes = 0;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -533,6 +548,7 @@ static bool fill_batch(struct mw_spool *sp, struct batch *b)
     for (;;) {
         while (b->n < sp->o.batch && sp->count > 0) {
             batch_push(b, sp->ring[sp->head]);
+            sp->qbytes -= strlen(sp->ring[sp->head].line);
             sp->head = (sp->head + 1) % sp->o.queue;
             sp->count--;
         }
@@ -668,12 +684,16 @@ fail:
 void mw_spool_put(struct mw_spool *sp, const char *line, size_t len, const char *id)
 {
     pthread_mutex_lock(&sp->mu);
-    if (sp->spool_pending > 0 || sp->count == sp->o.queue || sp->stopping) {
+    /* the queue is bounded in items and in bytes (a queue of big alerts
+     * reached 1.5 GB): beyond either, alerts go to the spool on disk */
+    if (sp->spool_pending > 0 || sp->count == sp->o.queue || sp->stopping ||
+        (sp->count > 0 && sp->qbytes + len > sp->o.queue_bytes)) {
         spool_append(sp, line, len);
     } else {
         sp->ring[(sp->head + sp->count) % sp->o.queue] =
             item_new(line, len, id ? id : "");
         sp->count++;
+        sp->qbytes += len;
     }
     pthread_cond_signal(&sp->cv);
     pthread_mutex_unlock(&sp->mu);

@@ -5,6 +5,13 @@
  * allocation per probe. The table never shrinks below its initial size, but
  * it halves when it drops under 1/8 full so memory returns after a burst of
  * join keys expires.
+ *
+ * Keys come from events, so the hash is keyed: mw_hash_bytes is SipHash-2-4
+ * under a random per-process seed (mw_siphash.c); a chain is as long as
+ * chance makes it, whatever keys an attacker sends. Because bucket order
+ * then differs from run to run, entries also sit on a list in insertion
+ * order, which mw_dict_foreach follows: iteration (state files,
+ * checkpoints, reports) is the same in every run.
  */
 #include "mw_dict.h"
 #include "mw_mem.h"
@@ -13,7 +20,8 @@
 #include <string.h>
 
 struct entry {
-    struct entry *next;
+    struct entry *next;          /* bucket chain */
+    struct entry *onext, *oprev; /* insertion order */
     uint64_t hash;
     void *val; /* borrowed */
     size_t klen;
@@ -24,24 +32,10 @@ struct mw_dict {
     struct entry **buckets; /* owned */
     size_t nbuckets;        /* power of two */
     size_t size;
+    struct entry *first, *last; /* insertion order */
 };
 
 #define INITIAL_BUCKETS 16
-
-uint64_t mw_hash_bytes(const void *data, size_t len)
-{
-    const unsigned char *p = data;
-    uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < len; i++) {
-        h ^= p[i];
-        h *= 1099511628211ULL;
-    }
-    /* final avalanche so low bits are usable as a bucket index */
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdULL;
-    h ^= h >> 33;
-    return h;
-}
 
 struct mw_dict *mw_dict_new(void)
 {
@@ -119,6 +113,13 @@ void *mw_dict_put(struct mw_dict *d, const void *key, size_t klen, void *val)
     e->val = val;
     e->klen = klen;
     memcpy(e->key, key, klen);
+    e->onext = NULL;
+    e->oprev = d->last;
+    if (d->last)
+        d->last->onext = e;
+    else
+        d->first = e;
+    d->last = e;
     *pp = e;
     d->size++;
     if (d->size >= d->nbuckets)
@@ -134,6 +135,14 @@ void *mw_dict_del(struct mw_dict *d, const void *key, size_t klen)
         return NULL;
     void *val = e->val;
     *pp = e->next;
+    if (e->oprev)
+        e->oprev->onext = e->onext;
+    else
+        d->first = e->onext;
+    if (e->onext)
+        e->onext->oprev = e->oprev;
+    else
+        d->last = e->oprev;
     free(e);
     d->size--;
     if (d->nbuckets > INITIAL_BUCKETS && d->size < d->nbuckets / 8)
@@ -150,7 +159,6 @@ void mw_dict_foreach(const struct mw_dict *d,
                      void (*fn)(const void *key, size_t klen, void *val, void *ud),
                      void *ud)
 {
-    for (size_t i = 0; i < d->nbuckets; i++)
-        for (struct entry *e = d->buckets[i]; e; e = e->next)
-            fn(e->key, e->klen, e->val, ud);
+    for (struct entry *e = d->first; e; e = e->onext)
+        fn(e->key, e->klen, e->val, ud);
 }

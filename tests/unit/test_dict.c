@@ -228,6 +228,16 @@ static void test_foreach(void **state)
         assert_int_equal(s.hits[i], 1);
 }
 
+static void record_order(const void *key, size_t klen, void *val, void *ud)
+{
+    struct {
+        int n, got[64];
+    } *o = ud;
+    (void)key;
+    (void)klen;
+    o->got[o->n++] = (int)((int *)val - slots);
+}
+
 static void test_hash_bytes(void **state)
 {
     (void)state;
@@ -236,6 +246,67 @@ static void test_hash_bytes(void **state)
     assert_true(mw_hash_bytes("a\0b", 3) != mw_hash_bytes("a\0c", 3));
     assert_true(mw_hash_bytes("a", 1) != mw_hash_bytes("a\0", 2));
     mw_dict_free(NULL);
+}
+
+/* SipHash-2-4 with the paper's key 00 01 .. 0f on the messages 00 01 ..
+ * (n-1): the paper's appendix example (15 bytes: a129ca6149be45e5) and
+ * entries of the reference implementation's vectors.h, read as
+ * little-endian words; lengths around the 8-byte block edges. */
+static void test_siphash24_vectors(void **state)
+{
+    static const struct {
+        size_t len;
+        uint64_t want;
+    } v[] = {
+        {0, 0x726fdb47dd0e0e31ULL},  {1, 0x74f839c593dc67fdULL},
+        {2, 0x0d6c8009d9a94f5aULL},  {7, 0xab0200f58b01d137ULL},
+        {8, 0x93f5f5799a932462ULL},  {9, 0x9e0082df0ba9e4b0ULL},
+        {15, 0xa129ca6149be45e5ULL}, {16, 0x3f2acc7f57c29bdbULL},
+        {63, 0x958a324ceb064572ULL},
+    };
+    unsigned char key[16], msg[64];
+    (void)state;
+    for (int i = 0; i < 16; i++)
+        key[i] = (unsigned char)i;
+    for (int i = 0; i < 64; i++)
+        msg[i] = (unsigned char)i;
+    for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
+        assert_true(mw_siphash24(key, msg, v[i].len) == v[i].want);
+}
+
+/* The table's hash is keyed: not the fixed-key value of the same input,
+ * and stable within the process. */
+static void test_hash_is_keyed(void **state)
+{
+    static const unsigned char zero[16];
+    (void)state;
+    assert_true(mw_hash_bytes("user", 4) == mw_hash_bytes("user", 4));
+    assert_true(mw_hash_bytes("user", 4) != mw_siphash24(zero, "user", 4));
+}
+
+/* Iteration follows insertion order, whatever the seed, across deletes
+ * and rehashes. */
+static void test_foreach_insertion_order(void **state)
+{
+    struct mw_dict *d = *state;
+    char buf[32];
+    struct order {
+        int n, got[64];
+    } o = {0, {0}};
+    for (int i = 0; i < 64; i++) {
+        int len = keyf(buf, sizeof buf, i);
+        mw_dict_put(d, buf, (size_t)len, &slots[i]);
+    }
+    for (int i = 0; i < 64; i += 2) {
+        int len = keyf(buf, sizeof buf, i);
+        mw_dict_del(d, buf, (size_t)len);
+    }
+    mw_dict_put(d, "key-0", 5, &slots[0]); /* back, at the end */
+    mw_dict_foreach(d, record_order, &o);
+    assert_int_equal(o.n, 33);
+    for (int i = 0; i < 32; i++)
+        assert_int_equal(o.got[i], 2 * i + 1);
+    assert_int_equal(o.got[32], 0);
 }
 
 int main(void)
@@ -248,6 +319,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_many_keys_grow_and_shrink, setup, teardown),
         cmocka_unit_test_setup_teardown(test_binary_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(test_foreach, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_foreach_insertion_order, setup, teardown),
+        cmocka_unit_test(test_siphash24_vectors),
+        cmocka_unit_test(test_hash_is_keyed),
         cmocka_unit_test_setup_teardown(test_hash_bytes, setup, teardown),
     };
 

@@ -199,4 +199,6 @@ const struct mw_detector_ops mw_det_absence = {
     .open = win_open,
     .stats = win_stats,
     .shape = win_shape,
+    .budget = win_budget,
+    .shed = win_shed,
 };

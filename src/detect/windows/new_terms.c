@@ -215,6 +215,8 @@ const struct mw_detector_ops mw_det_new_terms = {
     .open = win_open,
     .stats = win_stats,
     .shape = win_shape,
+    .budget = win_budget,
+    .shed = win_shed,
     .load = new_terms_load,
     .save = new_terms_save,
 };

@@ -107,4 +107,6 @@ const struct mw_detector_ops mw_det_threshold = {
     .open = win_open,
     .stats = win_stats,
     .shape = win_shape,
+    .budget = win_budget,
+    .shed = win_shed,
 };

@@ -55,6 +55,7 @@ void *win_state_new(const void *def, const struct mw_detect_opts *opts)
     st->since = INT64_MIN;
     if (opts) {
         st->max_states = opts->max_keys;
+        st->max_bytes = opts->max_bytes;
         st->lateness = opts->lateness > 0 ? opts->lateness : 0;
     }
     mw_buf_init(&st->key);
@@ -80,6 +81,9 @@ void win_list_touch(struct mw_window_state *st, struct group *g)
 
 void win_group_drop(struct mw_window_state *st, struct group *g)
 {
+    if (st->dirty == g)
+        st->dirty = NULL;
+    st->stats.bytes -= g->bytes;
     win_list_unlink(st, g);
     mw_dict_del(st->groups, g->key, g->klen);
     for (uint32_t i = 0; g->vals && i < g->n; i++) {
@@ -129,12 +133,48 @@ int win_match_key(const struct mw_window_def *def, struct mw_window_state *st,
     return klen;
 }
 
+/* What g holds: the record, its key, its arrays (each kind uses one of
+ * ts, vals, bt, sized by cap), the value keys and the events. */
+static size_t group_bytes(const struct group *g)
+{
+    size_t b = sizeof(*g) + g->klen;
+    if (g->ts)
+        b += g->cap * sizeof(*g->ts);
+    if (g->bt)
+        b += g->cap * sizeof(*g->bt);
+    if (g->vals) {
+        b += g->cap * sizeof(*g->vals);
+        for (uint32_t i = 0; i < g->n; i++)
+            b += g->vals[i].klen + mw_event_cost(g->vals[i].ev);
+    }
+    for (int i = 0; i < g->nev; i++)
+        b += sizeof(*g->ev) + mw_event_cost(g->ev[i]);
+    return b;
+}
+
+void win_account(struct mw_window_state *st)
+{
+    struct group *g = st->dirty;
+    if (g == NULL)
+        return;
+    size_t b = group_bytes(g);
+    st->stats.bytes += b - g->bytes;
+    g->bytes = b;
+    st->dirty = NULL;
+}
+
 struct group *win_group_get(struct mw_window_state *st, const char *key, size_t klen,
                             bool create)
 {
     struct group *g = mw_dict_get(st->groups, key, klen);
-    if (g || !create)
+    if (g || !create) {
+        if (g && g != st->dirty) {
+            win_account(st);
+            st->dirty = g;
+        }
         return g;
+    }
+    win_account(st);
     g = xcalloc(1, sizeof(*g) + klen);
     g->klen = klen;
     memcpy(g->key, key, klen);
@@ -142,16 +182,50 @@ struct group *win_group_get(struct mw_window_state *st, const char *key, size_t 
     mw_dict_put(st->groups, g->key, klen, g);
     win_list_append(st, g);
     st->stats.open++;
+    st->dirty = g;
     return g;
+}
+
+/* Drops the oldest groups (keep last, when it alone is over) until st
+ * holds at most max_bytes. */
+static void shed_bytes(struct mw_window_state *st, size_t max_bytes,
+                       const struct group *keep)
+{
+    win_account(st);
+    while (st->stats.bytes > max_bytes && st->head) {
+        struct group *v = st->head;
+        if (v == keep && v->next)
+            v = v->next;
+        win_group_drop(st, v);
+        st->stats.evicted++;
+        st->stats.byte_evicted++;
+    }
 }
 
 void win_enforce_cap(struct mw_window_state *st, const struct group *keep)
 {
+    win_account(st);
     while (st->max_states && st->stats.open > st->max_states && st->head &&
            st->head != keep) {
         win_group_drop(st, st->head);
         st->stats.evicted++;
     }
+    if (st->max_bytes)
+        shed_bytes(st, st->max_bytes, keep);
+}
+
+void win_budget(void *s, struct mw_detect_bytes *out)
+{
+    struct mw_window_state *st = s;
+    win_account(st); /* the engine asks after every event (enforce_budgets) */
+    out->bytes = st->stats.bytes;
+    out->byte_evicted = st->stats.byte_evicted;
+}
+
+void win_shed(const void *def, void *st, size_t max_bytes)
+{
+    (void)def;
+    shed_bytes(st, max_bytes, NULL);
 }
 
 json_t *win_time_json(mw_time_t t)
@@ -220,6 +294,7 @@ uint64_t win_open(const void *st)
 
 void win_stats(const void *def, const void *s, json_t *o)
 {
+    /* bytes as last settled by win_budget (after every event) */
     const struct mw_window_stats *ws = &((const struct mw_window_state *)s)->stats;
     (void)def;
     json_object_set_new(o, "matched", json_integer((json_int_t)ws->matched));
@@ -231,6 +306,9 @@ void win_stats(const void *def, const void *s, json_t *o)
                   "evicted", (json_int_t)ws->evicted, "cancelled",
                   (json_int_t)ws->cancelled, "open", (json_int_t)ws->open, "loaded",
                   (json_int_t)ws->loaded));
+    json_t *w = json_object_get(o, "window");
+    json_object_set_new(w, "bytes", json_integer((json_int_t)ws->bytes));
+    json_object_set_new(w, "byte_evicted", json_integer((json_int_t)ws->byte_evicted));
 }
 
 void win_shape(const void *d, struct mw_buf *out)

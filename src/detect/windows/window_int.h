@@ -52,6 +52,7 @@ struct group {
     struct btime *bt;     /* absence: recent `absent` events */
     struct mw_event **ev; /* threshold: recent events; absence: ev[0] */
     int nev;
+    size_t bytes; /* charged to stats.bytes (win_account) */
     size_t klen;
     char key[];
 };
@@ -60,11 +61,13 @@ struct mw_window_state {
     struct mw_dict *groups;
     struct group *head, *tail;
     mw_time_t now;
-    mw_time_t since;    /* new_terms: first event time covered */
-    size_t max_states;  /* from mw_detect_opts.max_keys; 0: unlimited */
-    mw_time_t lateness; /* from mw_detect_opts */
-    struct mw_buf key;  /* owned scratch: a group key */
-    struct mw_buf vkey; /* owned scratch: distinct's value key */
+    mw_time_t since;     /* new_terms: first event time covered */
+    size_t max_states;   /* from mw_detect_opts.max_keys; 0: unlimited */
+    size_t max_bytes;    /* from mw_detect_opts.max_bytes; 0: unlimited */
+    struct group *dirty; /* got since its bytes were last charged, or NULL */
+    mw_time_t lateness;  /* from mw_detect_opts */
+    struct mw_buf key;   /* owned scratch: a group key */
+    struct mw_buf vkey;  /* owned scratch: distinct's value key */
     struct mw_window_stats stats;
 };
 
@@ -78,8 +81,15 @@ void win_group_drop(struct mw_window_state *st, struct group *g);
 /* The group of key (created, at the back of the list, when create). */
 struct group *win_group_get(struct mw_window_state *st, const char *key, size_t klen,
                             bool create);
-/* Evicts from the front of the list while over the cap, never keep. */
+/* Evicts from the front of the list while over the cap on groups (never
+ * keep) or over the byte budget (keep last, when it alone is over).
+ * Charges the group last got (win_group_get) first; a kind calls it at
+ * the end of its process, after which keep may be gone. */
 void win_enforce_cap(struct mw_window_state *st, const struct group *keep);
+/* Charges the size of the group last got, if any (win_group_get). */
+void win_account(struct mw_window_state *st);
+void win_budget(void *st, struct mw_detect_bytes *out);
+void win_shed(const void *def, void *st, size_t max_bytes);
 /* The group key of ev into st->key; its length, or -1 when ev has none. */
 int win_build_key(struct mw_window_state *st, const struct mw_seq_keys *keys, int nkeys,
                   bool ci, const struct mw_event *ev);
