@@ -226,14 +226,41 @@ static int one_filter(struct ctx *c, const json_t *f)
             return refuse(
                 c, "Kibana filter of a kind other than wildcard, exists, match_phrase",
                 "Kibana %s filter on '%s' without a string value", kind, field);
-        if (strcmp(kind, "wildcard") == 0 && strchr(val, '\\') != NULL)
-            return refuse(c, "Kibana wildcard filter with an escape",
-                          "Kibana wildcard filter on '%s' holds an escape", field);
-        RB(mw_rb_match_leaf(c->b,
-                            strcmp(kind, "wildcard") == 0 ? (ci ? MW_OP_IEQ : MW_OP_LIKE)
-                                                          : MW_OP_EQ,
-                            field, c->at, c->err));
-        RB(mw_rb_match_str(c->b, val, strlen(val), ci, c->at, c->err));
+        bool wc = strcmp(kind, "wildcard") == 0;
+        size_t n = 0, len = strlen(val);
+        char *pat = xmalloc(len + 1);
+        int rc;
+        /* Elasticsearch's wildcard syntax: '*', '?', and '\\' escaping the
+         * next character; an escaped '*' or '?' has no form in the matcher */
+        for (size_t i = 0; i < len; i++) {
+            if (wc && val[i] == '\\' && i + 1 < len) {
+                if (val[i + 1] == '*' || val[i + 1] == '?') {
+                    free(pat);
+                    return refuse(c, "Kibana wildcard filter with an escaped '*' or '?'",
+                                  "Kibana wildcard filter on '%s' escapes a '*' or '?', "
+                                  "which the wildcard matcher cannot hold",
+                                  field);
+                }
+                i++;
+            }
+            pat[n++] = val[i];
+        }
+        pat[n] = '\0';
+        if (negate) /* must_not matches events without the field */
+            rc = mw_rb_match_open(c->b, MW_OP_ALL, c->at, c->err) < 0 ||
+                         mw_rb_match_leaf(c->b, MW_OP_EXISTS, field, c->at, c->err) < 0
+                     ? -1
+                     : 0;
+        else
+            rc = 0;
+        if (rc == 0)
+            rc = mw_rb_match_leaf(c->b, wc ? (ci ? MW_OP_IEQ : MW_OP_LIKE) : MW_OP_EQ,
+                                  field, c->at, c->err);
+        if (rc == 0)
+            rc = mw_rb_match_str(c->b, pat, n, ci, c->at, c->err);
+        free(pat);
+        if (rc < 0 || (negate && mw_rb_match_close(c->b, c->at, c->err) < 0))
+            return -1;
     } else {
         return refuse(
             c, "Kibana filter of a kind other than wildcard, exists, match_phrase",
