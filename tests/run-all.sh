@@ -3,7 +3,8 @@
 #
 #   tests/run-all.sh                 every suite (make test)
 #   tests/run-all.sh SUITE...        only those: static, units, units-asan,
-#                                    busted, fuzz-replay, conformance, e2e,
+#                                    busted, fuzz-replay, conformance,
+#                                    import-check, e2e,
 #                                    e2e-asan (make check-unit, check-lua,
 #                                    check-e2e, check-static)
 #
