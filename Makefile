@@ -78,7 +78,7 @@ ASAN_UNITS:= $(patsubst tests/unit/%.c,build/asan/tests/%,$(UNIT_SRCS))
 
 .PHONY: all deps demo test check asan valgrind clean format format-check install units tools \
         conformance bench bench-throughput fuzz fuzz-build fuzz-tools check-unit check-lua \
-        check-e2e check-static check-deps hdr-check check-docs
+        check-e2e check-static check-deps hdr-check check-docs import-check
 
 all: bin/moonwatch
 
@@ -113,12 +113,12 @@ units: $(UNITS)
 
 # test helpers: a loopback HTTP server for the output tests (tests/tools/)
 TOOLS     := build/tools/mock_http build/tools/fnv_collide build/tools/eql_census \
-             build/tools/elastic_census
+             build/tools/elastic_census build/tools/elastic_import_check
 tools: $(TOOLS)
 
 # the EQL and Elastic corpus censuses (tests/tools/*_census.sh) link the
 # library, unlike the self-contained helpers of the pattern rule below
-build/tools/eql_census build/tools/elastic_census: build/tools/%: tests/tools/%.c $(REL_LIB)
+build/tools/eql_census build/tools/elastic_census build/tools/elastic_import_check: build/tools/%: tests/tools/%.c $(REL_LIB)
 	@mkdir -p $(dir $@)
 	$(QLD)$(CC) $(FINAL_CFLAGS) -Wno-missing-prototypes $< $(REL_LIB) $(FINAL_LIBS) -o $@
 
@@ -221,6 +221,10 @@ check: test
 # (they do not install packages: make deps, or make test once, does)
 check-unit: units $(ASAN_UNITS)
 	@MW_UNIT=$(UNIT) tests/run-all.sh units units-asan
+
+# Elastic's corpus through the .toml front-end (skipped without ../shared)
+import-check: $(REL_LIB)
+	@tests/tools/elastic_import_check.sh
 
 check-lua: all
 	@tests/run-all.sh busted

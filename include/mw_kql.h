@@ -40,6 +40,7 @@
 #include <stddef.h>
 
 #include "mw_buf.h"
+#include "mw_mem.h"
 
 #define MW_KQL_MAX_DEPTH 64
 
@@ -105,5 +106,28 @@ size_t mw_kql_check(const struct mw_kql_node *n, struct mw_buf *why);
  * (and ...), (or ...), (not ...), (match FIELD "exact" ~"pat*" ...),
  * (match _ "free text"), (exists FIELD), (ge FIELD "5"), (nested FIELD ...). */
 void mw_kql_dump(const struct mw_kql_node *n, struct mw_buf *out);
+
+/* ---- compiling: the tree into rule builder calls (kql_compile.c) ------ */
+
+struct mw_rule_builder;
+
+/* Writes n as one matcher into b's matcher stream (into the open group, or
+ * as the root of a new tree; the caller ends it with mw_rb_match_done).
+ * KQL's semantics: f:v is exact and case-sensitive (MW_OP_EQ), also
+ * matching v's number and boolean readings; f:v* is MW_OP_LIKE; CIDR values
+ * on address fields (*.ip) are MW_OP_CIDR; f:* is MW_OP_EXISTS; ranges take
+ * numbers; and/or/not are all/any/not, and below a `not` a leaf is false,
+ * not null, on an event without its field (KQL is two-valued). Returns 0,
+ * or -1 with err set ("<at>: KQL line:column: reason"); for a construct the
+ * matchers cannot express (free text, field-name patterns, nested queries,
+ * non-numeric ranges, patterns with a literal '?'), *reason (when reason
+ * is not NULL) is a static text naming the construct, else NULL. After a
+ * failure the stream is unfinished: the caller frees the builder. */
+int mw_kql_emit(struct mw_rule_builder *b, const struct mw_kql_node *n, const char *at,
+                struct mw_error *err, const char **reason);
+/* mw_kql_parse, then mw_kql_emit. A syntax error sets *reason to
+ * "KQL syntax error". */
+int mw_kql_emit_text(struct mw_rule_builder *b, const char *src, size_t len,
+                     const char *at, struct mw_error *err, const char **reason);
 
 #endif

@@ -415,6 +415,7 @@ local OPS = {
   any      = { keys = { "op" }, children = "many" },
   ["not"]  = { keys = { "op" }, children = "one" },
   fn       = { keys = { "op", "fn" } },
+  kql      = { keys = { "op", "query" } },
 }
 
 local ONLY_OP = { op = true }
@@ -479,6 +480,16 @@ local function normalize(m, ctx, depth, named)
     return m
   end
 
+  if m.op == "kql" then
+    if type(m.query) ~= "string" then
+      fail("%s: query must be a string (got %s)", ctx_op, describe(m.query))
+    end
+    local why = host and host.kql_check and host.kql_check(m.query)
+    if why then
+      fail("%s: %s", ctx_op, why)
+    end
+    return m
+  end
   if m.op == "fn" then
     if type(m.fn) ~= "function" then
       fail("%s: fn must be a function (got %s)", ctx_op, describe(m.fn))
@@ -674,6 +685,18 @@ mw.not_ = api(function(...)
     fail("mw.not_: a matcher is required")
   end
   return { op = "not", normalize(m, "mw.not_") }
+end)
+
+-- A KQL query (Kibana's query language) as a matcher: mw.kql[[a:b and not c:d]].
+-- Compiled by the host onto the same C matchers (docs/ELASTIC.md): exact,
+-- case-sensitive values, wildcards, exists, ranges, and/or/not, value lists.
+mw.kql = api(function(...)
+  check_arity("mw.kql", 1, "mw.kql[[query]]", ...)
+  local q = ...
+  if type(q) ~= "string" then
+    fail("mw.kql: expected a query string (got %s)", describe(q))
+  end
+  return normalize({ op = "kql", query = q }, "mw.kql", 1, true)
 end)
 
 mw.fn = api(function(...)

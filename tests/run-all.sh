@@ -3,7 +3,8 @@
 #
 #   tests/run-all.sh                 every suite (make test)
 #   tests/run-all.sh SUITE...        only those: static, units, units-asan,
-#                                    busted, fuzz-replay, conformance, e2e,
+#                                    busted, fuzz-replay, conformance,
+#                                    import-check, e2e,
 #                                    e2e-asan (make check-unit, check-lua,
 #                                    check-e2e, check-static)
 #
@@ -150,6 +151,16 @@ suite_conformance() {
     add "conformance" "${cp:-0}" "$cf"
 }
 
+suite_import-check() {
+    echo "== Elastic corpus import (make import-check; skipped without ../shared)"
+    local iout ip if_
+    iout=$(tests/tools/elastic_import_check.sh 2>&1)
+    printf '%s\n' "$iout" | grep -E '^(  [a-z_]+ +[0-9]|  total|import-check:|FAIL)'
+    ip=$(printf '%s\n' "$iout" | sed -n 's/^import-check: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p' | tail -1)
+    if_=$(printf '%s\n' "$iout" | sed -n 's/^import-check: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p' | tail -1)
+    add "import-check" "${ip:-0}" "${if_:-1}"
+}
+
 suite_e2e() {
     echo "== end-to-end (bin/moonwatch)"
     e2e "e2e" bin/moonwatch
@@ -161,10 +172,10 @@ suite_e2e-asan() {
 }
 
 suites=("$@")
-[ ${#suites[@]} -gt 0 ] || suites=(static units units-asan busted fuzz-replay conformance e2e e2e-asan)
+[ ${#suites[@]} -gt 0 ] || suites=(static units units-asan busted fuzz-replay conformance import-check e2e e2e-asan)
 for s in "${suites[@]}"; do
     if ! declare -F "suite_$s" >/dev/null; then
-        echo "run-all.sh: no suite '$s' (static units units-asan busted fuzz-replay conformance e2e e2e-asan)" >&2
+        echo "run-all.sh: no suite '$s' (static units units-asan busted fuzz-replay conformance import-check e2e e2e-asan)" >&2
         exit 2
     fi
     "suite_$s"

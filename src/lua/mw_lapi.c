@@ -13,6 +13,7 @@
  * unprotected.
  */
 #include "lua/lua_int.h"
+#include "mw_kql.h"
 #include "mw_clock.h"
 #include "mw_log.h"
 
@@ -49,6 +50,24 @@ static void push_severities(lua_State *L)
 #undef MW_SEVERITY_NAME_
 }
 
+/* host.kql_check(query): nil when the KQL query compiles onto the
+ * matchers (mw_kql_emit_text into a throwaway builder), else the reason.
+ * [-1, +1, m] */
+static int l_kql_check(lua_State *L)
+{
+    size_t len;
+    const char *q = luaL_checklstring(L, 1, &len);
+    struct mw_rule_builder *b = mw_rb_new("");
+    struct mw_error err = {{0}};
+    int rc = mw_kql_emit_text(b, q, len, NULL, &err, NULL);
+    mw_rb_free(b);
+    if (rc == 0)
+        lua_pushnil(L);
+    else
+        lua_pushstring(L, err.msg);
+    return 1;
+}
+
 /* require("moonwatch.host"). [-0, +1, m] */
 static int l_open_host(lua_State *L)
 {
@@ -61,6 +80,8 @@ static int l_open_host(lua_State *L)
     lua_setfield(L, -2, "limits");
     push_severities(L);
     lua_setfield(L, -2, "severities");
+    lua_pushcfunction(L, l_kql_check);
+    lua_setfield(L, -2, "kql_check");
     return 1;
 }
 

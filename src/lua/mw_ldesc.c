@@ -16,6 +16,7 @@
  * the reader stops there.
  */
 #include "lua/lua_int.h"
+#include "mw_kql.h"
 #include "mw_buf.h"
 
 #include <lauxlib.h>
@@ -334,6 +335,19 @@ static int read_matcher(lua_State *L, struct mw_ldesc *d, int idx)
         return rfail(d, "matcher 'op' must be a string");
     }
     opname = lua_tostring(L, -1);
+    if (strcmp(opname, "kql") == 0) { /* mw.kql[[...]]: compiled in place */
+        size_t qlen;
+        const char *q;
+        lua_pop(L, 1);
+        if (rawfield(L, t, "query") != LUA_TSTRING) {
+            lua_pop(L, 1);
+            return rfail(d, "mw.kql needs a query string");
+        }
+        q = lua_tolstring(L, -1, &qlen);
+        i = (size_t)mw_kql_emit_text(d->b, q, qlen, d->at, d->err, NULL);
+        lua_pop(L, 1);
+        return rb(d, (int)i);
+    }
     for (i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
         if (strcmp(ops[i].name, opname) == 0)
             break;
