@@ -5,12 +5,14 @@
  * here, and add one row to the table.
  */
 #include "mw_frontend.h"
+#include "mw_eql.h"
 #include "mw_rule.h"
 
 #include <string.h>
 
 static const struct mw_frontend frontends[] = {
     {".lua", "lua", mw_rule_load},
+    {".eql", "eql", mw_eql_load},
 };
 
 #define NFRONTENDS (sizeof(frontends) / sizeof(frontends[0]))
