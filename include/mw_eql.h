@@ -267,6 +267,13 @@ struct mw_sandbox_limits;
 struct mw_rule *mw_eql_load(const char *path, const char *lua_dir,
                             const struct mw_sandbox_limits *limits, struct mw_error *err);
 
+/* For a query embedded in a rule file (mw.eql[[...]] in a Lua rule): reads
+ * the file at path, finds the query text at or after line line_hint (the
+ * line of the call), so that positions are the file's, then builds it into
+ * b. An error is "path:L:C: message" with the source line and a caret. */
+int mw_eql_build_in_file(struct mw_rule_builder *b, const char *path, unsigned line_hint,
+                         const char *text, size_t len, struct mw_error *err);
+
 /* mw_eql_parse then mw_eql_compile. */
 int mw_eql_build(struct mw_rule_builder *b, const char *text, size_t len,
                  const struct mw_eql_origin *at, struct mw_eql_error *err);

@@ -222,3 +222,57 @@ out:
     }
     return r;
 }
+
+/* Line and column (1-based, columns in UTF-8 characters) of the first byte
+ * of q in the file text, searched from the start of line line_hint; false
+ * when it is not there verbatim (a string with escapes). */
+static bool locate(const char *ft, size_t flen, unsigned line_hint, const char *q,
+                   size_t qlen, struct mw_eql_origin *o)
+{
+    size_t pos = 0;
+    unsigned line = 1;
+    while (line < line_hint && pos < flen) {
+        if (ft[pos++] == '\n')
+            line++;
+    }
+    for (size_t i = pos; qlen > 0 && i + qlen <= flen; i++) {
+        if (ft[i] == '\n') {
+            line++;
+            continue;
+        }
+        if (memcmp(ft + i, q, qlen) == 0) {
+            size_t ls = i;
+            unsigned col = 1;
+            while (ls > 0 && ft[ls - 1] != '\n')
+                ls--;
+            for (size_t k = ls; k < i; k++)
+                if (((unsigned char)ft[k] & 0xC0) != 0x80)
+                    col++;
+            o->line = line;
+            o->col = col;
+            return true;
+        }
+    }
+    return false;
+}
+
+int mw_eql_build_in_file(struct mw_rule_builder *b, const char *path, unsigned line_hint,
+                         const char *text, size_t len, struct mw_error *err)
+{
+    struct mw_eql_origin at = {.file = path, .line = line_hint ? line_hint : 1, .col = 1};
+    struct mw_eql_error ee;
+    struct mw_error ferr;
+    size_t flen;
+    char *ft = mw_file_read(path, EQL_FILE_MAX, &flen, &ferr);
+    int rc;
+
+    if (ft != NULL)
+        locate(ft, flen, line_hint, text, len, &at);
+    free(ft);
+    mw_eql_error_init(&ee);
+    rc = mw_eql_build(b, text, len, &at, &ee);
+    if (rc < 0)
+        mw_error_set(err, "%s", ee.text.ptr);
+    mw_eql_error_release(&ee);
+    return rc;
+}
