@@ -72,8 +72,8 @@ cat >"$T/q.ndjson" <<'EV'
 EV
 mw run --rules "$T/q.eql" "$T/q.ndjson"
 expect_eq ".eql event query: which events" "$(jq -r .moonwatch.events[0].event.event.id "$T/out" | tr '\n' ' ')" "a b "
-expect_eq ".eql header: severity" "$(jq -r .rule.severity "$T/out" | head -1)" "high"
-expect_eq ".eql header: tags" "$(jq -c .rule.tags "$T/out" | head -1)" '["Tactic: Execution"]'
+expect_eq ".eql header: severity high (risk 73)" "$(jq -r .event.risk_score "$T/out" | head -1)" "73"
+expect_eq ".eql header: tags" "$(jq -c .tags "$T/out" | head -1)" '["Tactic: Execution"]'
 # R13: a missing field is null, and null != "x" is null: no match
 printf '// id: 6b0c7c1e-2f6a-4d1e-8b1a-1c2d3e4f5a6b\n// name: ne\nprocess where ?process.parent.name != "explorer.exe"\n' >"$T/ne.eql"
 mw run --rules "$T/ne.eql" "$T/q.ndjson"
