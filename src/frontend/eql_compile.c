@@ -19,6 +19,7 @@
  *   cidrMatch(f, "net", ...)                           CIDR
  *   true / false         ANY(EXISTS @timestamp, NOT EXISTS @timestamp) and its
  *                        NOT: EXISTS is two-valued, so this is a tautology
+ *   | head N             mw_rb_max_alerts(N) over 10,000 years of event time
  *   sequence             mw_rb_seq_begin (maxspan), shared keys, each step
  *                        with its runs and own keys, until with its keys;
  *                        `?f` keys let null join null (ES's optional keys)
@@ -36,6 +37,9 @@
 
 #include <stdarg.h>
 #include <string.h>
+
+/* the window of `| head N`: 10,000 years of event time */
+#define MW_HEAD_PER_MS ((int64_t)10000 * 366 * 24 * 3600 * 1000)
 
 struct cc {
     struct mw_rule_builder *b;
@@ -102,7 +106,7 @@ static const char *what(const struct mw_eql_node *n)
     return mw_eql_kind_name(n->kind);
 }
 
-/* A field usable as a matcher path: a FIELD whose segments hold no dot. */
+/* A field usable as a matcher path: a FIELD, by its dotted path. */
 static int field_path(struct cc *c, const struct mw_eql_node *n, const char **path)
 {
     if (n->kind != MW_EQL_FIELD)
@@ -110,11 +114,8 @@ static int field_path(struct cc *c, const struct mw_eql_node *n, const char **pa
                       "not supported yet: a computed value (%s) here; moonwatch's "
                       "matchers take a field on one side and constants on the other",
                       what(n));
-    for (size_t i = 0; i < n->nsegs; i++)
-        if (strchr(n->segs[i], '.') != NULL)
-            return refuse(c, &n->at,
-                          "not supported: a field name segment holding a dot ('%s')",
-                          n->segs[i]);
+    /* a dot inside a backquoted name (`a.b/c`) separates segments too, as
+     * in Elasticsearch, where field names are dotted paths */
     *path = n->str;
     return 0;
 }
@@ -190,7 +191,7 @@ static enum mw_op swap_cmp(enum mw_op op)
 static int compare(struct cc *c, const struct mw_eql_node *n)
 {
     const struct mw_eql_node *f = n->kids[0], *v = n->kids[1];
-    const char *path;
+    const char *path = NULL;
     bool swapped = false;
     enum mw_op op;
 
@@ -263,7 +264,7 @@ static bool has_wildcard(const struct mw_eql_node *v)
 
 static int in_list(struct cc *c, const struct mw_eql_node *n)
 {
-    const char *path;
+    const char *path = NULL;
     enum mw_op op = MW_OP_EQ;
     if (field_path(c, n->kids[0], &path) < 0)
         return -1;
@@ -291,7 +292,7 @@ static int in_list(struct cc *c, const struct mw_eql_node *n)
 
 static int pattern(struct cc *c, const struct mw_eql_node *n)
 {
-    const char *path;
+    const char *path = NULL;
     enum mw_op op;
     if (n->op == MW_EQL_REGEX)
         return refuse(c, &n->at, "not supported yet: '%s' (regular expressions)",
@@ -313,7 +314,7 @@ static int pattern(struct cc *c, const struct mw_eql_node *n)
 
 static int call(struct cc *c, const struct mw_eql_node *n)
 {
-    const char *path;
+    const char *path = NULL;
     enum mw_op op;
     switch ((enum mw_eql_fn)n->op) {
     case MW_EQL_FN_STARTSWITH:
@@ -412,7 +413,7 @@ static int keys(struct cc *c, struct mw_eql_node *const *by, size_t n)
 {
     struct mw_buf p = MW_BUF_INIT;
     for (size_t i = 0; i < n; i++) {
-        const char *path;
+        const char *path = NULL;
         struct mw_error e;
         int rc;
         if (by[i]->kind != MW_EQL_FIELD)
@@ -442,9 +443,23 @@ int mw_eql_compile(struct mw_rule_builder *b, const struct mw_eql_query *q,
     struct mw_error e;
     int h;
 
-    if (q->npipes > 0)
-        return refuse(&c, &q->pipes[0].at, "not supported yet: the pipe '| %s'",
-                      q->pipes[0].kind == MW_EQL_HEAD ? "head" : "tail");
+    /* `| head N`: stop after N results, as the rule's alert cap over an
+     * event-time window longer than any input (MW_HEAD_PER_MS) */
+    int64_t head = -1;
+    for (size_t i = 0; i < q->npipes; i++) {
+        const struct mw_eql_pipe *p = &q->pipes[i];
+        if (p->kind == MW_EQL_TAIL)
+            return refuse(&c, &p->at,
+                          "not supported yet: '| tail' (needs the end of the input)");
+        if (p->n < 1)
+            return refuse(&c, &p->at,
+                          "not supported: '| head 0' (a rule that never alerts)");
+        if (head < 0 || p->n < head)
+            head = p->n;
+    }
+    if (head > 0 && rb(&c, mw_rb_max_alerts(b, head, MW_HEAD_PER_MS, "", &e), &e,
+                       &q->pipes[0].at) < 0)
+        return -1;
     switch (q->type) {
     case MW_EQL_EVENT:
         h = step_where(&c, &q->steps[0]);
