@@ -248,9 +248,13 @@ check-docs:
 	@lua5.4 scripts/check-docs.lua
 
 # EQL conformance: every sequence query of ../shared/conformance/eql as a
-# moonwatch rule (skips with a message when the suite is absent)
+# moonwatch rule (the Endgame suite, translated to Lua), then Elasticsearch's
+# QA suite through the EQL front-end (tests/conformance/es_run.py: each
+# failure with its reason, the pass rate last; docs/CONFORMANCE.md). Each
+# skips with a message when its suite is absent.
 conformance: all
 	@lua5.4 tests/conformance/run.lua
+	@python3 tests/conformance/es_run.py
 
 # State benchmark: events/s, peak RSS, bytes per open partial sequence with
 # 1,000,000 join keys open, RSS after they expire (not a timed test)

@@ -219,6 +219,13 @@ struct mw_eql_query *mw_eql_parse(const char *text, size_t len,
                                   const struct mw_eql_origin *at,
                                   struct mw_eql_error *err);
 
+/* Fills err (initialised) with "file:L:C: message", the source line and a
+ * caret at byte offset off of text (len bytes; at may be NULL), the format
+ * mw_eql_parse uses: for errors found after parsing (the compile step). */
+void mw_eql_error_at(struct mw_eql_error *err, const char *text, size_t len,
+                     const struct mw_eql_origin *at, size_t off, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+
 /* Frees q and everything in it. NULL is a no-op. */
 void mw_eql_free(struct mw_eql_query *q);
 
@@ -235,5 +242,40 @@ const char *mw_eql_kind_name(enum mw_eql_kind kind);
  * (keys at their default are left out). Returns a new reference. */
 json_t *mw_eql_dump(const struct mw_eql_query *q);
 json_t *mw_eql_dump_node(const struct mw_eql_node *n);
+
+/* ---------------------------------------------------------------------- */
+/* compiling (src/frontend/eql_compile.c)                                  */
+
+struct mw_rule_builder;
+
+/* Compiles q (parsed from text/len at origin at) into the detection of the
+ * rule being built by b: an event query into mw_rb_query, a sequence into
+ * mw_rb_seq_*, every condition into the C matchers of include/mw_match.h
+ * (no Lua in the event path). What those matchers cannot express is refused
+ * with err naming the construct, its position and a caret; a builder error
+ * is reported the same way, at the construct that caused it. Returns 0, or
+ * -1 with err filled. */
+int mw_eql_compile(struct mw_rule_builder *b, const struct mw_eql_query *q,
+                   const char *text, size_t len, const struct mw_eql_origin *at,
+                   struct mw_eql_error *err);
+/* The front-end of `.eql` rule files (src/frontend/eql_load.c, a row of
+ * src/frontend/mw_frontend.c): a `// key: value` metadata header, then the
+ * query. The signature of mw_frontend_load_fn; lua_dir and limits unused. */
+struct mw_rule;
+struct mw_error;
+struct mw_sandbox_limits;
+struct mw_rule *mw_eql_load(const char *path, const char *lua_dir,
+                            const struct mw_sandbox_limits *limits, struct mw_error *err);
+
+/* For a query embedded in a rule file (mw.eql[[...]] in a Lua rule): reads
+ * the file at path, finds the query text at or after line line_hint (the
+ * line of the call), so that positions are the file's, then builds it into
+ * b. An error is "path:L:C: message" with the source line and a caret. */
+int mw_eql_build_in_file(struct mw_rule_builder *b, const char *path, unsigned line_hint,
+                         const char *text, size_t len, struct mw_error *err);
+
+/* mw_eql_parse then mw_eql_compile. */
+int mw_eql_build(struct mw_rule_builder *b, const char *text, size_t len,
+                 const struct mw_eql_origin *at, struct mw_eql_error *err);
 
 #endif

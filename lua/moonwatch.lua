@@ -1204,11 +1204,27 @@ end
 -- Rules
 ----------------------------------------------------------------------------
 
+-- mw.eql[[ query ]]: an EQL detection (docs/EQL.md), the value of a rule's
+-- `detection` field. The host parses and compiles it into C matchers and a
+-- sequence when the rule loads (no Lua per event); errors point into this
+-- file at the query's own line and column. Outside the host the text is only
+-- kept. Not wrapped by api(): it records its caller's line itself.
+function mw.eql(...)
+  local text = ...
+  local _, where = pcall(error, "", 3)
+  if select("#", ...) ~= 1 or type(text) ~= "string" or text == "" then
+    error((type(where) == "string" and where or "")
+          .. "mw.eql: expects one string, the EQL query: mw.eql[[ sequence ... ]]", 0)
+  end
+  local line = type(where) == "string" and tonumber(where:match(":(%d+): $")) or 0
+  return { __kind = "eql", text = text, line = line }
+end
+
 -- The keys mw.rule accepts, in the order of docs/DESCRIPTORS.md.
 local RULE_KEYS = {
   "__kind", "id", "name", "description", "severity", "risk_score", "tags", "references",
   "author", "license", "version", "threat", "note", "false_positives", "message",
-  "where", "sequence", "threshold", "distinct", "new_terms", "absence",
+  "where", "sequence", "threshold", "distinct", "new_terms", "absence", "detection",
   "suppress", "max_alerts", "on_alert", "tests",
 }
 
@@ -1429,7 +1445,8 @@ mw.rule = api(function(...)
   -- Detection: exactly one of `where` (single event), `sequence` or a window.
   local positions
   local given = {}
-  for _, k in ipairs({ "where", "sequence", "threshold", "distinct", "new_terms", "absence" }) do
+  for _, k in ipairs({ "where", "sequence", "threshold", "distinct", "new_terms", "absence",
+                       "detection" }) do
     if spec[k] ~= nil then
       given[#given + 1] = k
     end
@@ -1438,6 +1455,15 @@ mw.rule = api(function(...)
     fail("%s: give either 'where' (single-event rule) or 'sequence', not both", ctx)
   elseif #given > 1 then
     fail("%s: give exactly one detection, not both '%s' and '%s'", ctx, given[1], given[2])
+  elseif spec.detection ~= nil then
+    local e = spec.detection
+    if type(e) ~= "table" or e.__kind ~= "eql" then
+      fail("%s: field 'detection' must be mw.eql[[ query ]] (got %s)", ctx, describe(e))
+    end
+    -- compiled by the host (src/frontend/eql_compile.c); the message's
+    -- {N:path} positions are checked against the steps there
+    rule.eql = { text = e.text, line = e.line }
+    positions = limits.SEQ_MAX_STEPS
   elseif spec.where ~= nil then
     rule.where = normalize(spec.where, ctx .. ": field 'where'")
     positions = 1

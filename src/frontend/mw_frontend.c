@@ -6,12 +6,14 @@
  */
 #include "mw_frontend.h"
 #include "mw_elastic.h"
+#include "mw_eql.h"
 #include "mw_rule.h"
 
 #include <string.h>
 
 static const struct mw_frontend frontends[] = {
     {".lua", "lua", mw_rule_load},
+    {".eql", "eql", mw_eql_load},          /* EQL with a comment header (mw_eql.h) */
     {".toml", "elastic", mw_elastic_load}, /* detection-rules TOML (mw_elastic.h) */
 };
 

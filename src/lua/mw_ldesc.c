@@ -18,6 +18,7 @@
 #include "lua/lua_int.h"
 #include "mw_kql.h"
 #include "mw_buf.h"
+#include "mw_eql.h"
 
 #include <lauxlib.h>
 #include <stdarg.h>
@@ -626,6 +627,36 @@ static int read_shaping(lua_State *L, struct mw_ldesc *d, int t)
 }
 
 /* ---------------------------------------------------------------------- */
+/* EQL (mw.eql[[...]]): compiled by src/frontend/eql_compile.c             */
+
+/* t.eql = { text = query, line = line of the call }. [-0, +0, m] */
+static int read_eql(lua_State *L, struct mw_ldesc *d, int t)
+{
+    const char *text;
+    size_t len;
+    lua_Integer line = 0;
+    int rc, e;
+    if (rawfield(L, t, "eql") != LUA_TTABLE) {
+        lua_pop(L, 1);
+        return rfail(d, "eql must be mw.eql[[ query ]]");
+    }
+    e = lua_absindex(L, -1);
+    if (rawfield(L, e, "line") == LUA_TNUMBER && lua_isinteger(L, -1))
+        line = lua_tointeger(L, -1);
+    lua_pop(L, 1);
+    if (rawfield(L, e, "text") != LUA_TSTRING) {
+        lua_pop(L, 2);
+        return rfail(d, "mw.eql: the query must be a string");
+    }
+    text = lua_tolstring(L, -1, &len);
+    rc = rb(d, mw_eql_build_in_file(d->b, d->at,
+                                    line > 0 && line < 100000000 ? (unsigned)line : 1,
+                                    text, len, d->err));
+    lua_pop(L, 2);
+    return rc;
+}
+
+/* ---------------------------------------------------------------------- */
 /* the rule                                                                */
 
 static const char *const rule_keys[] = {
@@ -634,13 +665,13 @@ static const char *const rule_keys[] = {
     "version",    "threat",   "note",       "false_positives", "message",
     "where",      "sequence", "threshold",  "distinct",        "new_terms",
     "absence",    "suppress", "max_alerts", "on_alert",        "tests",
-    NULL,
+    "eql",        NULL,
 };
 
 /* [-0, +0, m] */
 static int read_rule(lua_State *L, struct mw_ldesc *d, int t)
 {
-    int has_where, has_seq, nwin = 0, wkind = -1, rc;
+    int has_where, has_seq, has_eql, nwin = 0, wkind = -1, rc;
 
     if (lua_type(L, t) != LUA_TTABLE)
         return rfail(d, "the rule file must return mw.rule{...}, got %s",
@@ -681,7 +712,9 @@ static int read_rule(lua_State *L, struct mw_ldesc *d, int t)
         }
         lua_pop(L, 1);
     }
-    if (has_where + has_seq + nwin != 1)
+    has_eql = rawfield(L, t, "eql") != LUA_TNIL;
+    lua_pop(L, 1);
+    if (has_where + has_seq + has_eql + nwin != 1)
         return rfail(d, "a rule needs exactly one of 'where' (single event), "
                         "'sequence', 'threshold', 'distinct', 'new_terms' or 'absence'");
     if (nwin) {
@@ -692,6 +725,8 @@ static int read_rule(lua_State *L, struct mw_ldesc *d, int t)
         }
         rc = read_window(L, d, lua_absindex(L, -1), (enum mw_window_kind)wkind);
         lua_pop(L, 1);
+    } else if (has_eql) {
+        rc = read_eql(L, d, t);
     } else if (has_where) {
         int where = get_matcher(L, d, t, "where");
         rc = where < 0 ? -1 : rb(d, mw_rb_query(d->b, where, d->at, d->err));

@@ -14,6 +14,7 @@
  * second for both sets.
  */
 #include "mw_buf.h"
+#include "mw_builder.h"
 #include "mw_eql.h"
 
 #include <dirent.h>
@@ -27,7 +28,68 @@ static int verbose;
 struct tally {
     size_t total;
     size_t ok;
+    bool compile;     /* also compile (the corpus) */
+    size_t compiled;  /* compiled into builder calls */
+    size_t unlisted;  /* compile errors that are not a listed refusal */
+    struct reason {
+        char text[96];
+        size_t n;
+    } reasons[64];
+    size_t nreasons;
 };
+
+/* A refusal's reason: the message up to its first " (" or ';'. */
+static void count_reason(struct tally *t, const char *msg)
+{
+    char r[96];
+    size_t n = 0;
+    while (msg[n] && !(msg[n] == ' ' && msg[n + 1] == '(') && msg[n] != ';' &&
+           n + 1 < sizeof(r))
+        n++;
+    while (n > 0 && (msg[n - 1] == ' ' || msg[n - 1] == ':'))
+        n--;
+    memcpy(r, msg, n);
+    r[n] = '\0';
+    for (size_t i = 0; i < t->nreasons; i++)
+        if (strcmp(t->reasons[i].text, r) == 0) {
+            t->reasons[i].n++;
+            return;
+        }
+    if (t->nreasons < sizeof(t->reasons) / sizeof(t->reasons[0])) {
+        memcpy(t->reasons[t->nreasons].text, r, n + 1);
+        t->reasons[t->nreasons++].n = 1;
+    }
+}
+
+/* Compiles q through a rule builder as `moonwatch check` would. */
+static void compile(struct tally *t, const char *who, const struct mw_eql_query *q,
+                    const char *text, size_t len, const struct mw_eql_origin *at)
+{
+    struct mw_rule_builder *b = mw_rb_new("census");
+    struct mw_rb_meta m = {.id = "census", .name = "census", .risk_score = -1};
+    struct mw_eql_error err;
+    struct mw_error e;
+    mw_eql_error_init(&err);
+    mw_rb_meta(b, &m, "census", &e);
+    if (mw_eql_compile(b, q, text, len, at, &err) == 0) {
+        struct mw_rule *r = mw_rb_finish(b, &e);
+        b = NULL;
+        if (r != NULL)
+            t->compiled++;
+        else
+            t->unlisted++, printf("corpus COMPILE %s\n%s\n", who, e.msg);
+        mw_rule_free(r);
+    } else if (strncmp(err.msg.ptr, "not supported", 13) == 0) {
+        count_reason(t, err.msg.ptr);
+        if (verbose)
+            printf("corpus refused %s\n%s\n", who, err.text.ptr);
+    } else {
+        t->unlisted++;
+        printf("corpus COMPILE %s\n%s\n", who, err.text.ptr);
+    }
+    mw_rb_free(b);
+    mw_eql_error_release(&err);
+}
 
 static void dump_ast(const struct mw_eql_query *q)
 {
@@ -51,6 +113,8 @@ static void one(struct tally *t, const char *set, const char *who, const char *t
             printf("%s ok %s\n", set, who);
             dump_ast(q);
         }
+        if (t->compile)
+            compile(t, who, q, text, len, at);
     } else {
         printf("%s FAIL %s\n%s\n", set, who, err.text.ptr);
     }
@@ -268,11 +332,22 @@ int main(int argc, char **argv)
                         "QUERIES.jsonl SUITE_DIR\n");
         return 2;
     }
-    struct tally c = {0}, s = {0};
+    static struct tally c, s;
+    c.compile = true;
     if (corpus(argv[i], &c) < 0 || suite(argv[i + 1], &s) < 0)
         return 2;
     printf("eql census: corpus %zu/%zu parse, suite %zu/%zu parse\n", c.ok, c.total, s.ok,
            s.total);
+    printf("eql census: corpus %zu/%zu compile, %zu refused with a listed reason, %zu "
+           "other compile errors\n",
+           c.compiled, c.total, c.ok - c.compiled - c.unlisted, c.unlisted);
+    for (size_t k = 0; k < c.nreasons; k++)
+        printf("  refused %4zu  %s\n", c.reasons[k].n, c.reasons[k].text);
+    if (c.unlisted > 0) {
+        printf("eql census: %zu corpus queries failed to compile without a listed reason\n",
+               c.unlisted);
+        return 1;
+    }
     if ((long)c.ok < min_corpus || (long)s.ok < min_suite) {
         printf("eql census: below the threshold (corpus %ld, suite %ld)\n", min_corpus,
                min_suite);

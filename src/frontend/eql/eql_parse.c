@@ -1193,6 +1193,19 @@ static void report(const char *text, size_t len, const struct mw_eql_origin *at,
     caret_lines(text, len, f->off, &err->text);
 }
 
+void mw_eql_error_at(struct mw_eql_error *err, const char *text, size_t len,
+                     const struct mw_eql_origin *at, size_t off, const char *fmt, ...)
+{
+    struct eql_fail f = {.failed = true, .off = off > len ? len : off};
+    va_list ap;
+    mw_buf_init(&f.msg);
+    va_start(ap, fmt);
+    mw_buf_vaddf(&f.msg, fmt, ap);
+    va_end(ap);
+    report(text != NULL ? text : "", len, at, &f, err);
+    mw_buf_release(&f.msg);
+}
+
 /* ---------------------------------------------------------------------- */
 /* entry                                                                   */
 

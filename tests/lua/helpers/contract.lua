@@ -211,7 +211,7 @@ local RULE_KEYS = {
   tags = true, references = true, author = true, license = true, version = true, threat = true,
   note = true, false_positives = true, message = true, where = true, sequence = true,
   threshold = true, distinct = true, new_terms = true, absence = true,
-  suppress = true, max_alerts = true, on_alert = true, tests = true,
+  suppress = true, max_alerts = true, on_alert = true, tests = true, eql = true,
 }
 
 local SEVERITY = { low = true, medium = true, high = true, critical = true }
@@ -242,14 +242,18 @@ local function rule(d)
   check(type(d.message) == "string" and d.message ~= "", p .. ".message",
         "must be a non-empty string")
   local detections = 0
-  for _, k in ipairs({ "where", "sequence", "threshold", "distinct", "new_terms", "absence" }) do
+  for _, k in ipairs({ "where", "sequence", "threshold", "distinct", "new_terms", "absence",
+                       "eql" }) do
     if d[k] ~= nil then
       detections = detections + 1
     end
   end
   check(detections == 1, p, "exactly one of where / sequence / a window")
   check(d.tests == nil or is_list(d.tests), p .. ".tests", "must be a list")
-  if d.where ~= nil then
+  if d.eql ~= nil then
+    check(type(d.eql) == "table" and type(d.eql.text) == "string" and d.eql.text ~= "",
+          p .. ".eql", "must be { text = query, line = N }")
+  elseif d.where ~= nil then
     matcher(d.where, p .. ".where")
   elseif d.sequence ~= nil then
     sequence(d.sequence, p .. ".sequence")
