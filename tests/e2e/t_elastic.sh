@@ -51,6 +51,11 @@ expect_match "check reads the Azure folder's TOML rules" "$T/err" '^moonwatch: [
 mw list "$AZ"
 expect_match "list shows TOML rules" "$T/out" 'a605c51a-73ad-406d-bf3a-f24cc41d5c97'
 CURRENT=refusal
+# EQL rules now compile through the EQL front-end (they were refused while
+# it only parsed); an ES|QL rule is still refused, with its reason
 mw check "$C/rules/integrations/azure/$(ls "$AZ" | while read -r f; do grep -q '^type = "eql"' "$AZ/$f" && echo "$f" && break; done)"
-expect_eq "an EQL rule is refused" "$RC" "2"
-expect_match "with its reason" "$T/err" 'needs the EQL front-end'
+expect_eq "an EQL rule loads through the EQL front-end" "$RC" "0"
+esql=$(grep -rl '^type = "esql"' "$C/rules" | head -1)
+mw check "$esql"
+expect_eq "an ES|QL rule is refused" "$RC" "2"
+expect_match "with its reason" "$T/err" 'needs the ES\|QL subset front-end'

@@ -156,6 +156,8 @@ $MW_BIN list --metrics-file "$F/no-such.prom" "$F/rules/failing.lua" >/dev/null 
 expect_eq "list: unreadable metrics file is a usage error" "$?" 2
 # a quarantine on script errors still probes every event (issue 18 item 2:
 # data errors cannot switch a rule off), so all four events count
+end=$(( $(now_ms) + WAIT_S * 1000 ))
+until grep -q 'moonwatch_rule_errors_total{rule_id="test-failing-predicate",class="script"} 4' "$F/metrics.prom" 2>/dev/null || [ "$(now_ms)" -ge "$end" ]; do sleep 0.05; done
 expect_match "follow: metrics count script errors" "$F/metrics.prom" 'moonwatch_rule_errors_total\{rule_id="test-failing-predicate",class="script"\} 4'
 expect_match "follow: metrics count reloads" "$F/metrics.prom" 'moonwatch_reloads_total\{result="failed"\} 1'
 expect_match "follow: metrics per input" "$F/metrics.prom" "moonwatch_input_parsed_total\\{input=\"[^\"]*in.ndjson\"\\} [1-9]"

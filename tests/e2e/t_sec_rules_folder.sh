@@ -90,7 +90,9 @@ expect_eq "follow folder: no rule removed" \
 mv "$FR/rules.away" "$FR/rules"
 exp_n "follow folder: back" "$FH" '[.[] | select(.health == "rules_path_back")] | length' 1
 # removed outright: still running; recreated with the rule: reloaded
-rm -rf "$FR/rules"
+# (moved away first: `rm -rf` in place deletes the files one by one, and a
+# folder seen without its files does mean the rules were removed)
+mv "$FR/rules" "$FR/rules.gone" && rm -rf "$FR/rules.gone"
 exp_n "follow folder: removed: health record" "$FH" \
     '[.[] | select(.health == "rules_path_missing")] | length' 2
 term_sig 12 >>"$FIN"
