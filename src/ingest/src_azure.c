@@ -265,10 +265,12 @@ static void *azure_open(const char *rest, const struct mw_source_opts *o,
     char buf[4096];
 
     mw_buf_init(&a->doc);
-    /* options follow the first ",dataset=" or ",normalizers=" */
-    for (opt = spec; (opt = strchr(opt, ',')) != NULL; opt++)
-        if (strncmp(opt, ",dataset=", 9) == 0 || strncmp(opt, ",normalizers=", 13) == 0)
+    /* options start at the first ",NAME=" (NAME: letters, digits, - _ .) */
+    for (opt = spec; (opt = strchr(opt, ',')) != NULL; opt++) {
+        size_t k = strspn(opt + 1, "abcdefghijklmnopqrstuvwxyz0123456789-_.");
+        if (k > 0 && opt[1 + k] == '=')
             break;
+    }
     if (opt != NULL) {
         *opt++ = '\0';
         for (char *tok = opt, *next; tok != NULL; tok = next) {
