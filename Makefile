@@ -46,7 +46,8 @@ PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(filter-out libcurl,$(PKGS)) 2>/dev/null)
 OPT       ?= -O2 -g
 FINAL_CFLAGS  = $(STD) $(WARN) $(OPT) -Iinclude -Isrc -include mw_banned.h $(PKG_CFLAGS) \
-                -DMW_DEFAULT_LUA_DIR='"$(PREFIX)/share/moonwatch/lua"' $(CFLAGS)
+                -DMW_DEFAULT_LUA_DIR='"$(PREFIX)/share/moonwatch/lua"' \
+                -DMW_DEFAULT_NORMALIZERS_DIR='"$(PREFIX)/share/moonwatch/normalizers"' $(CFLAGS)
 FINAL_LDFLAGS = $(LDFLAGS)
 FINAL_LIBS    = $(PKG_LIBS) -lm -ldl -pthread
 
@@ -276,6 +277,8 @@ install: all
 	install -m 755 bin/moonwatch $(DESTDIR)$(PREFIX)/bin/moonwatch
 	install -m 644 lua/*.lua $(DESTDIR)$(PREFIX)/share/moonwatch/lua/
 	install -m 644 lua/moonwatch/*.lua $(DESTDIR)$(PREFIX)/share/moonwatch/lua/moonwatch/
+	install -d $(DESTDIR)$(PREFIX)/share/moonwatch/normalizers/azure
+	install -m 644 normalizers/azure/*.lua $(DESTDIR)$(PREFIX)/share/moonwatch/normalizers/azure/
 
 format:
 	clang-format -i $(FORMAT_SRCS)

@@ -91,6 +91,9 @@ FNR == 1 { file = FILENAME; fo = owner(file); pub = (file ~ /^include\//); if (f
     # ingest: no outputs, no run loop, no Lua
     if (fo == "ingest" && (base ~ /^mw_(output|run|curl)\.h$/ || is_lua(base)))
         report(file, FNR, "ingest", "ingest includes " name ": sources see neither outputs, the run loop nor Lua")
+    # normalize: no outputs, no run loop, no Lua (the Lua reader is src/lua/mw_lnorm.c)
+    if (fo == "normalize" && (base ~ /^mw_(output|run|sandbox|curl)\.h$/ || is_lua(base)))
+        report(file, FNR, "normalize", "normalize includes " name ": normalizers see neither outputs, the run loop nor Lua")
     # a folder-private header (*_int.h) stays in its folder
     if (target ~ /_int\.h$/ && to != fo)
         report(file, FNR, "private", "includes " name ", private to src/" to "/")

@@ -11,6 +11,7 @@
  * errors. Diagnostics go to stderr only; stdout carries alerts.
  */
 #include "mw_cmd.h"
+#include "mw_cmd_normalize.h"
 #include "mw_output.h"
 #include "mw_event.h"
 #include "mw_pool.h"
@@ -52,6 +53,9 @@ static const struct command commands[] = {
      &mw_usage_list, true},
     {"new", mw_cmd_new, "scaffold a rule file with a sequence skeleton and a test stub",
      &mw_usage_new, true},
+    {"normalize", mw_cmd_normalize,
+     "print raw Azure logs as the events rules see (normalizers/)", &mw_usage_normalize,
+     false},
     {"version", cmd_version, "print the version", &usage_version, false},
     {"help", cmd_help, "show help for a command (moonwatch help run)", &usage_help,
      false},

@@ -16,8 +16,11 @@
 
 extern const struct mw_source_ops mw_src_file_ops; /* src_file.c */
 
+extern const struct mw_source_ops mw_src_azure_ops; /* src_azure.c: azure:PATH */
+
 static const struct mw_source_ops *const kinds[] = {
     &mw_src_file_ops, /* first: the kind of a plain path */
+    &mw_src_azure_ops,
 };
 
 struct mw_source {
