@@ -725,9 +725,17 @@ int mw_engine_restore(struct mw_engine *e, const json_t *rules, const struct mw_
         }
         fresh[i] = s->ops->state_new(s->def, &o);
         to[i] = s;
-        if (s->ops->restore(s->def, fresh[i], st, t, &e1) < 0) {
+        int rc = s->ops->restore(s->def, fresh[i], st, t, &e1);
+        if (rc < 0) {
             mw_error_set(err, "rule %s: %s", id, e1.msg);
             goto out;
+        }
+        if (rc > 0) { /* fits no more (run options changed): start empty */
+            mw_log_warn("checkpoint: window state of rule %s not restored: %s", id,
+                        e1.msg);
+            s->ops->state_free(fresh[i]);
+            fresh[i] = NULL;
+            to[i] = NULL;
         }
     }
     restored = 0;

@@ -831,12 +831,15 @@ int mw_seq_restore(const struct mw_seq_def *def, struct mw_seq_state *st,
 
     if (!json_is_object(doc) || !json_is_integer(json_object_get(doc, "nslots")) ||
         json_integer_value(json_object_get(doc, "nslots")) != st->nslots ||
-        !json_is_boolean(json_object_get(doc, "late")) ||
-        json_is_true(json_object_get(doc, "late")) != (st->lateness > 0) ||
-        !json_is_array(keys))
-        return mw_error_set(err,
-                            "sequence state of another shape (%d stages, lateness %s)",
-                            def->nsteps, st->lateness > 0 ? "on" : "off");
+        !json_is_boolean(json_object_get(doc, "late")) || !json_is_array(keys))
+        return mw_error_set(err, "malformed sequence state (want %d stages)",
+                            def->nsteps);
+    if (json_is_true(json_object_get(doc, "late")) != (st->lateness > 0)) {
+        /* --max-lateness was turned on or off: a state this run cannot use */
+        mw_error_set(err, "sequence state of another shape (%d stages, lateness %s)",
+                     def->nsteps, st->lateness > 0 ? "on" : "off");
+        return 1;
+    }
     if (!time_ok(json_object_get(doc, "now"), INT64_MIN / 2))
         return mw_error_set(err, "malformed sequence state: now missing or out of range");
     mw_seq_state_reset(st);

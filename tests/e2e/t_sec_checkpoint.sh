@@ -131,3 +131,13 @@ ck_run "$CK/st" 5
 expect_eq "good checkpoint: runs until stopped" "$RC" 124
 expect_match "good checkpoint: restored" "$T/err" "checkpoint [0-9]+ restored: 1 input position\(s\), 8 rule state\(s\)"
 expect_nomatch "good checkpoint: nothing refused" "$T/err" "refused"
+
+# --- a well-formed state this run cannot use is skipped, not refused --------
+# (--max-lateness turned off: the sequence states were written with it on)
+rm -rf "$CK/st"; mkdir -m 700 "$CK/st"; cp "$G" "$CK/st/checkpoint"
+timeout -s TERM 5 $MW run -f --rules "$CK/rules" --state-dir "$CK/st" --max-lateness 0s \
+    --summary none -o "file:$CK/alerts.ndjson" "$CK/in.ndjson" >"$T/out" 2>"$T/err"
+expect_eq "lateness changed: runs until stopped" "$?" 124
+expect_match "lateness changed: the sequence state skipped" "$T/err" \
+    "window state of rule fuzz-sequence not restored: sequence state of another shape"
+expect_match "lateness changed: the rest restored" "$T/err" "checkpoint [0-9]+ restored: 1 input position\(s\), 6 rule state\(s\)"
