@@ -98,8 +98,12 @@ struct mw_detector_ops {
     int (*matchers)(const void *def, const struct mw_matcher **out, int max);
     /* Checkpoints (mw_checkpoint): the state as JSON, events by index in t
      * (new reference). restore replaces whatever st holds (counters other
-     * than open start at zero); returns 0, or -1 with err set and st left
-     * empty when doc does not fit def. The format is the checkpoint file's:
+     * than open start at zero); returns 0, 1 with err set and st left empty
+     * when doc is a well-formed state this run cannot use (a sequence
+     * written with --max-lateness on, read with it off), or -1 with err set
+     * and st left empty when doc is malformed: a checkpoint is untrusted
+     * input, so restore checks every field, bound, index and duplicate
+     * before use (docs/SECURITY.md, item 8). The format is the checkpoint file's:
      * keep it readable by older builds' loaders and vice versa. */
     json_t *(*dump)(const void *def, const void *st, struct mw_evtab *t);
     int (*restore)(const void *def, void *st, const json_t *doc, const struct mw_evtab *t,

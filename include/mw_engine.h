@@ -120,11 +120,15 @@ void mw_engine_finish(struct mw_engine *e);
  * state}, events by index in t (new reference). restore gives each loaded
  * rule whose id and shape match an entry that state (replacing the state
  * it was loaded with, first-seen history included); an entry without a
- * matching rule, or one that does not fit, is logged and skipped. Returns
- * the number of rules restored. */
+ * matching rule, or whose shape changed, is logged and skipped. The
+ * checkpoint is untrusted input: an entry that is malformed, names a rule
+ * twice or whose state does not pass the detector's restore checks makes
+ * the whole restore fail (-1, err set) with every state left as it was.
+ * Returns the number of rules restored. */
 struct mw_evtab;
 json_t *mw_engine_checkpoint(const struct mw_engine *e, struct mw_evtab *t);
-int mw_engine_restore(struct mw_engine *e, const json_t *rules, const struct mw_evtab *t);
+int mw_engine_restore(struct mw_engine *e, const json_t *rules, const struct mw_evtab *t,
+                      struct mw_error *err);
 
 /* Called with every alert the engine raises (after it is written to the
  * outputs, if any); alert is borrowed for the call. For `moonwatch test`. */

@@ -47,6 +47,25 @@ int mw_fsync_parent(const char *path);
  * host). Refuses files over max bytes (0: no limit). Returns a malloc'd
  * NUL-terminated buffer (caller frees) and its length, or NULL (err set). */
 char *mw_file_read(const char *path, size_t max, size_t *len, struct mw_error *err);
+/* The same; flags MW_FILE_NOFOLLOW: a symbolic link at path is refused
+ * ("is a symbolic link; refusing to follow it"), for files of the state
+ * and spool folders. */
+#define MW_FILE_NOFOLLOW 2
+char *mw_file_read_flags(const char *path, size_t max, size_t *len, int flags,
+                         struct mw_error *err);
+
+/* Opens a file of the state or spool folder ("r", "a" or "a+"; created
+ * 0600): never through a symbolic link (O_NOFOLLOW), regular files only (a
+ * FIFO or device is refused without blocking). NULL with err set (errno
+ * kept: ENOENT when "r" finds nothing). */
+FILE *mw_file_open_private(const char *path, const char *mode, struct mw_error *err);
+
+/* A folder for state (what: "--state-dir", "spool folder"): created 0700
+ * when missing; an existing one is refused unless it is a folder owned by
+ * the effective user and writable by nobody else (no group or world write
+ * bit), since whoever can write it can plant symlinks or forge state.
+ * Returns 0, or -1 with err set. */
+int mw_dir_private(const char *dir, const char *what, struct mw_error *err);
 
 /* dir + "/" + name without doubling a slash dir already ends with; an
  * empty dir gives name. Caller frees. */

@@ -139,10 +139,12 @@ void mw_seq_shed(struct mw_seq_state *st, size_t max_bytes);
 void mw_seq_advance(const struct mw_seq_def *def, struct mw_seq_state *st, mw_time_t now);
 
 /* Checkpoints (mw_checkpoint): the pending sequences, their logs and bases
- * as JSON, events by index in t (new reference). restore fills an empty
- * state from such a document; returns 0, or -1 with err set when it does
- * not fit this definition (the state is then left empty). Counters other
- * than open/open_keys start at zero. */
+ * as JSON, events by index in t (new reference). restore replaces the
+ * state with such a document's; returns 0, 1 with err set when it was
+ * written with lateness on and this state has it off (or the reverse), or
+ * -1 with err set when it is malformed (every field, index, order and
+ * duplicate is checked: checkpoints are untrusted input); on 1 and -1 the
+ * state is left empty. Counters other than open/open_keys start at zero. */
 struct mw_evtab;
 json_t *mw_seq_dump(const struct mw_seq_state *st, struct mw_evtab *t);
 int mw_seq_restore(const struct mw_seq_def *def, struct mw_seq_state *st,

@@ -137,7 +137,7 @@ static void ids_compact(struct mw_shape *s)
         id_line(&buf, r);
     if (mw_file_write_atomic(path, buf.ptr, buf.len, MW_FILE_DURABLE, &err) != 0) {
         mw_log_error("state %s: cannot save: %s", path, err.msg);
-    } else if ((fp = fopen(path, "a")) != NULL) {
+    } else if ((fp = mw_file_open_private(path, "a", &err)) != NULL) {
         mw_log_info("state %s: compacted (%" PRIu64 " lines -> %zu)", path, s->ids_lines,
                     n);
         fclose(s->ids_fp);
@@ -168,9 +168,9 @@ int mw_dedup_load(struct mw_shape *s, struct mw_error *err)
     uint64_t expired = 0;
     int rc = 0;
 
-    s->ids_fp = fopen(path, "a+");
+    s->ids_fp = mw_file_open_private(path, "a+", err); /* never through a symlink */
     if (s->ids_fp == NULL) {
-        rc = mw_error_set(err, "state %s: %s", path, strerror(errno));
+        rc = -1;
         goto out;
     }
     rewind(s->ids_fp);

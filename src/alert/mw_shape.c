@@ -60,10 +60,18 @@ static int load_shape(struct mw_shape *s, struct mw_error *err)
     json_t *doc = NULL;
     int rc = 0;
     struct stat sb;
+    size_t len;
+    char *text;
 
-    if (stat(path, &sb) != 0)
+    if (lstat(path, &sb) != 0)
         goto out; /* first run */
-    doc = json_load_file(path, 0, &je);
+    /* never through a symlink planted in the state folder */
+    if ((text = mw_file_read_flags(path, 0, &len, MW_FILE_NOFOLLOW, err)) == NULL) {
+        rc = -1;
+        goto out;
+    }
+    doc = json_loadb(text, len, 0, &je);
+    free(text);
     if (doc == NULL) {
         rc = mw_error_set(err, "state %s:%d: %s", path, je.line, je.text);
         goto out;
@@ -178,10 +186,8 @@ struct mw_shape *mw_shape_open(const char *state_dir, const struct mw_shape_opts
     if (state_dir == NULL)
         return s;
     s->state_dir = xstrdup(state_dir);
-    if (mkdir(state_dir, 0700) != 0 && errno != EEXIST) {
-        mw_error_set(err, "--state-dir %s: %s", state_dir, strerror(errno));
+    if (mw_dir_private(state_dir, "--state-dir", err) < 0)
         goto fail;
-    }
     if (mw_dedup_load(s, err) < 0 || load_shape(s, err) < 0)
         goto fail;
     mw_dedup_recover(s);

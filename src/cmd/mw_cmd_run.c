@@ -504,9 +504,12 @@ int mw_cmd_run(int argc, char **argv)
             goto done;
         }
     }
-    if (state_dir && mkdir(state_dir, 0700) != 0 && errno != EEXIST) {
-        mw_log_error("--state-dir %s: %s", state_dir, strerror(errno));
-        goto done;
+    if (state_dir) {
+        struct mw_error err;
+        if (mw_dir_private(state_dir, "--state-dir", &err) < 0) {
+            mw_log_error("%s", err.msg);
+            goto done;
+        }
     }
     eo.state_dir = state_dir;
     if (spool_dir == NULL && state_dir) {

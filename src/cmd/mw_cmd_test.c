@@ -21,6 +21,7 @@
 #include "mw_rule.h"
 #include "mw_shape.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <limits.h>
@@ -119,24 +120,66 @@ static void check_fields(struct result *r, const json_t *alert, size_t idx, json
     }
 }
 
-/* A fixture file named beside the rule file. */
+/* Whether name, a fixture path relative to the rule's folder, stays inside
+ * it as written: not empty, no NUL, not absolute, no ".." segment. */
+static bool fixture_name_ok(const json_t *name)
+{
+    const char *s = json_string_value(name);
+    if (s == NULL || *s == '\0' || strlen(s) != json_string_length(name) || *s == '/')
+        return false;
+    for (const char *p = s; *p;) {
+        size_t n = strcspn(p, "/");
+        if (n == 2 && p[0] == '.' && p[1] == '.')
+            return false;
+        p += n;
+        p += *p == '/';
+    }
+    return true;
+}
+
+/* A fixture file inside the rule file's folder (docs/SECURITY.md, item 15):
+ * an absolute path, a ".." segment or a symlink that leads out of the
+ * folder is refused, so a rule's tests cannot make `moonwatch test` read
+ * (and report on) any file the user can read. */
 static int add_fixture(struct mw_feed *feed, const char *rule_file, const json_t *name,
                        struct result *r)
 {
     const char *slash = strrchr(rule_file, '/');
-    char *dir, *path;
+    char *dir, *path, *rdir = NULL, *rpath = NULL;
     struct mw_error err;
-    int rc = 0;
+    int rc = -1;
     if (!json_is_string(name)) {
         failf(r, "a fixture file name must be a string");
         return -1;
     }
     dir = slash ? xstrndup(rule_file, (size_t)(slash - rule_file)) : xstrdup(".");
     path = mw_path_join(dir, json_string_value(name));
+    if (!fixture_name_ok(name)) {
+        failf(r,
+              "fixture '%s': refused: a fixture is a path relative to the rule's "
+              "folder and inside it (no absolute path, no '..')",
+              json_string_value(name));
+        goto out;
+    }
+    if ((rdir = realpath(dir, NULL)) == NULL || (rpath = realpath(path, NULL)) == NULL) {
+        failf(r, "fixture %s: %s", path, strerror(errno));
+        goto out;
+    }
+    size_t n = strlen(rdir);
+    if (strncmp(rpath, rdir, n) != 0 || (rpath[n] != '/' && rdir[n - 1] != '/')) {
+        failf(r,
+              "fixture '%s': refused: it leads out of the rule's folder %s (a symlink?)",
+              json_string_value(name), dir);
+        goto out;
+    }
     if (mw_feed_add_file(feed, path, &err) < 0) {
         failf(r, "fixture %s", err.msg);
-        rc = -1;
+        goto out;
     }
+    rc = 0;
+out:
+    free(rpath);
+    free(rdir);
     free(path);
     free(dir);
     return rc;

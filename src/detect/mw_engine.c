@@ -841,39 +841,81 @@ json_t *mw_engine_checkpoint(const struct mw_engine *e, struct mw_evtab *t)
     return arr;
 }
 
-int mw_engine_restore(struct mw_engine *e, const json_t *rules, const struct mw_evtab *t)
+int mw_engine_restore(struct mw_engine *e, const json_t *rules, const struct mw_evtab *t,
+                      struct mw_error *err)
 {
-    size_t i;
+    const struct mw_detect_opts o = {e->opts.max_open_keys, e->opts.lateness,
+                                     e->opts.max_state_bytes};
+    size_t i, n = json_array_size(rules);
     const json_t *r;
-    int restored = 0;
+    void **fresh = xcalloc(n ? n : 1, sizeof(*fresh));
+    struct slot **to = xcalloc(n ? n : 1, sizeof(*to));
+    struct mw_dict *seen = mw_dict_new();
+    int restored = -1;
+
+    /* every entry is restored into a fresh state first: a checkpoint with
+     * one bad entry is refused whole, and the states stay as they were */
     json_array_foreach(rules, i, r)
     {
         const char *id = json_string_value(json_object_get(r, "rule"));
         const char *shape = json_string_value(json_object_get(r, "shape"));
         const json_t *st = json_object_get(r, "state");
         struct slot *s = NULL;
-        struct mw_error err;
-        int rc = -1;
-        for (size_t k = 0; id && k < e->nslots && s == NULL; k++)
+        struct mw_error e1;
+        if (!json_is_object(r) || id == NULL || shape == NULL || !json_is_object(st)) {
+            mw_error_set(err, "rule entry %zu: not {rule, shape, state}", i);
+            goto out;
+        }
+        if (mw_dict_put(seen, id, strlen(id), seen) != NULL) {
+            mw_error_set(err, "rule %s: window state given twice", id);
+            goto out;
+        }
+        for (size_t k = 0; k < e->nslots && s == NULL; k++)
             if (strcmp(mw_rule_meta(e->slots[k].rule)->id, id) == 0)
                 s = &e->slots[k];
-        if (s == NULL || shape == NULL || strcmp(shape, mw_rule_shape(s->rule)) != 0) {
-            mw_log_warn("checkpoint: window state of rule %s not restored (%s)",
-                        id ? id : "?",
+        if (s == NULL || strcmp(shape, mw_rule_shape(s->rule)) != 0) {
+            mw_log_warn("checkpoint: window state of rule %s not restored (%s)", id,
                         s ? "its detection shape changed" : "rule not loaded");
             continue;
         }
-        if (windowed(s))
-            rc = s->ops->restore(s->def, s->state, st, t, &err);
-        else
-            mw_error_set(&err, "the rule keeps no window state");
-        if (rc < 0) {
-            mw_log_warn("checkpoint: window state of rule %s not restored: %s", id,
-                        err.msg);
+        if (!windowed(s)) {
+            mw_log_warn("checkpoint: window state of rule %s not restored (the rule "
+                        "keeps no window state)",
+                        id);
             continue;
         }
+        fresh[i] = s->ops->state_new(s->def, &o);
+        to[i] = s;
+        int rc = s->ops->restore(s->def, fresh[i], st, t, &e1);
+        if (rc < 0) {
+            mw_error_set(err, "rule %s: %s", id, e1.msg);
+            goto out;
+        }
+        if (rc > 0) { /* fits no more (run options changed): start empty */
+            mw_log_warn("checkpoint: window state of rule %s not restored: %s", id,
+                        e1.msg);
+            s->ops->state_free(fresh[i]);
+            fresh[i] = NULL;
+            to[i] = NULL;
+        }
+    }
+    restored = 0;
+    for (i = 0; i < n; i++) {
+        if (to[i] == NULL)
+            continue;
+        to[i]->sops->state_free(to[i]->state);
+        to[i]->state = fresh[i];
+        to[i]->sops = to[i]->ops;
+        fresh[i] = NULL;
         restored++;
     }
+out:
+    for (i = 0; i < n; i++)
+        if (fresh[i] != NULL)
+            to[i]->ops->state_free(fresh[i]);
+    free(fresh);
+    free(to);
+    mw_dict_free(seen);
     return restored;
 }
 

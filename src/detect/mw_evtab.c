@@ -8,6 +8,7 @@
 #include "mw_dict.h"
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -87,18 +88,31 @@ json_t *mw_evtab_event_json(const struct mw_evtab *t, size_t i)
                      mw_event_doc(ev));
 }
 
+static bool count_ok(const json_t *v)
+{
+    return json_is_integer(v) && json_integer_value(v) >= 0;
+}
+
 int mw_evtab_load(struct mw_evtab *t, const json_t *obj, struct mw_error *err)
 {
     json_t *doc = json_object_get(obj, "doc");
     json_t *ts = json_object_get(obj, "ts"), *seq = json_object_get(obj, "seq");
+    json_t *line = json_object_get(obj, "line"), *off = json_object_get(obj, "offset");
     const char *input = json_string_value(json_object_get(obj, "input"));
-    if (!json_is_object(doc) || !json_is_integer(ts) || !json_is_integer(seq) || !input)
-        return mw_error_set(err, "malformed event record");
-    struct mw_event *ev =
-        mw_event_new(json_incref(doc), json_integer_value(ts), mw_evtab_intern(input),
-                     (uint64_t)json_integer_value(json_object_get(obj, "line")),
-                     (uint64_t)json_integer_value(json_object_get(obj, "offset")),
-                     (uint64_t)json_integer_value(seq));
+    if (!json_is_object(obj) || !json_is_object(doc) || !json_is_integer(ts) ||
+        !count_ok(seq) || !count_ok(line) || !count_ok(off) || input == NULL)
+        return mw_error_set(err,
+                            "event %zu: malformed event record (want ts, seq, input, "
+                            "line, offset, doc)",
+                            t->n);
+    if (json_integer_value(ts) < MW_TIME_MIN || json_integer_value(ts) > MW_TIME_MAX)
+        return mw_error_set(err, "event %zu: event time out of range", t->n);
+    if (strlen(input) != json_string_length(json_object_get(obj, "input")))
+        return mw_error_set(err, "event %zu: input name holds a NUL byte", t->n);
+    struct mw_event *ev = mw_event_new(
+        json_incref(doc), json_integer_value(ts), mw_evtab_intern(input),
+        (uint64_t)json_integer_value(line), (uint64_t)json_integer_value(off),
+        (uint64_t)json_integer_value(seq));
     ev->bytes = json_dumpb(doc, NULL, 0, JSON_COMPACT); /* for the byte budgets */
     append(t, ev);
     return 0;

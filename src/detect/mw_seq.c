@@ -747,101 +747,172 @@ json_t *mw_seq_dump(const struct mw_seq_state *st, struct mw_evtab *t)
                      st->nslots, "late", st->lateness > 0, "keys", keys);
 }
 
-/* A partial from [first_ts, ev...]; NULL with *bad set when malformed. */
-static struct partial *partial_load(const json_t *a, const struct mw_evtab *t, int maxn,
-                                    bool *bad)
+/* Checkpoints are untrusted input (docs/SECURITY.md, item 8): every field
+ * is checked before use. Times lie within MW_TIME_MIN..MW_TIME_MAX (or are
+ * the "never" sentinel the state itself uses), a slot k holds a partial of
+ * exactly k + 1 events whose first time is its first event's, a log is in
+ * (ts, seq) order with stage bits of existing stages only, every event
+ * index is in range and no key appears twice (a second copy used to
+ * overwrite the first one's slots and leak them). */
+static bool time_ok(const json_t *v, mw_time_t sentinel)
 {
-    size_t n = json_array_size(a);
+    json_int_t t = json_integer_value(v);
+    return json_is_integer(v) &&
+           ((t >= MW_TIME_MIN && t <= MW_TIME_MAX) || t == sentinel);
+}
+
+/* A partial of n events from [first_ts, ev...]; NULL with *why set when
+ * malformed (json null is an empty slot: NULL, *why untouched). */
+static struct partial *partial_load(const json_t *a, const struct mw_evtab *t, int n,
+                                    const char **why)
+{
     if (json_is_null(a))
         return NULL;
-    if (!json_is_array(a) || n < 2 || (int)(n - 1) > maxn ||
-        !json_is_integer(json_array_get(a, 0))) {
-        *bad = true;
+    if (!json_is_array(a) || json_array_size(a) != (size_t)n + 1 ||
+        !time_ok(json_array_get(a, 0), MW_TIME_MIN)) {
+        *why = "a slot is not [first time, one event index per matched stage]";
         return NULL;
     }
-    struct partial *p = xmalloc(sizeof(*p) + (n - 1) * sizeof(struct mw_event *));
+    for (int i = 1; i <= n; i++)
+        if (mw_evtab_get(t, json_array_get(a, (size_t)i)) == NULL) {
+            *why = "an event index is out of range";
+            return NULL;
+        }
+    if (mw_evtab_get(t, json_array_get(a, 1))->ts !=
+        json_integer_value(json_array_get(a, 0))) {
+        *why = "a slot's first time is not its first event's";
+        return NULL;
+    }
+    struct partial *p = xmalloc(sizeof(*p) + (size_t)n * sizeof(struct mw_event *));
     p->refs = 1;
-    p->n = (int)(n - 1);
+    p->n = n;
     p->first_ts = json_integer_value(json_array_get(a, 0));
-    p->bytes = sizeof(*p) + (n - 1) * sizeof(struct mw_event *);
-    for (size_t i = 1; i < n; i++) {
-        struct mw_event *ev = mw_evtab_get(t, json_array_get(a, i));
-        p->ev[i - 1] = ev ? mw_event_ref(ev) : NULL;
-        if (ev == NULL)
-            *bad = true;
-        else
-            p->bytes += mw_event_cost(ev);
-    }
-    if (*bad) {
-        for (int i = 0; i < p->n; i++)
-            mw_event_unref(p->ev[i]);
-        free(p);
-        return NULL;
+    p->bytes = sizeof(*p) + (size_t)n * sizeof(struct mw_event *);
+    for (int i = 0; i < n; i++) {
+        p->ev[i] = mw_event_ref(mw_evtab_get(t, json_array_get(a, (size_t)i + 1)));
+        p->bytes += mw_event_cost(p->ev[i]);
     }
     return p;
+}
+
+/* One log entry [event index, mask0, mask1, until], checked against the
+ * stages of def and the entry before it (prev, may be NULL). */
+static const char *logent_check(const struct mw_seq_def *def, const json_t *le,
+                                const struct mw_evtab *t, const struct mw_event *prev)
+{
+    const json_t *m0 = json_array_get(le, 1), *m1 = json_array_get(le, 2);
+    const struct mw_event *ev = mw_evtab_get(t, json_array_get(le, 0));
+    uint64_t keep[2] = {0, 0};
+    for (int k = 0; k < def->nsteps; k++)
+        keep[k / 64] |= UINT64_C(1) << (k % 64);
+    if (!json_is_array(le) || json_array_size(le) != 4 || !json_is_integer(m0) ||
+        !json_is_integer(m1) || !json_is_boolean(json_array_get(le, 3)))
+        return "a log entry is not [event index, mask, mask, until]";
+    if (ev == NULL)
+        return "an event index is out of range";
+    if (((uint64_t)json_integer_value(m0) & ~keep[0]) != 0 ||
+        ((uint64_t)json_integer_value(m1) & ~keep[1]) != 0)
+        return "a log entry names stages the sequence does not have";
+    if (prev != NULL && mw_event_cmp(prev, ev) >= 0)
+        return "a log is not in event order";
+    return NULL;
+}
+
+static const char *restore_key(const struct mw_seq_def *def, struct mw_seq_state *st,
+                               const json_t *k, const struct mw_evtab *t)
+{
+    int nptr = st->nslots * (st->lateness > 0 ? 2 : 1);
+    const json_t *slots = json_object_get(k, "slots"), *log = json_object_get(k, "log");
+    const json_t *touched = json_object_get(k, "touched");
+    const json_t *log_newest = json_object_get(k, "log_newest"), *le;
+    const struct mw_event *prev = NULL;
+    const char *why = NULL;
+    size_t j;
+    long klen;
+
+    if (!json_is_object(k))
+        return "a key is not an object";
+    klen = mw_evtab_unhex_into(json_object_get(k, "k"), &st->key);
+    if (klen < 0 || klen > INT32_MAX)
+        return "a key is not a hex string";
+    if (!json_is_array(slots) || (int)json_array_size(slots) != nptr ||
+        !json_is_array(log))
+        return "slots or log of the wrong shape";
+    if (!time_ok(touched, INT64_MIN) || !time_ok(log_newest, INT64_MIN))
+        return "touched or log_newest missing or out of range";
+    if (keystate_get(st, st->key.ptr, (size_t)klen, false) != NULL)
+        return "a key appears twice";
+    json_array_foreach(log, j, le)
+    {
+        if ((why = logent_check(def, le, t, prev)) != NULL)
+            return why;
+        prev = mw_evtab_get(t, json_array_get(le, 0));
+    }
+    struct partial *loaded[2 * MW_SEQ_MAX_STEPS];
+    for (int s = 0; s < nptr; s++) {
+        loaded[s] =
+            partial_load(json_array_get(slots, (size_t)s), t, s % st->nslots + 1, &why);
+        if (why != NULL) {
+            for (int i = 0; i < s; i++)
+                partial_unref(loaded[i]);
+            return why;
+        }
+    }
+    struct keystate *ks = keystate_get(st, st->key.ptr, (size_t)klen, true);
+    ks->touched = json_integer_value(touched);
+    ks->log_newest = json_integer_value(log_newest);
+    for (int s = 0; s < nptr; s++)
+        ks->slot[s] = loaded[s];
+    st->stats.open += (uint64_t)count_slots(st, ks->slot);
+    if (json_array_size(log) > 0) {
+        ks->logcap = (uint32_t)json_array_size(log);
+        ks->log = xmalloc(ks->logcap * sizeof(*ks->log));
+    }
+    json_array_foreach(log, j, le)
+    {
+        ks->log[ks->nlog].ev = mw_event_ref(mw_evtab_get(t, json_array_get(le, 0)));
+        ks->log_bytes += mw_event_cost(ks->log[ks->nlog].ev);
+        ks->log[ks->nlog].mask[0] = (uint64_t)json_integer_value(json_array_get(le, 1));
+        ks->log[ks->nlog].mask[1] = (uint64_t)json_integer_value(json_array_get(le, 2));
+        ks->log[ks->nlog].until = json_is_true(json_array_get(le, 3));
+        ks->nlog++;
+    }
+    ks_account(st, ks); /* the byte budgets (mw_detector.h) */
+    drop_if_empty(st, ks);
+    return NULL;
 }
 
 int mw_seq_restore(const struct mw_seq_def *def, struct mw_seq_state *st,
                    const json_t *doc, const struct mw_evtab *t, struct mw_error *err)
 {
     const json_t *keys = json_object_get(doc, "keys"), *k;
-    int nptr = st->nslots * (st->lateness > 0 ? 2 : 1);
+    const char *why = NULL;
     size_t i;
-    bool bad = false;
 
-    if (json_integer_value(json_object_get(doc, "nslots")) != st->nslots ||
-        json_is_true(json_object_get(doc, "late")) != (st->lateness > 0) ||
-        !json_is_array(keys))
-        return mw_error_set(err,
-                            "sequence state of another shape (%d stages, lateness %s)",
-                            def->nsteps, st->lateness > 0 ? "on" : "off");
+    if (!json_is_object(doc) || !json_is_integer(json_object_get(doc, "nslots")) ||
+        json_integer_value(json_object_get(doc, "nslots")) != st->nslots ||
+        !json_is_boolean(json_object_get(doc, "late")) || !json_is_array(keys))
+        return mw_error_set(err, "malformed sequence state (want %d stages)",
+                            def->nsteps);
+    if (json_is_true(json_object_get(doc, "late")) != (st->lateness > 0)) {
+        /* --max-lateness was turned on or off: a state this run cannot use */
+        mw_error_set(err, "sequence state of another shape (%d stages, lateness %s)",
+                     def->nsteps, st->lateness > 0 ? "on" : "off");
+        return 1;
+    }
+    if (!time_ok(json_object_get(doc, "now"), INT64_MIN / 2))
+        return mw_error_set(err, "malformed sequence state: now missing or out of range");
+    mw_seq_state_reset(st);
     st->now = json_integer_value(json_object_get(doc, "now"));
     json_array_foreach(keys, i, k)
     {
-        long klen = mw_evtab_unhex_into(json_object_get(k, "k"), &st->key);
-        const json_t *slots = json_object_get(k, "slots"),
-                     *log = json_object_get(k, "log");
-        if (klen < 0 || (int)json_array_size(slots) != nptr || !json_is_array(log)) {
-            bad = true;
-            break;
-        }
-        struct keystate *ks = keystate_get(st, st->key.ptr, (size_t)klen, true);
-        ks->touched = json_integer_value(json_object_get(k, "touched"));
-        ks->log_newest = json_integer_value(json_object_get(k, "log_newest"));
-        for (int s = 0; s < nptr && !bad; s++)
-            ks->slot[s] =
-                partial_load(json_array_get(slots, (size_t)s), t, def->nsteps, &bad);
-        st->stats.open += (uint64_t)count_slots(st, ks->slot);
-        size_t j;
-        const json_t *le;
-        json_array_foreach(log, j, le)
-        {
-            struct mw_event *ev = mw_evtab_get(t, json_array_get(le, 0));
-            if (ev == NULL || json_array_size(le) != 4) {
-                bad = true;
-                break;
-            }
-            if (ks->nlog == ks->logcap) {
-                ks->logcap = ks->logcap ? ks->logcap * 2 : 2;
-                ks->log = xrealloc(ks->log, ks->logcap * sizeof(*ks->log));
-            }
-            ks->log[ks->nlog].ev = mw_event_ref(ev);
-            ks->log_bytes += mw_event_cost(ev);
-            ks->log[ks->nlog].mask[0] =
-                (uint64_t)json_integer_value(json_array_get(le, 1));
-            ks->log[ks->nlog].mask[1] =
-                (uint64_t)json_integer_value(json_array_get(le, 2));
-            ks->log[ks->nlog].until = json_is_true(json_array_get(le, 3));
-            ks->nlog++;
-        }
-        ks_account(st, ks);
-        if (bad)
+        if ((why = restore_key(def, st, k, t)) != NULL)
             break;
     }
-    if (bad) {
-        while (st->head)
-            keystate_drop(st, st->head);
-        return mw_error_set(err, "malformed sequence state");
+    if (why != NULL) {
+        mw_seq_state_reset(st);
+        return mw_error_set(err, "malformed sequence state: key %zu: %s", i, why);
     }
+    enforce_cap(def, st, NULL); /* a smaller --max-open-keys than the writer's */
     return 0;
 }

@@ -181,8 +181,8 @@ static int spool_open(struct mw_spool *sp, const char *dir, struct mw_error *err
     int c;
     bool created;
 
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
-        return mw_error_set(err, "spool folder %s: %s", dir, strerror(errno));
+    if (mw_dir_private(dir, "spool folder", err) < 0)
+        return -1;
     base = mw_path_join(dir, sp->name);
     sp->spool_path = xmalloc(strlen(base) + 32);
     sp->pos_path = xmalloc(strlen(base) + 32);
@@ -192,13 +192,15 @@ static int spool_open(struct mw_spool *sp, const char *dir, struct mw_error *err
     snprintf(sp->rejected_path, strlen(base) + 32, "%s.rejected.ndjson", base);
     free(base);
     created = access(sp->spool_path, F_OK) != 0;
-    sp->spool_w = fopen(sp->spool_path, "a");
-    sp->spool_r = sp->spool_w ? fopen(sp->spool_path, "r") : NULL;
+    /* never through a symlink planted in the spool folder */
+    sp->spool_w = mw_file_open_private(sp->spool_path, "a", err);
+    sp->spool_r = sp->spool_w ? mw_file_open_private(sp->spool_path, "r", err) : NULL;
     if (sp->spool_r == NULL)
-        return mw_error_set(err, "spool %s: %s", sp->spool_path, strerror(errno));
+        return -1;
     if (created)
         mw_fsync_parent(sp->spool_path); /* the new spool survives a crash */
-    if ((text = mw_file_read(sp->pos_path, 64, NULL, NULL)) != NULL) {
+    if ((text = mw_file_read_flags(sp->pos_path, 64, NULL, MW_FILE_NOFOLLOW, NULL)) !=
+        NULL) {
         sp->read_off = atol(text);
         free(text);
     }
@@ -301,7 +303,7 @@ static void spool_append(struct mw_spool *sp, const char *line, size_t len)
 static void reject_items(struct mw_spool *sp, const struct item *v, size_t n, long status,
                          const char *response)
 {
-    FILE *fp = fopen(sp->rejected_path, "a");
+    FILE *fp = mw_file_open_private(sp->rejected_path, "a", NULL);
     bool kept = fp != NULL;
     for (size_t i = 0; i < n && fp; i++)
         if (fprintf(fp, "%s\n", v[i].line) < 0)
@@ -377,8 +379,8 @@ static void respool(struct mw_spool *sp, struct batch *b)
     }
     fclose(sp->spool_w);
     fclose(sp->spool_r);
-    sp->spool_w = fopen(sp->spool_path, "a");
-    sp->spool_r = fopen(sp->spool_path, "r");
+    sp->spool_w = mw_file_open_private(sp->spool_path, "a", NULL);
+    sp->spool_r = mw_file_open_private(sp->spool_path, "r", NULL);
     sp->read_off = 0;
     if (unlink(sp->pos_path) == 0)
         mw_fsync_parent(sp->pos_path);

@@ -5,6 +5,7 @@
  * newline). Counters end in _total; gauges do not.
  */
 #include "mw_metrics.h"
+#include "mw_file.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -151,32 +152,15 @@ void mw_metrics_render(const json_t *doc, FILE *fp)
 
 int mw_metrics_write(const char *path, const json_t *doc, struct mw_error *err)
 {
-    size_t len = strlen(path) + 32;
-    char *tmp = xmalloc(len);
-    FILE *fp;
-    int rc = -1;
-
-    snprintf(tmp, len, "%s.tmp.%ld", path, (long)getpid());
-    fp = fopen(tmp, "w");
-    if (fp == NULL) {
-        mw_error_set(err, "--metrics-file %s: %s", tmp, strerror(errno));
-        goto out;
-    }
+    struct mw_atomic a;
+    struct mw_error e1;
+    /* the temp file is created O_EXCL|O_NOFOLLOW under a fresh name: a
+     * symlink planted at any temp name is never written through */
+    FILE *fp = mw_atomic_open(&a, path, &e1);
+    if (fp == NULL)
+        return mw_error_set(err, "--metrics-file %s", e1.msg);
     mw_metrics_render(doc, fp);
-    if (fflush(fp) == EOF || ferror(fp)) {
-        mw_error_set(err, "--metrics-file %s: %s", tmp, strerror(errno));
-        fclose(fp);
-        unlink(tmp);
-        goto out;
-    }
-    fclose(fp);
-    if (rename(tmp, path) < 0) {
-        mw_error_set(err, "--metrics-file %s: %s", path, strerror(errno));
-        unlink(tmp);
-        goto out;
-    }
-    rc = 0;
-out:
-    free(tmp);
-    return rc;
+    if (mw_atomic_commit(&a, 0, &e1) != 0)
+        return mw_error_set(err, "--metrics-file %s", e1.msg);
+    return 0;
 }

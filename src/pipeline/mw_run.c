@@ -24,9 +24,44 @@
 #include "mw_mem.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <unistd.h>
+
+/* Appends one dead letter (s and a newline) with one write(2), so a full
+ * disk or a file size limit is seen per line: a failed or short write is
+ * counted lost (never as written), cut off again so the file keeps whole
+ * lines only, and logged rate-limited (docs/SECURITY.md, item 13). */
+static void write_dead(struct run *r, const char *s)
+{
+    size_t n = strlen(s);
+    char *line = xmalloc(n + 1);
+    ssize_t w;
+    memcpy(line, s, n);
+    line[n] = '\n';
+    do
+        w = write(r->dead, line, n + 1);
+    while (w < 0 && errno == EINTR);
+    free(line);
+    if (w == (ssize_t)(n + 1)) {
+        r->dead_written++;
+        return;
+    }
+    int e = w < 0 ? errno : ENOSPC;
+    if (w > 0) { /* a torn line: cut it off */
+        off_t end = lseek(r->dead, 0, SEEK_END);
+        if (end >= w && ftruncate(r->dead, end - w) != 0)
+            (void)0; /* the reader of the file drops a torn last line anyway */
+    }
+    r->dead_lost++;
+    mw_log_limited(&r->dead_errors, MW_LOG_ERROR,
+                   "--dead-letter %s: write failed: %s (dead letter lost; %llu lost so "
+                   "far)",
+                   r->dead_path, strerror(e), (unsigned long long)r->dead_lost);
+}
 
 static void dead_letter(struct run *r, const char *input, uint64_t lineno,
                         enum mw_reject reason, const char *msg, const char *line,
@@ -34,7 +69,7 @@ static void dead_letter(struct run *r, const char *input, uint64_t lineno,
 {
     json_t *o;
     char *s;
-    if (r->dead == NULL)
+    if (r->dead < 0)
         return;
     o = json_pack("{s:s, s:I, s:s, s:s}", "input", input, "line", (json_int_t)lineno,
                   "reason", mw_reject_name(reason), "error", msg);
@@ -65,12 +100,11 @@ static void dead_letter(struct run *r, const char *input, uint64_t lineno,
         json_object_set_new(o, "raw_bytes", json_integer((json_int_t)len));
     }
     s = json_dumps(o, JSON_COMPACT);
-    if (s) {
-        fprintf(r->dead, "%s\n", s);
-        r->dead_written++;
-        mw_json_free(s);
-    }
     json_decref(o);
+    if (s == NULL)
+        return;
+    write_dead(r, s);
+    mw_json_free(s);
 }
 
 static void reject(struct run *r, struct src *s, uint64_t lineno, enum mw_reject reason,
@@ -456,7 +490,7 @@ int mw_run(struct mw_engine *e, struct mw_output *out, const struct mw_run_opts 
     static char *const stdin_only[] = {dash};
     char *const *names = o->ninputs > 0 ? o->inputs : stdin_only;
     int nnames = o->ninputs > 0 ? o->ninputs : 1;
-    struct run r = {.o = o, .e = e, .out = out, .in_fd = -1};
+    struct run r = {.o = o, .e = e, .out = out, .in_fd = -1, .dead = -1};
     struct mw_merge_point mp;
     unsigned busy = 0;
     int rc = 0;
@@ -481,12 +515,14 @@ int mw_run(struct mw_engine *e, struct mw_output *out, const struct mw_run_opts 
         goto out;
     }
     if (o->dead_letter) {
-        r.dead = fopen(o->dead_letter, "a");
-        if (r.dead == NULL) {
+        r.dead_path = o->dead_letter;
+        r.dead = open(o->dead_letter, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+        if (r.dead < 0) {
             mw_log_error("--dead-letter %s: %s", o->dead_letter, strerror(errno));
             rc = 2;
             goto out;
         }
+        signal(SIGXFSZ, SIG_IGN); /* a size limit fails the write, counted lost */
     }
     if (mw_follow_open(&r, names, nnames) < 0) {
         rc = 2;
@@ -569,6 +605,14 @@ int mw_run(struct mw_engine *e, struct mw_output *out, const struct mw_run_opts 
         o->progress(o->progress_ud, &prog);
     }
     mw_summary_print(&r);
+    if (r.dead_lost > 0) {
+        mw_log_error("--dead-letter %s: %llu dead letter(s) lost in this run (%llu "
+                     "written)",
+                     r.dead_path, (unsigned long long)r.dead_lost,
+                     (unsigned long long)r.dead_written);
+        if (rc == 0)
+            rc = 3; /* as for lost alerts (mw_output_lost): docs/OPTIONS.md */
+    }
 
 out:;
     bool threaded = r.pool != NULL;
@@ -583,8 +627,8 @@ out:;
     mw_prefilter_unref(r.pf);
     free(r.srcs);
     mw_follow_close(&r);
-    if (r.dead)
-        fclose(r.dead);
+    if (r.dead >= 0)
+        close(r.dead);
     mw_path_free(r.ts_path);
     mw_merge_free(r.merge);
     return rc;

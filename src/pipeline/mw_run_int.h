@@ -22,6 +22,7 @@
 #include "mw_checkpoint.h"
 #include "mw_follow.h"
 #include "mw_input.h"
+#include "mw_log.h"
 #include "mw_source.h"
 #include "mw_merge.h"
 #include "mw_run.h"
@@ -75,15 +76,18 @@ struct src {
 };
 
 struct run {
-    const struct mw_run_opts *o; /* borrowed */
-    struct mw_engine *e;         /* borrowed */
-    struct mw_output *out;       /* borrowed */
-    struct src *srcs;            /* owned; never moves (threads point into it) */
-    int n, cap;                  /* sources opened, capacity */
-    uint64_t seq;                /* last arrival serial handed out */
-    struct mw_path *ts_path;     /* owned */
-    FILE *dead;                  /* owned, may be NULL */
-    uint64_t dead_written;
+    const struct mw_run_opts *o;        /* borrowed */
+    struct mw_engine *e;                /* borrowed */
+    struct mw_output *out;              /* borrowed */
+    struct src *srcs;                   /* owned; never moves (threads point into it) */
+    int n, cap;                         /* sources opened, capacity */
+    uint64_t seq;                       /* last arrival serial handed out */
+    struct mw_path *ts_path;            /* owned */
+    int dead;                           /* owned descriptor (O_APPEND), -1: none */
+    const char *dead_path;              /* borrowed from the options */
+    uint64_t dead_written;              /* dead letters written whole */
+    uint64_t dead_lost;                 /* dead letters that could not be written */
+    struct mw_log_limit dead_errors;    /* write errors, rate-limited */
     bool draining;                      /* shutdown: "nothing yet" means done */
     struct mw_merge *merge;             /* owned: now, lateness, future (mw_merge.h) */
     struct mw_prefilter *pf;            /* a reference, or NULL: parse every line;

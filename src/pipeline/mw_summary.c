@@ -80,6 +80,7 @@ static json_t *stats_doc(struct mw_engine *e, struct mw_output *out, struct src 
         "inputs", inputs, "rules", mw_engine_stats(e), "outputs", outs);
     uint64_t ok, failed;
     mw_engine_reload_counts(e, &ok, &failed);
+    json_object_set_new(doc, "dead_letters_lost", json_integer((json_int_t)r->dead_lost));
     json_object_set_new(doc, "reloads_ok", json_integer((json_int_t)ok));
     json_object_set_new(doc, "reloads_failed", json_integer((json_int_t)failed));
     return doc;
@@ -101,7 +102,7 @@ static void summary_json(struct mw_engine *e, struct mw_output *out, struct src 
 }
 
 static void summary_text(struct mw_engine *e, struct mw_output *out, struct src *srcs,
-                         int n)
+                         int n, const struct run *r)
 {
     fprintf(stderr, "moonwatch: summary\n");
     for (int i = 0; i < n; i++) {
@@ -194,6 +195,13 @@ static void summary_text(struct mw_engine *e, struct mw_output *out, struct src 
         }
         json_decref(outs);
     }
+    if (r->dead_path != NULL) {
+        if (r->dead_lost > 0)
+            fprintf(stderr, "  dead letters %s: LOST %llu\n", r->dead_path,
+                    (unsigned long long)r->dead_lost);
+        fprintf(stderr, "  dead letters %s: written %llu, lost %llu\n", r->dead_path,
+                (unsigned long long)r->dead_written, (unsigned long long)r->dead_lost);
+    }
     fprintf(stderr, "  total: %llu alerts\n", (unsigned long long)mw_engine_alerts(e));
 }
 
@@ -236,7 +244,7 @@ void mw_summary_print(struct run *r)
     if (r->o->summary == MW_SUMMARY_JSON)
         summary_json(r->e, r->out, r->srcs, r->n, r);
     else if (r->o->summary == MW_SUMMARY_TEXT)
-        summary_text(r->e, r->out, r->srcs, r->n);
+        summary_text(r->e, r->out, r->srcs, r->n, r);
 }
 
 void mw_summary_progress(struct run *r, struct mw_run_progress *p)

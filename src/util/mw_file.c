@@ -137,16 +137,36 @@ int mw_fsync_parent(const char *path)
     return rc;
 }
 
+/* The error of an open that failed: ELOOP under O_NOFOLLOW is a symlink. */
+static int open_error(const char *path, int flags, struct mw_error *err)
+{
+    int e = errno;
+    if (e == ELOOP && (flags & O_NOFOLLOW))
+        mw_error_set(err, "%s: is a symbolic link; refusing to follow it", path);
+    else
+        mw_error_set(err, "%s: %s", path, strerror(e));
+    errno = e;
+    return -1;
+}
+
 char *mw_file_read(const char *path, size_t max, size_t *len, struct mw_error *err)
+{
+    return mw_file_read_flags(path, max, len, 0, err);
+}
+
+char *mw_file_read_flags(const char *path, size_t max, size_t *len, int flags,
+                         struct mw_error *err)
 {
     struct mw_buf b = MW_BUF_INIT;
     struct stat st;
     char chunk[65536];
     ssize_t n;
+    int oflags =
+        O_RDONLY | O_CLOEXEC | O_NONBLOCK | ((flags & MW_FILE_NOFOLLOW) ? O_NOFOLLOW : 0);
     /* O_NONBLOCK: opening a FIFO must not wait for a writer */
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    int fd = open(path, oflags);
     if (fd < 0) {
-        mw_error_set(err, "%s: %s", path, strerror(errno));
+        open_error(path, oflags, err);
         return NULL;
     }
     if (fstat(fd, &st) != 0) {
@@ -184,4 +204,65 @@ char *mw_file_read(const char *path, size_t max, size_t *len, struct mw_error *e
     }
     close(fd);
     return mw_buf_detach(&b, len);
+}
+
+FILE *mw_file_open_private(const char *path, const char *mode, struct mw_error *err)
+{
+    struct stat st;
+    FILE *fp;
+    int flags = O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK;
+    if (strcmp(mode, "r") == 0)
+        flags |= O_RDONLY;
+    else if (strcmp(mode, "a") == 0)
+        flags |= O_WRONLY | O_APPEND | O_CREAT;
+    else if (strcmp(mode, "a+") == 0)
+        flags |= O_RDWR | O_APPEND | O_CREAT;
+    else {
+        mw_error_set(err, "%s: bad mode %s", path, mode);
+        errno = EINVAL;
+        return NULL;
+    }
+    int fd = open(path, flags, 0600);
+    if (fd < 0) {
+        open_error(path, flags, err);
+        return NULL;
+    }
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        mw_error_set(err, "%s: not a regular file", path);
+        close(fd);
+        errno = EINVAL;
+        return NULL;
+    }
+    /* blocking again: only the open had to be (a FIFO is refused above) */
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    fp = fdopen(fd, mode);
+    if (fp == NULL) {
+        mw_error_set(err, "%s: %s", path, strerror(errno));
+        close(fd);
+    }
+    return fp;
+}
+
+int mw_dir_private(const char *dir, const char *what, struct mw_error *err)
+{
+    struct stat st;
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+        return mw_error_set(err, "%s %s: %s", what, dir, strerror(errno));
+    if (stat(dir, &st) != 0)
+        return mw_error_set(err, "%s %s: %s", what, dir, strerror(errno));
+    if (!S_ISDIR(st.st_mode))
+        return mw_error_set(err, "%s %s: not a folder", what, dir);
+    if (st.st_uid != geteuid())
+        return mw_error_set(
+            err,
+            "%s %s: owned by uid %ld, not by this user (uid %ld); refusing "
+            "to keep state where another user can replace it",
+            what, dir, (long)st.st_uid, (long)geteuid());
+    if (st.st_mode & (S_IWGRP | S_IWOTH))
+        return mw_error_set(err,
+                            "%s %s: writable by %s (mode %04o); refusing to keep state "
+                            "where others can plant files: chmod go-w it",
+                            what, dir, (st.st_mode & S_IWOTH) ? "everyone" : "its group",
+                            (unsigned)(st.st_mode & 07777));
+    return 0;
 }

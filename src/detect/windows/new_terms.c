@@ -115,9 +115,9 @@ static int load_file(const struct mw_window_def *def, struct mw_window_state *st
     int rc = 0;
 
     (void)def;
-    fp = fopen(path, "r");
+    fp = mw_file_open_private(path, "r", err); /* never through a symlink */
     if (fp == NULL)
-        return errno == ENOENT ? 0 : mw_error_set(err, "%s: %s", path, strerror(errno));
+        return errno == ENOENT ? 0 : -1;
     while ((len = getline(&line, &cap, fp)) > 0) {
         lineno++;
         if (line[len - 1] == '\n')

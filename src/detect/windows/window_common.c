@@ -436,92 +436,182 @@ json_t *win_dump(const void *d, const void *s, struct mw_evtab *t)
                      groups);
 }
 
+/* Checkpoints are untrusted input (docs/SECURITY.md, item 8): whoever can
+ * write the state folder can recompute the trailer. Every field is checked
+ * before it is used: types, times within MW_TIME_MIN..MW_TIME_MAX (so no
+ * arithmetic on them can overflow), counts against the kind's bounds, the
+ * arrays the kind keeps (another kind's arrays would be read as its own),
+ * event indexes in range, and no key twice (a second copy of a group used
+ * to append past the first one's arrays). */
+static bool time_in_range(const json_t *v)
+{
+    json_int_t t = json_integer_value(v);
+    return json_is_integer(v) && t >= MW_TIME_MIN && t <= MW_TIME_MAX;
+}
+
+static bool time_or(const json_t *v, mw_time_t sentinel)
+{
+    return time_in_range(v) || (json_is_integer(v) && json_integer_value(v) == sentinel);
+}
+
+static bool is_array_or_absent(const json_t *v)
+{
+    return v == NULL || json_is_array(v);
+}
+
+/* One group of the frame into st; NULL with *why set when malformed. */
+static const char *restore_group(const struct mw_window_def *def,
+                                 struct mw_window_state *st, const json_t *o,
+                                 const struct mw_evtab *t, int ev_cap)
+{
+    const json_t *ts = json_object_get(o, "ts"), *vals = json_object_get(o, "vals");
+    const json_t *bt = json_object_get(o, "bt"), *ev = json_object_get(o, "ev"), *v;
+    const json_t *newest = json_object_get(o, "newest"), *due = json_object_get(o, "due");
+    size_t j, nts = json_array_size(ts), nvals = json_array_size(vals);
+    size_t nbt = json_array_size(bt), nev = json_array_size(ev);
+    bool thr = def->kind == MW_WINDOW_THRESHOLD, dis = def->kind == MW_WINDOW_DISTINCT;
+    bool abs = def->kind == MW_WINDOW_ABSENCE;
+    long klen;
+
+    if (!json_is_object(o))
+        return "a group is not an object";
+    if (!is_array_or_absent(ts) || !is_array_or_absent(vals) || !is_array_or_absent(bt) ||
+        !is_array_or_absent(ev))
+        return "ts, vals, bt and ev must be arrays";
+    if ((nts && !thr) || (nvals && !dis) || (nbt && !abs) || (nev && !(thr || abs)))
+        return "a group holds arrays its window kind does not keep";
+    if (nts > MW_WINDOW_MAX_COUNT || nvals > MW_WINDOW_MAX_DISTINCT ||
+        nbt > ABSENT_TIMES_MAX || nev > (size_t)ev_cap)
+        return "a group holds more entries than its window kind keeps";
+    if (!(abs ? time_or(newest, INT64_MIN) : time_in_range(newest)))
+        return "a group's newest time is missing or out of range";
+    if (!(time_or(due, 0) || (abs && time_or(due, INT64_MIN))))
+        return "a group's due time is missing or out of range";
+    klen = mw_evtab_unhex_into(json_object_get(o, "k"), &st->key);
+    if (klen < 0 || klen > INT32_MAX)
+        return "a group key is not a hex string";
+    if (win_group_get(st, st->key.ptr, (size_t)klen, false) != NULL)
+        return "a group key appears twice";
+    if (abs && nev == 0 && nbt == 0)
+        return "an absence group with neither a pending event nor absent times";
+    /* every value checked before the group exists */
+    json_array_foreach(ts, j, v)
+    {
+        if (!time_in_range(v) ||
+            (j > 0 &&
+             json_integer_value(v) < json_integer_value(json_array_get(ts, j - 1))))
+            return "threshold times out of range or out of order";
+    }
+    if (nvals) {
+        struct mw_dict *seen = mw_dict_new();
+        const char *bad = NULL;
+        json_array_foreach(vals, j, v)
+        {
+            const json_t *vk = json_array_get(v, 0);
+            if (!json_is_array(v) || json_array_size(v) != 3 || !json_is_string(vk) ||
+                !time_in_range(json_array_get(v, 1)) ||
+                mw_evtab_get(t, json_array_get(v, 2)) == NULL) {
+                bad = "a distinct value is not [hex key, time, event index in range]";
+                break;
+            }
+            if (mw_dict_put(seen, json_string_value(vk), json_string_length(vk), seen) !=
+                NULL) {
+                bad = "a distinct value appears twice in a group";
+                break;
+            }
+        }
+        mw_dict_free(seen);
+        if (bad != NULL)
+            return bad;
+    }
+    json_array_foreach(bt, j, v)
+    {
+        if (!json_is_array(v) || json_array_size(v) != 2 ||
+            !time_in_range(json_array_get(v, 0)) ||
+            !json_is_integer(json_array_get(v, 1)) ||
+            json_integer_value(json_array_get(v, 1)) < 0)
+            return "an absent time is not [time, arrival serial]";
+    }
+    json_array_foreach(ev, j, v)
+    {
+        if (mw_evtab_get(t, v) == NULL)
+            return "an event index is out of range";
+    }
+
+    struct group *g = win_group_get(st, st->key.ptr, (size_t)klen, true);
+    g->newest = json_integer_value(newest);
+    g->due = json_integer_value(due);
+    if (nts) {
+        g->cap = (uint32_t)nts;
+        g->ts = xmalloc(nts * sizeof(*g->ts));
+        json_array_foreach(ts, j, v) g->ts[g->n++] = json_integer_value(v);
+    } else if (nvals) {
+        g->cap = (uint32_t)nvals;
+        g->vals = xcalloc(nvals, sizeof(*g->vals));
+        json_array_foreach(vals, j, v)
+        {
+            size_t vlen;
+            char *vk = mw_evtab_unhex(json_array_get(v, 0), &vlen);
+            if (vk == NULL)
+                return "a distinct value key is not a hex string";
+            g->vals[g->n].key = vk;
+            g->vals[g->n].klen = vlen;
+            g->vals[g->n].ts = json_integer_value(json_array_get(v, 1));
+            g->vals[g->n].ev = mw_event_ref(mw_evtab_get(t, json_array_get(v, 2)));
+            g->n++;
+        }
+    } else if (nbt) {
+        g->bt = xmalloc(ABSENT_TIMES_MAX * sizeof(*g->bt));
+        json_array_foreach(bt, j, v)
+        {
+            g->bt[g->n].ts = json_integer_value(json_array_get(v, 0));
+            g->bt[g->n].seq = (uint64_t)json_integer_value(json_array_get(v, 1));
+            g->n++;
+        }
+    }
+    if (nev) {
+        g->ev = xcalloc((size_t)ev_cap, sizeof(*g->ev));
+        json_array_foreach(ev, j, v) g->ev[g->nev++] = mw_event_ref(mw_evtab_get(t, v));
+    }
+    return NULL;
+}
+
 int win_restore_frame(const struct mw_window_def *def, struct mw_window_state *st,
                       const json_t *doc, const struct mw_evtab *t, int ev_cap,
                       struct mw_error *err)
 {
     const json_t *groups = json_object_get(doc, "groups"), *o;
     const char *kind = json_string_value(json_object_get(doc, "kind"));
+    const json_t *now = json_object_get(doc, "now"),
+                 *since = json_object_get(doc, "since");
+    const char *why = NULL;
     size_t i;
-    bool bad = false;
 
-    if (kind == NULL || strcmp(kind, mw_window_kind_name(def->kind)) != 0 ||
-        !json_is_array(groups))
+    if (!json_is_object(doc) || kind == NULL ||
+        strcmp(kind, mw_window_kind_name(def->kind)) != 0 || !json_is_array(groups))
         return mw_error_set(err, "window state of another kind (%s, not %s)",
                             kind ? kind : "?", mw_window_kind_name(def->kind));
     while (st->head) /* e.g. new_terms history read from its file */
         win_group_drop(st, st->head);
-    st->now = json_integer_value(json_object_get(doc, "now"));
-    st->since = json_integer_value(json_object_get(doc, "since"));
+    if (!time_or(now, INT64_MIN / 2) || !time_or(since, INT64_MIN))
+        return mw_error_set(err, "malformed window state: now or since missing or out "
+                                 "of range");
+    st->now = json_integer_value(now);
+    st->since = json_integer_value(since);
     json_array_foreach(groups, i, o)
     {
-        size_t j;
-        const json_t *ts = json_object_get(o, "ts"), *vals = json_object_get(o, "vals");
-        const json_t *bt = json_object_get(o, "bt"), *ev = json_object_get(o, "ev"), *v;
-        long klen = mw_evtab_unhex_into(json_object_get(o, "k"), &st->key);
-        size_t nts = json_array_size(ts), nvals = json_array_size(vals);
-        size_t nbt = json_array_size(bt), nev = json_array_size(ev);
-        if (klen < 0 || (nts && nvals) || (nts && nbt) || (nvals && nbt) ||
-            nbt > ABSENT_TIMES_MAX || nev > (size_t)ev_cap || nts > MW_WINDOW_MAX_COUNT ||
-            nvals > MW_WINDOW_MAX_DISTINCT) {
-            bad = true;
-            break;
-        }
-        struct group *g = win_group_get(st, st->key.ptr, (size_t)klen, true);
-        g->newest = json_integer_value(json_object_get(o, "newest"));
-        g->due = json_integer_value(json_object_get(o, "due"));
-        if (nts) {
-            g->cap = (uint32_t)nts;
-            g->ts = xmalloc(nts * sizeof(*g->ts));
-            json_array_foreach(ts, j, v) g->ts[g->n++] = json_integer_value(v);
-        } else if (nvals) {
-            g->cap = (uint32_t)nvals;
-            g->vals = xcalloc(nvals, sizeof(*g->vals));
-            json_array_foreach(vals, j, v)
-            {
-                size_t vlen;
-                char *vk = mw_evtab_unhex(json_array_get(v, 0), &vlen);
-                struct mw_event *e = mw_evtab_get(t, json_array_get(v, 2));
-                if (vk == NULL || e == NULL) {
-                    free(vk);
-                    bad = true;
-                    break;
-                }
-                g->vals[g->n].key = vk;
-                g->vals[g->n].klen = vlen;
-                g->vals[g->n].ts = json_integer_value(json_array_get(v, 1));
-                g->vals[g->n].ev = mw_event_ref(e);
-                g->n++;
-            }
-        } else if (nbt) {
-            g->bt = xmalloc(ABSENT_TIMES_MAX * sizeof(*g->bt));
-            json_array_foreach(bt, j, v)
-            {
-                g->bt[g->n].ts = json_integer_value(json_array_get(v, 0));
-                g->bt[g->n].seq = (uint64_t)json_integer_value(json_array_get(v, 1));
-                g->n++;
-            }
-        }
-        if (nev) {
-            g->ev = xcalloc((size_t)ev_cap, sizeof(*g->ev));
-            json_array_foreach(ev, j, v)
-            {
-                struct mw_event *e = mw_evtab_get(t, v);
-                if (e == NULL) {
-                    bad = true;
-                    break;
-                }
-                g->ev[g->nev++] = mw_event_ref(e);
-            }
-        }
-        if (bad)
+        if ((why = restore_group(def, st, o, t, ev_cap)) != NULL)
             break;
     }
-    if (bad) {
+    if (why != NULL) {
         while (st->head)
             win_group_drop(st, st->head);
-        return mw_error_set(err, "malformed window state");
+        st->now = INT64_MIN / 2;
+        st->since = INT64_MIN;
+        return mw_error_set(err, "malformed window state: group %zu: %s", i, why);
     }
+    /* a smaller --max-open-keys than the run that wrote it: evict as usual */
+    win_enforce_cap(st, NULL);
     return 0;
 }
 
