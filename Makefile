@@ -28,10 +28,10 @@
 #   make fuzz       libFuzzer targets (tests/fuzz/), FUZZ_SECONDS each (60)
 #   make deps       install missing Debian packages (needs root and apt)
 
-PKGS      := lua5.4 jansson libcurl zlib
+PKGS      := lua5.4 jansson libcurl zlib rdkafka
 DEB_PKGS  := build-essential pkg-config liblua5.4-dev lua5.4 libjansson-dev \
              libcurl4-openssl-dev libcmocka-dev lua-busted jq valgrind \
-             openssl stunnel4 zlib1g-dev clang-format
+             openssl stunnel4 zlib1g-dev clang-format librdkafka-dev
 PREFIX    ?= /usr/local
 
 CC        ?= cc
@@ -114,7 +114,7 @@ units: $(UNITS)
 
 # test helpers: a loopback HTTP server for the output tests (tests/tools/)
 TOOLS     := build/tools/mock_http build/tools/fnv_collide build/tools/eql_census \
-             build/tools/elastic_census build/tools/elastic_import_check
+             build/tools/elastic_census build/tools/elastic_import_check build/tools/kafka_mock
 tools: $(TOOLS)
 
 # the EQL and Elastic corpus censuses (tests/tools/*_census.sh) link the
@@ -122,6 +122,11 @@ tools: $(TOOLS)
 build/tools/eql_census build/tools/elastic_census build/tools/elastic_import_check: build/tools/%: tests/tools/%.c $(REL_LIB)
 	@mkdir -p $(dir $@)
 	$(QLD)$(CC) $(FINAL_CFLAGS) -Wno-missing-prototypes $< $(REL_LIB) $(FINAL_LIBS) -o $@
+
+# the Kafka mock cluster and producer of the Kafka input tests (t_kafka*.sh)
+build/tools/kafka_mock: tests/tools/kafka_mock.c
+	@mkdir -p $(dir $@)
+	$(QLD)$(CC) $(STD) $(WARN) -Wno-missing-prototypes -O2 -g $< $(shell pkg-config --cflags --libs rdkafka 2>/dev/null) -pthread -o $@
 
 build/tools/%: tests/tools/%.c
 	@mkdir -p $(dir $@)

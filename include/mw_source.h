@@ -62,6 +62,15 @@ struct mw_source_ops {
     /* Continues at pos (borrowed), before the first read; logs what it
      * decided. A position it does not understand is ignored. */
     void (*resume)(void *src, const json_t *pos);
+    /* The checkpoint holding pos (what position() returned, borrowed) is
+     * durable: a kind that keeps positions elsewhere too (a Kafka consumer
+     * group) records them now. May be NULL. */
+    void (*committed)(void *src, const json_t *pos);
+    /* Where a line handed out recently came from, for rejections and dead
+     * letters ("topic/partition/offset"): written into buf (size n),
+     * returns 0, or -1 when the kind has nothing better than the line
+     * number. May be NULL. */
+    int (*describe)(void *src, uint64_t lineno, char *buf, size_t n);
     /* A descriptor to poll for new data in follow mode, or -1: the loop
      * polls on a timer (and on inotify of watch_path). */
     int (*poll_fd)(void *src);
@@ -98,6 +107,10 @@ enum mw_line_status mw_source_next(struct mw_source *s, struct mw_line *line,
 int mw_source_position(struct mw_source *s, const struct mw_line *at, json_t **pos);
 /* Resumes when pos (borrowed, may be NULL) is of this source's kind. */
 void mw_source_resume(struct mw_source *s, const json_t *pos);
+/* After a durable checkpoint holding pos (as mw_source_position gave it). */
+void mw_source_committed(struct mw_source *s, const json_t *pos);
+/* ops->describe; -1 when the kind has none. */
+int mw_source_describe(struct mw_source *s, uint64_t lineno, char *buf, size_t n);
 int mw_source_poll_fd(struct mw_source *s);
 const char *mw_source_watch_path(struct mw_source *s);
 void mw_source_drain(struct mw_source *s);

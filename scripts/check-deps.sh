@@ -82,6 +82,13 @@ FNR == 1 { file = FILENAME; fo = owner(file); pub = (file ~ /^include\//); if (f
         else
             report(file, FNR, "curl", "includes " name " outside src/output/")
     }
+    # librdkafka: src/ingest/src_kafka.c only (the kafka/eventhub source kind)
+    if (name ~ /^librdkafka\// && file != "src/ingest/src_kafka.c") {
+        if (pub)
+            report(file, FNR, "rdkafka", "public header includes " name ": every includer sees librdkafka")
+        else
+            report(file, FNR, "rdkafka", "includes " name " outside src/ingest/src_kafka.c")
+    }
     # util: libc, jansson and util headers only
     if (fo == "util" && target != "" && to != "util")
         report(file, FNR, "util", "util includes " name " (" to "): util may use libc, jansson and util headers only")

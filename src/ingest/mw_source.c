@@ -14,13 +14,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-extern const struct mw_source_ops mw_src_file_ops; /* src_file.c */
+extern const struct mw_source_ops mw_src_file_ops;     /* src_file.c */
+extern const struct mw_source_ops mw_src_kafka_ops;    /* src_kafka.c */
+extern const struct mw_source_ops mw_src_eventhub_ops; /* src_kafka.c */
 
 extern const struct mw_source_ops mw_src_azure_ops; /* src_azure.c: azure:PATH */
 
 static const struct mw_source_ops *const kinds[] = {
     &mw_src_file_ops, /* first: the kind of a plain path */
     &mw_src_azure_ops,
+    &mw_src_kafka_ops,
+    &mw_src_eventhub_ops,
 };
 
 struct mw_source {
@@ -105,6 +109,17 @@ void mw_source_resume(struct mw_source *s, const json_t *pos)
     if (strcmp(scheme ? scheme : "file", s->ops->scheme) != 0)
         return;
     s->ops->resume(s->impl, pos);
+}
+
+void mw_source_committed(struct mw_source *s, const json_t *pos)
+{
+    if (s->ops->committed && pos != NULL)
+        s->ops->committed(s->impl, pos);
+}
+
+int mw_source_describe(struct mw_source *s, uint64_t lineno, char *buf, size_t n)
+{
+    return s->ops->describe ? s->ops->describe(s->impl, lineno, buf, n) : -1;
 }
 
 int mw_source_poll_fd(struct mw_source *s)

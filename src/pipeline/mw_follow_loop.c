@@ -162,7 +162,9 @@ void mw_follow_checkpoint(struct run *r)
         if (mw_source_position(r->srcs[k].in, pending ? &at : NULL, &cs[k].pos) < 0)
             goto out;
     }
-    mw_ckpt_write(r->ck, r->e, r->o->shape, &run, cs, r->n, mw_mono_ms());
+    if (mw_ckpt_write(r->ck, r->e, r->o->shape, &run, cs, r->n, mw_mono_ms()) == 0)
+        for (int i = 0; i < r->n; i++) /* durable: a Kafka group learns the offsets */
+            mw_source_committed(r->srcs[i].in, cs[i].pos);
 out:
     for (int i = 0; i < k; i++)
         json_decref(cs[i].pos);

@@ -64,8 +64,8 @@ static void write_dead(struct run *r, const char *s)
 }
 
 static void dead_letter(struct run *r, const char *input, uint64_t lineno,
-                        enum mw_reject reason, const char *msg, const char *line,
-                        size_t len)
+                        const char *where, enum mw_reject reason, const char *msg,
+                        const char *line, size_t len)
 {
     json_t *o;
     char *s;
@@ -73,6 +73,8 @@ static void dead_letter(struct run *r, const char *input, uint64_t lineno,
         return;
     o = json_pack("{s:s, s:I, s:s, s:s}", "input", input, "line", (json_int_t)lineno,
                   "reason", mw_reject_name(reason), "error", msg);
+    if (where != NULL) /* a Kafka message: topic/partition/offset */
+        json_object_set_new(o, "position", json_string(where));
     if (line != NULL) {
         json_t *raw = json_stringn(line, len);
         if (raw != NULL) {
@@ -111,16 +113,20 @@ static void reject(struct run *r, struct src *s, uint64_t lineno, enum mw_reject
                    const char *msg, const char *line, size_t len)
 {
     struct mw_input_stats *st = mw_source_stats(s->in);
+    char where[256];
+    bool placed = mw_source_describe(s->in, lineno, where, sizeof(where)) == 0;
     st->rejected++;
     st->by_reason[reason]++;
     if (s->reported < r->o->max_reports_per_input) {
-        mw_log_warn("%s:%llu: rejected (%s): %s", mw_source_name(s->in),
-                    (unsigned long long)lineno, mw_reject_name(reason), msg);
+        mw_log_warn("%s:%llu%s%s%s: rejected (%s): %s", mw_source_name(s->in),
+                    (unsigned long long)lineno, placed ? " (" : "", placed ? where : "",
+                    placed ? ")" : "", mw_reject_name(reason), msg);
         if (++s->reported == r->o->max_reports_per_input)
             mw_log_warn("%s: further rejected lines are counted, not reported",
                         mw_source_name(s->in));
     }
-    dead_letter(r, mw_source_name(s->in), lineno, reason, msg, line, len);
+    dead_letter(r, mw_source_name(s->in), lineno, placed ? where : NULL, reason, msg,
+                line, len);
 }
 
 /* ---------------------------------------------------------------------- */
