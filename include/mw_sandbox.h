@@ -51,4 +51,17 @@ enum mw_fail mw_sandbox_dofile(struct mw_sandbox *sb, const char *path, char *ms
 
 int64_t mw_sandbox_call_budget(const struct mw_sandbox *sb);
 
+/* Rule log lines (print, mw.log): at most MW_SANDBOX_LOG_RATE lines a
+ * second per rule (the rest dropped and counted), each cut at
+ * MW_SANDBOX_LOG_MAX bytes, control characters escaped, prefixed with the
+ * sandbox's name (docs/SECURITY.md, item 14). */
+#define MW_SANDBOX_LOG_RATE 20
+#define MW_SANDBOX_LOG_MAX 2048
+
+/* The name log lines carry: the rule file while it loads, then the rule id
+ * (copied; bytes that could break a line are escaped). */
+void mw_sandbox_set_name(struct mw_sandbox *sb, const char *name);
+/* Log lines dropped by the rate limit since the sandbox was made. */
+uint64_t mw_sandbox_log_dropped(const struct mw_sandbox *sb);
+
 #endif

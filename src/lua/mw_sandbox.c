@@ -17,6 +17,7 @@
 #include "mw_sandbox.h"
 #include "lua/lua_int.h"
 #include "mw_buf.h"
+#include "mw_clock.h"
 #include "mw_file.h"
 #include "mw_log.h"
 
@@ -41,6 +42,11 @@ struct mw_sandbox {
     bool insn_tripped;
     bool blocked_tripped;
     char *lua_dir; /* owned */
+    char *name;    /* owned: the rule id (the file while loading), for log lines */
+    int64_t log_window_us;   /* start of the current one-second log window */
+    int log_in_window;       /* lines logged in it */
+    uint64_t log_dropped;    /* lines dropped by the rate limit, in all */
+    uint64_t log_unreported; /* ... since the last warning about it */
 };
 
 /* ---------------------------------------------------------------------- */
@@ -203,23 +209,127 @@ static int l_setmetatable(lua_State *L)
     return 1;
 }
 
+/* Appends len bytes of s to b with everything that could end or fake a
+ * line escaped: control characters (\n, \r, \t, \xHH), DEL and the
+ * backslash itself; other bytes (UTF-8 text) are kept. At most *room bytes
+ * are added; the rest is only counted in *cut. [-?, +?, m] MW_MAY_RAISE */
+static void add_escaped(luaL_Buffer *b, const char *s, size_t len, size_t *room,
+                        size_t *cut)
+{
+    static const char hex[] = "0123456789abcdef";
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        char esc[4];
+        size_t n = 0;
+        if (c == '\\') {
+            esc[0] = '\\', esc[1] = '\\', n = 2;
+        } else if (c == '\n') {
+            esc[0] = '\\', esc[1] = 'n', n = 2;
+        } else if (c == '\r') {
+            esc[0] = '\\', esc[1] = 'r', n = 2;
+        } else if (c == '\t') {
+            esc[0] = '\\', esc[1] = 't', n = 2;
+        } else if (c < 0x20 || c == 0x7f) {
+            esc[0] = '\\', esc[1] = 'x', esc[2] = hex[c >> 4], esc[3] = hex[c & 15];
+            n = 4;
+        } else {
+            esc[0] = (char)c, n = 1;
+        }
+        if (n > *room) {
+            *cut += len - i;
+            *room = 0;
+            return;
+        }
+        luaL_addlstring(b, esc, n);
+        *room -= n;
+    }
+}
+
+/* Whether the rule may log one more line now (MW_SANDBOX_LOG_RATE lines
+ * per second per rule); a refused line is counted. When lines were dropped,
+ * the next line that goes out is preceded by a warning that counts them. */
+static bool log_admit(struct mw_sandbox *sb)
+{
+    int64_t now = mw_mono_us();
+    if (sb->log_window_us == 0 || now - sb->log_window_us >= MW_USEC_PER_SEC) {
+        sb->log_window_us = now;
+        sb->log_in_window = 0;
+    }
+    if (sb->log_in_window >= MW_SANDBOX_LOG_RATE) {
+        sb->log_dropped++;
+        sb->log_unreported++;
+        return false;
+    }
+    sb->log_in_window++;
+    if (sb->log_unreported) {
+        mw_log_warn("rule %s: %llu log line(s) dropped (at most %d a second per rule; "
+                    "%llu in all)",
+                    sb->name, (unsigned long long)sb->log_unreported, MW_SANDBOX_LOG_RATE,
+                    (unsigned long long)sb->log_dropped);
+        sb->log_unreported = 0;
+    }
+    return true;
+}
+
 /* print and mw.log (docs/RULE-API.md): one line, arguments through
- * tostring, separated by tabs, through the host log at info level.
+ * tostring, separated by tabs, through the host log at info level as
+ * "rule <id> log: ...". Nothing the rule prints can start a line or forge
+ * a record: control characters are escaped, the text is cut at
+ * MW_SANDBOX_LOG_MAX bytes, and lines beyond the rule's rate are dropped
+ * (counted) before any argument is converted.
  * [-n, +0, e] MW_MAY_RAISE (__tostring metamethods run) */
 int mw_lua_log(lua_State *L)
 {
+    struct mw_sandbox *sb = mw_sandbox_from_lua(L);
     luaL_Buffer b;
     int n = lua_gettop(L);
+    size_t room = MW_SANDBOX_LOG_MAX, cut = 0;
+
+    if (!log_admit(sb))
+        return 0;
+    luaL_checkstack(L, 3, "print");
     luaL_buffinit(L, &b);
     for (int i = 1; i <= n; i++) {
-        if (i > 1)
+        size_t len;
+        const char *s;
+        if (i > 1 && room > 0) {
             luaL_addchar(&b, '\t');
-        luaL_tolstring(L, i, NULL);
-        luaL_addvalue(&b);
+            room--;
+        }
+        s = luaL_tolstring(L, i, &len);
+        if (room > 0)
+            add_escaped(&b, s, len, &room, &cut);
+        else
+            cut += len;
+        lua_pop(L, 1);
     }
     luaL_pushresult(&b);
-    mw_log_info("rule log: %s", lua_tostring(L, -1));
+    if (cut)
+        mw_log_info("rule %s log: %s... (%zu more bytes cut)", sb->name,
+                    lua_tostring(L, -1), cut);
+    else
+        mw_log_info("rule %s log: %s", sb->name, lua_tostring(L, -1));
     return 0;
+}
+
+void mw_sandbox_set_name(struct mw_sandbox *sb, const char *name)
+{
+    struct mw_buf esc = MW_BUF_INIT;
+    /* a rule id is checked text, a file name need not be: keep it one word */
+    for (const char *p = name; *p; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c <= 0x20 || c == 0x7f || c == '\\')
+            mw_buf_addf(&esc, "\\x%02x", c);
+        else
+            mw_buf_addc(&esc, (char)c);
+    }
+    free(sb->name);
+    sb->name = mw_buf_detach(&esc, NULL);
+}
+
+uint64_t mw_sandbox_log_dropped(const struct mw_sandbox *sb)
+{
+    return sb->log_dropped;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -554,6 +664,7 @@ struct mw_sandbox *mw_sandbox_new(const struct mw_sandbox_limits *limits,
     sb->load_budget = limits && limits->insn_load > 0 ? limits->insn_load
                                                       : MW_SANDBOX_DEFAULT_LOAD_INSN;
     sb->lua_dir = xstrdup(lua_dir ? lua_dir : "lua");
+    sb->name = xstrdup("?");
     sb->L = lua_newstate(sb_alloc, sb);
     if (sb->L == NULL) {
         mw_sandbox_free(sb);
@@ -574,7 +685,13 @@ void mw_sandbox_free(struct mw_sandbox *sb)
         return;
     if (sb->L)
         lua_close(sb->L);
+    if (sb->log_unreported)
+        mw_log_warn("rule %s: %llu log line(s) dropped (at most %d a second per rule; "
+                    "%llu in all)",
+                    sb->name, (unsigned long long)sb->log_unreported, MW_SANDBOX_LOG_RATE,
+                    (unsigned long long)sb->log_dropped);
     free(sb->lua_dir);
+    free(sb->name);
     free(sb);
 }
 
