@@ -19,6 +19,7 @@
 
 #include <jansson.h>
 #include <lua.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,7 +62,9 @@ struct mw_lrt {
     int handle_ref;                /* registry slot of the current event handle */
     const struct mw_event *cur_ev; /* event the handle was made for (identity only) */
     uint64_t cur_seq;
-    int hook_ref; /* registry slot of on_alert, or LUA_NOREF */
+    int hook_ref;           /* registry slot of on_alert, or LUA_NOREF */
+    int64_t ev_deadline_us; /* monotonic: end of cur_ev's time for predicates */
+    bool ev_spent;          /* cur_ev's time is spent: skip its other predicates */
 };
 
 /* mw_lconv.c */
@@ -75,6 +78,19 @@ json_t *mw_lconv_to_json(lua_State *L, int idx);
 /* print and mw.log: arguments through tostring, tab-separated, one info
  * line "rule log: ..." through the host log. [-n, +0, e] MW_MAY_RAISE */
 int mw_lua_log(lua_State *L);
+
+/* Charges steps of work done inside a library function (pattern steps,
+ * elements moved, comparisons) to the running call's instruction budget
+ * and checks its time bound; raises like the hook when either is spent.
+ * Call it every 1024 steps or so. No-op outside mw_sandbox_pcall.
+ * [-0, +0, e] MW_MAY_RAISE */
+void mw_lua_charge(lua_State *L, int64_t steps);
+
+/* mw_lstrlib.c */
+/* Replaces string.find, match, gmatch, gsub and table.sort, insert, remove,
+ * move in the state's libraries with copies that charge their work
+ * (mw_lua_charge). [-0, +0, m] MW_MAY_RAISE */
+void mw_lstrlib_install(lua_State *L);
 
 /* mw_lapi.c */
 /* Protected setup of a fresh rule state: mw.null, the moonwatch.host

@@ -244,9 +244,22 @@ enum mw_tv mw_lapi_call_fn(void *ud, int fn_ref, const struct mw_event *ev)
     enum mw_fail f;
     enum mw_tv res;
 
+    /* one time budget per (rule, event) across all the rule's predicates:
+     * 2,000 predicates each just under the instruction budget cannot hold
+     * an event for seconds. Once it is spent, the rule's remaining
+     * predicates for that event are not run (counted once, as the
+     * failure that spent it) and evaluate as unknown. */
+    if (rt->cur_ev != ev || rt->cur_seq != ev->seq || rt->ev_deadline_us == 0) {
+        rt->ev_deadline_us = mw_mono_us() + mw_sandbox_time_budget(rt->sb);
+        rt->ev_spent = false;
+    } else if (rt->ev_spent) {
+        return MW_NULL;
+    }
     lua_pushcfunction(L, l_call_pred);
     lua_pushlightuserdata(L, &args);
-    f = mw_sandbox_pcall(rt->sb, 1, 1, 0, msg, sizeof(msg));
+    f = mw_sandbox_pcall_until(rt->sb, 1, 1, 0, rt->ev_deadline_us, msg, sizeof(msg));
+    if (f == MW_FAIL_INSTRUCTIONS && mw_mono_us() >= rt->ev_deadline_us)
+        rt->ev_spent = true;
     if (f != MW_FAIL_NONE) {
         e->by_class[f]++;
         e->consecutive++;

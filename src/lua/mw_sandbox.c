@@ -23,6 +23,8 @@
 
 #include <lauxlib.h>
 #include <lualib.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,14 +37,21 @@ struct mw_sandbox {
     size_t cap;
     size_t baseline_extra; /* bytes the host pushed and does not charge */
     int64_t budget_left;
+    int64_t time_budget_us; /* the running call's time budget, for messages */
     int64_t call_budget;
     int64_t load_budget;
     bool mem_tripped; /* an allocation was refused (Lua may recover) */
     bool mem_raised;  /* a LUA_ERRMEM reached a pcall in this call */
     bool insn_tripped;
     bool blocked_tripped;
-    char *lua_dir; /* owned */
-    char *name;    /* owned: the rule id (the file while loading), for log lines */
+    bool total_tripped;   /* the refusal was the all-rules cap's (--rules-memory) */
+    bool in_call;         /* inside mw_sandbox_pcall: budgets apply */
+    int64_t deadline_us;  /* monotonic; the running call's time bound */
+    int64_t time_call_us; /* per call (and per event for predicates) */
+    int64_t time_load_us; /* for running the rule file */
+    char trip_msg[80];    /* why the running call was stopped */
+    char *lua_dir;        /* owned */
+    char *name;           /* owned: the rule id (the file while loading), for log lines */
     int64_t log_window_us;   /* start of the current one-second log window */
     int log_in_window;       /* lines logged in it */
     uint64_t log_dropped;    /* lines dropped by the rate limit, in all */
@@ -52,6 +61,13 @@ struct mw_sandbox {
 /* ---------------------------------------------------------------------- */
 /* allocator and hook                                                      */
 
+/* Bytes held by all rule states of the process together, and their cap
+ * (--rules-memory): a state's growth is refused when either its own cap or
+ * the total would be exceeded, so a rule that would push the total over
+ * fails to load with a memory error. */
+static _Atomic size_t total_used;
+static _Atomic size_t total_cap = MW_SANDBOX_DEFAULT_MEM_TOTAL;
+
 static void *sb_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 {
     struct mw_sandbox *sb = ud;
@@ -60,38 +76,117 @@ static void *sb_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
     if (nsize == 0) {
         free(ptr);
         sb->used -= old;
+        atomic_fetch_sub(&total_used, old);
         return NULL;
     }
     if (nsize > old && sb->used - old + nsize > sb->cap) {
         sb->mem_tripped = true;
         return NULL;
     }
+    if (nsize > old) {
+        size_t grow = nsize - old;
+        if (atomic_fetch_add(&total_used, grow) + grow > atomic_load(&total_cap)) {
+            atomic_fetch_sub(&total_used, grow);
+            sb->mem_tripped = sb->total_tripped = true;
+            return NULL;
+        }
+    }
     void *p = realloc(ptr, nsize);
     if (p == NULL) {
-        if (nsize > old)
+        if (nsize > old) {
+            atomic_fetch_sub(&total_used, nsize - old);
             sb->mem_tripped = true;
+        }
         return NULL;
     }
+    if (nsize < old)
+        atomic_fetch_sub(&total_used, old - nsize);
     sb->used = sb->used - old + nsize;
     return p;
 }
 
-/* The count hook. [-0, +0, e] MW_MAY_RAISE (raises once the budget is spent) */
+size_t mw_sandbox_total_used(void)
+{
+    return atomic_load(&total_used);
+}
+
+/* Set from a signal handler (mw_sandbox_interrupt): every running call
+ * stops at its next check. Never cleared: the host is stopping. */
+static volatile sig_atomic_t interrupted;
+
+void mw_sandbox_interrupt(void)
+{
+    interrupted = 1;
+}
+
+static void count_hook(lua_State *L, lua_Debug *ar);
+
+/* Marks the call stopped for why, re-arms the hook with count 1 (so the
+ * rule's own pcall cannot swallow it) and raises at level (0 in the hook,
+ * 1 from a library function). [-0, +0, e] MW_MAY_RAISE (always raises) */
+static int trip_raise(lua_State *L, struct mw_sandbox *sb, const char *why, int level)
+{
+    if (!sb->insn_tripped) {
+        sb->insn_tripped = true;
+        snprintf(sb->trip_msg, sizeof(sb->trip_msg), "%s", why);
+        lua_sethook(L, count_hook, LUA_MASKCOUNT, 1);
+    }
+    luaL_where(L, level);
+    lua_pushstring(L, sb->trip_msg);
+    lua_concat(L, 2);
+    return lua_error(L);
+}
+
+/* Whether the running call must stop for time: its deadline passed or the
+ * host is stopping. Fills why. */
+static bool out_of_time(const struct mw_sandbox *sb, char *why, size_t n)
+{
+    if (interrupted) {
+        snprintf(why, n, "interrupted: the host is stopping");
+        return true;
+    }
+    if (sb->deadline_us != 0 && mw_mono_us() >= sb->deadline_us) {
+        snprintf(why, n, "time budget exceeded (%lld ms)",
+                 (long long)(sb->time_budget_us / MW_USEC_PER_MSEC));
+        return true;
+    }
+    return false;
+}
+
+/* The hook: every HOOK_STEP instructions (count) and every function call,
+ * Lua or C, metamethods included (call). Counts instructions and checks the
+ * monotonic clock, so a loop of long C calls stops at the next call.
+ * [-0, +0, e] MW_MAY_RAISE (raises once a budget is spent) */
 static void count_hook(lua_State *L, lua_Debug *ar)
 {
     struct mw_sandbox *sb = mw_sandbox_from_lua(L);
-    (void)ar;
+    char why[80];
     if (!sb->insn_tripped) {
-        sb->budget_left -= HOOK_STEP;
-        if (sb->budget_left > 0)
+        if (ar->event == LUA_HOOKCOUNT) {
+            sb->budget_left -= HOOK_STEP;
+            if (sb->budget_left <= 0)
+                trip_raise(L, sb, "instruction budget exceeded", 0);
+        }
+        if (!out_of_time(sb, why, sizeof(why)))
             return;
-        sb->insn_tripped = true;
-        lua_sethook(L, count_hook, LUA_MASKCOUNT, 1);
+        trip_raise(L, sb, why, 0);
     }
-    luaL_where(L, 0); /* inside a hook, level 0 is the running function */
-    lua_pushliteral(L, "instruction budget exceeded");
-    lua_concat(L, 2);
-    lua_error(L);
+    trip_raise(L, sb, sb->trip_msg, 0);
+}
+
+void mw_lua_charge(lua_State *L, int64_t steps) /* MW_MAY_RAISE */
+{
+    struct mw_sandbox *sb = mw_sandbox_from_lua(L);
+    char why[80];
+    if (!sb->in_call)
+        return;
+    if (sb->insn_tripped)
+        trip_raise(L, sb, sb->trip_msg, 1);
+    sb->budget_left -= steps;
+    if (sb->budget_left <= 0)
+        trip_raise(L, sb, "instruction budget exceeded", 1);
+    if (out_of_time(sb, why, sizeof(why)))
+        trip_raise(L, sb, why, 1);
 }
 
 /* A limit was hit in this call: errors must propagate to the host. A
@@ -621,6 +716,7 @@ static int open_libs(lua_State *L)
     lua_getfield(L, 1, LUA_STRLIBNAME); /* 2: string */
     block(L, 2, "dump", "string.dump");
     lua_pop(L, 1);
+    mw_lstrlib_install(L); /* budgeted patterns and table moves */
 
     /* a safe os: a throwaway os table supplies the four harmless functions */
     luaL_requiref(L, "os.full", luaopen_os, 0); /* 2: full os */
@@ -663,6 +759,14 @@ struct mw_sandbox *mw_sandbox_new(const struct mw_sandbox_limits *limits,
                                                           : MW_SANDBOX_DEFAULT_INSN;
     sb->load_budget = limits && limits->insn_load > 0 ? limits->insn_load
                                                       : MW_SANDBOX_DEFAULT_LOAD_INSN;
+    sb->time_call_us = limits && limits->time_per_event_us > 0
+                           ? limits->time_per_event_us
+                           : MW_SANDBOX_DEFAULT_TIME_US;
+    sb->time_load_us = limits && limits->time_load_us > 0
+                           ? limits->time_load_us
+                           : MW_SANDBOX_DEFAULT_LOAD_TIME_US;
+    if (limits && limits->mem_total_max)
+        atomic_store(&total_cap, limits->mem_total_max);
     sb->lua_dir = xstrdup(lua_dir ? lua_dir : "lua");
     sb->name = xstrdup("?");
     sb->L = lua_newstate(sb_alloc, sb);
@@ -715,6 +819,11 @@ int64_t mw_sandbox_call_budget(const struct mw_sandbox *sb)
     return sb->call_budget;
 }
 
+int64_t mw_sandbox_time_budget(const struct mw_sandbox *sb)
+{
+    return sb->time_call_us;
+}
+
 /* ---------------------------------------------------------------------- */
 /* protected calls                                                         */
 
@@ -731,18 +840,45 @@ static int msgh(lua_State *L)
 enum mw_fail mw_sandbox_pcall(struct mw_sandbox *sb, int nargs, int nres, int64_t budget,
                               char *msg, size_t msgsize)
 {
+    return mw_sandbox_pcall_until(sb, nargs, nres, budget, 0, msg, msgsize);
+}
+
+enum mw_fail mw_sandbox_pcall_until(struct mw_sandbox *sb, int nargs, int nres,
+                                    int64_t budget, int64_t deadline_us, char *msg,
+                                    size_t msgsize)
+{
     lua_State *L = sb->L;
     int base = lua_gettop(L) - nargs; /* index of the function */
     enum mw_fail fail = MW_FAIL_NONE;
+    int64_t now = mw_mono_us();
     int st;
 
     sb->mem_tripped = sb->mem_raised = sb->insn_tripped = sb->blocked_tripped = false;
+    sb->total_tripped = false;
     sb->budget_left = budget > 0 ? budget : sb->call_budget;
-    lua_sethook(L, count_hook, LUA_MASKCOUNT, HOOK_STEP);
+    if (deadline_us <= 0) {
+        sb->time_budget_us = sb->time_call_us;
+        sb->deadline_us = now + sb->time_call_us;
+    } else {
+        sb->time_budget_us = sb->time_call_us;
+        sb->deadline_us = deadline_us;
+    }
+    if (interrupted || now >= sb->deadline_us) {
+        /* nothing runs: the event's time is spent or the host is stopping */
+        out_of_time(sb, sb->trip_msg, sizeof(sb->trip_msg));
+        if (msg && msgsize)
+            snprintf(msg, msgsize, "%s", sb->trip_msg);
+        lua_settop(L, base - 1);
+        return MW_FAIL_INSTRUCTIONS;
+    }
+    sb->in_call = true;
+    lua_sethook(L, count_hook, LUA_MASKCOUNT | LUA_MASKCALL, HOOK_STEP);
     lua_pushcfunction(L, msgh);
     lua_insert(L, base);
     st = lua_pcall(L, nargs, nres, base);
     lua_sethook(L, NULL, 0, 0);
+    sb->in_call = false;
+    sb->deadline_us = 0;
 
     if (st == LUA_OK) {
         lua_remove(L, base);
@@ -759,8 +895,11 @@ enum mw_fail mw_sandbox_pcall(struct mw_sandbox *sb, int nargs, int nres, int64_
     else
         fail = MW_FAIL_SCRIPT;
     if (msg && msgsize) {
-        const char *m = st == LUA_ERRMEM ? "not enough memory (rule memory cap reached)"
-                                         : lua_tostring(L, -1);
+        const char *m = st != LUA_ERRMEM ? lua_tostring(L, -1)
+                        : sb->total_tripped
+                            ? "not enough memory (the memory cap of all rules "
+                              "together, --rules-memory, is reached)"
+                            : "not enough memory (rule memory cap reached)";
         size_t n = 0;
         if (m == NULL)
             m = "(error object is not a string)";
@@ -798,5 +937,13 @@ enum mw_fail mw_sandbox_dofile(struct mw_sandbox *sb, const char *path, char *ms
         lua_pop(L, 1);
         return st == LUA_ERRMEM ? MW_FAIL_MEMORY : MW_FAIL_SCRIPT;
     }
-    return mw_sandbox_pcall(sb, 0, 1, sb->load_budget, msg, msgsize);
+    {
+        /* the load's own time bound (time_load_us), reported as such */
+        int64_t saved = sb->time_call_us;
+        enum mw_fail f;
+        sb->time_call_us = sb->time_load_us;
+        f = mw_sandbox_pcall(sb, 0, 1, sb->load_budget, msg, msgsize);
+        sb->time_call_us = saved;
+        return f;
+    }
 }
