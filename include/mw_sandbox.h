@@ -72,6 +72,8 @@ int64_t mw_sandbox_time_budget(const struct mw_sandbox *sb);
  * its next check ("interrupted"). For SIGTERM/SIGINT, so a rule stuck in a
  * load or a predicate never delays shutdown. */
 void mw_sandbox_interrupt(void);
+/* Lets calls run again (the shutdown's own last dispatches). */
+void mw_sandbox_interrupt_clear(void);
 
 /* Rule log lines (print, mw.log): at most MW_SANDBOX_LOG_RATE lines a
  * second per rule (the rest dropped and counted), each cut at

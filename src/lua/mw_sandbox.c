@@ -111,12 +111,17 @@ size_t mw_sandbox_total_used(void)
 }
 
 /* Set from a signal handler (mw_sandbox_interrupt): every running call
- * stops at its next check. Never cleared: the host is stopping. */
+ * stops at its next check, until mw_sandbox_interrupt_clear. */
 static volatile sig_atomic_t interrupted;
 
 void mw_sandbox_interrupt(void)
 {
     interrupted = 1;
+}
+
+void mw_sandbox_interrupt_clear(void)
+{
+    interrupted = 0;
 }
 
 static void count_hook(lua_State *L, lua_Debug *ar);
