@@ -35,6 +35,10 @@ void mw_sandbox_free(struct mw_sandbox *sb);
 struct lua_State *mw_sandbox_lua(struct mw_sandbox *sb);
 struct mw_sandbox *mw_sandbox_from_lua(struct lua_State *L);
 size_t mw_sandbox_mem_used(const struct mw_sandbox *sb);
+/* Bytes the state may still grow by: the least of its own cap's and the
+ * all-rules cap's room. Host memory made for the rule (JSON converted from
+ * its tables) is held to it too. */
+size_t mw_sandbox_mem_free(const struct mw_sandbox *sb);
 /* Bytes held by all rule states of the process together (checked against
  * mem_total_max, --rules-memory). */
 size_t mw_sandbox_total_used(void);

@@ -80,9 +80,16 @@ static const struct mw_event *check_event(lua_State *L)
 static int l_event_get(lua_State *L)
 {
     const struct mw_event *ev = check_event(L);
-    const char *path = luaL_checkstring(L, 2);
-    struct mw_path *p = mw_path_new(path);
+    size_t plen;
+    const char *path = luaL_checklstring(L, 2, &plen);
+    struct mw_path *p;
     json_t *v;
+    if (plen > MW_LAPI_PATH_MAX)
+        return luaL_argerror(L, 2,
+                             "field path longer than " MW_LAPI_PATH_MAX_STR " bytes");
+    if (strlen(path) != plen)
+        return luaL_argerror(L, 2, "field path holds a NUL byte");
+    p = mw_path_new(path);
     if (p == NULL)
         return luaL_argerror(L, 2, "invalid field path");
     v = mw_path_get(mw_event_root(ev), p);

@@ -819,6 +819,14 @@ size_t mw_sandbox_mem_used(const struct mw_sandbox *sb)
     return sb->used;
 }
 
+size_t mw_sandbox_mem_free(const struct mw_sandbox *sb)
+{
+    size_t total = atomic_load(&total_used), tcap = atomic_load(&total_cap);
+    size_t own = sb->used < sb->cap ? sb->cap - sb->used : 0;
+    size_t all = total < tcap ? tcap - total : 0;
+    return own < all ? own : all;
+}
+
 int64_t mw_sandbox_call_budget(const struct mw_sandbox *sb)
 {
     return sb->call_budget;
