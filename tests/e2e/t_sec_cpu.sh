@@ -36,7 +36,7 @@ expect_eq "cpu: pattern stopped on every event" "$(errs test-cpu-pattern)" "$NE"
 expect_eq "cpu: C-call loops stopped on every event" "$(errs test-cpu-c-loops)" "$NE"
 expect_eq "cpu: 2,000 predicates stopped once per event" "$(errs test-cpu-many-predicates)" "$NE"
 expect_eq "cpu: URL pattern stopped on each attacker URL" "$(errs test-cpu-url-match)" 8
-expect_match "cpu: time bound named" "$T/err" "test-cpu-c-loops .*time budget exceeded \(50 ms\)"
+expect_match "cpu: time bound named" "$T/err" "test-cpu-many-predicates .*time budget exceeded \(50 ms\)"
 # per event, the hostile rules add at most their bound each (50 ms), with
 # slack for one library call past the bound and a slow (sanitizer) build:
 # 3x the bound per rule per event on top of the baseline run
