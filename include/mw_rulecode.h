@@ -11,13 +11,22 @@
 #include <stdint.h>
 
 #define MW_SANDBOX_DEFAULT_MEM (64u * 1024 * 1024)
+#define MW_SANDBOX_DEFAULT_MEM_TOTAL ((size_t)1024 * 1024 * 1024) /* all rules */
 #define MW_SANDBOX_DEFAULT_INSN 1000000
 #define MW_SANDBOX_DEFAULT_LOAD_INSN 50000000
+#define MW_SANDBOX_DEFAULT_TIME_US (50 * 1000)            /* per event per rule */
+#define MW_SANDBOX_DEFAULT_LOAD_TIME_US (2 * 1000 * 1000) /* loading one rule file */
 
 struct mw_sandbox_limits {
-    size_t mem_max;        /* bytes; 0 = default */
-    int64_t insn_per_call; /* Lua VM instructions per predicate/hook call */
-    int64_t insn_load;     /* instructions for running the rule file */
+    size_t mem_max;            /* bytes; 0 = default */
+    int64_t insn_per_call;     /* Lua VM instructions per predicate/hook call */
+    int64_t insn_load;         /* instructions for running the rule file */
+    int64_t time_per_event_us; /* wall time per event per rule (all its predicates)
+                                  and per hook call; 0 = default */
+    int64_t time_load_us;      /* wall time for loading the rule file; 0 = default */
+    size_t mem_total_max;      /* bytes of all rule states of the process together
+                                  (the largest value any sandbox was made with
+                                  counts); 0 = default */
 };
 
 /* Why a call into rule code failed. MEMORY, INSTRUCTIONS and BLOCKED are

@@ -107,6 +107,21 @@ const char *const mw_usage_run =
                                   "      --rule-instructions N   Lua instruction budget "
                                   "per predicate call\n"
                                   "                              (default 1000000)\n"
+                                  "      --rule-time DUR         wall time a rule may "
+                                  "take "
+                                  "per event, all its\n"
+                                  "                              predicates together, "
+                                  "and "
+                                  "per hook call (default 50ms)\n"
+                                  "      --rule-load-time DUR    wall time for loading "
+                                  "one "
+                                  "rule file (default 2s)\n"
+                                  "      --rules-memory BYTES    memory cap of all "
+                                  "rules' Lua "
+                                  "states together; a rule\n"
+                                  "                              that would exceed it is "
+                                  "not "
+                                  "loaded (default 1 GiB)\n"
                                   "      --lua-dir DIR           folder of the moonwatch "
                                   "Lua modules\n"
                                   "      --threads N             threads that parse: the "
@@ -178,6 +193,9 @@ enum {
     OPT_MAX_TOTAL_STATE_BYTES,
     OPT_RULE_MEM,
     OPT_RULE_INSN,
+    OPT_RULE_TIME,
+    OPT_RULE_LOAD_TIME,
+    OPT_RULES_MEM,
     OPT_LUA_DIR,
     OPT_STRICT,
     OPT_THREADS,
@@ -216,6 +234,9 @@ int mw_cmd_run(int argc, char **argv)
         {"max-total-state-bytes", required_argument, NULL, OPT_MAX_TOTAL_STATE_BYTES},
         {"rule-memory", required_argument, NULL, OPT_RULE_MEM},
         {"rule-instructions", required_argument, NULL, OPT_RULE_INSN},
+        {"rule-time", required_argument, NULL, OPT_RULE_TIME},
+        {"rule-load-time", required_argument, NULL, OPT_RULE_LOAD_TIME},
+        {"rules-memory", required_argument, NULL, OPT_RULES_MEM},
         {"lua-dir", required_argument, NULL, OPT_LUA_DIR},
         {"quiet", no_argument, NULL, 'q'},
         {"strict", no_argument, NULL, OPT_STRICT},
@@ -342,6 +363,30 @@ int mw_cmd_run(int argc, char **argv)
                 goto done;
             }
             eo.limits.insn_per_call = (int64_t)sz;
+            break;
+        case OPT_RULE_TIME:
+        case OPT_RULE_LOAD_TIME: {
+            mw_time_t d;
+            if (mw_duration_parse(optarg, &d) < 0 || d <= 0) {
+                usage_error(mw_usage_run,
+                            c == OPT_RULE_TIME
+                                ? "--rule-time needs a positive duration like 50ms"
+                                : "--rule-load-time needs a positive duration "
+                                  "like 2s");
+                goto done;
+            }
+            if (c == OPT_RULE_TIME)
+                eo.limits.time_per_event_us = d;
+            else
+                eo.limits.time_load_us = d;
+            break;
+        }
+        case OPT_RULES_MEM:
+            if (mw_parse_size(optarg, &sz) < 0) {
+                usage_error(mw_usage_run, "--rules-memory needs a positive size");
+                goto done;
+            }
+            eo.limits.mem_total_max = sz;
             break;
         case OPT_LUA_DIR:
             lua_dir_opt = optarg;

@@ -19,6 +19,7 @@
 
 #include <jansson.h>
 #include <lua.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,8 +52,19 @@
 #define MW_LUA_NULL_KEY "mw.null"  /* the mw.null sentinel table */
 #define MW_LUA_EVENT_MT "mw.event" /* metatable of event handles */
 
-/* Nesting depth of JSON <-> Lua conversions (deeper parts become nil/absent). */
+/* Nesting depth of JSON <-> Lua conversions, and values of one Lua -> JSON
+ * conversion (docs/SECURITY.md, item 4). */
 #define MW_LCONV_MAX_DEPTH 32
+#define MW_LCONV_MAX_DEPTH_STR "32"
+#define MW_LCONV_MAX_NODES 1000000
+#define MW_LCONV_MAX_NODES_STR "1,000,000"
+/* Longest field path ev:get accepts (a path of n segments costs about
+ * n^2/2 copies of it). */
+#define MW_LAPI_PATH_MAX 4096
+#define MW_LAPI_PATH_MAX_STR "4096"
+/* Longest field path a descriptor may name (matchers, keys, distinct,
+ * suppress.by): built once at load, so longer than ev:get's. */
+#define MW_LDESC_PATH_MAX 65536
 
 /* The Lua runtime of one rule (struct mw_rule_rt_ops, mw_lrule.c). */
 struct mw_lrt {
@@ -61,20 +73,38 @@ struct mw_lrt {
     int handle_ref;                /* registry slot of the current event handle */
     const struct mw_event *cur_ev; /* event the handle was made for (identity only) */
     uint64_t cur_seq;
-    int hook_ref; /* registry slot of on_alert, or LUA_NOREF */
+    int hook_ref;           /* registry slot of on_alert, or LUA_NOREF */
+    int64_t ev_deadline_us; /* monotonic: end of cur_ev's time for predicates */
+    bool ev_spent;          /* cur_ev's time is spent: skip its other predicates */
 };
 
 /* mw_lconv.c */
 /* Pushes a Lua copy of v (mw.null for JSON null). [-0, +1, m] MW_MAY_RAISE */
 void mw_lconv_push(lua_State *L, json_t *v);
-/* A new JSON reference for the value at idx (raw access, keys sorted), or
- * NULL for functions, userdata, too deep. [-0, +0, -] (uses lua_checkstack) */
-json_t *mw_lconv_to_json(lua_State *L, int idx);
+/* A new JSON reference for the value at idx (raw access, keys sorted;
+ * nested functions and userdata are left out), or NULL: for a function or
+ * userdata at idx (*why NULL), or when a bound is exceeded (*why says
+ * which: cycle, depth, values, the rule's memory cap). why may be NULL.
+ * [-0, +0, -] (uses lua_checkstack) */
+json_t *mw_lconv_to_json(lua_State *L, int idx, const char **why);
 
 /* mw_sandbox.c */
 /* print and mw.log: arguments through tostring, tab-separated, one info
  * line "rule log: ..." through the host log. [-n, +0, e] MW_MAY_RAISE */
 int mw_lua_log(lua_State *L);
+
+/* Charges steps of work done inside a library function (pattern steps,
+ * elements moved, comparisons) to the running call's instruction budget
+ * and checks its time bound; raises like the hook when either is spent.
+ * Call it every 1024 steps or so. No-op outside mw_sandbox_pcall.
+ * [-0, +0, e] MW_MAY_RAISE */
+void mw_lua_charge(lua_State *L, int64_t steps);
+
+/* mw_lstrlib.c */
+/* Replaces string.find, match, gmatch, gsub and table.sort, insert, remove,
+ * move in the state's libraries with copies that charge their work
+ * (mw_lua_charge). [-0, +0, m] MW_MAY_RAISE */
+void mw_lstrlib_install(lua_State *L);
 
 /* mw_lapi.c */
 /* Protected setup of a fresh rule state: mw.null, the moonwatch.host

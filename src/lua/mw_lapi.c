@@ -101,9 +101,16 @@ static const struct mw_event *check_event(lua_State *L)
 static int l_event_get(lua_State *L)
 {
     const struct mw_event *ev = check_event(L);
-    const char *path = luaL_checkstring(L, 2);
-    struct mw_path *p = mw_path_new(path);
+    size_t plen;
+    const char *path = luaL_checklstring(L, 2, &plen);
+    struct mw_path *p;
     json_t *v;
+    if (plen > MW_LAPI_PATH_MAX)
+        return luaL_argerror(L, 2,
+                             "field path longer than " MW_LAPI_PATH_MAX_STR " bytes");
+    if (strlen(path) != plen)
+        return luaL_argerror(L, 2, "field path holds a NUL byte");
+    p = mw_path_new(path);
     if (p == NULL)
         return luaL_argerror(L, 2, "invalid field path");
     v = mw_path_get(mw_event_root(ev), p);
@@ -265,9 +272,22 @@ enum mw_tv mw_lapi_call_fn(void *ud, int fn_ref, const struct mw_event *ev)
     enum mw_fail f;
     enum mw_tv res;
 
+    /* one time budget per (rule, event) across all the rule's predicates:
+     * 2,000 predicates each just under the instruction budget cannot hold
+     * an event for seconds. Once it is spent, the rule's remaining
+     * predicates for that event are not run (counted once, as the
+     * failure that spent it) and evaluate as unknown. */
+    if (rt->cur_ev != ev || rt->cur_seq != ev->seq || rt->ev_deadline_us == 0) {
+        rt->ev_deadline_us = mw_mono_us() + mw_sandbox_time_budget(rt->sb);
+        rt->ev_spent = false;
+    } else if (rt->ev_spent) {
+        return MW_NULL;
+    }
     lua_pushcfunction(L, l_call_pred);
     lua_pushlightuserdata(L, &args);
-    f = mw_sandbox_pcall(rt->sb, 1, 1, 0, msg, sizeof(msg));
+    f = mw_sandbox_pcall_until(rt->sb, 1, 1, 0, rt->ev_deadline_us, msg, sizeof(msg));
+    if (f == MW_FAIL_INSTRUCTIONS && mw_mono_us() >= rt->ev_deadline_us)
+        rt->ev_spent = true;
     if (f != MW_FAIL_NONE) {
         e->by_class[f]++;
         e->consecutive++;

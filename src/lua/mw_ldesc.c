@@ -85,6 +85,14 @@ static bool no_nul(lua_State *L, int idx)
     return strlen(s) == len;
 }
 
+/* A field path the builder would expand into its n(n+1)/2 segment joins:
+ * longer than MW_LDESC_PATH_MAX bytes it is refused here, before the host
+ * allocates for it. [-0, +0, -] */
+static bool path_too_long(lua_State *L, int idx)
+{
+    return lua_rawlen(L, idx) > MW_LDESC_PATH_MAX;
+}
+
 /* ---------------------------------------------------------------------- */
 /* metadata                                                                */
 
@@ -183,13 +191,18 @@ static int read_meta(lua_State *L, struct mw_ldesc *d, int t)
         get_strlist(L, d, t, "author", &m.author) < 0 ||
         get_strlist(L, d, t, "false_positives", &m.false_positives) < 0)
         return -1;
+    const char *why = NULL;
     if (rawfield(L, t, "threat") == LUA_TTABLE)
-        m.threat = own(d, mw_lconv_to_json(L, -1));
+        m.threat = own(d, mw_lconv_to_json(L, -1, &why));
     lua_pop(L, 1);
+    if (why)
+        return rfail(d, "rule field 'threat': %s", why);
     /* rule tests (moonwatch test): kept as JSON, never used by detection */
     if (rawfield(L, t, "tests") == LUA_TTABLE)
-        m.tests = own(d, mw_lconv_to_json(L, -1));
+        m.tests = own(d, mw_lconv_to_json(L, -1, &why));
     lua_pop(L, 1);
+    if (why)
+        return rfail(d, "rule field 'tests': %s", why);
     return rb(d, mw_rb_meta(d->b, &m, d->at, d->err));
 }
 
@@ -278,6 +291,11 @@ static int read_leaf(lua_State *L, struct mw_ldesc *d, int t, enum mw_op op,
     if (rawfield(L, t, "field") != LUA_TSTRING) {
         lua_pop(L, 1);
         return rfail(d, "matcher '%s' needs a field name", opname);
+    }
+    if (path_too_long(L, -1)) {
+        lua_pop(L, 1);
+        return rfail(d, "matcher '%s': field path longer than %d bytes", opname,
+                     MW_LDESC_PATH_MAX);
     }
     field = lua_tostring(L, -1); /* anchored in the descriptor */
     lua_pop(L, 1);
@@ -420,6 +438,9 @@ static int read_keys(lua_State *L, struct mw_ldesc *d, int t, const char *key, k
             lua_rawgeti(L, k, i);
         if (lua_type(L, -1) != LUA_TSTRING)
             rc = rfail(d, "%s: join keys must be field names", where);
+        else if (path_too_long(L, -1))
+            rc = rfail(d, "%s: join key path longer than %d bytes", where,
+                       MW_LDESC_PATH_MAX);
         else
             rc = rb(d, add(d->b, lua_tostring(L, -1), d->at, d->err));
         lua_pop(L, 1);
@@ -551,7 +572,7 @@ static int read_window(lua_State *L, struct mw_ldesc *d, int t, enum mw_window_k
         lua_pop(L, 1);
     }
     if (kind == MW_WINDOW_DISTINCT && rawfield(L, t, "field") != LUA_TNIL) {
-        if (lua_type(L, -1) == LUA_TSTRING)
+        if (lua_type(L, -1) == LUA_TSTRING && !path_too_long(L, -1))
             w.field = lua_tostring(L, -1); /* anchored in the descriptor */
         lua_pop(L, 1);
         if (w.field == NULL)
@@ -581,7 +602,7 @@ static int read_shaping(lua_State *L, struct mw_ldesc *d, int t)
         lua_Integer n = (lua_Integer)lua_rawlen(L, -1);
         for (lua_Integer i = 1; i <= n && rc == 0; i++) {
             const char *path = NULL;
-            if (lua_rawgeti(L, -1, i) == LUA_TSTRING)
+            if (lua_rawgeti(L, -1, i) == LUA_TSTRING && !path_too_long(L, -1))
                 path = lua_tostring(L, -1);
             rc = rb(d, mw_rb_suppress_field(d->b, path, d->at, d->err));
             lua_pop(L, 1);

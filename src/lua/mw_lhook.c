@@ -149,8 +149,11 @@ static void read_hook_result(lua_State *L, struct hook_call *h)
     lua_pop(L, 1);
     ty = rawfield(L, t, "fields");
     if (ty == LUA_TTABLE) {
-        h->fields = mw_lconv_to_json(L, -1);
-        if (h->fields == NULL || !json_is_object(h->fields))
+        const char *why = NULL;
+        h->fields = mw_lconv_to_json(L, -1, &why);
+        if (why)
+            mw_buf_addf(&h->err, "on_alert: fields: %s", why);
+        else if (h->fields == NULL || !json_is_object(h->fields))
             mw_buf_adds(&h->err, "on_alert: fields must be a table of named values");
     } else if (ty != LUA_TNIL) {
         mw_buf_adds(&h->err, "on_alert: fields must be a table");

@@ -64,9 +64,11 @@ struct mw_norm *mw_lnorm_load(const char *path, struct mw_error *err)
                      path);
         goto out;
     }
-    desc = mw_lconv_to_json(L, -1);
+    const char *why = NULL;
+    desc = mw_lconv_to_json(L, -1, &why);
     if (desc == NULL) {
-        mw_error_set(err, "%s: the returned table cannot be read as declarations", path);
+        mw_error_set(err, "%s: the returned table cannot be read as declarations%s%s",
+                     path, why ? ": " : "", why ? why : "");
         goto out;
     }
     n = mw_norm_compile(desc, path, err);

@@ -141,6 +141,7 @@ struct mw_rule *mw_rule_load(const char *path, const char *lua_dir,
         mw_error_set(err, "%s: cannot create a Lua state", path);
         goto fail;
     }
+    mw_sandbox_set_name(rt->sb, path);
     L = mw_sandbox_lua(rt->sb);
     top = lua_gettop(L);
     lua_pushcfunction(L, mw_lapi_setup);
@@ -177,6 +178,8 @@ struct mw_rule *mw_rule_load(const char *path, const char *lua_dir,
     r = mw_rb_finish(b, err);
     if (r == NULL)
         locate_error(err, path);
+    else
+        mw_sandbox_set_name(rt->sb, mw_rule_meta(r)->id);
     return r;
 
 fail:

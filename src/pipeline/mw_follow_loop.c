@@ -27,6 +27,7 @@
 #include "mw_health.h"
 #include "mw_log.h"
 #include "mw_mem.h"
+#include "mw_sandbox.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -44,6 +45,7 @@ static volatile sig_atomic_t hup_signal;  /* SIGHUP received */
 static void on_stop(int sig)
 {
     stop_signal = sig;
+    mw_sandbox_interrupt(); /* a rule stuck in a load or call stops now */
 }
 
 static void on_hup(int sig)
@@ -274,6 +276,7 @@ void mw_follow_stop(struct run *r)
     /* flush: what the files hold now, including a last line without its
      * newline, is processed before exiting */
     r->draining = true;
+    mw_sandbox_interrupt_clear(); /* the drained events still get their rules */
     for (int i = 0; i < r->n && r->ck == NULL; i++)
         mw_source_drain(r->srcs[i].in);
     /* with checkpoints a partial last line stays unread: the run that

@@ -38,5 +38,5 @@ return mw.rule { id = "log-rule", name = "logs", where = mw.eq("a", "b") }
 LUA
 mw check "$T/log.lua"
 expect_eq "arch-lua: log rule loads" "$RC" 0
-expect_match "arch-lua: print through the host log" "$T/err" "rule log: print	128	critical$"
-expect_match "arch-lua: mw.log is print" "$T/err" "rule log: mw.log	64	nil$"
+expect_match "arch-lua: print through the host log" "$T/err" "rule [^ ]*log.lua log: print	128	critical$"
+expect_match "arch-lua: mw.log is print" "$T/err" "rule [^ ]*log.lua log: mw.log	64	nil$"

@@ -30,11 +30,12 @@ mw run --rules $H/modify_api.lua --rules $H/os_io_require.lua --summary json "$T
 expect_eq "sandbox: all three API tricks blocked" "$(errs test-modify-api)" "0 0 3 0"
 expect_eq "sandbox: os, io, require blocked" "$(errs test-os-io-require)" "0 0 3 0"
 
-# deep recursion with a huge budget: the Lua stack limit or the memory cap
-mw run --rules $H/deep_recursion.lua --rule-instructions 200000000 --summary json $SYN
+# deep recursion with huge budgets (instructions and time): the Lua stack
+# limit or the memory cap
+mw run --rules $H/deep_recursion.lua --rule-instructions 200000000 --rule-time 1m --summary json $SYN
 expect_eq "sandbox: deep recursion, big budget -> script (stack overflow)" "$(errs test-deep-recursion)" "0 0 0 $N"
 expect_match "sandbox: stack overflow named" "$T/err" "stack overflow"
-mw run --rules $H/deep_recursion.lua --rule-instructions 200000000 --rule-memory 4M --summary json $SYN
+mw run --rules $H/deep_recursion.lua --rule-instructions 200000000 --rule-time 1m --rule-memory 4M --summary json $SYN
 expect_eq "sandbox: deep recursion, small cap -> memory" "$(errs test-deep-recursion)" "$N 0 0 0"
 
 # a rule file that is precompiled bytecode is refused (text-mode loading)

@@ -51,7 +51,10 @@ struct fx {
 static int setup(void **state)
 {
     struct fx *f = calloc(1, sizeof(*f));
-    struct mw_sandbox_limits lim = {MEM_CAP, BUDGET, 0};
+    /* time: generous, so memory and instruction cases end on their own cap
+     * under sanitizers too */
+    struct mw_sandbox_limits lim = {
+        .mem_max = MEM_CAP, .insn_per_call = BUDGET, .time_per_event_us = 30 * 1000000};
     FILE *fp;
 
     json_set_alloc_funcs(json_test_malloc, json_test_free);

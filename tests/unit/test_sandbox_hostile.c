@@ -93,7 +93,11 @@ static void preload_host(lua_State *L)
 
 static void test_cases(void **state)
 {
-    struct mw_sandbox_limits lim = {4u * 1024 * 1024, 200000, 200000};
+    /* time: generous, so each case ends on its own cap under sanitizers too */
+    struct mw_sandbox_limits lim = {.mem_max = 4u * 1024 * 1024,
+                                    .insn_per_call = 200000,
+                                    .insn_load = 200000,
+                                    .time_per_event_us = 30 * 1000000};
     (void)state;
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct mw_sandbox *sb = mw_sandbox_new(&lim, "lua");
