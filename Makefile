@@ -136,7 +136,7 @@ build/tools/%: tests/tools/%.c
 # built twice: with clang and libFuzzer for `make fuzz`, and with $(CC) and
 # ASan+UBSan around a small replay driver that `make test` runs over the
 # committed corpus and the regression inputs.
-FUZZ_TARGETS := ingest rule engine eql toml kql checkpoint
+FUZZ_TARGETS := ingest rule engine eql toml kql checkpoint normalize
 FUZZ_SECONDS ?= 60
 FUZZ_CC   ?= $(shell command -v clang-14 >/dev/null 2>&1 && echo clang-14 || echo clang)
 FUZZ_DEFS  = -D_GNU_SOURCE -Itests/fuzz -DMW_FUZZ_ROOT='"$(CURDIR)"'
