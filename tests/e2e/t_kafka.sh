@@ -202,6 +202,8 @@ kcmd produce "$K/half.01" # queued by the producer while the broker is down
 kcmd up
 kcmd flush
 if ks_wait_read "$K/st2" "$KTOTAL"; then ok; else fail "broker up: never caught up ($(ks_read "$K/st2") of $KTOTAL)"; fi
+end=$(( $(date +%s) + KWAIT )) # the record may follow the catch-up by a poll
+while ! grep -q '"health":"input_up"' "$K/down.err" && [ "$(date +%s)" -lt "$end" ]; do sleep 0.1; done
 expect_match "broker up: health record input_up" "$K/down.err" '"health":"input_up"'
 kill -TERM "$KS_PID"; wait "$KS_PID"; rc=$?
 expect_eq "broker down and up: clean stop, never exited before" "$rc" 0
