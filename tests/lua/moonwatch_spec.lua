@@ -287,7 +287,7 @@ describe("boolean matchers", function()
       assert.equals("mw.all[2]: expected " .. hint .. " (got 'x')", err(mw.all, { mw.eq("a", 1), "x" }))
       assert.equals("mw.any[1]: expected " .. hint .. " (got a table without 'op' that is not a non-empty list)",
                     err(mw.any, { { x = 1 } }))
-      assert.equals("mw.all[1]: unknown matcher op 'regex'", err(mw.all, { { op = "regex", field = "f" } }))
+      assert.equals("mw.all[1]: unknown matcher op 'glob'", err(mw.all, { { op = "glob", field = "f" } }))
       assert.equals("mw.all[2] (eq): field must be a non-empty string (got '')",
                     err(mw.all, { mw.eq("a", 1), { op = "eq", field = "", values = { 1 } } }))
       assert.equals("mw.all[1] (eq): unknown key 'value' (did you mean 'values'?)",
