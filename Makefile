@@ -28,10 +28,11 @@
 #   make fuzz       libFuzzer targets (tests/fuzz/), FUZZ_SECONDS each (60)
 #   make deps       install missing Debian packages (needs root and apt)
 
-PKGS      := lua5.4 jansson libcurl zlib rdkafka
+PKGS      := lua5.4 jansson libcurl zlib rdkafka libpcre2-8
 DEB_PKGS  := build-essential pkg-config liblua5.4-dev lua5.4 libjansson-dev \
              libcurl4-openssl-dev libcmocka-dev lua-busted jq valgrind \
-             openssl stunnel4 zlib1g-dev clang-format librdkafka-dev
+             openssl stunnel4 zlib1g-dev clang-format librdkafka-dev \
+             libpcre2-dev
 PREFIX    ?= /usr/local
 
 CC        ?= cc

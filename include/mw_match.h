@@ -38,6 +38,7 @@ enum mw_op {
     MW_OP_EXISTS,
     MW_OP_CIDR,
     MW_OP_CATEGORY,
+    MW_OP_REGEX, /* EQL regex: whole-value Lucene regular expression (mw_regex.h) */
     MW_OP_ALL,
     MW_OP_ANY,
     MW_OP_NOT,

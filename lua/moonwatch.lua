@@ -411,6 +411,7 @@ local OPS = {
   exists   = { keys = { "op", "field" } },
   cidr     = { keys = { "op", "field", "values" }, values = "cidr" },
   category = { keys = { "op", "field", "values" }, values = "text" },
+  regex    = { keys = { "op", "field", "values", "ci" }, values = "string", ci = true },
   all      = { keys = { "op" }, children = "many" },
   any      = { keys = { "op" }, children = "many" },
   ["not"]  = { keys = { "op" }, children = "one" },
@@ -568,7 +569,7 @@ local function values_matcher(op)
   end)
 end
 
--- prefix / suffix / contains: (field, value_or_list, { ci = bool })
+-- prefix / suffix / contains / regex: (field, value_or_list, { ci = bool })
 local function text_matcher(op)
   local ctx = "mw." .. op
   local usage = ctx .. "(field, value_or_list, { ci = true|false })"
@@ -637,6 +638,10 @@ mw.cidr = values_matcher("cidr")
 mw.prefix = text_matcher("prefix")
 mw.suffix = text_matcher("suffix")
 mw.contains = text_matcher("contains")
+-- regex(field, pattern_or_list, { ci = bool }): EQL's `regex` (`regex~` with
+-- ci): a Lucene regular expression matching the whole value, run by PCRE2
+-- in C under a match limit (src/detect/mw_regex.c); bad patterns fail at load
+mw.regex = text_matcher("regex")
 
 mw.lt = compare_matcher("lt")
 mw.le = compare_matcher("le")

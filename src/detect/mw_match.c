@@ -7,6 +7,7 @@
  */
 #include "mw_match.h"
 #include "mw_buf.h"
+#include "mw_regex.h"
 
 #include <arpa/inet.h>
 #include <math.h>
@@ -33,6 +34,7 @@ struct value {
     bool b;
     unsigned char net[16];
     int prefix;
+    struct mw_regex *re; /* owned, REGEX */
 };
 
 struct mw_matcher {
@@ -77,8 +79,10 @@ void mw_matcher_free(struct mw_matcher *m)
 {
     if (m == NULL)
         return;
-    for (size_t i = 0; i < m->nvals; i++)
+    for (size_t i = 0; i < m->nvals; i++) {
         free(m->vals[i].s);
+        mw_regex_free(m->vals[i].re);
+    }
     free(m->vals);
     for (size_t i = 0; i < m->nkids; i++)
         mw_matcher_free(m->kids[i]);
@@ -153,6 +157,19 @@ int mw_matcher_add_string(struct mw_matcher *m, const char *s, size_t len, bool 
         }
         v->s = xstrdup(tmp); /* for explain */
         v->len = strlen(tmp);
+        return 0;
+    }
+    case MW_OP_REGEX: {
+        /* compiled once, here; s stays as written for explain */
+        struct mw_regex *re = mw_regex_compile(s, len, ci, err);
+        if (re == NULL)
+            return -1;
+        v = push_value(m);
+        v->type = V_STR;
+        v->s = xstrndup(s, len);
+        v->len = len;
+        v->ci = ci;
+        v->re = re;
         return 0;
     }
     default:
@@ -453,6 +470,9 @@ static bool scalar_value(enum mw_op op, const json_t *f, const struct value *v)
                : op == MW_OP_GT ? x > v->num
                                 : x >= v->num;
     }
+    case MW_OP_REGEX:
+        return json_is_string(f) &&
+               mw_regex_match(v->re, json_string_value(f), json_string_length(f));
     case MW_OP_CIDR: {
         unsigned char addr[16];
         if (!json_is_string(f) ||
@@ -559,6 +579,7 @@ static const char *const op_names[] = {
     [MW_OP_EXISTS] = "exists",
     [MW_OP_CIDR] = "cidr",
     [MW_OP_CATEGORY] = "category",
+    [MW_OP_REGEX] = "regex",
     [MW_OP_ALL] = "all",
     [MW_OP_ANY] = "any",
     [MW_OP_NOT] = "not",

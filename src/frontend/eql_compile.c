@@ -24,8 +24,11 @@
  *                        with its runs and own keys, until with its keys;
  *                        `?f` keys let null join null (ES's optional keys)
  *
+ *   f regex "p"          MW_OP_REGEX (a Lucene regular expression, whole value;
+ *   f regex~ ("p", ...)  regex~ caseless; mw_regex.h)
+ *
  * Everything else (computed values, field against field, string ordering,
- * regex, missing events, sample, pipes, keys that are expressions) is
+ * missing events, sample, pipes, keys that are expressions) is
  * refused with the construct named at its position, never approximated.
  * Errors: the builder is called with an empty `at`, and a failure is
  * re-reported here with the position and caret of the node that caused it.
@@ -294,16 +297,17 @@ static int pattern(struct cc *c, const struct mw_eql_node *n)
 {
     const char *path = NULL;
     enum mw_op op;
-    if (n->op == MW_EQL_REGEX)
-        return refuse(c, &n->at, "not supported yet: '%s' (regular expressions)",
-                      n->ci ? "regex~" : "regex");
     if (field_path(c, n->kids[0], &path) < 0)
         return -1;
-    op = n->op == MW_EQL_SEQ ? MW_OP_IEQ : MW_OP_LIKE;
-    if (op == MW_OP_LIKE)
+    op = n->op == MW_EQL_SEQ     ? MW_OP_IEQ
+         : n->op == MW_EQL_REGEX ? MW_OP_REGEX
+                                 : MW_OP_LIKE;
+    if (op != MW_OP_IEQ)
         for (size_t i = 1; i < n->nkids; i++)
             if (n->kids[i]->kind != MW_EQL_STRING)
-                return refuse(c, &n->kids[i]->at, "'like' takes strings");
+                return refuse(c, &n->kids[i]->at, "'%s' takes strings",
+                              op == MW_OP_REGEX ? (n->ci ? "regex~" : "regex")
+                                                : (n->ci ? "like~" : "like"));
     if (leaf(c, op, path, &n->at) < 0)
         return -1;
     for (size_t i = 1; i < n->nkids; i++)

@@ -226,6 +226,7 @@ static const struct {
     {"exists", MW_OP_EXISTS},
     {"cidr", MW_OP_CIDR},
     {"category", MW_OP_CATEGORY},
+    {"regex", MW_OP_REGEX},
     {"all", MW_OP_ALL},
     {"any", MW_OP_ANY},
     {"not", MW_OP_NOT},

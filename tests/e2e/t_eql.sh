@@ -102,10 +102,44 @@ return mw.rule {
   detection = mw.eql[[
     sequence with maxspan=1m
       [process where true]
-      [file where file.path regex~ "x.*"]
+      [file where file.path regex~ "x&y"]
   ]],
 }
 LUA
 mw check "$T/bad.lua"
 expect_eq "mw.eql error: exit 2" "$RC" 2
-expect_match "mw.eql error at the rule file's line and column" "$T/err" "bad.lua:8:19: not supported yet: 'regex~'"
+expect_match "mw.eql error at the rule file's line and column" "$T/err" \
+    "bad.lua:8:36: matcher on 'file.path': regex 'x&y': Lucene's intersection operator '&' is not supported"
+
+# regex / regex~ (Lucene syntax on PCRE2, whole value) and mw.regex in Lua:
+# an alert on the matching event, none on the near misses
+printf '%s\n' '// id: 7b0c7c1e-2f6a-4d1e-8b1a-1c2d3e4f5a6b' '// name: regex' \
+    'any where event.code regex "[24][0-9]{3}" and' \
+    '  file.path regex~ (".*(AWSLogs|CloudTrail)/.*", "x+")' >"$T/re.eql"
+cat >"$T/re.ndjson" <<'EV'
+{"@timestamp":"2025-01-01T00:00:00Z","event":{"id":"hit","code":"4625"},"file":{"path":"bucket/awslogs/k"}}
+{"@timestamp":"2025-01-01T00:00:01Z","event":{"id":"longer","code":"46250"},"file":{"path":"bucket/AWSLogs/k"}}
+{"@timestamp":"2025-01-01T00:00:02Z","event":{"id":"noslash","code":"4625"},"file":{"path":"bucket/AWSLogs"}}
+{"@timestamp":"2025-01-01T00:00:03Z","event":{"id":"xs","code":"2000"},"file":{"path":"XXX"}}
+EV
+mw check "$T/re.eql"
+expect_eq "regex rule checks" "$RC" 0
+mw run --rules "$T/re.eql" "$T/re.ndjson"
+expect_eq "regex: the matching events alert, near misses do not" \
+    "$(jq -r .moonwatch.events[0].event.event.id "$T/out" | tr '\n' ' ')" "hit xs "
+cat >"$T/re.lua" <<'LUA'
+local mw = require("moonwatch")
+return mw.rule {
+  id = "0e9d1c52-7c1b-4d55-9a0e-6f2f3b1c9a03",
+  name = "mw.regex",
+  where = mw.all { mw.regex("event.code", "[24][0-9]{3}"),
+                   mw.regex("file.path", ".*(awslogs|cloudtrail)/.*", { ci = true }) },
+}
+LUA
+mw run --rules "$T/re.lua" "$T/re.ndjson"
+expect_eq "mw.regex: same event" "$(jq -r .moonwatch.events[0].event.event.id "$T/out" | tr '\n' ' ')" "hit "
+printf '%s\n' '// id: 8b0c7c1e-2f6a-4d1e-8b1a-1c2d3e4f5a6b' '// name: bad regex' \
+    'any where file.path regex "<1-10>"' >"$T/rebad.eql"
+mw check "$T/rebad.eql"
+expect_eq "a Lucene interval is refused at load" "$RC" 2
+expect_match "the refusal names it" "$T/err" "rebad.eql:3:27: matcher on 'file.path': regex '<1-10>': Lucene's numeric interval"

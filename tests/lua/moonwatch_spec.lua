@@ -44,7 +44,7 @@ describe("mw", function()
   it("exports every constructor in the contract", function()
     for _, name in ipairs({ "rule", "sequence", "mitre", "eq", "ieq", "like", "prefix", "suffix",
                             "contains", "lt", "le", "gt", "ge", "exists", "cidr", "category",
-                            "all", "any", "none", "not_", "fn", "duration", "log" }) do
+                            "regex", "all", "any", "none", "not_", "fn", "duration", "log" }) do
       assert.is_function(mw[name], name)
     end
     assert.is_not_nil(mw.null)
@@ -118,6 +118,8 @@ describe("value matchers", function()
                 mw.contains("f", "secret", { ci = false }))
     assert.same({ op = "contains", field = "f", values = { "x" }, ci = false },
                 mw.contains("f", "x", {}))
+    assert.same({ op = "regex", field = "f", values = { "[0-9]+", "" }, ci = true },
+                mw.regex("f", { "[0-9]+", "" }, { ci = true }))
   end)
 
   it("comparisons", function()
@@ -285,7 +287,7 @@ describe("boolean matchers", function()
       assert.equals("mw.all[2]: expected " .. hint .. " (got 'x')", err(mw.all, { mw.eq("a", 1), "x" }))
       assert.equals("mw.any[1]: expected " .. hint .. " (got a table without 'op' that is not a non-empty list)",
                     err(mw.any, { { x = 1 } }))
-      assert.equals("mw.all[1]: unknown matcher op 'regex'", err(mw.all, { { op = "regex", field = "f" } }))
+      assert.equals("mw.all[1]: unknown matcher op 'glob'", err(mw.all, { { op = "glob", field = "f" } }))
       assert.equals("mw.all[2] (eq): field must be a non-empty string (got '')",
                     err(mw.all, { mw.eq("a", 1), { op = "eq", field = "", values = { 1 } } }))
       assert.equals("mw.all[1] (eq): unknown key 'value' (did you mean 'values'?)",
