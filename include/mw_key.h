@@ -9,6 +9,13 @@
  * event takes no part. Sequences (mw_seq), every window kind and alert
  * rendering build keys here and nowhere else.
  *
+ * Multi-valued keys (sequences only, EQL-SEMANTICS R8b): mw_key_build_all
+ * reads an array-valued key field as the set of its elements (nested arrays
+ * flattened, duplicates collapsed, null elements skipped as in ES's doc
+ * values, an array with no other element a missing value) and gives one key per
+ * combination of the fields' elements, at most a cap of them. An event with no array key
+ * field gets exactly the one key mw_key_build gives it.
+ *
  * Ownership: the key set is owned by the detector definition that holds it
  * (its paths are freed with that definition); the functions below borrow
  * it, and the event, for the call.
@@ -19,6 +26,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "mw_buf.h"
 #include "mw_event.h"
@@ -39,6 +47,16 @@ void mw_key_paths_free(struct mw_seq_keys *keys);
  * then holds a partial key: do not use it). */
 int mw_key_build(struct mw_buf *out, const struct mw_seq_keys *keys, int nkeys, bool ci,
                  const struct mw_event *ev);
+
+#define MW_KEY_MAX_FANOUT 64 /* keys one event may give a sequence step */
+
+/* Every key of ev (see above) into out (emptied first), each as a size_t
+ * length then its bytes, in order (the first field's elements vary slowest,
+ * each field's in array order). At most max keys (max >= 1); the
+ * combinations beyond it are added to *dropped. Returns the number of keys,
+ * 0 when the event has no key. */
+int mw_key_build_all(struct mw_buf *out, const struct mw_seq_keys *keys, int nkeys,
+                     bool ci, const struct mw_event *ev, int max, uint64_t *dropped);
 
 /* The same into a caller's buffer: returns the length, -1 when the event has
  * no key, -2 when size is too small. Kept for tests and callers with a

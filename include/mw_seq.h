@@ -62,12 +62,14 @@ struct mw_seq_stats {
     uint64_t cancelled; /* pending sequences cancelled by until */
     uint64_t evicted;   /* pending sequences dropped by the key cap */
     uint64_t completed;
-    uint64_t open;         /* pending sequences now */
-    uint64_t open_keys;    /* keys with state now */
-    uint64_t late_replays; /* out-of-order events placed by a replay */
-    uint64_t bytes;        /* retained now: keys, partials, logs, the cost of
-                            * their events (mw_event_cost) */
-    uint64_t byte_evicted; /* keys dropped by the byte budget */
+    uint64_t open;           /* pending sequences now */
+    uint64_t open_keys;      /* keys with state now */
+    uint64_t late_replays;   /* out-of-order events placed by a replay */
+    uint64_t bytes;          /* retained now: keys, partials, logs, the cost of
+                              * their events (mw_event_cost) */
+    uint64_t byte_evicted;   /* keys dropped by the byte budget */
+    uint64_t multi_keyed;    /* step/until matches that gave several keys (R8b) */
+    uint64_t fanout_dropped; /* key combinations over MW_KEY_MAX_FANOUT */
 };
 
 struct mw_seq_state;

@@ -98,6 +98,14 @@ static void seq_stats(const void *d, const void *s, json_t *o)
     json_object_set_new(seqs, "reordered", json_integer((json_int_t)st->late_replays));
     json_object_set_new(seqs, "bytes", json_integer((json_int_t)st->bytes));
     json_object_set_new(seqs, "byte_evicted", json_integer((json_int_t)st->byte_evicted));
+    /* multi-valued join keys (R8b): shown once they happen, so the stats of
+     * single-valued inputs stay as they were */
+    if (st->multi_keyed)
+        json_object_set_new(seqs, "multi_keyed",
+                            json_integer((json_int_t)st->multi_keyed));
+    if (st->fanout_dropped)
+        json_object_set_new(seqs, "fanout_dropped",
+                            json_integer((json_int_t)st->fanout_dropped));
     json_object_set_new(o, "sequences", seqs);
 }
 

@@ -23,6 +23,12 @@
  * a late event, or a key whose log is still within the lateness, can leave
  * a key slightly out of place, which only delays expiry by at most the
  * lateness).
+ *
+ * Multi-valued join keys (EQL-SEMANTICS R8b): an event whose key field holds
+ * an array takes part once per element (the cross product for several such
+ * fields, at most MW_KEY_MAX_FANOUT keys; the rest counted in
+ * stats.fanout_dropped), each key reaching its own keystate as a
+ * single-valued event would.
  */
 #include "mw_seq.h"
 #include "mw_dict.h"
@@ -64,6 +70,17 @@ struct keystate {
                              * when lateness > 0 */
 };
 
+/* The steps of one event that share one key value, applied together: with
+ * multi-valued keys (R8b) an event has a group per distinct key, and an
+ * event reaching one key's state through two of its values (per-step `by`
+ * fields) is still one entry there, its stages applied last to first, so it
+ * never chains with itself (R5). */
+struct group {
+    size_t klen_off, klen;
+    uint64_t mask[2];
+    bool until;
+};
+
 struct mw_seq_state {
     int nslots;
     mw_time_t lateness;           /* from mw_detect_opts at creation */
@@ -74,6 +91,8 @@ struct mw_seq_state {
     struct keystate *head, *tail; /* LRU: head is the oldest */
     struct mw_buf key;            /* owned scratch for key building */
     struct mw_buf groupkeys;      /* owned scratch: one event's keys */
+    struct group *groups;         /* owned scratch: one event's key groups */
+    size_t gcap;
     struct mw_seq_stats stats;
     mw_seq_observer_fn obs; /* may be NULL: explain only */
     void *obs_ud;
@@ -129,6 +148,8 @@ struct mw_seq_state *mw_seq_state_new_with(const struct mw_seq_def *def,
     st->keys = mw_dict_new();
     mw_buf_init(&st->key);
     mw_buf_init(&st->groupkeys);
+    st->gcap = MW_SEQ_MAX_STEPS + 1;
+    st->groups = xmalloc(st->gcap * sizeof(*st->groups));
     return st;
 }
 
@@ -241,22 +262,13 @@ void mw_seq_state_free(struct mw_seq_state *st)
     mw_dict_free(st->keys);
     mw_buf_release(&st->key);
     mw_buf_release(&st->groupkeys);
+    free(st->groups);
     free(st);
 }
 
 const struct mw_seq_stats *mw_seq_stats(const struct mw_seq_state *st)
 {
     return &st->stats;
-}
-
-/* Builds the key into st->key (mw_key). Returns its length, or -1 when
- * the event has no key. */
-static int build_key(struct mw_seq_state *st, const struct mw_seq_keys *keys, int nkeys,
-                     bool ci, const struct mw_event *ev)
-{
-    if (mw_key_build(&st->key, keys, nkeys, ci, ev) < 0 || st->key.len > INT32_MAX)
-        return -1;
-    return (int)st->key.len;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -604,13 +616,6 @@ static void replay(struct apply *live, struct keystate *ks, struct mw_event *lat
     st->stats.late_replays++;
 }
 
-/* The steps of one event that share one key, applied together. */
-struct group {
-    size_t klen_off, klen;
-    uint64_t mask[2];
-    bool until;
-};
-
 static void process_group(struct apply *a, struct keystate *ks, struct mw_event *ev,
                           const uint64_t mask[2], bool until)
 {
@@ -646,7 +651,7 @@ void mw_seq_process(const struct mw_seq_def *def, struct mw_seq_state *st,
                     mw_seq_emit_fn emit, void *ud)
 {
     struct apply a = {def, st, emit, ud, NULL, true, false};
-    struct group g[MW_SEQ_MAX_STEPS + 1];
+    struct group *g = st->groups;
     int ng = 0;
     bool any = false;
 
@@ -664,9 +669,14 @@ void mw_seq_process(const struct mw_seq_def *def, struct mw_seq_state *st,
             st->stats.until_matched++;
         else
             st->stats.matched[k]++;
-        int klen = build_key(st, is_until ? &def->until_keys : &def->keys[k], def->nkeys,
-                             def->keys_ci, ev);
-        if (klen < 0) {
+        /* one key per combination of array elements (R8b); one for a
+         * single-valued event */
+        int nk = mw_key_build_all(&st->key, is_until ? &def->until_keys : &def->keys[k],
+                                  def->nkeys, def->keys_ci, ev, MW_KEY_MAX_FANOUT,
+                                  &st->stats.fanout_dropped);
+        if (nk > 1)
+            st->stats.multi_keyed++;
+        if (nk == 0) {
             if (!is_until) {
                 st->stats.no_key++;
                 TRACE(&a, MW_SEQ_T_NO_KEY, k, ev, NULL);
@@ -675,23 +685,37 @@ void mw_seq_process(const struct mw_seq_def *def, struct mw_seq_state *st,
         }
         if (is_until)
             TRACE(&a, MW_SEQ_T_UNTIL, -1, ev, NULL);
-        int gi;
-        for (gi = 0; gi < ng; gi++)
-            if (g[gi].klen == (size_t)klen && memcmp(st->groupkeys.ptr + g[gi].klen_off,
-                                                     st->key.ptr, (size_t)klen) == 0)
-                break;
-        if (gi == ng) {
-            mw_buf_add(&st->groupkeys, st->key.ptr, (size_t)klen);
-            memset(&g[ng], 0, sizeof(g[ng]));
-            g[ng].klen_off = st->groupkeys.len - (size_t)klen;
-            g[ng].klen = (size_t)klen;
-            ng++;
+        size_t off = 0;
+        for (int ki = 0; ki < nk; ki++) {
+            size_t klen;
+            memcpy(&klen, st->key.ptr + off, sizeof(klen));
+            const char *key = st->key.ptr + off + sizeof(klen);
+            off += sizeof(klen) + klen;
+            if (klen > INT32_MAX)
+                continue;
+            int gi;
+            for (gi = 0; gi < ng; gi++)
+                if (g[gi].klen == klen &&
+                    memcmp(st->groupkeys.ptr + g[gi].klen_off, key, klen) == 0)
+                    break;
+            if (gi == ng) {
+                if ((size_t)ng == st->gcap) {
+                    st->gcap = st->gcap ? st->gcap * 2 : 2 * (MW_SEQ_MAX_STEPS + 1);
+                    st->groups = xrealloc(st->groups, st->gcap * sizeof(*st->groups));
+                    g = st->groups;
+                }
+                mw_buf_add(&st->groupkeys, key, klen);
+                memset(&g[ng], 0, sizeof(g[ng]));
+                g[ng].klen_off = st->groupkeys.len - klen;
+                g[ng].klen = klen;
+                ng++;
+            }
+            if (is_until)
+                g[gi].until = true;
+            else
+                g[gi].mask[k / 64] |= UINT64_C(1) << (k % 64);
+            any = true;
         }
-        if (is_until)
-            g[gi].until = true;
-        else
-            g[gi].mask[k / 64] |= UINT64_C(1) << (k % 64);
-        any = true;
     }
     /* until is looked at first above only to group keys: each group's
      * entry applies its stages last to first, then until (R5, R10) */

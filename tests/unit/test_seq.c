@@ -655,12 +655,13 @@ static void test_r9_null_key_never_joins(void **state)
     feed_json(f, T0 + 6, "{\"id\": 6, \"type\": \"B\", \"k\": null}");
     EXPECT(f, "");
     assert_int_equal(STATS(f)->no_key, 5);
-    /* arrays and objects never join */
-    feed_json(f, T0 + 7, "{\"id\": 7, \"type\": \"B\", \"k\": [\"x\"]}");
-    feed_json(f, T0 + 8, "{\"id\": 8, \"type\": \"B\", \"k\": {\"x\": 1}}");
+    /* objects never join; an array joins on its elements (R8b), and
+     * one of nulls is a null key */
+    feed_json(f, T0 + 7, "{\"id\": 7, \"type\": \"B\", \"k\": {\"x\": 1}}");
+    feed_json(f, T0 + 8, "{\"id\": 8, \"type\": \"B\", \"k\": [null]}");
     EXPECT(f, "");
     assert_int_equal(STATS(f)->no_key, 7);
-    feed_json(f, T0 + 9, "{\"id\": 9, \"type\": \"B\", \"k\": \"x\"}");
+    feed_json(f, T0 + 9, "{\"id\": 9, \"type\": \"B\", \"k\": [\"x\"]}");
     EXPECT(f, "5,9");
     finish(f);
 }
@@ -1004,6 +1005,98 @@ static void test_emitted_events_released(void **state)
     finish(f);
 }
 
+/* ------------------------------------------------------------------------ */
+/* R8b: multi-valued join keys                                              */
+
+static void test_r8b_array_key_joins_each_element(void **state)
+{
+    struct fx *f = *state;
+
+    start(f, def_types("AB", true));
+    feed_json(f, T0 + 1 * SEC,
+              "{\"id\": 1, \"type\": \"A\", \"k\": [\"u1\", \"u2\", \"u2\"]}");
+    assert_int_equal(STATS(f)->open_keys, 2); /* the duplicate collapses */
+    assert_int_equal(STATS(f)->multi_keyed, 1);
+    feed_json(f, T0 + 2 * SEC, "{\"id\": 2, \"type\": \"B\", \"k\": \"u2\"}");
+    EXPECT(f, "1,2");
+    feed_json(f, T0 + 3 * SEC, "{\"id\": 3, \"type\": \"B\", \"k\": [\"u1\"]}");
+    EXPECT(f, "1,2;1,3");
+    /* no keyable element: as a missing key */
+    feed_json(f, T0 + 4 * SEC, "{\"id\": 4, \"type\": \"A\", \"k\": [null, {}]}");
+    feed_json(f, T0 + 5 * SEC, "{\"id\": 5, \"type\": \"A\", \"k\": []}");
+    assert_int_equal(STATS(f)->no_key, 2);
+    assert_int_equal(STATS(f)->open_keys, 0);
+    assert_int_equal(STATS(f)->fanout_dropped, 0);
+    finish(f);
+}
+
+static void test_r8b_elements_join_two_pending(void **state)
+{
+    struct fx *f = *state;
+
+    start(f, def_types("AB", true));
+    feed_json(f, T0 + 1 * SEC, "{\"id\": 1, \"type\": \"A\", \"k\": \"u1\"}");
+    feed_json(f, T0 + 2 * SEC, "{\"id\": 2, \"type\": \"A\", \"k\": \"u2\"}");
+    feed_json(f, T0 + 3 * SEC, "{\"id\": 3, \"type\": \"A\", \"k\": \"u3\"}");
+    feed_json(f, T0 + 4 * SEC, "{\"id\": 4, \"type\": \"B\", \"k\": [\"u2\", \"u1\"]}");
+    EXPECT(f, "2,4;1,4");
+    assert_int_equal(STATS(f)->completed, 2);
+    assert_int_equal(STATS(f)->open_keys, 1); /* u3 */
+    finish(f);
+}
+
+/* Per-step keys: one event reaching one key's state through two of its
+ * values (x at step 1, y at step 2) is one entry there and never chains
+ * with itself (R5); a later event completes the sequence it started. */
+static void test_r8b_event_never_chains_itself_through_two_values(void **state)
+{
+    struct fx *f = *state;
+    struct mw_seq_def *d = calloc(1, sizeof(*d));
+
+    assert_non_null(d);
+    d->nsteps = 2;
+    d->nkeys = 1;
+    for (int i = 0; i < 2; i++) {
+        d->where[i] = always();
+        d->owns_where[i] = true;
+    }
+    d->keys[0].paths[0] = path("x");
+    d->keys[1].paths[0] = path("y");
+    start(f, d);
+    feed_json(f, T0 + 1 * SEC, "{\"id\": 1, \"x\": [1, 2], \"y\": [2, 3]}");
+    EXPECT(f, "");
+    feed_json(f, T0 + 2 * SEC, "{\"id\": 2, \"y\": 2}");
+    EXPECT(f, "1,2");
+    finish(f);
+}
+
+static void test_r8b_fanout_cap(void **state)
+{
+    struct fx *f = *state;
+    struct mw_seq_def *d = def_types("AB", true);
+
+    d->keys[0].paths[1] = path("j");
+    d->keys[1].paths[1] = path("j");
+    d->nkeys = 2;
+    start(f, d);
+    /* 10 x 10 = 100 combinations: 64 kept, 36 counted as dropped */
+    feed_json(f, T0 + 1 * SEC,
+              "{\"id\": 1, \"type\": \"A\", \"k\": [0,1,2,3,4,5,6,7,8,9],"
+              " \"j\": [0,1,2,3,4,5,6,7,8,9]}");
+    assert_int_equal(STATS(f)->open_keys, MW_KEY_MAX_FANOUT);
+    assert_int_equal(STATS(f)->fanout_dropped, 100 - MW_KEY_MAX_FANOUT);
+    assert_int_equal(STATS(f)->started, MW_KEY_MAX_FANOUT);
+    /* the first field varies slowest: (6, 3) is the 64th, (6, 4) dropped */
+    feed_json(f, T0 + 2 * SEC, "{\"id\": 2, \"type\": \"B\", \"k\": 6, \"j\": 4}");
+    EXPECT(f, "");
+    feed_json(f, T0 + 3 * SEC, "{\"id\": 3, \"type\": \"B\", \"k\": 6, \"j\": 3}");
+    EXPECT(f, "1,3");
+    /* a cross product with a scalar field */
+    feed_json(f, T0 + 4 * SEC, "{\"id\": 4, \"type\": \"B\", \"k\": [0, 1], \"j\": 0}");
+    EXPECT(f, "1,3;1,4;1,4");
+    finish(f);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -1028,6 +1121,10 @@ int main(void)
         T(test_r8_number_keys),
         T(test_r8_long_string_key),
         T(test_mw_seq_key),
+        T(test_r8b_array_key_joins_each_element),
+        T(test_r8b_elements_join_two_pending),
+        T(test_r8b_event_never_chains_itself_through_two_values),
+        T(test_r8b_fanout_cap),
         T(test_r9_null_key_never_joins),
         T(test_r9_optional_key),
         T(test_r10_until_cancels_that_key_only),
